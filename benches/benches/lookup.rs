@@ -1,0 +1,2 @@
+//! Lookup benchmarks.
+fn main() {}

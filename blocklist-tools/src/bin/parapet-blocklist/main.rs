@@ -1,0 +1,2 @@
+//! `parapet-blocklist`: compile, check, stats, bench.
+fn main() {}

@@ -1,0 +1,379 @@
+//! parapet-blocklist: real blocklists in, one compiled artifact out, one-pass lookup.
+//!
+//! Data flow: list files ([`format`]) → [`Rule`]s → [`Compiler`] → `.pbl`
+//! artifact → [`Blocklist`] (mmap) → [`Verdict`].
+//!
+//! THIS FILE IS THE PUBLIC CONTRACT other crates build against. Keep these
+//! names and signatures; internals live in the private modules.
+#![deny(missing_docs)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The input formats and their parsers.
+pub mod format;
+
+pub use format::Format;
+
+/// Where the real test and benchmark data lives: `$PARAPET_DATA`, default
+/// `../shared/data` relative to the workspace root.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("PARAPET_DATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+    }
+}
+
+/// What a rule does when it is the most specific one covering a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Block the name or address.
+    Block,
+    /// An exception: let the name through even if a less specific rule blocks it.
+    Allow,
+}
+
+/// Which names or addresses a rule covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The name and every name under it (hosts, domain lists, `||name^`).
+    Subtree,
+    /// The name only (RPZ `name CNAME .`, sources declared exact).
+    Exact,
+    /// Names under the name, not the name itself (RPZ `*.name CNAME .`).
+    Below,
+    /// An IP address or CIDR range.
+    Ip,
+}
+
+/// A reference to the rule that decided a lookup. Cheap to copy; resolve it
+/// with [`Blocklist::rule_info`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleRef {
+    /// Packed rule value as stored in the artifact (source index, scope, action).
+    pub(crate) value: u64,
+    /// For name rules: how many trailing labels of the query the rule covers.
+    /// For IP rules: index of the range.
+    pub(crate) pos: u32,
+}
+
+impl RuleRef {
+    /// Whether the rule blocks or allows.
+    pub fn action(&self) -> Action {
+        todo!()
+    }
+    /// The rule's scope.
+    pub fn scope(&self) -> Scope {
+        todo!()
+    }
+}
+
+/// The outcome of a lookup: no rule, a blocking rule, or an allow exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No rule covers the name or address.
+    None,
+    /// The most specific covering rule blocks.
+    Block(RuleRef),
+    /// The most specific covering rule is an exception.
+    Allow(RuleRef),
+}
+
+impl Verdict {
+    /// True for [`Verdict::Block`].
+    pub fn is_block(&self) -> bool {
+        matches!(self, Verdict::Block(_))
+    }
+}
+
+/// The source and category of a rule: cheap, borrowed from the artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo<'a> {
+    /// Source name (config feed name or file name).
+    pub name: &'a str,
+    /// Optional category such as `phishing` or `malware`.
+    pub category: Option<&'a str>,
+}
+
+/// Everything known about a rule, for explaining a block. Allocates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// The rule as text: `evil.example`, `*.evil.example`, `=evil.example`
+    /// (exact), `192.0.2.0/24`.
+    pub pattern: String,
+    /// Block or allow.
+    pub action: Action,
+    /// Scope of the rule.
+    pub scope: Scope,
+    /// Source name.
+    pub source: String,
+    /// Category, if the source has one.
+    pub category: Option<String>,
+}
+
+/// A list source: a file and how to read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The file (`.gz` is decompressed).
+    pub path: PathBuf,
+    /// The format, or `None` to detect it.
+    pub format: Option<Format>,
+    /// Name recorded with each rule (default: the file name).
+    pub name: String,
+    /// Optional category recorded with each rule.
+    pub category: Option<String>,
+    /// Treat every domain rule of this source as exact.
+    pub exact: bool,
+    /// Every rule of this source is an allow rule (an allowlist file).
+    pub allow: bool,
+}
+
+impl SourceSpec {
+    /// A source read from `path`, format detected, named after the file.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        SourceSpec {
+            path,
+            format: None,
+            name,
+            category: None,
+            exact: false,
+            allow: false,
+        }
+    }
+    /// Parse the CLI form `path` or `FORMAT:path`.
+    pub fn parse_cli(spec: &str) -> Result<Self, Error> {
+        let _ = spec;
+        todo!()
+    }
+}
+
+/// A skipped input line: where it was and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    /// The line (truncated to 200 bytes).
+    pub text: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// What compiling one source produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// Source path.
+    pub path: PathBuf,
+    /// The detected or named format.
+    pub format: Option<Format>,
+    /// Domain rules (block and allow) taken from the source.
+    pub domain_rules: u64,
+    /// IP rules taken from the source.
+    pub ip_rules: u64,
+    /// Lines skipped as malformed or refused (public suffix).
+    pub skipped: u64,
+    /// Lines that are not DNS-relevant (e.g. cosmetic Adblock rules), ignored.
+    pub ignored: u64,
+    /// The first skipped lines (at most 100), with line numbers.
+    pub errors: Vec<LineError>,
+}
+
+/// Compile options.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Accept rules that cover a whole public suffix (`com`, `github.io`).
+    pub force_public_suffix: bool,
+}
+
+/// Collects rules from sources and writes a `.pbl` artifact.
+#[derive(Debug)]
+pub struct Compiler {
+    _private: (),
+}
+
+impl Compiler {
+    /// A new, empty compiler.
+    pub fn new(options: CompileOptions) -> Self {
+        let _ = options;
+        todo!()
+    }
+    /// Read and parse one source file. Bad lines are counted in the report;
+    /// only an unreadable file is an error.
+    pub fn add_source(&mut self, spec: &SourceSpec) -> Result<&SourceReport, Error> {
+        let _ = spec;
+        todo!()
+    }
+    /// Parse a source from a reader (`spec.path` is only used for messages).
+    pub fn add_reader(
+        &mut self,
+        spec: &SourceSpec,
+        reader: impl std::io::BufRead,
+    ) -> Result<&SourceReport, Error> {
+        let _ = (spec, reader);
+        todo!()
+    }
+    /// Reports for all sources added so far.
+    pub fn reports(&self) -> &[SourceReport] {
+        todo!()
+    }
+    /// Build the artifact in memory.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        todo!()
+    }
+    /// Build the artifact and publish it atomically at `path` (temp file in
+    /// the same directory, fsync, rename).
+    pub fn write_file(&self, path: &Path) -> Result<(), Error> {
+        let _ = path;
+        todo!()
+    }
+}
+
+/// Counts and provenance from an artifact's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Domain rules (block + allow).
+    pub domain_rules: u64,
+    /// IP ranges.
+    pub ip_rules: u64,
+    /// Allow rules among them.
+    pub allow_rules: u64,
+    /// Size of the artifact in bytes.
+    pub bytes: u64,
+    /// Build time, seconds since the Unix epoch.
+    pub built_at: u64,
+    /// Sources: name, category, SHA-256 of the raw input (hex), rules taken.
+    pub sources: Vec<(String, Option<String>, String, u64)>,
+}
+
+/// A loaded, verified, immutable compiled blocklist. Lookups do not
+/// allocate, lock or make system calls.
+#[derive(Debug)]
+pub struct Blocklist {
+    _private: (),
+}
+
+impl Blocklist {
+    /// Map and verify a `.pbl` file (magic, version, checksum).
+    pub fn open(path: &Path) -> Result<Blocklist, Error> {
+        let _ = path;
+        todo!()
+    }
+    /// Verify and use an artifact held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Blocklist, Error> {
+        let _ = bytes;
+        todo!()
+    }
+    /// Compile raw list sources in memory and load the result.
+    pub fn compile(
+        sources: &[SourceSpec],
+        options: CompileOptions,
+    ) -> Result<(Blocklist, Vec<SourceReport>), Error> {
+        let _ = (sources, options);
+        todo!()
+    }
+    /// Look up a name given as text: any case, with or without trailing dot.
+    pub fn check_name(&self, name: &str) -> Verdict {
+        let _ = name;
+        todo!()
+    }
+    /// Look up a name given as wire-format labels (left to right, e.g. from
+    /// hickory's `Name::iter()`), any case.
+    pub fn check_labels<'a, I>(&self, labels: I) -> Verdict
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
+        let _ = labels;
+        todo!()
+    }
+    /// Look up an address against the IP rules.
+    pub fn check_ip(&self, ip: IpAddr) -> Verdict {
+        let _ = ip;
+        todo!()
+    }
+    /// Source and category of a rule, without allocating.
+    pub fn source_of(&self, rule: RuleRef) -> SourceInfo<'_> {
+        let _ = rule;
+        todo!()
+    }
+    /// Full description of the rule that decided a lookup of `query` (the
+    /// name or IP text that was looked up).
+    pub fn rule_info(&self, rule: RuleRef, query: &str) -> RuleInfo {
+        let _ = (rule, query);
+        todo!()
+    }
+    /// Header counts and sources.
+    pub fn stats(&self) -> Stats {
+        todo!()
+    }
+}
+
+/// Errors of the toolkit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A source spec or format name was not understood.
+    #[error("{0}")]
+    Usage(String),
+    /// The artifact was refused.
+    #[error("{path}: not a usable parapet blocklist: {kind}")]
+    Artifact {
+        /// The file (empty for in-memory bytes).
+        path: PathBuf,
+        /// What check failed.
+        kind: ArtifactError,
+    },
+}
+
+/// Why an artifact was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArtifactError {
+    /// The file is shorter than its header or its declared sections.
+    #[error("truncated: {got} bytes, need {need}; rebuild it with `parapet-blocklist compile`")]
+    Truncated {
+        /// Bytes present.
+        got: u64,
+        /// Bytes needed.
+        need: u64,
+    },
+    /// Wrong magic bytes: not a `.pbl` file.
+    #[error("bad magic: this is not a .pbl file")]
+    BadMagic,
+    /// Format version this build does not read.
+    #[error(
+        "format version {got} is not supported (this build reads {expected}); upgrade parapet or recompile"
+    )]
+    Version {
+        /// Version this build reads.
+        expected: u32,
+        /// Version in the file.
+        got: u32,
+    },
+    /// The checksum does not match: the file is corrupt.
+    #[error(
+        "checksum mismatch (expected {expected:08x}, got {got:08x}): the file is corrupt; recompile or re-download it"
+    )]
+    Checksum {
+        /// Stored checksum.
+        expected: u32,
+        /// Computed checksum.
+        got: u32,
+    },
+    /// A section is inconsistent (bad offsets, invalid FST, unsorted ranges).
+    #[error("corrupt {0}")]
+    Corrupt(&'static str),
+}

@@ -1,0 +1,2 @@
+//! parapet-resolver: a protective DNS resolver.
+#![warn(missing_docs)]

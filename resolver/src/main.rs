@@ -1,0 +1,2 @@
+//! `parapet`: the resolver binary.
+fn main() {}
