@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 /// The input formats and their parsers.
 pub mod format;
 
+/// Feed configuration and updates.
+pub mod feed;
+
 pub use format::Format;
 
 /// Where the real test and benchmark data lives: `$PARAPET_DATA`, default
