@@ -117,7 +117,10 @@ fn strip_port(text: &str) -> Option<HostPart<'_>> {
             return None;
         }
         // A zone (`fe80::1%eth0`) is not valid in a URL; refuse it.
-        return inside.parse::<Ipv6Addr>().ok().map(|ip| HostPart::Ip(ip.into()));
+        return inside
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|ip| HostPart::Ip(ip.into()));
     }
     match text.matches(':').count() {
         0 => Some(HostPart::Text(text)),
@@ -126,7 +129,10 @@ fn strip_port(text: &str) -> Option<HostPart<'_>> {
             is_port(port).then_some(HostPart::Text(host))
         }
         // Not valid in a Host header, but some tools send a bare IPv6 address.
-        _ => text.parse::<Ipv6Addr>().ok().map(|ip| HostPart::Ip(ip.into())),
+        _ => text
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|ip| HostPart::Ip(ip.into())),
     }
 }
 
@@ -161,23 +167,56 @@ mod tests {
 
     #[test]
     fn plain_names_are_lowercased_and_lose_port_and_dot() {
-        assert_eq!(Host::parse(Some(b"Evil.Example")), name("evil.example", None));
-        assert_eq!(Host::parse(Some(b"evil.example:8080")), name("evil.example", None));
-        assert_eq!(Host::parse(Some(b"evil.example.")), name("evil.example", None));
-        assert_eq!(Host::parse(Some(b"evil.example.:80")), name("evil.example", None));
-        assert_eq!(Host::parse(Some(b"_dmarc.x1.example")), name("_dmarc.x1.example", None));
+        assert_eq!(
+            Host::parse(Some(b"Evil.Example")),
+            name("evil.example", None)
+        );
+        assert_eq!(
+            Host::parse(Some(b"evil.example:8080")),
+            name("evil.example", None)
+        );
+        assert_eq!(
+            Host::parse(Some(b"evil.example.")),
+            name("evil.example", None)
+        );
+        assert_eq!(
+            Host::parse(Some(b"evil.example.:80")),
+            name("evil.example", None)
+        );
+        assert_eq!(
+            Host::parse(Some(b"_dmarc.x1.example")),
+            name("_dmarc.x1.example", None)
+        );
     }
 
     #[test]
     fn ip_literals_are_recognised() {
-        assert_eq!(Host::parse(Some(b"127.0.0.1")), Host::Ip([127, 0, 0, 1].into()));
-        assert_eq!(Host::parse(Some(b"127.0.0.1:80")), Host::Ip([127, 0, 0, 1].into()));
-        assert_eq!(Host::parse(Some(b"[::1]")), Host::Ip(Ipv6Addr::LOCALHOST.into()));
-        assert_eq!(Host::parse(Some(b"[::1]:8080")), Host::Ip(Ipv6Addr::LOCALHOST.into()));
-        assert_eq!(Host::parse(Some(b"::1")), Host::Ip(Ipv6Addr::LOCALHOST.into()));
+        assert_eq!(
+            Host::parse(Some(b"127.0.0.1")),
+            Host::Ip([127, 0, 0, 1].into())
+        );
+        assert_eq!(
+            Host::parse(Some(b"127.0.0.1:80")),
+            Host::Ip([127, 0, 0, 1].into())
+        );
+        assert_eq!(
+            Host::parse(Some(b"[::1]")),
+            Host::Ip(Ipv6Addr::LOCALHOST.into())
+        );
+        assert_eq!(
+            Host::parse(Some(b"[::1]:8080")),
+            Host::Ip(Ipv6Addr::LOCALHOST.into())
+        );
+        assert_eq!(
+            Host::parse(Some(b"::1")),
+            Host::Ip(Ipv6Addr::LOCALHOST.into())
+        );
         assert!(matches!(Host::parse(Some(b"[::1")), Host::Invalid(_)));
         assert!(matches!(Host::parse(Some(b"[::1]x")), Host::Invalid(_)));
-        assert!(matches!(Host::parse(Some(b"[fe80::1%eth0]")), Host::Invalid(_)));
+        assert!(matches!(
+            Host::parse(Some(b"[fe80::1%eth0]")),
+            Host::Invalid(_)
+        ));
     }
 
     #[test]
@@ -206,7 +245,10 @@ mod tests {
             b"a:b:c",
             b"\xff\xfe.example",
         ] {
-            assert!(matches!(Host::parse(Some(raw)), Host::Invalid(_)), "{raw:?}");
+            assert!(
+                matches!(Host::parse(Some(raw)), Host::Invalid(_)),
+                "{raw:?}"
+            );
         }
         let long = "a".repeat(100_000);
         let Host::Invalid(shown) = Host::parse(Some(long.as_bytes())) else {
@@ -223,9 +265,15 @@ mod tests {
     #[test]
     fn label_and_name_length_limits() {
         let label = "a".repeat(64);
-        assert!(matches!(Host::parse(Some(format!("{label}.example").as_bytes())), Host::Invalid(_)));
+        assert!(matches!(
+            Host::parse(Some(format!("{label}.example").as_bytes())),
+            Host::Invalid(_)
+        ));
         let long = vec!["abcdefghi"; 26].join(".");
         assert!(long.len() > 253);
-        assert!(matches!(Host::parse(Some(long.as_bytes())), Host::Invalid(_)));
+        assert!(matches!(
+            Host::parse(Some(long.as_bytes())),
+            Host::Invalid(_)
+        ));
     }
 }

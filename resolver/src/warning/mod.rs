@@ -116,7 +116,10 @@ impl WarningPageConfig {
     pub fn listen_addrs(&self, sinkholes: &[IpAddr]) -> Vec<SocketAddr> {
         match &self.listen {
             Some(addrs) => addrs.clone(),
-            None => sinkholes.iter().map(|ip| SocketAddr::new(*ip, DEFAULT_PORT)).collect(),
+            None => sinkholes
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, DEFAULT_PORT))
+                .collect(),
         }
     }
 
@@ -126,7 +129,10 @@ impl WarningPageConfig {
         match (&self.tls_listen, &self.listen) {
             (Some(addrs), _) => (addrs.clone(), true),
             (None, None) => (
-                sinkholes.iter().map(|ip| SocketAddr::new(*ip, DEFAULT_TLS_PORT)).collect(),
+                sinkholes
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, DEFAULT_TLS_PORT))
+                    .collect(),
                 false,
             ),
             (None, Some(_)) => (Vec::new(), false),
@@ -142,15 +148,23 @@ pub fn explain(lists: &Blocklist, name: &str, config: &WarningPageConfig) -> Str
     let input = strip_url(name.trim());
     let notice = match host::Host::parse(Some(input.as_bytes())) {
         host::Host::Name(host) => match lists.check_name(&host.ascii) {
-            Verdict::Block(rule) => notice::blocked(&host, &lists.rule_info(rule, &host.ascii), config),
-            Verdict::Allow(rule) => notice::not_blocked(&host, Some(&lists.rule_info(rule, &host.ascii))),
+            Verdict::Block(rule) => {
+                notice::blocked(&host, &lists.rule_info(rule, &host.ascii), config)
+            }
+            Verdict::Allow(rule) => {
+                notice::not_blocked(&host, Some(&lists.rule_info(rule, &host.ascii)))
+            }
             Verdict::None => notice::not_blocked(&host, None),
         },
         host::Host::Ip(ip) => {
             let query = ip.to_string();
             match lists.check_ip(ip) {
-                Verdict::Block(rule) => notice::ip_checked(ip, Some(&lists.rule_info(rule, &query)), None),
-                Verdict::Allow(rule) => notice::ip_checked(ip, None, Some(&lists.rule_info(rule, &query))),
+                Verdict::Block(rule) => {
+                    notice::ip_checked(ip, Some(&lists.rule_info(rule, &query)), None)
+                }
+                Verdict::Allow(rule) => {
+                    notice::ip_checked(ip, None, Some(&lists.rule_info(rule, &query)))
+                }
                 Verdict::None => notice::ip_checked(ip, None, None),
             }
         }
@@ -174,7 +188,10 @@ mod tests {
     #[test]
     fn strip_url_keeps_the_host() {
         assert_eq!(strip_url("https://evil.example/login?x=1"), "evil.example");
-        assert_eq!(strip_url("http://user@evil.example:8080/"), "evil.example:8080");
+        assert_eq!(
+            strip_url("http://user@evil.example:8080/"),
+            "evil.example:8080"
+        );
         assert_eq!(strip_url("evil.example"), "evil.example");
         assert_eq!(strip_url("[::1]:80"), "[::1]:80");
     }
@@ -188,7 +205,13 @@ mod tests {
             vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()]
         );
         let (tls, explicit) = config.tls_listen_addrs(&sinkholes);
-        assert_eq!(tls, vec!["127.0.0.1:443".parse().unwrap(), "[::1]:443".parse().unwrap()]);
+        assert_eq!(
+            tls,
+            vec![
+                "127.0.0.1:443".parse().unwrap(),
+                "[::1]:443".parse().unwrap()
+            ]
+        );
         assert!(!explicit);
 
         let config = WarningPageConfig {
@@ -200,10 +223,9 @@ mod tests {
 
     #[test]
     fn config_parses_with_defaults_and_refuses_unknown_keys() {
-        let config: WarningPageConfig = toml::from_str(
-            "listen = [\"127.0.0.1:8080\"]\norganisation = \"Example Party\"\n",
-        )
-        .unwrap();
+        let config: WarningPageConfig =
+            toml::from_str("listen = [\"127.0.0.1:8080\"]\norganisation = \"Example Party\"\n")
+                .unwrap();
         assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(config.header_timeout_secs, DEFAULT_HEADER_TIMEOUT_SECS);
         assert!(config.issues().is_empty());
@@ -213,6 +235,9 @@ mod tests {
             max_connections: 0,
             ..WarningPageConfig::default()
         };
-        assert_eq!(config.issues(), vec!["warning_page.max_connections: must be at least 1"]);
+        assert_eq!(
+            config.issues(),
+            vec!["warning_page.max_connections: must be at least 1"]
+        );
     }
 }

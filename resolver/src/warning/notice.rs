@@ -81,7 +81,11 @@ fn contact_spans(config: &WarningPageConfig) -> Vec<Span> {
         .filter(|c| !c.trim().is_empty())
         .unwrap_or(DEFAULT_CONTACT);
     let mut spans = vec![text(who)];
-    if let Some(address) = config.contact_address.as_deref().filter(|a| !a.trim().is_empty()) {
+    if let Some(address) = config
+        .contact_address
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+    {
         spans.push(text(" ("));
         spans.push(contact_link(address.trim()));
         spans.push(text(")"));
@@ -93,9 +97,10 @@ fn contact_spans(config: &WarningPageConfig) -> Vec<Span> {
 /// else is shown as text and never becomes a link.
 fn contact_link(address: &str) -> Span {
     let lower = address.to_ascii_lowercase();
-    let href = if lower.starts_with("https://") || lower.starts_with("http://") {
-        Some(address.to_string())
-    } else if lower.starts_with("mailto:") {
+    let is_url = ["https://", "http://", "mailto:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme));
+    let href = if is_url {
         Some(address.to_string())
     } else if address.contains('@') && !address.contains(char::is_whitespace) {
         Some(format!("mailto:{address}"))
@@ -111,15 +116,24 @@ fn contact_link(address: &str) -> Span {
     }
 }
 
-fn run_by(config: &WarningPageConfig) -> String {
-    match config.organisation.as_deref().filter(|o| !o.trim().is_empty()) {
-        Some(org) => format!("parapet, the protective DNS service run by {org},"),
-        None => "parapet, the protective DNS service on this network,".to_string(),
+/// "the protective DNS service run by ORG" / "… on this network".
+fn service(config: &WarningPageConfig) -> String {
+    match config
+        .organisation
+        .as_deref()
+        .filter(|o| !o.trim().is_empty())
+    {
+        Some(org) => format!("the protective DNS service run by {org}"),
+        None => "the protective DNS service on this network".to_string(),
     }
 }
 
 fn footer(config: &WarningPageConfig) -> Vec<Span> {
-    match config.organisation.as_deref().filter(|o| !o.trim().is_empty()) {
+    match config
+        .organisation
+        .as_deref()
+        .filter(|o| !o.trim().is_empty())
+    {
         Some(org) => vec![text(format!("Protected by parapet, run by {org}."))],
         None => vec![text("Protected by parapet.")],
     }
@@ -172,7 +186,10 @@ fn name_spans(host: &HostName) -> Vec<Span> {
 /// The reference a person quotes when reporting a mistake.
 fn reference(rule: &RuleInfo) -> String {
     match &rule.category {
-        Some(category) => format!("rule {}, list {}, category {}", rule.pattern, rule.source, category),
+        Some(category) => format!(
+            "rule {}, list {}, category {}",
+            rule.pattern, rule.source, category
+        ),
         None => format!("rule {}, list {}", rule.pattern, rule.source),
     }
 }
@@ -182,8 +199,8 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
     let mut first = vec![text("You tried to open ")];
     first.extend(name_spans(host));
     first.push(text(format!(
-        ". {} stopped your device from connecting to it.",
-        run_by(config)
+        ". To protect you, {} (parapet) stopped your device from connecting to it.",
+        service(config)
     )));
     let mut intro = vec![para(first)];
     if host.unicode.is_some() {
@@ -196,9 +213,11 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
     let mut why = why_spans(rule);
     let covers_parent = rule.pattern.trim_start_matches(['*', '.', '=']) != host.ascii;
     if covers_parent {
-        why.push(text(" The block covers "));
+        why.push(text(" The whole site "));
         why.push(Span::Code(rule.pattern.clone()));
-        why.push(text(" and the addresses under it."));
+        why.push(text(" is blocked, including "));
+        why.push(Span::Code(host.ascii.clone()));
+        why.push(text("."));
     }
 
     let mut tell = vec![text("Tell ")];
@@ -290,8 +309,9 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
         Generic::Ip(_) | Generic::Missing => {}
     }
     blocks.push(para(vec![text(format!(
-        "This address belongs to {} which shows a warning here when it blocks a dangerous site.",
-        run_by(config)
+        "This address belongs to {} (parapet). It shows a warning here when it blocks a \
+         dangerous site.",
+        service(config)
     ))]));
     let mut questions = vec![text("Questions? Contact ")];
     questions.extend(contact_spans(config));
@@ -324,7 +344,11 @@ pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
 }
 
 /// Terminal-only: an address checked against the IP rules.
-pub fn ip_checked(ip: IpAddr, blocked_by: Option<&RuleInfo>, allowed_by: Option<&RuleInfo>) -> Notice {
+pub fn ip_checked(
+    ip: IpAddr,
+    blocked_by: Option<&RuleInfo>,
+    allowed_by: Option<&RuleInfo>,
+) -> Notice {
     let mut spans = vec![Span::Strong(ip.to_string())];
     if let Some(rule) = blocked_by {
         spans.push(text(
@@ -461,34 +485,74 @@ mod tests {
 
     #[test]
     fn blocked_text_names_site_reason_and_contact() {
-        let text = blocked(&host("login.evil.example"), &rule("evil.example", Some("phishing")), &config())
-            .to_text();
+        let text = blocked(
+            &host("login.evil.example"),
+            &rule("evil.example", Some("phishing")),
+            &config(),
+        )
+        .to_text();
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains("You tried to open login.evil.example."), "{text}");
-        assert!(flat.contains("run by Example Party"), "{text}");
+        assert!(
+            flat.contains("You tried to open login.evil.example."),
+            "{text}"
+        );
+        assert!(
+            flat.contains(
+                "To protect you, the protective DNS service run by Example Party (parapet) stopped"
+            ),
+            "{text}"
+        );
         assert!(flat.contains("as phishing: a site that pretends"), "{text}");
         assert!(flat.contains("The list is “test-feed”."), "{text}");
-        assert!(flat.contains("The block covers evil.example and the addresses under it."), "{text}");
+        assert!(
+            flat.contains("The whole site evil.example is blocked, including login.evil.example."),
+            "{text}"
+        );
         assert!(flat.contains("Nothing from this site was loaded"), "{text}");
         assert!(flat.contains("Do not enter passwords"), "{text}");
-        assert!(flat.contains("Tell the digital team (security@party.example)"), "{text}");
-        assert!(flat.contains("rule evil.example, list test-feed, category phishing"), "{text}");
-        assert!(text.lines().all(|l| l.chars().count() <= 78 || !l.contains(' ')), "{text}");
+        assert!(
+            flat.contains("Tell the digital team (security@party.example)"),
+            "{text}"
+        );
+        assert!(
+            flat.contains("rule evil.example, list test-feed, category phishing"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .all(|l| l.chars().count() <= 78 || !l.contains(' ')),
+            "{text}"
+        );
     }
 
     #[test]
     fn exact_match_does_not_mention_parent() {
-        let text = blocked(&host("evil.example"), &rule("evil.example", None), &config()).to_text();
-        assert!(!text.contains("The block covers"), "{text}");
-        assert!(text.contains("It is on a list of known dangerous sites."), "{text}");
+        let text = blocked(
+            &host("evil.example"),
+            &rule("evil.example", None),
+            &config(),
+        )
+        .to_text();
+        assert!(!text.contains("The whole site"), "{text}");
+        assert!(
+            text.contains("It is on a list of known dangerous sites."),
+            "{text}"
+        );
     }
 
     #[test]
     fn no_contact_configured_falls_back_to_party_it() {
-        let text = blocked(&host("evil.example"), &rule("evil.example", None), &WarningPageConfig::default())
-            .to_text();
+        let text = blocked(
+            &host("evil.example"),
+            &rule("evil.example", None),
+            &WarningPageConfig::default(),
+        )
+        .to_text();
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains("Tell your party's IT or security contact what happened"), "{text}");
+        assert!(
+            flat.contains("Tell your party's IT or security contact what happened"),
+            "{text}"
+        );
         assert!(flat.contains("Protected by parapet."), "{text}");
     }
 
@@ -501,8 +565,17 @@ mod tests {
                 href: "mailto:it@party.example".into()
             }
         );
-        assert!(matches!(contact_link("https://party.example/report"), Span::Link { .. }));
-        assert_eq!(contact_link("javascript:alert(1)"), Span::Text("javascript:alert(1)".into()));
-        assert_eq!(contact_link("call 0123 456"), Span::Text("call 0123 456".into()));
+        assert!(matches!(
+            contact_link("https://party.example/report"),
+            Span::Link { .. }
+        ));
+        assert_eq!(
+            contact_link("javascript:alert(1)"),
+            Span::Text("javascript:alert(1)".into())
+        );
+        assert_eq!(
+            contact_link("call 0123 456"),
+            Span::Text("call 0123 456".into())
+        );
     }
 }

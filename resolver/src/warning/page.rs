@@ -22,8 +22,8 @@ h1{font-size:1.6rem;line-height:1.25;margin:.25rem 0 1rem}\
 h2{font-size:1.15rem;margin:1.5rem 0 .4rem}\
 p,li{margin:.4rem 0}\
 ul{padding-left:1.4rem}\
-strong{word-break:break-all;font-size:1.1em}\
-code{font:0.9em ui-monospace,Menlo,Consolas,monospace;background:#eee;padding:0 .2em;border-radius:3px;word-break:break-all}\
+strong{overflow-wrap:anywhere;font-size:1.1em}\
+code{font:0.9em ui-monospace,Menlo,Consolas,monospace;background:#eee;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}\
 a{color:#0b57d0}\
 footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555;font-size:.9rem}";
 
@@ -72,7 +72,11 @@ fn render_spans(out: &mut String, spans: &[Span]) {
 /// The whole page as HTML.
 pub fn render(notice: &Notice) -> String {
     let mut out = String::with_capacity(4096);
-    let class = if notice.is_warning { "warning" } else { "generic" };
+    let class = if notice.is_warning {
+        "warning"
+    } else {
+        "generic"
+    };
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -113,8 +117,8 @@ pub fn render(notice: &Notice) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::notice::{self, Generic};
     use super::super::WarningPageConfig;
+    use super::super::notice::{self, Generic};
     use super::*;
 
     #[test]
@@ -132,20 +136,32 @@ mod tests {
             contact_address: Some("it@party.example".into()),
             ..WarningPageConfig::default()
         };
-        let html = render(&notice::generic(Generic::Invalid("<img src=x onerror=alert(1)>"), &config));
+        let html = render(&notice::generic(
+            Generic::Invalid("<img src=x onerror=alert(1)>"),
+            &config,
+        ));
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
         assert!(html.contains("&lt;Org &amp; &quot;Co&quot;&gt;"), "{html}");
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<link") && !html.contains("url("), "{html}");
-        assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "{html}"
+        );
         assert!(html.contains("href=\"mailto:it@party.example\""), "{html}");
     }
 
     #[test]
     fn csp_allows_exactly_the_inline_style() {
         let csp = CONTENT_SECURITY_POLICY.as_str();
-        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe"), "{csp}");
     }
 }

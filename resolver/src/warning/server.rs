@@ -71,7 +71,10 @@ impl WarningListeners {
     /// An HTTP address, or an explicitly configured TLS address, that cannot
     /// be bound. A default TLS address that cannot be bound is skipped with a
     /// warning.
-    pub fn bind(config: &WarningPageConfig, sinkholes: &[std::net::IpAddr]) -> Result<Self, BindError> {
+    pub fn bind(
+        config: &WarningPageConfig,
+        sinkholes: &[std::net::IpAddr],
+    ) -> Result<Self, BindError> {
         let mut http = Vec::new();
         for addr in config.listen_addrs(sinkholes) {
             http.push(bind_tcp(addr).map_err(|e| bind_error("warning_page.listen", addr, e))?);
@@ -93,12 +96,18 @@ impl WarningListeners {
 
     /// The bound HTTP addresses (with the real port when 0 was asked for).
     pub fn http_addrs(&self) -> Vec<SocketAddr> {
-        self.http.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.http
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// The bound addresses that reset TLS connections.
     pub fn tls_addrs(&self) -> Vec<SocketAddr> {
-        self.tls.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.tls
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 }
 
@@ -165,7 +174,12 @@ pub async fn serve(
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("warning page listening on http://{addr}");
         }
-        tasks.spawn(accept_loop(listener, state.clone(), limit.clone(), shutdown.clone()));
+        tasks.spawn(accept_loop(
+            listener,
+            state.clone(),
+            limit.clone(),
+            shutdown.clone(),
+        ));
     }
     for listener in listeners.tls {
         let listener = TcpListener::from_std(listener)?;
@@ -201,7 +215,12 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _peer)) => {
-                tokio::spawn(serve_connection(stream, state.clone(), permit, shutdown.clone()));
+                tokio::spawn(serve_connection(
+                    stream,
+                    state.clone(),
+                    permit,
+                    shutdown.clone(),
+                ));
             }
             Err(error) => {
                 tracing::debug!(%error, "warning page: accept failed");
@@ -259,7 +278,9 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
                     tracing::debug!(host = %name.ascii, rule = %info.pattern, source = %info.source, "warning page shown");
                     notice::blocked(name, &info, &state.config)
                 }
-                Verdict::Allow(_) | Verdict::None => notice::generic(Generic::NotBlocked(name), &state.config),
+                Verdict::Allow(_) | Verdict::None => {
+                    notice::generic(Generic::NotBlocked(name), &state.config)
+                }
             }
         }
         Host::Ip(ip) => notice::generic(Generic::Ip(*ip), &state.config),
@@ -276,11 +297,20 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = StatusCode::FORBIDDEN;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if let Ok(csp) = HeaderValue::from_str(&page::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
