@@ -62,8 +62,13 @@ fn output_dir() -> PathBuf {
 }
 
 /// Run Chromium on `url` with `extra` arguments, every name under
-/// `phishing.example` mapped to `page`. Returns stdout.
-async fn run_chromium(browser: &Path, page: SocketAddr, url: &str, extra: &[String]) -> String {
+/// `phishing.example` mapped to `page`. Returns stdout and stderr.
+async fn run_chromium(
+    browser: &Path,
+    page: SocketAddr,
+    url: &str,
+    extra: &[String],
+) -> (String, String) {
     let profile = tempfile::tempdir().expect("temp profile dir");
     let mut command = tokio::process::Command::new(browser);
     command
@@ -102,7 +107,10 @@ async fn run_chromium(browser: &Path, page: SocketAddr, url: &str, extra: &[Stri
                 output.status,
                 String::from_utf8_lossy(&output.stderr)
             );
-            String::from_utf8_lossy(&output.stdout).into_owned()
+            (
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
         }
         Err(_) => {
             // Kill the whole process group (renderer, zygote, GPU helpers).
@@ -145,7 +153,7 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
     tokio::spawn(warning::serve(listeners, config, lists, shutdown));
 
     let url = "http://login.phishing.example/account/verify";
-    let dom = run_chromium(&browser, page, url, &["--dump-dom".into()]).await;
+    let (dom, _) = run_chromium(&browser, page, url, &["--dump-dom".into()]).await;
     let text: String = dom.split_whitespace().collect::<Vec<_>>().join(" ");
     for expected in [
         "Warning: this site was blocked to protect you",
@@ -187,4 +195,34 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_gets_an_immediate_error_for_https() {
+    let Some(browser) = chromium() else { return };
+    let config = WarningPageConfig {
+        listen: Some(vec![]),
+        tls_listen: Some(vec!["127.0.0.1:0".parse().unwrap()]),
+        ..WarningPageConfig::default()
+    };
+    let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
+    let tls = listeners.tls_addrs()[0];
+    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    tokio::spawn(warning::serve(listeners, config, lists, shutdown));
+
+    // A port that accepted and then said nothing would leave the browser
+    // waiting until BROWSER_DEADLINE, failing the run.
+    let (_, log) = run_chromium(
+        &browser,
+        tls,
+        "https://login.phishing.example/",
+        &["--dump-dom".into()],
+    )
+    .await;
+    assert!(
+        log.contains("ERR_CONNECTION_RESET"),
+        "chromium did not report a reset:\n{log}"
+    );
 }
