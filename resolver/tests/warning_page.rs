@@ -494,3 +494,32 @@ fn explain_says_what_the_page_says() {
         "{bad}"
     );
 }
+
+#[test]
+fn configured_address_in_use_is_an_error_naming_the_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let config = WarningPageConfig {
+        listen: Some(vec![addr]),
+        tls_listen: Some(vec![]),
+        ..WarningPageConfig::default()
+    };
+    let error = WarningListeners::bind(&config, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("warning_page.listen: cannot listen on {addr}: ")),
+        "{error}"
+    );
+    assert!(error.contains("another program is using it"), "{error}");
+
+    let config = WarningPageConfig {
+        listen: Some(vec![]),
+        tls_listen: Some(vec![addr]),
+        ..WarningPageConfig::default()
+    };
+    let error = WarningListeners::bind(&config, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("warning_page.tls_listen: "), "{error}");
+}

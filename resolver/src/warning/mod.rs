@@ -45,8 +45,9 @@ pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 5;
 #[serde(deny_unknown_fields)]
 pub struct WarningPageConfig {
     /// Where the page listens (HTTP). Default: the sinkhole addresses, port
-    /// 80, because that is where a blocked name sends the browser. `[]`
-    /// turns the page off.
+    /// 80, because that is where a blocked name sends the browser (none when
+    /// the sinkhole is `0.0.0.0`, which reaches nothing; and skipped with a
+    /// warning if the port cannot be bound). `[]` turns the page off.
     #[serde(default)]
     pub listen: Option<Vec<SocketAddr>>,
     /// Where `https://` visits are refused at once with a TCP reset.
@@ -112,32 +113,34 @@ impl WarningPageConfig {
         issues
     }
 
-    /// The HTTP addresses: `listen`, or each sinkhole address on port 80.
-    pub fn listen_addrs(&self, sinkholes: &[IpAddr]) -> Vec<SocketAddr> {
+    /// The HTTP addresses, and whether they were configured explicitly:
+    /// `listen`, or each sinkhole address on port 80. An unspecified
+    /// sinkhole (`0.0.0.0`, `::`) reaches nothing, so it gives no address.
+    pub fn listen_addrs(&self, sinkholes: &[IpAddr]) -> (Vec<SocketAddr>, bool) {
         match &self.listen {
-            Some(addrs) => addrs.clone(),
-            None => sinkholes
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, DEFAULT_PORT))
-                .collect(),
+            Some(addrs) => (addrs.clone(), true),
+            None => (default_addrs(sinkholes, DEFAULT_PORT), false),
         }
     }
 
     /// The addresses refused with a reset, and whether they were configured
-    /// explicitly (a bind failure is then an error, not a warning).
+    /// explicitly: `tls_listen`, or (only when `listen` is unset too) each
+    /// sinkhole address on port 443.
     pub fn tls_listen_addrs(&self, sinkholes: &[IpAddr]) -> (Vec<SocketAddr>, bool) {
         match (&self.tls_listen, &self.listen) {
             (Some(addrs), _) => (addrs.clone(), true),
-            (None, None) => (
-                sinkholes
-                    .iter()
-                    .map(|ip| SocketAddr::new(*ip, DEFAULT_TLS_PORT))
-                    .collect(),
-                false,
-            ),
+            (None, None) => (default_addrs(sinkholes, DEFAULT_TLS_PORT), false),
             (None, Some(_)) => (Vec::new(), false),
         }
     }
+}
+
+fn default_addrs(sinkholes: &[IpAddr], port: u16) -> Vec<SocketAddr> {
+    sinkholes
+        .iter()
+        .filter(|ip| !ip.is_unspecified())
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect()
 }
 
 /// Explain in plain text what the list does with `name` (a site name, a
@@ -202,8 +205,14 @@ mod tests {
         let config = WarningPageConfig::default();
         assert_eq!(
             config.listen_addrs(&sinkholes),
-            vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()]
+            (
+                vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()],
+                false
+            )
         );
+        let nowhere: [IpAddr; 1] = [std::net::Ipv4Addr::UNSPECIFIED.into()];
+        assert_eq!(config.listen_addrs(&nowhere), (vec![], false));
+        assert_eq!(config.tls_listen_addrs(&nowhere), (vec![], false));
         let (tls, explicit) = config.tls_listen_addrs(&sinkholes);
         assert_eq!(
             tls,

@@ -155,6 +155,33 @@ mod tests {
         assert!(html.contains("href=\"mailto:it@party.example\""), "{html}");
     }
 
+    proptest::proptest! {
+        /// Whatever bytes arrive as Host, parsing does not panic and the
+        /// page echoes no markup from them.
+        #[test]
+        fn any_host_bytes_render_without_markup(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let config = WarningPageConfig::default();
+            let host = super::super::host::Host::parse(Some(&raw));
+            let notice = match &host {
+                super::super::host::Host::Name(name) => notice::generic(Generic::NotBlocked(name), &config),
+                super::super::host::Host::Invalid(shown) => notice::generic(Generic::Invalid(shown), &config),
+                super::super::host::Host::Ip(ip) => notice::generic(Generic::Ip(*ip), &config),
+                super::super::host::Host::Missing => notice::generic(Generic::Missing, &config),
+            };
+            let html = render(&notice);
+            let body = html.split("<body>").nth(1).unwrap_or_default();
+            // Only the page's own tags appear in the body.
+            for tag in body.split('<').skip(1) {
+                let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect();
+                proptest::prop_assert!(
+                    ["main", "/main", "h1", "/h1", "p", "/p", "code", "/code", "strong", "/strong", "a", "/a", "footer", "/footer", "/body", "/html"].contains(&name.as_str()),
+                    "unexpected tag {:?} in {}", name, body
+                );
+            }
+            proptest::prop_assert!(body.len() < 4000);
+        }
+    }
+
     #[test]
     fn csp_allows_exactly_the_inline_style() {
         let csp = CONTENT_SECURITY_POLICY.as_str();

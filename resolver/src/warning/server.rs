@@ -68,30 +68,40 @@ impl WarningListeners {
     /// 0 binds a free port; learn it with [`WarningListeners::http_addrs`].
     ///
     /// # Errors
-    /// An HTTP address, or an explicitly configured TLS address, that cannot
-    /// be bound. A default TLS address that cannot be bound is skipped with a
-    /// warning.
+    /// An explicitly configured address that cannot be bound. A default
+    /// address (derived from the sinkholes) that cannot be bound, e.g. port
+    /// 80 without the privilege, is skipped with a warning: the resolver
+    /// still protects, blocked sites just show a connection error.
     pub fn bind(
         config: &WarningPageConfig,
         sinkholes: &[std::net::IpAddr],
     ) -> Result<Self, BindError> {
-        let mut http = Vec::new();
-        for addr in config.listen_addrs(sinkholes) {
-            http.push(bind_tcp(addr).map_err(|e| bind_error("warning_page.listen", addr, e))?);
+        let (http_addrs, explicit) = config.listen_addrs(sinkholes);
+        if http_addrs.is_empty() && !explicit {
+            tracing::info!(
+                "warning page off: the sinkhole address reaches nothing; set block.sinkhole_ipv4 \
+                 to this machine's address, or set warning_page.listen"
+            );
         }
-        let mut tls = Vec::new();
+        let http = bind_all(
+            "warning_page.listen",
+            http_addrs,
+            explicit,
+            "blocked sites show a connection error instead",
+        )?;
         let (tls_addrs, explicit) = config.tls_listen_addrs(sinkholes);
-        for addr in tls_addrs {
-            match bind_tcp(addr) {
-                Ok(listener) => tls.push(listener),
-                Err(e) if explicit => return Err(bind_error("warning_page.tls_listen", addr, e)),
-                Err(e) => tracing::warn!(
-                    "{}; https:// visits to blocked sites get whatever answers there",
-                    bind_error("warning_page.tls_listen", addr, e)
-                ),
-            }
-        }
+        let tls = bind_all(
+            "warning_page.tls_listen",
+            tls_addrs,
+            explicit,
+            "https:// visits to blocked sites may hang instead of failing at once",
+        )?;
         Ok(WarningListeners { http, tls })
+    }
+
+    /// True when nothing is bound (the page is off).
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty() && self.tls.is_empty()
     }
 
     /// The bound HTTP addresses (with the real port when 0 was asked for).
@@ -109,6 +119,24 @@ impl WarningListeners {
             .filter_map(|l| l.local_addr().ok())
             .collect()
     }
+}
+
+/// Bind every address; a failure is an error when `explicit`, else a warning.
+fn bind_all(
+    key: &'static str,
+    addrs: Vec<SocketAddr>,
+    explicit: bool,
+    consequence: &str,
+) -> Result<Vec<std::net::TcpListener>, BindError> {
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        match bind_tcp(addr) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if explicit => return Err(bind_error(key, addr, e)),
+            Err(e) => tracing::warn!("{}; {consequence}", bind_error(key, addr, e)),
+        }
+    }
+    Ok(listeners)
 }
 
 fn bind_error(key: &'static str, addr: SocketAddr, source: io::Error) -> BindError {
