@@ -205,7 +205,7 @@ async fn any_path_and_method_gets_the_page() {
     for request in [
         "GET /login/account?next=%2F HTTP/1.1\r\nHost: phishing.example\r\n\r\n",
         "POST /wp-login.php HTTP/1.1\r\nHost: phishing.example\r\nContent-Length: 9\r\n\r\nuser=test",
-        "GET http://phishing.example/abs HTTP/1.1\r\nHost: phishing.example:80\r\n\r\n",
+        "GET http://phishing.example/abs HTTP/1.1\r\nHost: example.org\r\n\r\n",
     ] {
         let reply = exchange(page.http, request.as_bytes()).await;
         assert_eq!(reply.status, 403, "{request}");

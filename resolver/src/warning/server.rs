@@ -291,11 +291,18 @@ async fn serve_connection(
 
 /// The response to any request: the warning or the generic page, 403.
 fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    // An absolute-form request line (`GET http://name/ HTTP/1.1`) names the
+    // host; the Host header is then ignored (RFC 9112, section 3.2.2).
     let raw_host = request
-        .headers()
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
+        .uri()
+        .authority()
+        .map(|a| a.as_str().as_bytes())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .map(HeaderValue::as_bytes)
+        });
     let host = Host::parse(raw_host);
     let notice = match &host {
         Host::Name(name) => {
