@@ -1,0 +1,1 @@
+//! Listener tests: real DoT/DoH over loopback with a stub handler.
