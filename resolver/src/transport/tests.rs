@@ -48,7 +48,11 @@ impl RequestHandler for Stub {
         let builder = MessageResponseBuilder::from_message_request(request);
         let mut meta = Metadata::response_from_request(&request.metadata);
         let admitted = self.open || matches!(current_auth(), ClientAuth::Token(_));
-        let name = request.queries.queries().first().map(|q| Name::from(q.name()));
+        let name = request
+            .queries
+            .queries()
+            .first()
+            .map(|q| Name::from(q.name()));
         let (Some(name), true) = (name, admitted) else {
             meta.response_code = ResponseCode::Refused;
             return response
@@ -161,7 +165,11 @@ async fn tls_connect(
 }
 
 fn query(id: u16, name: &str) -> Vec<u8> {
-    let mut m = Message::new(id, hickory_server::proto::op::MessageType::Query, OpCode::Query);
+    let mut m = Message::new(
+        id,
+        hickory_server::proto::op::MessageType::Query,
+        OpCode::Query,
+    );
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
     m.to_vec().unwrap()
@@ -197,7 +205,9 @@ async fn http1(
     head: &str,
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut s = tls_connect(addr, HOST, roots, &[b"http/1.1"]).await.unwrap();
+    let mut s = tls_connect(addr, HOST, roots, &[b"http/1.1"])
+        .await
+        .unwrap();
     let mut req = format!("{head}\r\nHost: {HOST}\r\nConnection: close\r\n");
     if !body.is_empty() {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -216,7 +226,14 @@ async fn http1(
         .expect("a complete HTTP head");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -225,7 +242,10 @@ async fn http1(
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -236,7 +256,9 @@ fn b64url(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn dot_answers_pipelined_queries() {
     let f = start(true, Limits::default()).await;
-    let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT]).await.unwrap();
+    let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT])
+        .await
+        .unwrap();
     assert_eq!(s.get_ref().1.alpn_protocol(), Some(dot::ALPN_DOT));
     // Two queries written back to back; both answered, matched by ID.
     let mut frames = Vec::new();
@@ -248,7 +270,10 @@ async fn dot_answers_pipelined_queries() {
     s.write_all(&frames).await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let len = tokio::time::timeout(DEADLINE, s.read_u16()).await.unwrap().unwrap();
+        let len = tokio::time::timeout(DEADLINE, s.read_u16())
+            .await
+            .unwrap()
+            .unwrap();
         let mut buf = vec![0; usize::from(len)];
         s.read_exact(&mut buf).await.unwrap();
         let m = Message::from_vec(&buf).unwrap();
@@ -263,8 +288,14 @@ async fn dot_answers_pipelined_queries() {
     let mut buf = vec![0; usize::from(len)];
     s.read_exact(&mut buf).await.unwrap();
     let m = Message::from_vec(&buf).unwrap();
-    assert_eq!((m.metadata.id, m.metadata.response_code), (0xabcd, ResponseCode::FormErr));
-    assert_eq!(first_a(&dot_ask(&mut s, 3, "c.test.").await), Some([192, 0, 2, 1].into()));
+    assert_eq!(
+        (m.metadata.id, m.metadata.response_code),
+        (0xabcd, ResponseCode::FormErr)
+    );
+    assert_eq!(
+        first_a(&dot_ask(&mut s, 3, "c.test.").await),
+        Some([192, 0, 2, 1].into())
+    );
 }
 
 #[tokio::test]
@@ -273,7 +304,9 @@ async fn dot_token_in_server_name_admits_and_revocation_applies_to_open_connecti
     let roots = [f.cert.der()];
     // No token, and an unknown token: judged by the address list (REFUSED here).
     for sni in [HOST, "mallory.dns.example.org"] {
-        let mut s = tls_connect(f.dot, sni, &roots, &[dot::ALPN_DOT]).await.unwrap();
+        let mut s = tls_connect(f.dot, sni, &roots, &[dot::ALPN_DOT])
+            .await
+            .unwrap();
         let m = dot_ask(&mut s, 7, "a.test.").await;
         assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{sni}");
     }
@@ -300,18 +333,30 @@ async fn stalled_handshakes_and_slow_clients_do_not_block_others() {
             stalled.push(TcpStream::connect(addr).await.unwrap());
         }
     }
-    let mut half_http = tls_connect(f.doh, HOST, &[f.cert.der()], &[b"http/1.1"]).await.unwrap();
-    half_http.write_all(b"POST /dns-query HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    let mut half_dot = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT]).await.unwrap();
+    let mut half_http = tls_connect(f.doh, HOST, &[f.cert.der()], &[b"http/1.1"])
+        .await
+        .unwrap();
+    half_http
+        .write_all(b"POST /dns-query HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut half_dot = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT])
+        .await
+        .unwrap();
     half_dot.write_all(&[0, 40, 1, 2]).await.unwrap();
 
     // Others are served meanwhile.
-    let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT]).await.unwrap();
+    let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT])
+        .await
+        .unwrap();
     assert!(first_a(&dot_ask(&mut s, 1, "ok.test.").await).is_some());
     let (code, _, _) = http1(
         f.doh,
         &[f.cert.der()],
-        &format!("GET /dns-query?dns={} HTTP/1.1", b64url(&query(0, "ok.test."))),
+        &format!(
+            "GET /dns-query?dns={} HTTP/1.1",
+            b64url(&query(0, "ok.test."))
+        ),
         b"",
     )
     .await;
@@ -331,7 +376,10 @@ async fn stalled_handshakes_and_slow_clients_do_not_block_others() {
         .await;
         assert!(closed.is_ok(), "stalled handshake still open");
     }
-    for reader in [&mut half_http as &mut (dyn tokio::io::AsyncRead + Unpin), &mut half_dot] {
+    for reader in [
+        &mut half_http as &mut (dyn tokio::io::AsyncRead + Unpin),
+        &mut half_dot,
+    ] {
         let mut rest = Vec::new();
         let closed = tokio::time::timeout(DEADLINE, reader.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "half-sent request still open");
@@ -350,7 +398,10 @@ async fn doh_answers_get_and_post_with_cache_control() {
         assert_eq!(code, 200, "{head}");
         assert_eq!(header(&headers, "content-type"), Some(doh::DNS_MESSAGE));
         assert_eq!(header(&headers, "cache-control"), Some("max-age=300"));
-        assert_eq!(first_a(&Message::from_vec(&body).unwrap()), Some([192, 0, 2, 1].into()));
+        assert_eq!(
+            first_a(&Message::from_vec(&body).unwrap()),
+            Some([192, 0, 2, 1].into())
+        );
     }
 }
 
@@ -363,11 +414,27 @@ async fn doh_bad_requests_get_the_right_http_errors() {
     let cases: Vec<(String, Vec<u8>, u16)> = vec![
         ("GET /dns-query HTTP/1.1".into(), vec![], 400),
         ("GET /dns-query?dns=%%%% HTTP/1.1".into(), vec![], 400),
-        (format!("GET /dns-query?dns={} HTTP/1.1", b64url(b"short")), vec![], 400),
-        ("POST /dns-query HTTP/1.1\r\nContent-Type: text/plain".into(), q.clone(), 415),
+        (
+            format!("GET /dns-query?dns={} HTTP/1.1", b64url(b"short")),
+            vec![],
+            400,
+        ),
+        (
+            "POST /dns-query HTTP/1.1\r\nContent-Type: text/plain".into(),
+            q.clone(),
+            415,
+        ),
         ("POST /dns-query HTTP/1.1".into(), q.clone(), 415),
-        ("POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message".into(), big, 413),
-        ("POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message".into(), b"garbage!!!!!!!".to_vec(), 400),
+        (
+            "POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message".into(),
+            big,
+            413,
+        ),
+        (
+            "POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message".into(),
+            b"garbage!!!!!!!".to_vec(),
+            400,
+        ),
         ("PUT /dns-query HTTP/1.1".into(), vec![], 405),
         ("GET /other HTTP/1.1".into(), vec![], 404),
         ("GET /dns-query/a/b HTTP/1.1".into(), vec![], 404),
@@ -399,19 +466,29 @@ async fn doh_path_tokens_valid_missing_unknown_and_revoked() {
     // Missing: the address list decides (REFUSED here).
     let (code, _, body) = http1(f.doh, &roots, &ask("/dns-query"), b"").await;
     assert_eq!(code, 200);
-    assert_eq!(Message::from_vec(&body).unwrap().metadata.response_code, ResponseCode::Refused);
+    assert_eq!(
+        Message::from_vec(&body).unwrap().metadata.response_code,
+        ResponseCode::Refused
+    );
     let (code, _, _) = http1(f.doh, &roots, &ask("/dns-query/mallory"), b"").await;
     assert_eq!(code, 403);
     // Revoked by editing the watched file: refused without a restart.
     let _watcher = f.tokens.watch().unwrap();
-    std::fs::write(f.tokens.file().unwrap(), format!("{} bob\n", hash_token("bob"))).unwrap();
+    std::fs::write(
+        f.tokens.file().unwrap(),
+        format!("{} bob\n", hash_token("bob")),
+    )
+    .unwrap();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let (code, _, _) = http1(f.doh, &roots, &ask("/dns-query/alice"), b"").await;
         if code == 403 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "revocation not seen");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "revocation not seen"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (code, _, _) = http1(f.doh, &roots, &ask("/dns-query/bob"), b"").await;
@@ -422,7 +499,9 @@ async fn doh_path_tokens_valid_missing_unknown_and_revoked() {
 async fn renewed_certificate_is_served_to_new_handshakes_and_old_connections_continue() {
     let f = start(true, Limits::default()).await;
     let old = f.cert.der().to_vec();
-    let mut existing = tls_connect(f.dot, HOST, &[&old], &[dot::ALPN_DOT]).await.unwrap();
+    let mut existing = tls_connect(f.dot, HOST, &[&old], &[dot::ALPN_DOT])
+        .await
+        .unwrap();
     assert!(first_a(&dot_ask(&mut existing, 1, "a.test.").await).is_some());
 
     let renewed = TestCert::new(&[HOST, "*.dns.example.org"]);
@@ -430,16 +509,23 @@ async fn renewed_certificate_is_served_to_new_handshakes_and_old_connections_con
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         // Trust both, and look at what the server presents.
-        let s = tls_connect(f.doh, HOST, &[&old, renewed.der()], &[b"h2"]).await.unwrap();
+        let s = tls_connect(f.doh, HOST, &[&old, renewed.der()], &[b"h2"])
+            .await
+            .unwrap();
         let presented = s.get_ref().1.peer_certificates().unwrap()[0].to_vec();
         if presented == renewed.der() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "renewal not picked up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "renewal not picked up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A client that trusts only the new certificate now connects over DoT too.
-    let mut fresh = tls_connect(f.dot, HOST, &[renewed.der()], &[dot::ALPN_DOT]).await.unwrap();
+    let mut fresh = tls_connect(f.dot, HOST, &[renewed.der()], &[dot::ALPN_DOT])
+        .await
+        .unwrap();
     assert!(first_a(&dot_ask(&mut fresh, 2, "b.test.").await).is_some());
     assert_eq!(f.certs.current().cert[0].as_ref(), renewed.der());
     // The connection made before the renewal still works.
@@ -453,4 +539,99 @@ fn replace_pair(dir: &Path, cert: &TestCert) {
     let (c, k) = write_pair(&staging, cert);
     std::fs::rename(k, dir.join("key.pem")).unwrap();
     std::fs::rename(c, dir.join("cert.pem")).unwrap();
+}
+
+/// The path of an external tool, or `None` (after printing `SKIPPED`) when
+/// it is absent and `PARAPET_REQUIRE_TOOLS` is unset.
+fn tool(name: &str) -> Option<&str> {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(name);
+    }
+    assert!(
+        std::env::var_os("PARAPET_REQUIRE_TOOLS").is_none(),
+        "{name} is required (PARAPET_REQUIRE_TOOLS is set)"
+    );
+    eprintln!("SKIPPED: {name} not installed");
+    None
+}
+
+async fn run(cmd: &str, args: &[String]) -> String {
+    let out = tokio::time::timeout(
+        DEADLINE,
+        tokio::process::Command::new(cmd)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("tool finished within the deadline")
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[tokio::test]
+async fn kdig_over_tls_and_https_and_curl_over_http2() {
+    let f = start(false, Limits::default()).await;
+    let ca = f.dir.path().join("cert.pem").display().to_string();
+    if let Some(kdig) = tool("kdig") {
+        for (transport, sni, want) in [
+            (format!("+tls-hostname=alice.{HOST}"), "alice", "192.0.2.1"),
+            (format!("+tls-hostname={HOST}"), "none", "REFUSED"),
+            (format!("+https=/dns-query/alice"), "doh", "192.0.2.1"),
+        ] {
+            let port = if sni == "doh" {
+                f.doh.port()
+            } else {
+                f.dot.port()
+            };
+            let mut args = vec![
+                "@127.0.0.1".to_string(),
+                "-p".into(),
+                port.to_string(),
+                format!("+tls-ca={ca}"),
+                transport.clone(),
+                "a.test".into(),
+                "A".into(),
+            ];
+            if sni == "doh" {
+                args.push(format!("+tls-hostname={HOST}"));
+            }
+            let out = run(kdig, &args).await;
+            assert!(out.contains(want), "{transport}: {out}");
+        }
+    }
+    if let Some(curl) = tool("curl") {
+        let q = f.dir.path().join("q.bin");
+        std::fs::write(&q, query(0, "a.test.")).unwrap();
+        let a = f.dir.path().join("a.bin");
+        let port = f.doh.port();
+        let out = run(
+            curl,
+            &[
+                "-sS".into(),
+                "--http2".into(),
+                "--cacert".into(),
+                ca.clone(),
+                "--resolve".into(),
+                format!("{HOST}:{port}:127.0.0.1"),
+                "-H".into(),
+                "content-type: application/dns-message".into(),
+                "--data-binary".into(),
+                format!("@{}", q.display()),
+                "-o".into(),
+                a.display().to_string(),
+                "-w".into(),
+                "%{http_code} %{http_version}".into(),
+                format!("https://{HOST}:{port}/dns-query/alice"),
+            ],
+        )
+        .await;
+        assert_eq!(out.trim(), "200 2", "{out}");
+        let m = Message::from_vec(&std::fs::read(&a).unwrap()).unwrap();
+        assert_eq!(first_a(&m), Some([192, 0, 2, 1].into()));
+    }
 }
