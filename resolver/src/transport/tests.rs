@@ -581,7 +581,7 @@ async fn kdig_over_tls_and_https_and_curl_over_http2() {
         for (transport, sni, want) in [
             (format!("+tls-hostname=alice.{HOST}"), "alice", "192.0.2.1"),
             (format!("+tls-hostname={HOST}"), "none", "REFUSED"),
-            (format!("+https=/dns-query/alice"), "doh", "192.0.2.1"),
+            ("+https=/dns-query/alice".to_string(), "doh", "192.0.2.1"),
         ] {
             let port = if sni == "doh" {
                 f.doh.port()
