@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parapet_blocklist::Blocklist;
 
+pub mod enrol;
 pub mod profile;
 pub mod transport;
 pub mod warning;
