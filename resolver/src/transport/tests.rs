@@ -635,3 +635,46 @@ async fn kdig_over_tls_and_https_and_curl_over_http2() {
         assert_eq!(first_a(&m), Some([192, 0, 2, 1].into()));
     }
 }
+
+#[tokio::test]
+async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let mut settings = super::Settings {
+        tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
+        https_listen: vec!["127.0.0.1:0".parse().unwrap()],
+        tokens: vec![hash_token("alice")],
+        ..Default::default()
+    };
+    let err = super::start(&settings, Stub { open: false }, shutdown.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
+    let (c, k) = write_pair(dir.path(), &cert);
+    settings.tls_cert = Some(c);
+    settings.tls_key = Some(k);
+    let running = super::start(&settings, Stub { open: false }, shutdown.clone())
+        .await
+        .unwrap();
+    assert_eq!((running.tls_addrs.len(), running.https_addrs.len()), (1, 1));
+    let mut s = tls_connect(
+        running.tls_addrs[0],
+        &format!("alice.{HOST}"),
+        &[cert.der()],
+        &[dot::ALPN_DOT],
+    )
+    .await
+    .unwrap();
+    assert!(first_a(&dot_ask(&mut s, 1, "a.test.").await).is_some());
+    let (code, _, _) = http1(
+        running.https_addrs[0],
+        &[cert.der()],
+        "GET /dns-query/bob?dns=AAAA HTTP/1.1",
+        b"",
+    )
+    .await;
+    assert_eq!(code, 403);
+}
