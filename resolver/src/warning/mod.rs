@@ -100,15 +100,16 @@ impl Default for WarningPageConfig {
 }
 
 impl WarningPageConfig {
-    /// Problems with this section, each naming its key
-    /// (`warning_page.max_connections: …`). Empty when it is usable.
-    pub fn issues(&self) -> Vec<String> {
+    /// Problems with this section: (key path, what is wrong), e.g.
+    /// `("warning_page.max_connections", "must be at least 1")`. Empty when
+    /// it is usable.
+    pub fn issues(&self) -> Vec<(&'static str, &'static str)> {
         let mut issues = Vec::new();
         if self.max_connections == 0 {
-            issues.push("warning_page.max_connections: must be at least 1".to_string());
+            issues.push(("warning_page.max_connections", "must be at least 1"));
         }
         if self.header_timeout_secs == 0 {
-            issues.push("warning_page.header_timeout_secs: must be at least 1".to_string());
+            issues.push(("warning_page.header_timeout_secs", "must be at least 1"));
         }
         issues
     }
@@ -246,7 +247,7 @@ mod tests {
         };
         assert_eq!(
             config.issues(),
-            vec!["warning_page.max_connections: must be at least 1"]
+            vec![("warning_page.max_connections", "must be at least 1")]
         );
     }
 }
