@@ -160,6 +160,10 @@ pub struct RawAccess {
     pub rate_limit_ipv4_prefix: Option<u8>,
     /// Prefix length grouping IPv6 clients.
     pub rate_limit_ipv6_prefix: Option<u8>,
+    /// DoT/DoH access tokens: `<sha256-hex> [label]` entries.
+    pub tokens: Option<Vec<String>>,
+    /// File of token hashes, one per line, watched for changes.
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// `[metrics]`

@@ -266,7 +266,18 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         rate_limit_burst: burst,
         rate_limit_ipv4_prefix: v4p.min(32),
         rate_limit_ipv6_prefix: v6p.min(128),
+        tokens: raw.access.tokens.unwrap_or_default(),
+        tokens_file: raw.access.tokens_file.map(|p| resolve(&p)),
     };
+    for (i, t) in access.tokens.iter().enumerate() {
+        let hash = t.split_whitespace().next().unwrap_or("");
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            is.push(
+                format!("access.tokens[{i}]"),
+                "expected \"<sha256-hex> [label]\" (see `parapet token hash`)",
+            );
+        }
+    }
 
     // [metrics]
     let metrics_listen = raw
