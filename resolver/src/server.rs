@@ -50,6 +50,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// A warning page listener could not be bound.
+    #[error(transparent)]
+    Warning(#[from] crate::warning::BindError),
     /// The DoT/DoH listeners could not start.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
@@ -113,9 +116,18 @@ impl ServerBuilder {
         )
         .await?;
 
-        // Warning page: `crate::warning::serve(..)` is started here with
-        // `config.warning_page`, `config.block` and `shutdown.clone()`.
-        // TODO(warning): call crate::warning::serve once it exists.
+        // Warning page: where the sinkhole answers send browsers.
+        let warning = crate::warning::WarningListeners::bind(
+            &config.warning_page,
+            &config.block.sinkhole_addrs(),
+        )?;
+        let warning_addrs = warning.http_addrs();
+        let warning_task = tokio::spawn(crate::warning::serve(
+            warning,
+            config.warning_page.clone(),
+            list.clone(),
+            shutdown.clone(),
+        ));
 
         let reload = reload::spawn(config.blocklist.clone(), list, shutdown.clone());
 
@@ -126,7 +138,7 @@ impl ServerBuilder {
                 r = server.block_until_done() => Some(r),
             };
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            match early {
+            let result = match early {
                 Some(Ok(())) => Ok(()),
                 Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
                 None => {
@@ -140,11 +152,17 @@ impl ServerBuilder {
                         }
                     }
                 }
+            };
+            // The warning page stops on the same token and bounds its own drain.
+            if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
+                warn!("warning page stopped with an error: {e}");
             }
+            result
         });
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
+            warning_addrs,
             transport,
             handler,
             reload,
@@ -158,6 +176,7 @@ impl ServerBuilder {
 pub struct RunningServer {
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    warning_addrs: Vec<SocketAddr>,
     transport: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
@@ -173,6 +192,11 @@ impl RunningServer {
     /// Bound TCP addresses (same ports as UDP).
     pub fn tcp_addrs(&self) -> &[SocketAddr] {
         &self.tcp_addrs
+    }
+
+    /// Bound warning page (HTTP) addresses; empty when the page is off.
+    pub fn warning_page_addrs(&self) -> &[SocketAddr] {
+        &self.warning_addrs
     }
 
     /// Bound DoT addresses.
