@@ -50,6 +50,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// DoT/DoH could not start (certificate, tokens, bind).
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     /// A listener failed while serving.
     #[error("listener failed: {0}")]
     Serve(String),
@@ -102,10 +105,13 @@ impl ServerBuilder {
             tcp_addrs.push(t);
         }
 
-        // DoT / DoH: the transport module registers its listeners here on the
-        // same `server` and `handler` (`config.server.tls_listen`,
-        // `https_listen`, `tls_cert`, `tls_key`), e.g. with
-        // `server.register_tls_listener_with_tls_config(..)`.
+        // DoT / DoH: parapet's own listeners, same handler.
+        let encrypted = crate::transport::start(
+            &crate::transport::Settings::from_config(&config),
+            handler.clone(),
+            shutdown.clone(),
+        )
+        .await?;
 
         // Warning page: `crate::warning::serve(..)` is started here with
         // `config.warning_page`, `config.block` and `shutdown.clone()`.
@@ -139,6 +145,7 @@ impl ServerBuilder {
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
+            encrypted,
             handler,
             reload,
             task,
@@ -151,6 +158,7 @@ impl ServerBuilder {
 pub struct RunningServer {
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    encrypted: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
     task: JoinHandle<Result<(), ServerError>>,
@@ -165,6 +173,21 @@ impl RunningServer {
     /// Bound TCP addresses (same ports as UDP).
     pub fn tcp_addrs(&self) -> &[SocketAddr] {
         &self.tcp_addrs
+    }
+
+    /// Bound DoT addresses, in `server.tls_listen` order (port 0 resolved).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.encrypted.tls_addrs
+    }
+
+    /// Bound DoH addresses, in `server.https_listen` order.
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.encrypted.https_addrs
+    }
+
+    /// The live DoT/DoH access tokens.
+    pub fn tokens(&self) -> &std::sync::Arc<crate::transport::Tokens> {
+        &self.encrypted.tokens
     }
 
     /// The request handler (e.g. for DoH, or to call it in-process).

@@ -133,6 +133,9 @@ pub struct UpstreamConfig {
     pub cache_max_ttl: u32,
     /// Upper bound on cached negative TTLs, s (default one hour).
     pub cache_negative_max_ttl: u32,
+    /// CA certificates (PEM) trusted for `tls://`/`https://` upstreams
+    /// instead of the web PKI roots (default: unset, web PKI).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl UpstreamConfig {
@@ -303,6 +306,11 @@ pub struct AccessConfig {
     pub rate_limit_ipv4_prefix: u8,
     /// IPv6 grouping prefix (default 56).
     pub rate_limit_ipv6_prefix: u8,
+    /// DoT/DoH token hashes, `<sha256-hex> [label]` (default none). A query
+    /// carrying a valid token skips `allow`; see [`crate::transport::tokens`].
+    pub tokens: Vec<String>,
+    /// File of token hashes, watched and re-read on change (default none).
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// `[metrics]`

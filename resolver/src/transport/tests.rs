@@ -736,3 +736,40 @@ async fn hickory_client_over_dot_and_doh() {
         }
     }
 }
+
+#[test]
+fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let up = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    let base = format!("{up}[access]\n");
+    let issues = |text: &str| match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            issues.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }
+        other => panic!("expected issues, got {other:?}"),
+    };
+    let bad = issues(&format!("{base}tokens = [\"x\", \"alice\"]\n"));
+    assert!(bad[0].starts_with("access.tokens[0]:"), "{bad:?}");
+    let bad = issues(&format!("{base}tokens_file = \"missing\"\n"));
+    assert!(bad[0].starts_with("access.tokens_file:"), "{bad:?}");
+    let bad = issues(&format!("{up}ca_file = \"nope.pem\"\n"));
+    assert!(bad[0].starts_with("upstream.ca_file:"), "{bad:?}");
+
+    std::fs::write(
+        dir.path().join("tokens"),
+        format!("{} alice\n", hash_token("alice")),
+    )
+    .unwrap();
+    let c = from_toml_str(
+        &format!(
+            "{base}tokens = [\"{}\"]\ntokens_file = \"tokens\"\n",
+            hash_token("bob")
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    let settings = super::Settings::from_config(&c);
+    let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
+    assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
+}
