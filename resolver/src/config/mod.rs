@@ -194,7 +194,8 @@ impl Serialize for UpstreamServer {
 /// `[blocklist]`
 #[derive(Debug, Clone, Serialize)]
 pub struct BlocklistConfig {
-    /// What to load.
+    /// What to load (`path` or `sources` in the file).
+    #[serde(flatten)]
     pub source: ListSource,
     /// Accept rules that cover a whole public suffix (default false).
     pub force_public_suffix: bool,
@@ -227,28 +228,33 @@ impl ListSource {
 impl Serialize for ListSource {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
+
+        /// One source as the effective config shows it.
+        #[derive(Serialize)]
+        struct View<'a> {
+            path: &'a Path,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            format: Option<String>,
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            category: Option<&'a str>,
+            exact: bool,
+            allow: bool,
+        }
+
         let mut map = s.serialize_map(Some(1))?;
         match self {
             ListSource::Artifact(p) => map.serialize_entry("path", p)?,
             ListSource::Sources(specs) => {
-                let v: Vec<String> = specs
+                let v: Vec<View<'_>> = specs
                     .iter()
-                    .map(|spec| {
-                        let mut t = spec.path.display().to_string();
-                        if let Some(f) = spec.format {
-                            t = format!("{}:{t}", format!("{f:?}").to_ascii_lowercase());
-                        }
-                        let mut notes = vec![format!("name={}", spec.name)];
-                        if let Some(c) = &spec.category {
-                            notes.push(format!("category={c}"));
-                        }
-                        if spec.exact {
-                            notes.push("exact".into());
-                        }
-                        if spec.allow {
-                            notes.push("allow".into());
-                        }
-                        format!("{t} ({})", notes.join(", "))
+                    .map(|spec| View {
+                        path: &spec.path,
+                        format: spec.format.map(|f| format!("{f:?}").to_ascii_lowercase()),
+                        name: &spec.name,
+                        category: spec.category.as_deref(),
+                        exact: spec.exact,
+                        allow: spec.allow,
                     })
                     .collect();
                 map.serialize_entry("sources", &v)?
