@@ -46,10 +46,10 @@ pub enum Command {
         /// The config file.
         file: PathBuf,
     },
-    /// Make, hash or revoke DoT/DoH access tokens for roaming devices.
+    /// Make, hash or revoke DoT/DoH access tokens.
     #[command(subcommand)]
     Token(crate::enrol::TokenCommand),
-    /// Write a device profile: Apple .mobileconfig or Android Private DNS.
+    /// Write a device profile (Apple .mobileconfig, Android Private DNS).
     #[command(subcommand)]
     Profile(crate::enrol::ProfileCommand),
 }

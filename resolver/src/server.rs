@@ -50,7 +50,7 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
-    /// DoT/DoH could not start (certificate, tokens, bind).
+    /// The DoT/DoH listeners could not start.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
     /// A listener failed while serving.
@@ -105,9 +105,9 @@ impl ServerBuilder {
             tcp_addrs.push(t);
         }
 
-        // DoT / DoH: parapet's own listeners, same handler.
-        let encrypted = crate::transport::start(
-            &crate::transport::Settings::from_config(&config),
+        // DoT / DoH: same handler, own listeners (crate::transport).
+        let transport = crate::transport::start(
+            &config.transport_settings(),
             handler.clone(),
             shutdown.clone(),
         )
@@ -145,7 +145,7 @@ impl ServerBuilder {
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
-            encrypted,
+            transport,
             handler,
             reload,
             task,
@@ -158,7 +158,7 @@ impl ServerBuilder {
 pub struct RunningServer {
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
-    encrypted: crate::transport::Running,
+    transport: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
     task: JoinHandle<Result<(), ServerError>>,
@@ -175,22 +175,17 @@ impl RunningServer {
         &self.tcp_addrs
     }
 
-    /// Bound DoT addresses, in `server.tls_listen` order (port 0 resolved).
+    /// Bound DoT addresses.
     pub fn tls_addrs(&self) -> &[SocketAddr] {
-        &self.encrypted.tls_addrs
+        &self.transport.tls_addrs
     }
 
-    /// Bound DoH addresses, in `server.https_listen` order.
+    /// Bound DoH addresses.
     pub fn https_addrs(&self) -> &[SocketAddr] {
-        &self.encrypted.https_addrs
+        &self.transport.https_addrs
     }
 
-    /// The live DoT/DoH access tokens.
-    pub fn tokens(&self) -> &std::sync::Arc<crate::transport::Tokens> {
-        &self.encrypted.tokens
-    }
-
-    /// The request handler (e.g. for DoH, or to call it in-process).
+    /// The request handler (e.g. to call it in-process).
     pub fn handler(&self) -> &Handler {
         &self.handler
     }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use hickory_proto::op::{DnsRequest, DnsRequestOptions, Message, Query, ResponseCode};
+use hickory_proto::op::{DnsRequest, DnsRequestOptions, Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_resolver::net::client::Client;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -63,6 +63,11 @@ pub async fn query(
     let mut message = Message::query();
     message.add_query(Query::query(name, rtype));
     message.metadata.recursion_desired = true;
+    if opts.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        message.set_edns(edns);
+    }
     let mut options = DnsRequestOptions::default();
     options.use_edns = opts.edns;
     options.recursion_desired = true;

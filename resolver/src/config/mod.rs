@@ -109,6 +109,21 @@ pub struct ServerConfig {
     pub tcp_timeout_ms: u64,
 }
 
+impl Config {
+    /// What the DoT/DoH listeners need (see [`crate::transport`]).
+    pub fn transport_settings(&self) -> crate::transport::Settings {
+        crate::transport::Settings {
+            tls_listen: self.server.tls_listen.clone(),
+            https_listen: self.server.https_listen.clone(),
+            tls_cert: self.server.tls_cert.clone(),
+            tls_key: self.server.tls_key.clone(),
+            tokens: self.access.tokens.clone(),
+            tokens_file: self.access.tokens_file.clone(),
+            limits: crate::transport::Limits::default(),
+        }
+    }
+}
+
 impl ServerConfig {
     /// Idle timeout of stream connections.
     pub fn tcp_timeout(&self) -> Duration {
@@ -312,10 +327,11 @@ pub struct AccessConfig {
     pub rate_limit_ipv4_prefix: u8,
     /// IPv6 grouping prefix (default 56).
     pub rate_limit_ipv6_prefix: u8,
-    /// DoT/DoH token hashes, `<sha256-hex> [label]` (default none). A query
-    /// carrying a valid token skips `allow`; see [`crate::transport::tokens`].
+    /// DoT/DoH access tokens (`<sha256-hex> [label]`); a query with a valid
+    /// token skips `allow`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<String>,
-    /// File of token hashes, watched and re-read on change (default none).
+    /// File of token hashes, watched (see `parapet token`).
     pub tokens_file: Option<PathBuf>,
 }
 

@@ -163,9 +163,9 @@ pub struct RawAccess {
     pub rate_limit_ipv4_prefix: Option<u8>,
     /// Prefix length grouping IPv6 clients.
     pub rate_limit_ipv6_prefix: Option<u8>,
-    /// DoT/DoH access tokens, stored hashed: `"<sha256-hex> [label]"`.
+    /// DoT/DoH access tokens: `<sha256-hex> [label]` entries.
     pub tokens: Option<Vec<String>>,
-    /// A file of token hashes, one `<sha256-hex> [label]` a line; watched.
+    /// File of token hashes, one per line, watched for changes.
     pub tokens_file: Option<PathBuf>,
 }
 

@@ -47,26 +47,6 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-impl Settings {
-    /// The settings in a validated config; `[server] tcp_timeout_ms` is the
-    /// idle timeout of DoT and DoH connections too.
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        let server = &config.server;
-        Self {
-            tls_listen: server.tls_listen.clone(),
-            https_listen: server.https_listen.clone(),
-            tls_cert: server.tls_cert.clone(),
-            tls_key: server.tls_key.clone(),
-            tokens: config.access.tokens.clone(),
-            tokens_file: config.access.tokens_file.clone(),
-            limits: Limits {
-                idle_timeout: server.tcp_timeout(),
-                ..Limits::default()
-            },
-        }
-    }
-}
-
 /// Why the encrypted listeners could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

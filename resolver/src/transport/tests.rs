@@ -769,7 +769,7 @@ fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
         dir.path(),
     )
     .unwrap();
-    let settings = super::Settings::from_config(&c);
+    let settings = c.transport_settings();
     let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
     assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
 }
