@@ -15,7 +15,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_parapet");
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn repo_config(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config")
+        .join(name)
 }
 
 #[test]
