@@ -53,14 +53,15 @@ fn blocks(setup: &Setup, name: &str) -> bool {
 fn changed_feed_is_published_and_blocks_its_names() {
     let server = FeedServer::start();
     let setup = with_good_copy(&server, &["phish-one.example", "phish-two.example"], "");
-    let list = Blocklist::open(&setup.artifact()).unwrap();
-    assert!(list.check_name("www.phish-one.example").is_block());
-    assert!(!list.check_name("harmless.example").is_block());
-    let stats = list.stats();
-    assert_eq!(stats.domain_rules, 2);
-    assert_eq!(stats.sources[0].0, "f");
-    assert_eq!(stats.sources[0].1.as_deref(), Some("phishing"));
-    drop(list);
+    {
+        let list = Blocklist::open(&setup.artifact()).unwrap();
+        assert!(list.check_name("www.phish-one.example").is_block());
+        assert!(!list.check_name("harmless.example").is_block());
+        let stats = list.stats();
+        assert_eq!(stats.domain_rules, 2);
+        assert_eq!(stats.sources[0].0, "f");
+        assert_eq!(stats.sources[0].1.as_deref(), Some("phishing"));
+    }
 
     server.set_body(
         "/f.txt",

@@ -107,10 +107,10 @@ impl FeedConfig {
             None | Some("exact") | Some("subtree") => {}
             Some(other) => return Err(format!("match: {other:?} is not \"exact\" or \"subtree\"")),
         }
-        if let Some(pin) = &self.sha256 {
-            if pin.len() != 64 || hex::decode(pin).is_err() {
-                return Err(format!("sha256: {pin:?} is not 64 hex digits"));
-            }
+        if let Some(pin) = &self.sha256
+            && (pin.len() != 64 || hex::decode(pin).is_err())
+        {
+            return Err(format!("sha256: {pin:?} is not 64 hex digits"));
         }
         if let Some(key) = &self.minisign_key {
             minisign_verify::PublicKey::from_base64(key.trim())

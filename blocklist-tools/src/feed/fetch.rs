@@ -97,10 +97,10 @@ fn fetch_url(
     };
     let etag = header("etag");
     let last_modified = header("last-modified");
-    if let Some(len) = header("content-length").and_then(|v| v.parse::<u64>().ok()) {
-        if len > feed.max_bytes() {
-            return Err(download(over_cap(feed)));
-        }
+    if let Some(len) = header("content-length").and_then(|v| v.parse::<u64>().ok())
+        && len > feed.max_bytes()
+    {
+        return Err(download(over_cap(feed)));
     }
     let check = match &feed.minisign_key {
         None => None,

@@ -201,19 +201,19 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
             return report(FeedOutcome::Refused(reason), previous_rules);
         }
     };
-    if let Some(meta) = current {
-        if meta.sha256 == download.sha256 {
-            return report(FeedOutcome::Unchanged, previous_rules);
-        }
+    if let Some(meta) = current
+        && meta.sha256 == download.sha256
+    {
+        return report(FeedOutcome::Unchanged, previous_rules);
     }
     let rules = match count_rules(feed, download.file.path()) {
         Ok(rules) => rules,
         Err(reason) => return report(FeedOutcome::Failed(reason), previous_rules),
     };
-    if let Some(before) = previous_rules {
-        if let Err(reason) = check_drop(feed, before, rules, force) {
-            return report(FeedOutcome::Refused(reason), previous_rules);
-        }
+    if let Some(before) = previous_rules
+        && let Err(reason) = check_drop(feed, before, rules, force)
+    {
+        return report(FeedOutcome::Refused(reason), previous_rules);
     }
     let meta = Meta {
         origin: feed.origin(),

@@ -11,12 +11,13 @@ use crate::{Blocklist, CompileOptions, Compiler, SourceSpec, Stats};
 /// fsynced). A reader sees the old file or the new one, never a mix; a
 /// result that does not open is never published.
 pub(crate) fn publish(artifact: &Path, sources: &[SourceSpec]) -> Result<Stats, String> {
-    let mut compiler = Compiler::new(CompileOptions::default());
-    for spec in sources {
-        compiler.add_source(spec).map_err(|e| e.to_string())?;
-    }
-    let bytes = compiler.to_bytes().map_err(|e| e.to_string())?;
-    drop(compiler);
+    let bytes = {
+        let mut compiler = Compiler::new(CompileOptions::default());
+        for spec in sources {
+            compiler.add_source(spec).map_err(|e| e.to_string())?;
+        }
+        compiler.to_bytes().map_err(|e| e.to_string())?
+    };
     let dir = match artifact.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
