@@ -357,3 +357,26 @@ fn local_path_feed_and_gzip_body() {
     let report = setup.update(false);
     assert_eq!(report.feeds[1].outcome, FeedOutcome::Unchanged);
 }
+
+#[test]
+fn local_path_feed_checks_its_minisig_file() {
+    let setup = Setup::new("");
+    let dir = setup.dir.path();
+    for file in ["signed-hosts.txt", "signed-hosts.txt.minisig"] {
+        std::fs::copy(fixture(file), dir.join(file)).unwrap();
+    }
+    let key = std::fs::read_to_string(fixture("signed-hosts.pub")).unwrap();
+    let key = key.lines().nth(1).unwrap().to_string();
+    setup.write_config(&format!(
+        "[[feeds]]\nname = \"signed\"\npath = \"signed-hosts.txt\"\nminisign_key = \"{key}\"\n"
+    ));
+    assert_eq!(only(&setup.update(false)).outcome, FeedOutcome::Updated);
+    assert!(blocks(&setup, "login.signed-bank.example"));
+
+    let mut text = std::fs::read_to_string(dir.join("signed-hosts.txt")).unwrap();
+    text.push_str("0.0.0.0 injected.example\n");
+    std::fs::write(dir.join("signed-hosts.txt"), text).unwrap();
+    let report = setup.update(false);
+    assert_refused(only(&report), "does not verify");
+    assert!(!blocks(&setup, "injected.example"));
+}
