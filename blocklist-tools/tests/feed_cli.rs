@@ -56,7 +56,10 @@ fn update_exits_one_when_nothing_can_be_published() {
     let setup = Setup::new(&url_feed("down", &server.url("/down.txt"), ""));
     let output = run_update(&setup, &[]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(text(&output.stderr).contains("nothing published"));
+    assert!(
+        text(&output.stderr).contains("nothing published"),
+        "{output:?}"
+    );
     assert!(!setup.artifact().exists());
 }
 
@@ -66,6 +69,7 @@ fn update_exits_two_on_a_bad_config() {
     let output = run_update(&setup, &[]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = text(&output.stderr);
+    assert!(stderr.contains("invalid config: "), "{stderr}");
     assert!(stderr.contains("feeds[0] (x): url:"), "{stderr}");
 }
 

@@ -19,19 +19,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Fetch the feeds of a config file and publish the compiled artifact.
-    Update(cmd::update::UpdateArgs),
+    Update(cmd::update::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let result = match cli.command {
         Command::Update(args) => cmd::update::run(args),
     };
     match result {
-        Ok(code) => code,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

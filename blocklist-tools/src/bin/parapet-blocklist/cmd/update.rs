@@ -3,14 +3,12 @@
 //! `[blocklist] path` for the resolver to hot-reload.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use anyhow::Context;
 use parapet_blocklist::feed::{self, UpdateConfig, UpdateOptions};
 
 /// Arguments of `update`.
 #[derive(Debug, clap::Args)]
-pub struct UpdateArgs {
+pub struct Args {
     /// The parapet config file: its `[blocklist] path` and `[[feeds]]` are used.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -26,10 +24,15 @@ pub struct UpdateArgs {
 
 /// Run an update and print one line per feed and one for the artifact.
 /// Exit 0 when an artifact was published (even if some feeds failed), 1 when
-/// nothing could be published; a bad config file is an error (exit 2).
-pub fn run(args: &UpdateArgs) -> anyhow::Result<ExitCode> {
-    let config = UpdateConfig::load(&args.config)
-        .with_context(|| format!("reading feeds from {}", args.config.display()))?;
+/// nothing could be published, 2 when the config file is not valid.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = match UpdateConfig::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("Error: invalid config: {e}");
+            std::process::exit(2);
+        }
+    };
     let options = UpdateOptions {
         force: args.force,
         state_dir: args.state_dir.clone(),
@@ -48,14 +51,11 @@ pub fn run(args: &UpdateArgs) -> anyhow::Result<ExitCode> {
                 stats.sources.len(),
                 stats.bytes
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
-        Err(reason) => {
-            eprintln!(
-                "Error: nothing published to {}: {reason}; the previous artifact stays in service",
-                report.artifact.display()
-            );
-            Ok(ExitCode::from(1))
-        }
+        Err(reason) => Err(anyhow::anyhow!(
+            "nothing published to {}: {reason}; the previous artifact stays in service",
+            report.artifact.display()
+        )),
     }
 }
