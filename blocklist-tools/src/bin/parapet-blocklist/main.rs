@@ -1,37 +1,47 @@
 //! `parapet-blocklist`: compile, check, stats, bench, update.
-//! (Placeholder dispatch on the ops branch; the engine branch owns this file.)
-
-use std::process::ExitCode;
-
+//!
+//! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error.
 use clap::{Parser, Subcommand};
 
-mod cmd {
-    pub mod update;
-}
+mod cmd;
 
-#[derive(Parser)]
-#[command(version, about = "parapet's list toolkit")]
+/// parapet's blocklist toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "parapet-blocklist", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
+/// One verb per module in `cmd/`.
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// Compile lists into a .pbl artifact.
+    Compile(cmd::compile::Args),
+    /// Check names or IP addresses against a list.
+    Check(cmd::check::Args),
+    /// Show counts, size and sources of a list.
+    Stats(cmd::stats::Args),
+    /// Measure lookup speed and memory.
+    Bench(cmd::bench::Args),
     /// Fetch the feeds of a config file and publish the compiled artifact.
     Update(cmd::update::Args),
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compile(args) => cmd::compile::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Update(args) => cmd::update::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
+            std::process::ExitCode::FAILURE
         }
     }
 }
