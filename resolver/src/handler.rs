@@ -198,13 +198,10 @@ impl Handler {
         let inner = &*self.inner;
         let src = request.src();
 
-        // 1. Access control: outside the allowed networks → REFUSED, no
-        // recursion. A valid DoT/DoH token skips the address check.
-        let has_token = matches!(
-            crate::transport::current_auth(),
-            crate::transport::ClientAuth::Token(_)
-        );
-        if !has_token && !inner.access.is_allowed(src.ip()) {
+        // 1. Access control: outside the allowed networks → REFUSED, no recursion.
+        //    A DoT/DoH query carrying a valid access token skips the address check.
+        if !inner.access.is_allowed(src.ip()) && !crate::transport::tokens::is_token_authenticated()
+        {
             let mut reply = Reply::empty(ResponseCode::Refused, false);
             reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
             return (Outcome::Refused, reply);

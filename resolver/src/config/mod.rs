@@ -148,6 +148,9 @@ pub struct UpstreamConfig {
     pub cache_max_ttl: u32,
     /// Upper bound on cached negative TTLs, s (default one hour).
     pub cache_negative_max_ttl: u32,
+    /// CA certificates (PEM) trusted for `tls://`/`https://` upstreams
+    /// instead of the web PKI roots (default: unset, web PKI).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl UpstreamConfig {

@@ -80,6 +80,9 @@ pub struct RawUpstream {
     pub cache_max_ttl: Option<u32>,
     /// Upper bound on cached negative TTLs, seconds.
     pub cache_negative_max_ttl: Option<u32>,
+    /// PEM CA certificates trusted for `tls://` and `https://` upstreams
+    /// instead of the built-in web PKI roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[blocklist]`

@@ -10,3 +10,4 @@ mod forwarding;
 mod inspection;
 mod reload;
 mod robustness;
+mod transport;
