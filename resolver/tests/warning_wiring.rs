@@ -161,3 +161,22 @@ fn explain_verb_prints_the_page_words() {
         .expect("run parapet explain");
     assert_eq!(output.status.code(), Some(2), "no config is a usage error");
 }
+
+/// The README's `[warning_page]` example is a valid section.
+#[test]
+fn readme_warning_page_example_parses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let examples: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter_map(|block| block.strip_prefix("[warning_page]\n"))
+        .collect();
+    assert!(!examples.is_empty(), "README has a [warning_page] example");
+    for body in examples {
+        let section: parapet_resolver::warning::WarningPageConfig =
+            toml::from_str(body).unwrap_or_else(|e| panic!("README example: {e}\n{body}"));
+        assert!(section.issues().is_empty(), "{body}");
+    }
+}
