@@ -26,7 +26,9 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn update_prints_each_feed_and_exits_zero_when_published() {
     let server = FeedServer::start();
-    server.set_body("/good.txt", &hosts(&["cli-phish.example"]), "g1");
+    let mut body = hosts(&["cli-phish.example", "cli-malware.example"]);
+    body.extend_from_slice(b"0.0.0.0 not a name!\n");
+    server.set_body("/good.txt", &body, "g1");
     server.set("/down.txt", Route::Status(500));
     let setup = Setup::new(&format!(
         "{}{}",
@@ -36,7 +38,10 @@ fn update_prints_each_feed_and_exits_zero_when_published() {
     let output = run_update(&setup, &[]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{output:?}");
-    assert!(stdout.contains("feed good: updated, 1 rules"), "{stdout}");
+    assert!(
+        stdout.contains("feed good: updated, 2 rules, 1 malformed lines skipped"),
+        "{stdout}"
+    );
     assert!(stdout.contains("feed down: failed: "), "{stdout}");
     assert!(
         stdout.contains("HTTP 500; no good copy, feed left out"),
@@ -46,7 +51,7 @@ fn update_prints_each_feed_and_exits_zero_when_published() {
 
     let output = run_update(&setup, &[]);
     assert!(output.status.success());
-    assert!(text(&output.stdout).contains("feed good: unchanged, 1 rules"));
+    assert!(text(&output.stdout).contains("feed good: unchanged, 2 rules"));
 }
 
 #[test]

@@ -88,6 +88,8 @@ pub struct FeedReport {
     pub rules: Option<u64>,
     /// Rules of the previous good copy, if there was one.
     pub previous_rules: Option<u64>,
+    /// Lines of a new copy skipped as malformed (only for `Updated`).
+    pub skipped: u64,
 }
 
 impl fmt::Display for FeedReport {
@@ -102,6 +104,9 @@ impl fmt::Display for FeedReport {
                 write!(f, "updated, {} rules", self.rules.unwrap_or(0))?;
                 if let Some(before) = self.previous_rules {
                     write!(f, " (was {before})")?;
+                }
+                if self.skipped > 0 {
+                    write!(f, ", {} malformed lines skipped", self.skipped)?;
                 }
                 Ok(())
             }
@@ -146,6 +151,7 @@ pub fn update(config: &UpdateConfig, options: &UpdateOptions) -> UpdateReport {
                 outcome: FeedOutcome::Failed(format!("{}: {e}", state_dir.display())),
                 rules: None,
                 previous_rules: None,
+                skipped: 0,
             },
         };
         if report.rules.is_some() {
@@ -186,6 +192,7 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
         outcome,
         rules,
         previous_rules,
+        skipped: 0,
     };
     // Revalidate only a copy fetched from the same place under the same guards.
     let current = previous
@@ -206,8 +213,8 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
     {
         return report(FeedOutcome::Unchanged, previous_rules);
     }
-    let rules = match count_rules(feed, download.file.path()) {
-        Ok(rules) => rules,
+    let (rules, skipped) = match count_rules(feed, download.file.path()) {
+        Ok(counts) => counts,
         Err(reason) => return report(FeedOutcome::Failed(reason), previous_rules),
     };
     if let Some(before) = previous_rules
@@ -228,7 +235,10 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
             .unwrap_or(0),
     };
     match state.accept(download.file, &meta) {
-        Ok(()) => report(FeedOutcome::Updated, Some(rules)),
+        Ok(()) => FeedReport {
+            skipped,
+            ..report(FeedOutcome::Updated, Some(rules))
+        },
         Err(e) => report(
             FeedOutcome::Failed(format!("saving {}: {e}", state.body().display())),
             previous_rules.filter(|_| state.body().is_file()),
@@ -236,8 +246,9 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
     }
 }
 
-/// Compile a new copy on its own: its rule count, or why it is unusable.
-fn count_rules(feed: &FeedConfig, body: &Path) -> Result<u64, String> {
+/// Compile a new copy on its own: its rule and skipped-line counts, or why
+/// it is unusable.
+fn count_rules(feed: &FeedConfig, body: &Path) -> Result<(u64, u64), String> {
     let mut compiler = Compiler::new(CompileOptions::default());
     let report = compiler
         .add_source(&source_spec(feed, body))
@@ -260,7 +271,7 @@ fn count_rules(feed: &FeedConfig, body: &Path) -> Result<u64, String> {
             report.skipped
         ));
     }
-    Ok(rules)
+    Ok((rules, report.skipped))
 }
 
 /// The rule-count guard: refuse a fall to zero or beyond `max_drop_percent`.
