@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parapet_blocklist::Blocklist;
 
+pub mod metrics;
 pub mod warning;
 
 /// The list in service, swapped atomically on reload. Readers take a
