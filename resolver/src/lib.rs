@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use parapet_blocklist::Blocklist;
 
 pub mod metrics;
+pub mod querylog;
 pub mod warning;
 
 /// The list in service, swapped atomically on reload. Readers take a

@@ -154,7 +154,13 @@ mod tests {
         // Over the cap: no series of its own, bounded cardinality.
         let excess: &'static str = Box::leak(many[MAX_CATEGORIES].clone().into_boxed_str());
         assert!(c.family.get(&CategoryLabels { category: excess }).is_none());
-        assert!(c.family.get(&CategoryLabels { category: "phishing" }).is_none());
+        assert!(
+            c.family
+                .get(&CategoryLabels {
+                    category: "phishing"
+                })
+                .is_none()
+        );
         c.inc(Some("bad\"label"));
         c.inc(Some("phishing"));
         c.inc(Some(&many[MAX_CATEGORIES]));

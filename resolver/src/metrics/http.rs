@@ -88,15 +88,17 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: Cance
 /// The response to one request.
 fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
     if request.uri().path() != "/metrics" {
-        return plain(StatusCode::NOT_FOUND, "not found; metrics are at /metrics\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found; metrics are at /metrics\n",
+        );
     }
     match *request.method() {
         Method::GET | Method::HEAD => {
             let mut response = Response::new(Full::new(Bytes::from(metrics.encode())));
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(METRICS_CONTENT_TYPE),
-            );
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
             response
         }
         _ => {
@@ -155,7 +157,10 @@ mod tests {
     #[tokio::test]
     async fn get_metrics_returns_the_exposition() {
         let (addr, metrics, shutdown) = start().await;
-        metrics.record_query(super::super::Protocol::Tcp, super::super::OutcomeKind::Refused);
+        metrics.record_query(
+            super::super::Protocol::Tcp,
+            super::super::OutcomeKind::Refused,
+        );
         let response = get(
             addr,
             "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -179,7 +184,11 @@ mod tests {
     #[tokio::test]
     async fn other_paths_are_404_and_other_methods_405() {
         let (addr, _metrics, shutdown) = start().await;
-        let response = get(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let response = get(
+            addr,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(response.starts_with("HTTP/1.1 404"), "{response}");
         let response = get(
             addr,
@@ -194,7 +203,10 @@ mod tests {
     async fn garbage_request_gets_an_error_not_a_crash() {
         let (addr, _metrics, shutdown) = start().await;
         let response = get(addr, "\x16\x03\x01 not http at all\r\n\r\n").await;
-        assert!(response.is_empty() || response.starts_with("HTTP/1.1 400"), "{response}");
+        assert!(
+            response.is_empty() || response.starts_with("HTTP/1.1 400"),
+            "{response}"
+        );
         // Still serving afterwards.
         let response = get(
             addr,

@@ -161,11 +161,7 @@ impl Metrics {
                 })
                 .clone()
         });
-        registry.register(
-            "list_rules",
-            "Rules in the list in service",
-            rules_family,
-        );
+        registry.register("list_rules", "Rules in the list in service", rules_family);
         let list_built = Gauge::default();
         registry.register_with_unit(
             "list_built_timestamp",

@@ -14,9 +14,8 @@ fn every_series_exists_at_zero_before_any_query() {
     let text = Metrics::new().encode();
     for protocol in Protocol::ALL {
         for outcome in OutcomeKind::ALL {
-            let series = format!(
-                "parapet_queries_total{{protocol=\"{protocol}\",outcome=\"{outcome}\"}}"
-            );
+            let series =
+                format!("parapet_queries_total{{protocol=\"{protocol}\",outcome=\"{outcome}\"}}");
             assert_eq!(sample(&text, &series), Some(0.0), "{series} in\n{text}");
         }
     }
@@ -41,7 +40,10 @@ fn every_series_exists_at_zero_before_any_query() {
     ] {
         assert_eq!(sample(&text, series), Some(0.0), "{series} in\n{text}");
     }
-    assert!(text.ends_with("# EOF\n"), "OpenMetrics needs the EOF marker");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics needs the EOF marker"
+    );
     assert!(text.contains("# TYPE parapet_upstream_latency_seconds histogram"));
     assert!(text.contains("# UNIT parapet_upstream_latency_seconds seconds"));
 }
@@ -75,20 +77,32 @@ fn recording_moves_exactly_the_right_series() {
         get("parapet_queries_total{protocol=\"tcp\",outcome=\"blocked\"}"),
         0.0
     );
-    assert_eq!(get("parapet_blocks_by_trigger_total{trigger=\"cname\"}"), 1.0);
-    assert_eq!(get("parapet_blocks_by_trigger_total{trigger=\"name\"}"), 1.0);
+    assert_eq!(
+        get("parapet_blocks_by_trigger_total{trigger=\"cname\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("parapet_blocks_by_trigger_total{trigger=\"name\"}"),
+        1.0
+    );
     assert_eq!(get("parapet_blocks_by_trigger_total{trigger=\"ip\"}"), 0.0);
     assert_eq!(
         get("parapet_blocks_by_category_total{category=\"phishing\"}"),
         1.0
     );
-    assert_eq!(get("parapet_blocks_by_category_total{category=\"none\"}"), 1.0);
+    assert_eq!(
+        get("parapet_blocks_by_category_total{category=\"none\"}"),
+        1.0
+    );
     assert_eq!(get("parapet_upstream_latency_seconds_count"), 2.0);
     assert_eq!(
         get("parapet_upstream_latency_seconds_bucket{le=\"0.0005\"}"),
         1.0
     );
-    assert_eq!(get("parapet_upstream_latency_seconds_bucket{le=\"0.005\"}"), 2.0);
+    assert_eq!(
+        get("parapet_upstream_latency_seconds_bucket{le=\"0.005\"}"),
+        2.0
+    );
     assert_eq!(get("parapet_cache_hits_total"), 1.0);
     assert_eq!(get("parapet_cache_misses_total"), 1.0);
     assert_eq!(
@@ -125,7 +139,10 @@ fn labels_never_include_names_or_addresses() {
     assert!(!text.contains("evil.example"), "{text}");
     assert!(!text.contains("192.0.2.1"), "{text}");
     assert_eq!(
-        sample(&text, "parapet_blocks_by_category_total{category=\"other\"}"),
+        sample(
+            &text,
+            "parapet_blocks_by_category_total{category=\"other\"}"
+        ),
         Some(1.0)
     );
 }
