@@ -155,3 +155,17 @@ pub(crate) struct UpstreamFailureLabels {
 pub(crate) struct CategoryLabels {
     pub(crate) category: &'static str,
 }
+
+impl From<hickory_resolver::net::xfer::Protocol> for Protocol {
+    fn from(protocol: hickory_resolver::net::xfer::Protocol) -> Self {
+        use hickory_resolver::net::xfer::Protocol as P;
+        #[allow(unreachable_patterns)] // QUIC and HTTP/3 exist only with their features.
+        match protocol {
+            P::Udp => Protocol::Udp,
+            P::Tcp => Protocol::Tcp,
+            P::Tls => Protocol::Tls,
+            P::Https => Protocol::Https,
+            _ => Protocol::Other,
+        }
+    }
+}

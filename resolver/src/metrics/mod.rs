@@ -21,6 +21,7 @@
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
 
+pub mod cache_probe;
 pub mod category;
 pub mod http;
 pub mod label;
