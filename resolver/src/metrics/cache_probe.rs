@@ -14,10 +14,10 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
+use hickory_proto::op::DnsRequest;
 use hickory_resolver::config::ConnectionConfig;
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_proto::op::DnsRequest;
 use hickory_resolver::net::xfer::{DnsExchange, DnsHandle};
 use hickory_resolver::{ConnectionProvider, PoolContext};
 

@@ -1,0 +1,3 @@
+//! Metrics endpoint and query log, end to end.
+
+mod exposition;
