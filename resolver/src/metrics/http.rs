@@ -7,6 +7,7 @@
 //! [`HEADER_TIMEOUT`], and a connection lives at most [`CONNECTION_LIFETIME`].
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 
@@ -33,6 +34,24 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a single connection (with keep-alive) is kept.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+
+/// Bind `addr` (port 0 picks a free port), log `metrics listening on
+/// http://ADDR/metrics` and serve in a task until `shutdown`. Returns the
+/// bound address.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn start(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    info!("metrics listening on http://{bound}/metrics");
+    tokio::spawn(serve(listener, metrics, shutdown));
+    Ok(bound)
+}
 
 /// Serve `/metrics` on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: CancellationToken) {

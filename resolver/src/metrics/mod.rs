@@ -25,6 +25,8 @@ pub mod cache_probe;
 pub mod category;
 pub mod http;
 pub mod label;
+pub mod list;
+mod observer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ring::hmac;
-use serde::Deserialize;
+use serde::Serialize;
 
 /// Prefix kept of an IPv4 client address in `truncated` mode.
 pub const TRUNCATE_V4_PREFIX: u8 = 24;
@@ -16,7 +16,7 @@ pub const TRUNCATE_V6_PREFIX: u8 = 56;
 pub const MIN_HASH_KEY_LEN: usize = 16;
 
 /// The `client_addresses` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAddresses {
     /// The address as is: `192.0.2.77`. For incident response on networks
@@ -42,6 +42,29 @@ impl fmt::Display for ClientAddresses {
             ClientAddresses::Hashed => "hashed",
             ClientAddresses::None => "none",
         })
+    }
+}
+
+/// The configured `hash_key`: a secret, never printed (`Debug` shows
+/// `HashKey(..)`, and config output skips it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HashKey(String);
+
+impl HashKey {
+    /// Wrap a configured secret.
+    pub fn new(secret: String) -> Self {
+        HashKey(secret)
+    }
+
+    /// The secret's bytes, the HMAC key.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashKey(..)")
     }
 }
 

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod client;
+mod observer;
 mod writer;
 
 use std::net::IpAddr;
@@ -28,18 +29,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hickory_proto::rr::RecordType;
-use serde::Deserialize;
+use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
+use crate::config::QueryLogConfig;
 use crate::metrics::{Metrics, OutcomeKind, Protocol, Trigger};
-pub use client::{ClientAddresses, ClientFormat};
+pub use client::{ClientAddresses, ClientFormat, HashKey};
 pub use writer::Writer;
 
 /// Default capacity of the channel between the query path and the writer.
 pub const DEFAULT_QUEUE: usize = 4096;
 
 /// Which queries are logged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogMode {
     /// Only blocked queries: what incident response needs, and the least
@@ -53,49 +55,18 @@ pub enum LogMode {
 /// Where the lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTarget {
-    /// Standard output (`path = "-"`), e.g. for journald.
+    /// Standard output (`path` unset or `"-"`), e.g. for journald.
     Stdout,
     /// A file, appended to, created with mode 0640, reopened on SIGHUP.
     File(PathBuf),
 }
 
 impl LogTarget {
-    /// `-` or `stdout` is standard output; anything else a file path,
-    /// relative paths resolved against `base_dir` (the config file's
-    /// directory).
-    pub fn from_config(path: &Path, base_dir: &Path) -> LogTarget {
-        if path == Path::new("-") || path == Path::new("stdout") {
-            LogTarget::Stdout
-        } else {
-            LogTarget::File(base_dir.join(path))
-        }
-    }
-}
-
-/// The validated `[query_log]` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryLogConfig {
-    /// Which queries are logged.
-    pub mode: LogMode,
-    /// Where.
-    pub target: LogTarget,
-    /// How client addresses appear.
-    pub client_addresses: ClientAddresses,
-    /// Secret for `hashed` mode; `None` = random per process.
-    pub hash_key: Option<String>,
-    /// Channel capacity; records beyond it are dropped and counted.
-    pub queue: usize,
-}
-
-impl QueryLogConfig {
-    /// Blocks only, truncated clients, to `target`.
-    pub fn new(target: LogTarget) -> Self {
-        QueryLogConfig {
-            mode: LogMode::default(),
-            target,
-            client_addresses: ClientAddresses::default(),
-            hash_key: None,
-            queue: DEFAULT_QUEUE,
+    /// The target of a validated `[query_log] path`.
+    pub fn from_path(path: Option<&Path>) -> LogTarget {
+        match path {
+            None => LogTarget::Stdout,
+            Some(path) => LogTarget::File(path.to_path_buf()),
         }
     }
 }
@@ -178,7 +149,8 @@ impl QueryLog {
     }
 
     /// Open the log's file (so a bad path is a start-up error) and create
-    /// the handle and its writer; spawn [`Writer::run`].
+    /// the handle and its writer; spawn [`Writer::run`]. Ignores
+    /// `config.enabled`: see [`QueryLog::start`].
     ///
     /// # Errors
     /// The file cannot be opened for appending, or (hashed mode without a
@@ -189,13 +161,13 @@ impl QueryLog {
     ) -> std::io::Result<(QueryLog, Writer)> {
         let clients = ClientFormat::new(
             config.client_addresses,
-            config.hash_key.as_deref().map(str::as_bytes),
+            config.hash_key.as_ref().map(HashKey::as_bytes),
         )
         .map_err(|_| std::io::Error::other("no randomness for the query-log hash key"))?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let reopen = Arc::new(Notify::new());
         let writer = Writer::open(
-            config.target.clone(),
+            LogTarget::from_path(config.path.as_deref()),
             clients,
             rx,
             Arc::clone(&reopen),
@@ -210,6 +182,30 @@ impl QueryLog {
             })),
         };
         Ok((log, writer))
+    }
+
+    /// The log `config` asks for: [`QueryLog::disabled`] unless
+    /// `config.enabled`; otherwise opened, with its writer spawned until
+    /// `shutdown`.
+    ///
+    /// # Errors
+    /// As [`QueryLog::open`].
+    pub fn start(
+        config: &QueryLogConfig,
+        metrics: Arc<Metrics>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<QueryLog> {
+        if !config.enabled {
+            return Ok(QueryLog::disabled());
+        }
+        let (log, writer) = QueryLog::open(config, metrics)?;
+        tokio::spawn(writer.run(shutdown));
+        Ok(log)
+    }
+
+    /// Whether the log is on.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// Whether a query with `outcome` is logged. Check this before building

@@ -103,9 +103,11 @@ fn hostile_name_stays_one_valid_line() {
 
 fn config(dir: &Path, mode: LogMode, queue: usize) -> QueryLogConfig {
     QueryLogConfig {
+        enabled: true,
         mode,
         queue,
-        ..QueryLogConfig::new(LogTarget::File(dir.join("query.log")))
+        path: Some(dir.join("query.log")),
+        ..QueryLogConfig::default()
     }
 }
 
@@ -132,9 +134,12 @@ fn wants_follows_the_mode() {
 #[test]
 fn unwritable_path_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let target = LogTarget::File(dir.path().join("missing-dir/query.log"));
-    let error = QueryLog::open(&QueryLogConfig::new(target), Arc::new(Metrics::new()))
-        .expect_err("directory does not exist");
+    let config = QueryLogConfig {
+        path: Some(dir.path().join("missing-dir/query.log")),
+        ..QueryLogConfig::default()
+    };
+    let error =
+        QueryLog::open(&config, Arc::new(Metrics::new())).expect_err("directory does not exist");
     assert!(
         error.to_string().contains("missing-dir/query.log"),
         "{error}"
@@ -237,4 +242,98 @@ async fn shutdown_writes_what_is_queued() {
     shutdown.cancel();
     writer.run(shutdown).await;
     assert_eq!(wait_for_lines(&path, 10).await.len(), 10);
+}
+
+mod config_section {
+    use crate::config::{ConfigError, from_toml_str};
+
+    use super::*;
+
+    const MIN: &str = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+
+    fn parse(section: &str) -> Result<QueryLogConfig, Vec<String>> {
+        match from_toml_str(
+            &format!("{MIN}[query_log]\n{section}"),
+            Path::new("/etc/parapet"),
+        ) {
+            Ok(config) => Ok(config.query_log),
+            Err(ConfigError::Invalid { issues, .. }) => {
+                Err(issues.iter().map(|i| i.to_string()).collect())
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+
+    #[test]
+    fn off_by_default_and_privacy_minimal_when_on() {
+        let off = parse("").expect("valid");
+        assert!(!off.enabled);
+        let on = parse("enabled = true").expect("valid");
+        assert!(on.enabled);
+        assert_eq!(on.mode, LogMode::Blocks);
+        assert_eq!(on.client_addresses, ClientAddresses::Truncated);
+        assert_eq!(on.path, None, "standard output");
+        assert_eq!(on.queue, DEFAULT_QUEUE);
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = parse(
+            "enabled = true\nmode = \"all\"\npath = \"log/query.log\"\n\
+             client_addresses = \"hashed\"\nhash_key = \"0123456789abcdef0123\"\nqueue = 10\n",
+        )
+        .expect("valid");
+        assert_eq!(c.mode, LogMode::All);
+        assert_eq!(
+            c.path.as_deref(),
+            Some(Path::new("/etc/parapet/log/query.log"))
+        );
+        assert_eq!(c.client_addresses, ClientAddresses::Hashed);
+        assert_eq!(
+            c.hash_key.as_ref().map(|k| k.as_bytes()),
+            Some(&b"0123456789abcdef0123"[..])
+        );
+        assert_eq!(c.queue, 10);
+        assert_eq!(parse("path = \"-\"").expect("valid").path, None);
+        for mode in ["full", "truncated", "none"] {
+            parse(&format!("client_addresses = \"{mode}\"")).expect(mode);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_all_reported_with_their_keys() {
+        let issues = parse(
+            "mode = \"blocked\"\nclient_addresses = \"truncate\"\nhash_key = \"tiny-key\"\nqueue = 0\n",
+        )
+        .expect_err("invalid");
+        for key in [
+            "query_log.mode",
+            "query_log.client_addresses",
+            "query_log.hash_key",
+            "query_log.queue",
+        ] {
+            assert!(
+                issues.iter().any(|i| i.contains(key)),
+                "{key} in {issues:?}"
+            );
+        }
+        assert!(
+            !issues.iter().any(|i| i.contains("tiny-key")),
+            "the key is never echoed"
+        );
+    }
+
+    #[test]
+    fn hash_key_is_not_printed() {
+        let text = format!(
+            "{MIN}[query_log]\nenabled = true\nclient_addresses = \"hashed\"\nhash_key = \"super secret key 1234\"\n"
+        );
+        let config = from_toml_str(&text, Path::new(".")).expect("valid");
+        assert!(
+            !config.to_toml().contains("super secret"),
+            "{}",
+            config.to_toml()
+        );
+        assert!(!format!("{config:?}").contains("super secret"));
+    }
 }
