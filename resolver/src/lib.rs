@@ -27,14 +27,17 @@ pub mod access;
 pub mod answer;
 pub mod cli;
 pub mod config;
+pub mod enrol;
 pub mod forward;
 pub mod handler;
 pub mod metrics;
 pub mod policy;
+pub mod profile;
 pub mod querylog;
 pub mod ratelimit;
 pub mod reload;
 pub mod server;
+pub mod transport;
 pub mod warning;
 
 pub use config::Config;
