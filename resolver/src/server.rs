@@ -90,8 +90,11 @@ impl ServerBuilder {
         // Metrics and the query log: the handler reports every query to them.
         let metrics = Arc::new(Metrics::new());
         let mut handler = Handler::new(&config, list.clone())?.with_metrics(Arc::clone(&metrics));
-        let query_log = QueryLog::start(&config.query_log, Arc::clone(&metrics), shutdown.clone())
-            .map_err(ServerError::QueryLog)?;
+        // The query log's writer stops after the listeners have drained.
+        let log_stop = CancellationToken::new();
+        let (query_log, log_writer) =
+            QueryLog::start(&config.query_log, Arc::clone(&metrics), log_stop.clone())
+                .map_err(ServerError::QueryLog)?;
         if query_log.is_enabled() {
             handler = handler.with_observer(Arc::new(query_log.clone()));
         }
@@ -142,7 +145,7 @@ impl ServerBuilder {
                 r = server.block_until_done() => Some(r),
             };
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            match early {
+            let result = match early {
                 Some(Ok(())) => Ok(()),
                 Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
                 None => {
@@ -156,7 +159,13 @@ impl ServerBuilder {
                         }
                     }
                 }
+            };
+            // No more queries: let the query log write what is queued.
+            log_stop.cancel();
+            if let Some(writer) = log_writer {
+                let _ = writer.await;
             }
+            result
         });
         Ok(RunningServer {
             udp_addrs,

@@ -185,22 +185,22 @@ impl QueryLog {
     }
 
     /// The log `config` asks for: [`QueryLog::disabled`] unless
-    /// `config.enabled`; otherwise opened, with its writer spawned until
-    /// `shutdown`.
+    /// `config.enabled`; otherwise opened, with its writer spawned. Cancel
+    /// `stop` once no more queries are answered (the writer then writes
+    /// what is queued and ends: await the returned task).
     ///
     /// # Errors
     /// As [`QueryLog::open`].
     pub fn start(
         config: &QueryLogConfig,
         metrics: Arc<Metrics>,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) -> std::io::Result<QueryLog> {
+        stop: tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<(QueryLog, Option<tokio::task::JoinHandle<()>>)> {
         if !config.enabled {
-            return Ok(QueryLog::disabled());
+            return Ok((QueryLog::disabled(), None));
         }
         let (log, writer) = QueryLog::open(config, metrics)?;
-        tokio::spawn(writer.run(shutdown));
-        Ok(log)
+        Ok((log, Some(tokio::spawn(writer.run(stop)))))
     }
 
     /// Whether the log is on.

@@ -56,6 +56,10 @@ fn line_of(record: &QueryRecord, mode: ClientAddresses) -> Value {
 fn blocked_record_has_every_field() {
     let line = line_of(&blocked("192.0.2.77"), ClientAddresses::Truncated);
     assert_eq!(line["time"], "2026-11-18T11:06:40.123Z");
+    let mut whole_second = blocked("192.0.2.77");
+    whole_second.time = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let line = line_of(&whole_second, ClientAddresses::Truncated);
+    assert_eq!(line["time"], "2026-11-18T11:06:40.000Z", "fixed width");
     assert_eq!(line["client"], "192.0.2.0/24");
     assert_eq!(line["protocol"], "udp");
     assert_eq!(line["name"], "Login.Evil.Example");

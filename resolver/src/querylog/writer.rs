@@ -3,11 +3,10 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -186,13 +185,20 @@ struct Line<'a> {
     upstream_ms: Option<f64>,
 }
 
-/// `time` in RFC 3339, UTC, to the millisecond: `2026-11-23T11:42:07.123Z`.
+/// `time` in RFC 3339, UTC, always to the millisecond (fixed width):
+/// `2026-11-23T11:42:07.123Z`.
 fn rfc3339_millis(time: SystemTime) -> String {
-    let millis = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    OffsetDateTime::from_unix_timestamp_nanos(millis.saturating_mul(1_000_000) as i128)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    let t = OffsetDateTime::from(time);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// Append `record` to `buf` as one JSON line.
