@@ -46,6 +46,12 @@ pub enum Command {
         /// The config file.
         file: PathBuf,
     },
+    /// Make, hash or revoke DoT/DoH access tokens.
+    #[command(subcommand)]
+    Token(crate::enrol::TokenCommand),
+    /// Write a device profile (Apple .mobileconfig, Android Private DNS).
+    #[command(subcommand)]
+    Profile(crate::enrol::ProfileCommand),
 }
 
 impl Cli {
@@ -64,6 +70,8 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Some(Command::CheckConfig { file }) => check_config(&file),
+            Some(Command::Token(cmd)) => cmd.run(),
+            Some(Command::Profile(cmd)) => cmd.run(),
             None => {
                 let Some(path) = self.config else {
                     eprintln!(

@@ -110,6 +110,9 @@ impl Forwarder {
         opts.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
         opts.ndots = 0;
         let mut builder = Resolver::builder_with_config(rc, ProbedProvider::default());
+        if let Some(ca) = &config.ca_file {
+            builder = builder.with_tls_config(tls_client_config(ca).map_err(NetError::from)?);
+        }
         *builder.options_mut() = opts;
         Ok(Forwarder {
             resolver: Arc::new(builder.build()?),
@@ -180,4 +183,33 @@ fn negative(no: NoRecords, elapsed: Duration) -> Upstream {
         additionals: Vec::new(),
         elapsed,
     }
+}
+
+/// The CA certificates in a PEM file (`[upstream] ca_file`).
+///
+/// # Errors
+/// An unreadable file, bad PEM, or no certificate in it.
+pub fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("{}: no usable CA certificate", path.display()));
+    }
+    Ok(roots)
+}
+
+/// TLS for `tls://` and `https://` upstreams that trusts only `ca_file`.
+fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+    let roots = load_roots(ca_file)?;
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crate::transport::certs::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }

@@ -55,6 +55,9 @@ pub enum ServerError {
     /// The query log could not be opened.
     #[error("cannot open the query log: {0}")]
     QueryLog(std::io::Error),
+    /// The DoT/DoH listeners could not start.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     /// A listener failed while serving.
     #[error("listener failed: {0}")]
     Serve(String),
@@ -98,7 +101,7 @@ impl ServerBuilder {
         if query_log.is_enabled() {
             handler = handler.with_observer(Arc::new(query_log.clone()));
         }
-        // Observers: metrics and the query log register here.
+        // Further observers (tests).
         for o in self.observers {
             handler = handler.with_observer(o);
         }
@@ -117,10 +120,13 @@ impl ServerBuilder {
             tcp_addrs.push(t);
         }
 
-        // DoT / DoH: the transport module registers its listeners here on the
-        // same `server` and `handler` (`config.server.tls_listen`,
-        // `https_listen`, `tls_cert`, `tls_key`), e.g. with
-        // `server.register_tls_listener_with_tls_config(..)`.
+        // DoT / DoH: same handler, own listeners (crate::transport).
+        let transport = crate::transport::start(
+            &config.transport_settings(),
+            handler.clone(),
+            shutdown.clone(),
+        )
+        .await?;
 
         // Warning page: `crate::warning::serve(..)` is started here with
         // `config.warning_page`, `config.block` and `shutdown.clone()`.
@@ -170,6 +176,7 @@ impl ServerBuilder {
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
+            transport,
             handler,
             reload,
             metrics,
@@ -185,6 +192,7 @@ impl ServerBuilder {
 pub struct RunningServer {
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    transport: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
     metrics: Arc<Metrics>,
@@ -204,7 +212,17 @@ impl RunningServer {
         &self.tcp_addrs
     }
 
-    /// The request handler (e.g. for DoH, or to call it in-process).
+    /// Bound DoT addresses.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.transport.tls_addrs
+    }
+
+    /// Bound DoH addresses.
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.transport.https_addrs
+    }
+
+    /// The request handler (e.g. to call it in-process).
     pub fn handler(&self) -> &Handler {
         &self.handler
     }

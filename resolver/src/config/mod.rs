@@ -110,6 +110,21 @@ pub struct ServerConfig {
     pub tcp_timeout_ms: u64,
 }
 
+impl Config {
+    /// What the DoT/DoH listeners need (see [`crate::transport`]).
+    pub fn transport_settings(&self) -> crate::transport::Settings {
+        crate::transport::Settings {
+            tls_listen: self.server.tls_listen.clone(),
+            https_listen: self.server.https_listen.clone(),
+            tls_cert: self.server.tls_cert.clone(),
+            tls_key: self.server.tls_key.clone(),
+            tokens: self.access.tokens.clone(),
+            tokens_file: self.access.tokens_file.clone(),
+            limits: crate::transport::Limits::default(),
+        }
+    }
+}
+
 impl ServerConfig {
     /// Idle timeout of stream connections.
     pub fn tcp_timeout(&self) -> Duration {
@@ -134,6 +149,9 @@ pub struct UpstreamConfig {
     pub cache_max_ttl: u32,
     /// Upper bound on cached negative TTLs, s (default one hour).
     pub cache_negative_max_ttl: u32,
+    /// CA certificates (PEM) trusted for `tls://`/`https://` upstreams
+    /// instead of the web PKI roots (default: unset, web PKI).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl UpstreamConfig {
@@ -192,7 +210,8 @@ impl Serialize for UpstreamServer {
 /// `[blocklist]`
 #[derive(Debug, Clone, Serialize)]
 pub struct BlocklistConfig {
-    /// What to load.
+    /// What to load (`path` or `sources` in the file).
+    #[serde(flatten)]
     pub source: ListSource,
     /// Accept rules that cover a whole public suffix (default false).
     pub force_public_suffix: bool,
@@ -225,28 +244,33 @@ impl ListSource {
 impl Serialize for ListSource {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
+
+        /// One source as the effective config shows it.
+        #[derive(Serialize)]
+        struct View<'a> {
+            path: &'a Path,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            format: Option<String>,
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            category: Option<&'a str>,
+            exact: bool,
+            allow: bool,
+        }
+
         let mut map = s.serialize_map(Some(1))?;
         match self {
             ListSource::Artifact(p) => map.serialize_entry("path", p)?,
             ListSource::Sources(specs) => {
-                let v: Vec<String> = specs
+                let v: Vec<View<'_>> = specs
                     .iter()
-                    .map(|spec| {
-                        let mut t = spec.path.display().to_string();
-                        if let Some(f) = spec.format {
-                            t = format!("{}:{t}", format!("{f:?}").to_ascii_lowercase());
-                        }
-                        let mut notes = vec![format!("name={}", spec.name)];
-                        if let Some(c) = &spec.category {
-                            notes.push(format!("category={c}"));
-                        }
-                        if spec.exact {
-                            notes.push("exact".into());
-                        }
-                        if spec.allow {
-                            notes.push("allow".into());
-                        }
-                        format!("{t} ({})", notes.join(", "))
+                    .map(|spec| View {
+                        path: &spec.path,
+                        format: spec.format.map(|f| format!("{f:?}").to_ascii_lowercase()),
+                        name: &spec.name,
+                        category: spec.category.as_deref(),
+                        exact: spec.exact,
+                        allow: spec.allow,
                     })
                     .collect();
                 map.serialize_entry("sources", &v)?
@@ -304,6 +328,12 @@ pub struct AccessConfig {
     pub rate_limit_ipv4_prefix: u8,
     /// IPv6 grouping prefix (default 56).
     pub rate_limit_ipv6_prefix: u8,
+    /// DoT/DoH access tokens (`<sha256-hex> [label]`); a query with a valid
+    /// token skips `allow`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<String>,
+    /// File of token hashes, watched (see `parapet token`).
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// `[metrics]`

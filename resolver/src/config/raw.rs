@@ -80,6 +80,9 @@ pub struct RawUpstream {
     pub cache_max_ttl: Option<u32>,
     /// Upper bound on cached negative TTLs, seconds.
     pub cache_negative_max_ttl: Option<u32>,
+    /// PEM CA certificates trusted for `tls://` and `https://` upstreams
+    /// instead of the built-in web PKI roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[blocklist]`
@@ -160,6 +163,10 @@ pub struct RawAccess {
     pub rate_limit_ipv4_prefix: Option<u8>,
     /// Prefix length grouping IPv6 clients.
     pub rate_limit_ipv6_prefix: Option<u8>,
+    /// DoT/DoH access tokens: `<sha256-hex> [label]` entries.
+    pub tokens: Option<Vec<String>>,
+    /// File of token hashes, one per line, watched for changes.
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// `[metrics]`

@@ -122,7 +122,14 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             .upstream
             .cache_negative_max_ttl
             .unwrap_or(DEFAULT_CACHE_NEGATIVE_MAX_TTL),
+        ca_file: raw.upstream.ca_file.map(|p| resolve(&p)),
     };
+    if let Some(ca) = &upstream.ca_file {
+        check_file(&mut is, "upstream.ca_file", ca);
+        if let Err(e) = crate::forward::load_roots(ca) {
+            is.push("upstream.ca_file", e);
+        }
+    }
 
     // [blocklist]
     let source = match (raw.blocklist.path, raw.blocklist.sources) {
@@ -260,8 +267,25 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             "must be at least 1 when rate limiting is on",
         );
     }
+    let tokens = raw.access.tokens.unwrap_or_default();
+    let tokens_file = raw.access.tokens_file.map(|p| resolve(&p));
+    if !tokens.is_empty() || tokens_file.is_some() {
+        use crate::transport::tokens::{ENTRY_HELP, TokenError, Tokens};
+        match Tokens::new(&tokens, tokens_file.as_deref()) {
+            Ok(_) => {}
+            Err(TokenError::Entry { place, entry }) => {
+                is.push(place, format!("{entry:?} {ENTRY_HELP}"))
+            }
+            Err(TokenError::Read { path, source }) => is.push(
+                "access.tokens_file",
+                format!("{}: {source}", path.display()),
+            ),
+        }
+    }
     let access = AccessConfig {
         allow,
+        tokens,
+        tokens_file,
         rate_limit_qps: qps,
         rate_limit_burst: burst,
         rate_limit_ipv4_prefix: v4p.min(32),
