@@ -13,6 +13,13 @@ use std::path::{Path, PathBuf};
 /// The input formats and their parsers.
 pub mod format;
 
+mod artifact;
+mod compile;
+mod iprange;
+mod matcher;
+mod name;
+mod rule;
+
 /// Feed configuration and updates.
 pub mod feed;
 
@@ -63,11 +70,11 @@ pub struct RuleRef {
 impl RuleRef {
     /// Whether the rule blocks or allows.
     pub fn action(&self) -> Action {
-        todo!()
+        rule::action(self.value as u32)
     }
     /// The rule's scope.
     pub fn scope(&self) -> Scope {
-        todo!()
+        rule::scope(self.value as u32)
     }
 }
 
@@ -83,6 +90,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    fn from_rule(rule: RuleRef) -> Verdict {
+        match rule.action() {
+            Action::Block => Verdict::Block(rule),
+            Action::Allow => Verdict::Allow(rule),
+        }
+    }
+    /// The deciding rule, if any.
+    pub fn rule(&self) -> Option<RuleRef> {
+        match self {
+            Verdict::None => None,
+            Verdict::Block(r) | Verdict::Allow(r) => Some(*r),
+        }
+    }
     /// True for [`Verdict::Block`].
     pub fn is_block(&self) -> bool {
         matches!(self, Verdict::Block(_))
@@ -150,8 +170,21 @@ impl SourceSpec {
     }
     /// Parse the CLI form `path` or `FORMAT:path`.
     pub fn parse_cli(spec: &str) -> Result<Self, Error> {
-        let _ = spec;
-        todo!()
+        if spec.is_empty() {
+            return Err(Error::Usage("empty source".into()));
+        }
+        if let Some((format, path)) = spec.split_once(':')
+            && let Ok(format) = format.parse::<Format>()
+        {
+            if path.is_empty() {
+                return Err(Error::Usage(format!("{spec:?}: no path after the format")));
+            }
+            return Ok(SourceSpec {
+                format: Some(format),
+                ..SourceSpec::new(path)
+            });
+        }
+        Ok(SourceSpec::new(spec))
     }
 }
 
@@ -197,20 +230,20 @@ pub struct CompileOptions {
 /// Collects rules from sources and writes a `.pbl` artifact.
 #[derive(Debug)]
 pub struct Compiler {
-    _private: (),
+    state: compile::State,
 }
 
 impl Compiler {
     /// A new, empty compiler.
     pub fn new(options: CompileOptions) -> Self {
-        let _ = options;
-        todo!()
+        Compiler {
+            state: compile::State::new(options),
+        }
     }
     /// Read and parse one source file. Bad lines are counted in the report;
     /// only an unreadable file is an error.
     pub fn add_source(&mut self, spec: &SourceSpec) -> Result<&SourceReport, Error> {
-        let _ = spec;
-        todo!()
+        self.state.add_source(spec)
     }
     /// Parse a source from a reader (`spec.path` is only used for messages).
     pub fn add_reader(
@@ -218,22 +251,20 @@ impl Compiler {
         spec: &SourceSpec,
         reader: impl std::io::BufRead,
     ) -> Result<&SourceReport, Error> {
-        let _ = (spec, reader);
-        todo!()
+        self.state.add_reader(spec, reader)
     }
     /// Reports for all sources added so far.
     pub fn reports(&self) -> &[SourceReport] {
-        todo!()
+        self.state.reports()
     }
     /// Build the artifact in memory.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        todo!()
+        self.state.to_bytes()
     }
     /// Build the artifact and publish it atomically at `path` (temp file in
     /// the same directory, fsync, rename).
     pub fn write_file(&self, path: &Path) -> Result<(), Error> {
-        let _ = path;
-        todo!()
+        self.state.write_file(path)
     }
 }
 
@@ -258,32 +289,46 @@ pub struct Stats {
 /// allocate, lock or make system calls.
 #[derive(Debug)]
 pub struct Blocklist {
-    _private: (),
+    inner: matcher::Loaded,
 }
 
 impl Blocklist {
     /// Map and verify a `.pbl` file (magic, version, checksum).
     pub fn open(path: &Path) -> Result<Blocklist, Error> {
-        let _ = path;
-        todo!()
+        Ok(Blocklist {
+            inner: matcher::Loaded::open(path)?,
+        })
     }
     /// Verify and use an artifact held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Blocklist, Error> {
-        let _ = bytes;
-        todo!()
+        Ok(Blocklist {
+            inner: matcher::Loaded::from_bytes(bytes)?,
+        })
     }
     /// Compile raw list sources in memory and load the result.
     pub fn compile(
         sources: &[SourceSpec],
         options: CompileOptions,
     ) -> Result<(Blocklist, Vec<SourceReport>), Error> {
-        let _ = (sources, options);
-        todo!()
+        let mut compiler = Compiler::new(options);
+        for spec in sources {
+            compiler.add_source(spec)?;
+        }
+        let list = Blocklist::from_bytes(compiler.to_bytes()?)?;
+        Ok((list, compiler.state.reports().to_vec()))
     }
     /// Look up a name given as text: any case, with or without trailing dot.
+    ///
+    /// ASCII names (the normal case, A-labels included) are looked up without
+    /// allocating; a Unicode name is first converted to its A-label form.
     pub fn check_name(&self, name: &str) -> Verdict {
-        let _ = name;
-        todo!()
+        if name.is_ascii() {
+            return self.check_labels(name.as_bytes().split(|b| *b == b'.'));
+        }
+        match idna::domain_to_ascii(name) {
+            Ok(ascii) => self.check_labels(ascii.as_bytes().split(|b| *b == b'.')),
+            Err(_) => Verdict::None,
+        }
     }
     /// Look up a name given as wire-format labels (left to right, e.g. from
     /// hickory's `Name::iter()`), any case.
@@ -291,28 +336,103 @@ impl Blocklist {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
-        let _ = labels;
-        todo!()
+        match self.inner.lookup_labels(labels) {
+            Some((d, depth)) => Verdict::from_rule(RuleRef {
+                value: u64::from(d),
+                pos: depth,
+            }),
+            None => Verdict::None,
+        }
     }
     /// Look up an address against the IP rules.
     pub fn check_ip(&self, ip: IpAddr) -> Verdict {
-        let _ = ip;
-        todo!()
+        match self.inner.lookup_ip(ip) {
+            Some((d, pos)) => Verdict::from_rule(RuleRef {
+                value: u64::from(d),
+                pos,
+            }),
+            None => Verdict::None,
+        }
     }
     /// Source and category of a rule, without allocating.
     pub fn source_of(&self, rule: RuleRef) -> SourceInfo<'_> {
-        let _ = rule;
-        todo!()
+        match self
+            .inner
+            .layout
+            .sources
+            .get(rule::source(rule.value as u32))
+        {
+            Some(s) => SourceInfo {
+                name: &s.name,
+                category: s.category.as_deref(),
+            },
+            None => SourceInfo {
+                name: "?",
+                category: None,
+            },
+        }
     }
     /// Full description of the rule that decided a lookup of `query` (the
     /// name or IP text that was looked up).
     pub fn rule_info(&self, rule: RuleRef, query: &str) -> RuleInfo {
-        let _ = (rule, query);
-        todo!()
+        let scope = rule.scope();
+        let pattern = if scope == Scope::Ip {
+            let prefix = rule::prefix(rule.value as u32);
+            match self
+                .inner
+                .range_start(rule.pos)
+                .and_then(|ip| ipnet::IpNet::new(ip, prefix).ok())
+            {
+                Some(net) if net.prefix_len() == net.max_prefix_len() => net.addr().to_string(),
+                Some(net) => net.trunc().to_string(),
+                None => query.to_string(),
+            }
+        } else {
+            let q = name::normalize_query(query);
+            let mut labels: Vec<&str> = q
+                .rsplit('.')
+                .filter(|l| !l.is_empty())
+                .take(rule.pos as usize)
+                .collect();
+            labels.reverse();
+            let name = labels.join(".");
+            match scope {
+                Scope::Exact => format!("={name}"),
+                Scope::Below => format!("*.{name}"),
+                _ => name,
+            }
+        };
+        let source = self.source_of(rule);
+        RuleInfo {
+            pattern,
+            action: rule.action(),
+            scope,
+            source: source.name.to_string(),
+            category: source.category.map(str::to_string),
+        }
     }
     /// Header counts and sources.
     pub fn stats(&self) -> Stats {
-        todo!()
+        let layout = &self.inner.layout;
+        Stats {
+            domain_rules: layout.counts.domain_rules,
+            ip_rules: layout.counts.ip_rules,
+            allow_rules: layout.counts.allow_rules,
+            bytes: self.inner.len() as u64,
+            built_at: layout.counts.built_at,
+            sources: layout
+                .sources
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.category.clone(),
+                        hex::encode(s.sha256),
+                        s.rules,
+                    )
+                })
+                .collect(),
+        }
     }
 }
 

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parapet_blocklist::Blocklist;
 
+pub mod enrol;
+pub mod profile;
+pub mod transport;
 pub mod warning;
 
 /// The list in service, swapped atomically on reload. Readers take a

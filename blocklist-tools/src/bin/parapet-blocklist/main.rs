@@ -1,2 +1,44 @@
 //! `parapet-blocklist`: compile, check, stats, bench.
-fn main() {}
+//!
+//! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error.
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// parapet's blocklist toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "parapet-blocklist", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One verb per module in `cmd/`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile lists into a .pbl artifact.
+    Compile(cmd::compile::Args),
+    /// Check names or IP addresses against a list.
+    Check(cmd::check::Args),
+    /// Show counts, size and sources of a list.
+    Stats(cmd::stats::Args),
+    /// Measure lookup speed and memory.
+    Bench(cmd::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(args) => cmd::compile::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

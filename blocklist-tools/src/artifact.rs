@@ -1,0 +1,278 @@
+//! The `.pbl` artifact layout, writer and verifier.
+//!
+//! ```text
+//! 0   magic  "PARAPBL\0"
+//! 8   version u32 LE
+//! 12  reserved u32
+//! 16  total length u64 (the whole file, checksum included)
+//! 24  built_at u64, domain_rules u64, ip_rules u64, allow_rules u64
+//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6]
+//! 136 sections
+//! end crc32 (IEEE, crc32fast) u32 LE over every byte before it
+//! ```
+//! A source record is 32-byte SHA-256, rules u64, name (off u32, len u32),
+//! category (off u32, len u32; len `u32::MAX` = none) into the string table.
+//! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
+//! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
+
+use crate::ArtifactError;
+
+pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
+pub(crate) const VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 136;
+const SECTIONS: usize = 5;
+pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;
+pub(crate) const V4_RECORD: usize = 12;
+pub(crate) const V6_RECORD: usize = 36;
+const NO_CATEGORY: u32 = u32::MAX;
+
+/// One source as stored in the artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SourceMeta {
+    pub(crate) name: String,
+    pub(crate) category: Option<String>,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) rules: u64,
+}
+
+/// Header counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) built_at: u64,
+    pub(crate) domain_rules: u64,
+    pub(crate) ip_rules: u64,
+    pub(crate) allow_rules: u64,
+}
+
+/// Assemble an artifact from its parts.
+pub(crate) fn write(
+    counts: Counts,
+    sources: &[SourceMeta],
+    fst: &[u8],
+    v4: &[u8],
+    v6: &[u8],
+) -> Vec<u8> {
+    let mut strings = Vec::new();
+    let mut records = Vec::with_capacity(sources.len() * SOURCE_RECORD);
+    let push_str = |s: &str, strings: &mut Vec<u8>| {
+        let off = strings.len() as u32;
+        strings.extend_from_slice(s.as_bytes());
+        (off, s.len() as u32)
+    };
+    for s in sources {
+        records.extend_from_slice(&s.sha256);
+        records.extend_from_slice(&s.rules.to_le_bytes());
+        let (off, len) = push_str(&s.name, &mut strings);
+        records.extend_from_slice(&off.to_le_bytes());
+        records.extend_from_slice(&len.to_le_bytes());
+        let (off, len) = match &s.category {
+            Some(c) => push_str(c, &mut strings),
+            None => (0, NO_CATEGORY),
+        };
+        records.extend_from_slice(&off.to_le_bytes());
+        records.extend_from_slice(&len.to_le_bytes());
+    }
+    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6];
+    let total = HEADER_LEN + sections.iter().map(|s| s.len()).sum::<usize>() + 4;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(total as u64).to_le_bytes());
+    for v in [
+        counts.built_at,
+        counts.domain_rules,
+        counts.ip_rules,
+        counts.allow_rules,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut off = HEADER_LEN as u64;
+    for s in sections {
+        out.extend_from_slice(&off.to_le_bytes());
+        out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        off += s.len() as u64;
+    }
+    debug_assert_eq!(out.len(), HEADER_LEN);
+    for s in sections {
+        out.extend_from_slice(s);
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// A verified artifact's layout: byte ranges of its sections.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub(crate) counts: Counts,
+    pub(crate) sources: Vec<SourceMeta>,
+    pub(crate) fst: std::ops::Range<usize>,
+    pub(crate) v4: std::ops::Range<usize>,
+    pub(crate) v6: std::ops::Range<usize>,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+pub(crate) fn u128_at(b: &[u8], at: usize) -> u128 {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    u128::from_le_bytes(a)
+}
+
+pub(crate) fn u32_le(b: &[u8], at: usize) -> u32 {
+    u32_at(b, at)
+}
+
+/// Check magic, version, length and checksum, then the sections' bounds and
+/// shape. Never panics on any input.
+pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
+    let got = b.len() as u64;
+    let n = b.len().min(MAGIC.len());
+    if b[..n] != MAGIC[..n] {
+        return Err(ArtifactError::BadMagic);
+    }
+    if b.len() < HEADER_LEN + 4 {
+        return Err(ArtifactError::Truncated {
+            got,
+            need: (HEADER_LEN + 4) as u64,
+        });
+    }
+    let version = u32_at(b, 8);
+    if version != VERSION {
+        return Err(ArtifactError::Version {
+            expected: VERSION,
+            got: version,
+        });
+    }
+    let total = u64_at(b, 16);
+    if total > got {
+        return Err(ArtifactError::Truncated { got, need: total });
+    }
+    if total < got {
+        return Err(ArtifactError::Corrupt(
+            "length (trailing bytes after the checksum)",
+        ));
+    }
+    let body = &b[..b.len() - 4];
+    let expected = u32_at(b, b.len() - 4);
+    let computed = crc32fast::hash(body);
+    if expected != computed {
+        return Err(ArtifactError::Checksum {
+            expected,
+            got: computed,
+        });
+    }
+    let counts = Counts {
+        built_at: u64_at(b, 24),
+        domain_rules: u64_at(b, 32),
+        ip_rules: u64_at(b, 40),
+        allow_rules: u64_at(b, 48),
+    };
+    let mut ranges = Vec::with_capacity(SECTIONS);
+    for i in 0..SECTIONS {
+        let off = u64_at(b, 56 + 16 * i);
+        let len = u64_at(b, 64 + 16 * i);
+        let end = off
+            .checked_add(len)
+            .ok_or(ArtifactError::Corrupt("section table"))?;
+        if off < HEADER_LEN as u64 || end > body.len() as u64 {
+            return Err(ArtifactError::Corrupt("section table"));
+        }
+        ranges.push(off as usize..end as usize);
+    }
+    let sources = read_sources(&b[ranges[0].clone()], &b[ranges[1].clone()])?;
+    let (v4, v6) = (ranges[3].clone(), ranges[4].clone());
+    check_ranges(
+        &b[v4.clone()],
+        V4_RECORD,
+        |r, i| {
+            let at = i * V4_RECORD;
+            (
+                u128::from(u32_at(r, at)),
+                u128::from(u32_at(r, at + 4)),
+                u32_at(r, at + 8),
+            )
+        },
+        sources.len(),
+    )?;
+    check_ranges(
+        &b[v6.clone()],
+        V6_RECORD,
+        |r, i| {
+            let at = i * V6_RECORD;
+            (u128_at(r, at), u128_at(r, at + 16), u32_at(r, at + 32))
+        },
+        sources.len(),
+    )?;
+    Ok(Layout {
+        counts,
+        sources,
+        fst: ranges[2].clone(),
+        v4,
+        v6,
+    })
+}
+
+fn read_sources(records: &[u8], strings: &[u8]) -> Result<Vec<SourceMeta>, ArtifactError> {
+    const BAD: ArtifactError = ArtifactError::Corrupt("source table");
+    if !records.len().is_multiple_of(SOURCE_RECORD) {
+        return Err(BAD);
+    }
+    let text = |off: u32, len: u32| -> Result<String, ArtifactError> {
+        let (off, len) = (off as usize, len as usize);
+        let bytes = strings
+            .get(off..off.checked_add(len).ok_or(BAD)?)
+            .ok_or(BAD)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| BAD)
+    };
+    records
+        .chunks_exact(SOURCE_RECORD)
+        .map(|r| {
+            let mut sha256 = [0u8; 32];
+            sha256.copy_from_slice(&r[..32]);
+            let category = match u32_at(r, 52) {
+                NO_CATEGORY => None,
+                len => Some(text(u32_at(r, 48), len)?),
+            };
+            Ok(SourceMeta {
+                sha256,
+                rules: u64_at(r, 32),
+                name: text(u32_at(r, 40), u32_at(r, 44))?,
+                category,
+            })
+        })
+        .collect()
+}
+
+fn check_ranges(
+    section: &[u8],
+    record: usize,
+    get: impl Fn(&[u8], usize) -> (u128, u128, u32),
+    sources: usize,
+) -> Result<(), ArtifactError> {
+    const BAD: ArtifactError = ArtifactError::Corrupt("IP ranges");
+    if !section.len().is_multiple_of(record) {
+        return Err(BAD);
+    }
+    let mut prev_end: Option<u128> = None;
+    for i in 0..section.len() / record {
+        let (start, end, d) = get(section, i);
+        if start > end || prev_end.is_some_and(|p| p >= start) || crate::rule::source(d) >= sources
+        {
+            return Err(BAD);
+        }
+        prev_end = Some(end);
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `check LIST NAME_OR_IP...` (`-` reads them from stdin).
+//!
+//! Output, one line per input, tab-separated:
+//! `input block|allow|none [rule source category-or-dash]`.
+
+use std::io::{BufRead, Write};
+use std::net::IpAddr;
+
+use parapet_blocklist::{Blocklist, Verdict};
+
+/// Check names or IP addresses against a list.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A .pbl artifact or a raw list (`path` or `FORMAT:path`).
+    list: String,
+    /// Names or addresses; `-` reads them from stdin, one a line.
+    #[arg(required = true, value_name = "NAME_OR_IP")]
+    queries: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let list = super::load_list(&args.list)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.queries.len() == 1 && args.queries[0] == "-" {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            let q = line.trim();
+            if !q.is_empty() {
+                writeln!(out, "{}", check_line(&list, q))?;
+            }
+        }
+    } else {
+        for q in &args.queries {
+            writeln!(out, "{}", check_line(&list, q))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The output line for one query.
+pub fn check_line(list: &Blocklist, query: &str) -> String {
+    let verdict = match query.parse::<IpAddr>() {
+        Ok(ip) => list.check_ip(ip),
+        Err(_) => list.check_name(query),
+    };
+    let word = match verdict {
+        Verdict::None => return format!("{query}\tnone"),
+        Verdict::Block(_) => "block",
+        Verdict::Allow(_) => "allow",
+    };
+    let Some(rule) = verdict.rule() else {
+        return format!("{query}\tnone");
+    };
+    let info = list.rule_info(rule, query);
+    format!(
+        "{query}\t{word}\t{}\t{}\t{}",
+        info.pattern,
+        info.source,
+        info.category.as_deref().unwrap_or("-")
+    )
+}

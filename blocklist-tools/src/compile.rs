@@ -1,0 +1,319 @@
+//! The compiler: sources → rules → precedence → artifact bytes.
+
+use std::io::{BufRead, Read, Write};
+use std::net::IpAddr;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::artifact::{self, Counts, SourceMeta};
+use crate::format::{Kind, Parser};
+use crate::iprange::{self, IpRule};
+use crate::name::{is_public_suffix, push_reversed};
+use crate::rule::{self, RawRule, Target};
+use crate::{Action, CompileOptions, Error, Format, LineError, Scope, SourceReport, SourceSpec};
+
+/// At most this many skipped lines are kept per source.
+const MAX_LINE_ERRORS: usize = 100;
+/// Skipped line text is cut to this many bytes.
+const MAX_LINE_TEXT: usize = 200;
+
+/// One name rule: its reversed key in the arena and its two decisions.
+#[derive(Debug, Clone, Copy)]
+struct NameEntry {
+    off: u32,
+    len: u32,
+    /// Decision for the name itself.
+    this: u32,
+    /// Decision for names below it.
+    below: u32,
+}
+
+/// Everything collected so far.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    options: CompileOptions,
+    sources: Vec<SourceMeta>,
+    reports: Vec<SourceReport>,
+    arena: Vec<u8>,
+    names: Vec<NameEntry>,
+    ip4: Vec<IpRule>,
+    ip6: Vec<IpRule>,
+}
+
+impl State {
+    pub(crate) fn new(options: CompileOptions) -> Self {
+        State {
+            options,
+            ..State::default()
+        }
+    }
+
+    pub(crate) fn reports(&self) -> &[SourceReport] {
+        &self.reports
+    }
+
+    pub(crate) fn add_source(&mut self, spec: &SourceSpec) -> Result<&SourceReport, Error> {
+        let file = std::fs::File::open(&spec.path).map_err(|e| Error::Io {
+            path: spec.path.clone(),
+            source: e,
+        })?;
+        self.add_reader(spec, std::io::BufReader::new(file))
+    }
+
+    pub(crate) fn add_reader(
+        &mut self,
+        spec: &SourceSpec,
+        mut reader: impl BufRead,
+    ) -> Result<&SourceReport, Error> {
+        let io = |e| Error::Io {
+            path: spec.path.clone(),
+            source: e,
+        };
+        let mut raw = Vec::new();
+        reader.read_to_end(&mut raw).map_err(io)?;
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut text = Vec::with_capacity(raw.len() * 3);
+            flate2::read::MultiGzDecoder::new(&raw[..])
+                .read_to_end(&mut text)
+                .map_err(io)?;
+            raw = text;
+        }
+        let index = self.sources.len();
+        if index >= rule::MAX_SOURCES {
+            return Err(Error::Usage(format!(
+                "too many sources (at most {})",
+                rule::MAX_SOURCES
+            )));
+        }
+        let format = spec.format.unwrap_or_else(|| {
+            let sample = &raw[..raw.len().min(256 * 1024)];
+            Format::detect(&String::from_utf8_lossy(sample))
+        });
+        let mut report = SourceReport {
+            name: spec.name.clone(),
+            path: spec.path.clone(),
+            format: Some(format),
+            ..SourceReport::default()
+        };
+        let mut parser = Parser::new(format);
+        let mut rules = Vec::new();
+        for (i, line) in raw.split(|b| *b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let lineno = i as u64 + 1;
+            let Ok(text) = std::str::from_utf8(line) else {
+                skip(
+                    &mut report,
+                    lineno,
+                    &String::from_utf8_lossy(line),
+                    "not valid UTF-8".into(),
+                );
+                continue;
+            };
+            rules.clear();
+            let result = parser.parse_line(text, &mut rules);
+            let mut refused = None;
+            for r in rules.drain(..) {
+                match self.add_rule(r, spec, index as u32) {
+                    Ok(true) => report.domain_rules += 1,
+                    Ok(false) => report.ip_rules += 1,
+                    Err(reason) => {
+                        refused.get_or_insert(reason);
+                    }
+                }
+            }
+            match (result, refused) {
+                (Err(reason), _) | (Ok(_), Some(reason)) => skip(&mut report, lineno, text, reason),
+                (Ok(Kind::Ignored), None) => report.ignored += 1,
+                (Ok(_), None) => {}
+            }
+        }
+        self.sources.push(SourceMeta {
+            name: spec.name.clone(),
+            category: spec.category.clone(),
+            sha256: Sha256::digest(&raw).into(),
+            rules: report.domain_rules + report.ip_rules,
+        });
+        self.reports.push(report);
+        Ok(&self.reports[index])
+    }
+
+    /// Add one rule; Ok(true) for a name rule, Ok(false) for an IP rule.
+    fn add_rule(&mut self, mut r: RawRule, spec: &SourceSpec, source: u32) -> Result<bool, String> {
+        if spec.allow {
+            r.action = Action::Allow;
+        }
+        if spec.exact && r.scope == Scope::Subtree {
+            r.scope = Scope::Exact;
+        }
+        match r.target {
+            Target::Name(name) => {
+                if r.action == Action::Block
+                    && r.scope != Scope::Exact
+                    && !self.options.force_public_suffix
+                    && is_public_suffix(&name)
+                {
+                    return Err(format!(
+                        "{name:?} is a public suffix: this rule would block every site under it (use --force-public-suffix to accept)"
+                    ));
+                }
+                let off =
+                    u32::try_from(self.arena.len()).map_err(|_| "too many rules".to_string())?;
+                push_reversed(&name, &mut self.arena);
+                let d = rule::pack(r.action, r.scope, 0, source);
+                let (this, below) = match r.scope {
+                    Scope::Exact => (d, 0),
+                    Scope::Below => (0, d),
+                    _ => (d, d),
+                };
+                self.names.push(NameEntry {
+                    off,
+                    len: name.len() as u32,
+                    this,
+                    below,
+                });
+                Ok(true)
+            }
+            Target::Ip(net) => {
+                let prefix = net.prefix_len();
+                let d = rule::pack(r.action, Scope::Ip, prefix, source);
+                match (net.network(), net.broadcast()) {
+                    (IpAddr::V4(s), IpAddr::V4(e)) => self.ip4.push(IpRule {
+                        start: u32::from(s).into(),
+                        end: u32::from(e).into(),
+                        decision: d,
+                    }),
+                    (s, e) => self.ip6.push(IpRule {
+                        start: v6(s),
+                        end: v6(e),
+                        decision: d,
+                    }),
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Build the artifact bytes.
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let key = |e: &NameEntry| &self.arena[e.off as usize..(e.off + e.len) as usize];
+        let mut entries = self.names.clone();
+        entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        let mut map = fst::MapBuilder::memory();
+        let mut counts = Counts {
+            built_at: built_at(),
+            ..Counts::default()
+        };
+        let fst_err =
+            |e: fst::Error| Error::Usage(format!("building the domain index failed: {e}"));
+        let mut i = 0;
+        while i < entries.len() {
+            let (mut this, mut below) = (entries[i].this, entries[i].below);
+            let mut j = i + 1;
+            while j < entries.len() && key(&entries[j]) == key(&entries[i]) {
+                this = rule::better(this, entries[j].this);
+                below = rule::better(below, entries[j].below);
+                j += 1;
+            }
+            map.insert(key(&entries[i]), (u64::from(this) << 32) | u64::from(below))
+                .map_err(fst_err)?;
+            counts.domain_rules += 1;
+            let is_allow = |d: u32| d & rule::PRESENT != 0 && rule::action(d) == Action::Allow;
+            if is_allow(this) || is_allow(below) {
+                counts.allow_rules += 1;
+            }
+            i = j;
+        }
+        let fst = map.into_inner().map_err(fst_err)?;
+        let mut v4 = Vec::new();
+        for r in iprange::resolve(self.ip4.clone()) {
+            v4.extend_from_slice(&(r.start as u32).to_le_bytes());
+            v4.extend_from_slice(&(r.end as u32).to_le_bytes());
+            v4.extend_from_slice(&r.decision.to_le_bytes());
+            counts.ip_rules += 1;
+        }
+        let mut v6 = Vec::new();
+        for r in iprange::resolve(self.ip6.clone()) {
+            v6.extend_from_slice(&r.start.to_le_bytes());
+            v6.extend_from_slice(&r.end.to_le_bytes());
+            v6.extend_from_slice(&r.decision.to_le_bytes());
+            counts.ip_rules += 1;
+        }
+        let ip_allows = self
+            .ip4
+            .iter()
+            .chain(&self.ip6)
+            .filter(|r| rule::action(r.decision) == Action::Allow)
+            .count();
+        counts.allow_rules += ip_allows as u64;
+        Ok(artifact::write(counts, &self.sources, &fst, &v4, &v6))
+    }
+
+    /// Write the artifact next to `path` and rename it into place.
+    pub(crate) fn write_file(&self, path: &Path) -> Result<(), Error> {
+        let bytes = self.to_bytes()?;
+        let io = |e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+}
+
+fn v6(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V6(a) => u128::from(a),
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+    }
+}
+
+/// Seconds since the epoch, or `$SOURCE_DATE_EPOCH` for reproducible builds.
+fn built_at() -> u64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
+    report.skipped += 1;
+    if report.errors.len() < MAX_LINE_ERRORS {
+        let mut cut = text.len().min(MAX_LINE_TEXT);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        report.errors.push(LineError {
+            line,
+            text: text[..cut].to_string(),
+            reason,
+        });
+    }
+}

@@ -1,0 +1,205 @@
+//! The loaded artifact and the lookups: one walk over the reversed labels
+//! through the raw FST nodes, binary search over IP ranges.
+
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use fst::raw::{Fst, Output};
+
+use crate::artifact::{self, Layout, V4_RECORD, V6_RECORD, u32_le, u128_at};
+use crate::rule::PRESENT;
+use crate::{ArtifactError, Error};
+
+/// The artifact's bytes: mapped from a file or held in memory.
+#[derive(Debug)]
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Heap(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Heap(v) => v,
+        }
+    }
+}
+
+/// A section of the shared bytes (the FST owns one of these).
+#[derive(Debug, Clone)]
+struct Section {
+    bytes: Arc<Bytes>,
+    range: Range<usize>,
+}
+
+impl AsRef<[u8]> for Section {
+    #[inline]
+    fn as_ref(&self) -> &[u8] {
+        &(*self.bytes).as_ref()[self.range.clone()]
+    }
+}
+
+/// A verified artifact ready for lookups.
+pub(crate) struct Loaded {
+    bytes: Arc<Bytes>,
+    fst: Fst<Section>,
+    pub(crate) layout: Layout,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("bytes", &(*self.bytes).as_ref().len())
+            .field("counts", &self.layout.counts)
+            .finish()
+    }
+}
+
+/// Bit set in a RuleRef position for IPv6 ranges.
+pub(crate) const V6_FLAG: u32 = 1 << 31;
+
+impl Loaded {
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        let file = std::fs::File::open(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        // SAFETY: the artifact is published by atomic rename and never written
+        // in place, so the mapped bytes do not change under us; every byte is
+        // verified (checksum, bounds) before any lookup reads it.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) };
+        let map = map.map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::new(Bytes::Mapped(map)).map_err(|kind| Error::Artifact {
+            path: path.to_path_buf(),
+            kind,
+        })
+    }
+
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
+        Self::new(Bytes::Heap(bytes)).map_err(|kind| Error::Artifact {
+            path: Default::default(),
+            kind,
+        })
+    }
+
+    fn new(bytes: Bytes) -> Result<Self, ArtifactError> {
+        let layout = artifact::verify(bytes.as_ref())?;
+        let bytes = Arc::new(bytes);
+        let fst = Fst::new(Section {
+            bytes: bytes.clone(),
+            range: layout.fst.clone(),
+        })
+        .map_err(|_| ArtifactError::Corrupt("domain index"))?;
+        Ok(Loaded { bytes, fst, layout })
+    }
+
+    /// Size of the artifact in bytes.
+    pub(crate) fn len(&self) -> usize {
+        (*self.bytes).as_ref().len()
+    }
+
+    /// Walk the labels right to left; return the deciding (decision, depth).
+    #[inline]
+    pub(crate) fn lookup_labels<'a, I>(&self, labels: I) -> Option<(u32, u32)>
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
+        let fst = &self.fst;
+        let mut node = fst.root();
+        let mut out = Output::zero();
+        let mut depth = 0u32;
+        let mut best = None;
+        let mut labels = labels.rev().filter(|l| !l.is_empty()).peekable();
+        'walk: while let Some(label) = labels.next() {
+            if depth > 0 {
+                let Some(i) = node.find_input(b'.') else {
+                    break;
+                };
+                let t = node.transition(i);
+                out = out.cat(t.out);
+                node = fst.node(t.addr);
+            }
+            for &b in label {
+                let b = b.to_ascii_lowercase();
+                if b == b'.' {
+                    break 'walk; // no rule holds a dot inside a label
+                }
+                let Some(i) = node.find_input(b) else {
+                    break 'walk;
+                };
+                let t = node.transition(i);
+                out = out.cat(t.out);
+                node = fst.node(t.addr);
+            }
+            depth += 1;
+            if node.is_final() {
+                let v = out.cat(node.final_output()).value();
+                let half = if labels.peek().is_none() {
+                    (v >> 32) as u32
+                } else {
+                    v as u32
+                };
+                if half & PRESENT != 0 {
+                    best = Some((half, depth));
+                }
+            }
+        }
+        best
+    }
+
+    /// Find the range holding `ip`: (decision, position).
+    #[inline]
+    pub(crate) fn lookup_ip(&self, ip: IpAddr) -> Option<(u32, u32)> {
+        let bytes = (*self.bytes).as_ref();
+        match ip {
+            IpAddr::V4(a) => {
+                let sec = &bytes[self.layout.v4.clone()];
+                let x = u32::from(a);
+                let i = search(sec.len() / V4_RECORD, |i| u32_le(sec, i * V4_RECORD) <= x)?;
+                (u32_le(sec, i * V4_RECORD + 4) >= x)
+                    .then(|| (u32_le(sec, i * V4_RECORD + 8), i as u32))
+            }
+            IpAddr::V6(a) => {
+                if let Some(v4) = a.to_ipv4_mapped() {
+                    return self.lookup_ip(IpAddr::V4(v4));
+                }
+                let sec = &bytes[self.layout.v6.clone()];
+                let x = u128::from(a);
+                let i = search(sec.len() / V6_RECORD, |i| u128_at(sec, i * V6_RECORD) <= x)?;
+                (u128_at(sec, i * V6_RECORD + 16) >= x)
+                    .then(|| (u32_le(sec, i * V6_RECORD + 32), i as u32 | V6_FLAG))
+            }
+        }
+    }
+
+    /// Start address of the range at a RuleRef position.
+    pub(crate) fn range_start(&self, pos: u32) -> Option<IpAddr> {
+        let bytes = (*self.bytes).as_ref();
+        let i = (pos & !V6_FLAG) as usize;
+        if pos & V6_FLAG != 0 {
+            let sec = &bytes[self.layout.v6.clone()];
+            (i < sec.len() / V6_RECORD).then(|| IpAddr::V6(u128_at(sec, i * V6_RECORD).into()))
+        } else {
+            let sec = &bytes[self.layout.v4.clone()];
+            (i < sec.len() / V4_RECORD).then(|| IpAddr::V4(u32_le(sec, i * V4_RECORD).into()))
+        }
+    }
+}
+
+/// Index of the last of `n` sorted items for which `le` holds.
+#[inline]
+fn search(n: usize, le: impl Fn(usize) -> bool) -> Option<usize> {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if le(mid) { lo = mid + 1 } else { hi = mid }
+    }
+    lo.checked_sub(1)
+}

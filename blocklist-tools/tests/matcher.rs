@@ -1,0 +1,205 @@
+//! Matching semantics through the public API, on small in-memory lists.
+
+use std::io::Cursor;
+use std::net::IpAddr;
+
+use parapet_blocklist::{
+    Action, Blocklist, CompileOptions, Compiler, Format, Scope, SourceSpec, Verdict,
+};
+
+/// Compile (format, text, allow) sources in memory.
+fn compile(sources: &[(Format, &str, bool)]) -> Blocklist {
+    let mut c = Compiler::new(CompileOptions::default());
+    for (i, (format, text, allow)) in sources.iter().enumerate() {
+        let mut spec = SourceSpec::new(format!("src{i}.txt"));
+        spec.format = Some(*format);
+        spec.allow = *allow;
+        spec.category = Some(format!("cat{i}"));
+        c.add_reader(&spec, Cursor::new(text.as_bytes())).unwrap();
+    }
+    Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap()
+}
+
+fn word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::None => "none",
+        Verdict::Block(_) => "block",
+        Verdict::Allow(_) => "allow",
+    }
+}
+
+#[test]
+fn subdomain_of_blocked_name_is_blocked_and_lookalike_is_not() {
+    let bl = compile(&[(Format::Domains, "evil.example\n", false)]);
+    assert_eq!(word(bl.check_name("evil.example")), "block");
+    assert_eq!(word(bl.check_name("www.login.EVIL.example.")), "block");
+    assert_eq!(word(bl.check_name("notevil.example")), "none");
+    assert_eq!(word(bl.check_name("evil.example.com")), "none");
+    assert_eq!(word(bl.check_name("example")), "none");
+    assert_eq!(word(bl.check_name("")), "none");
+    assert_eq!(word(bl.check_name(".")), "none");
+}
+
+#[test]
+fn exact_and_below_scopes() {
+    let bl = compile(&[(
+        Format::Rpz,
+        "exact.example CNAME .\n*.below.example CNAME .\n",
+        false,
+    )]);
+    assert_eq!(word(bl.check_name("exact.example")), "block");
+    assert_eq!(word(bl.check_name("www.exact.example")), "none");
+    assert_eq!(word(bl.check_name("below.example")), "none");
+    assert_eq!(word(bl.check_name("a.b.below.example")), "block");
+    let Verdict::Block(r) = bl.check_name("x.below.example") else {
+        panic!()
+    };
+    assert_eq!(r.scope(), Scope::Below);
+    assert_eq!(
+        bl.rule_info(r, "x.below.example").pattern,
+        "*.below.example"
+    );
+    let Verdict::Block(r) = bl.check_name("EXACT.example.") else {
+        panic!()
+    };
+    assert_eq!(bl.rule_info(r, "EXACT.example.").pattern, "=exact.example");
+}
+
+#[test]
+fn most_specific_rule_wins_and_allow_wins_ties() {
+    let bl = compile(&[
+        (
+            Format::Adblock,
+            "||evil.example^\n@@||ok.evil.example^\n||bad.ok.evil.example^\n||tie.example^\n",
+            false,
+        ),
+        (Format::Domains, "tie.example\n", true),
+    ]);
+    assert_eq!(word(bl.check_name("evil.example")), "block");
+    assert_eq!(word(bl.check_name("ok.evil.example")), "allow");
+    assert_eq!(word(bl.check_name("www.ok.evil.example")), "allow");
+    assert_eq!(word(bl.check_name("bad.ok.evil.example")), "block");
+    assert_eq!(word(bl.check_name("x.bad.ok.evil.example")), "block");
+    let Verdict::Allow(r) = bl.check_name("www.tie.example") else {
+        panic!()
+    };
+    assert_eq!(r.action(), Action::Allow);
+    let info = bl.rule_info(r, "www.tie.example");
+    assert_eq!(info.pattern, "tie.example");
+    assert_eq!(info.source, "src1.txt");
+    assert_eq!(bl.source_of(r).category, Some("cat1"));
+}
+
+#[test]
+fn wire_labels_any_case() {
+    let bl = compile(&[(Format::Hosts, "0.0.0.0 evil.example\n", false)]);
+    let labels: [&[u8]; 3] = [b"WWW", b"Evil", b"EXAMPLE"];
+    assert!(bl.check_labels(labels.iter().copied()).is_block());
+    let dotted: [&[u8]; 2] = [b"x.evil", b"example"];
+    assert!(!bl.check_labels(dotted.iter().copied()).is_block());
+}
+
+#[test]
+fn unicode_names_are_compiled_to_a_labels() {
+    let bl = compile(&[(Format::Domains, "bücher.example\n", false)]);
+    assert!(bl.check_name("xn--bcher-kva.example").is_block());
+    assert!(bl.check_name("www.BÜCHER.example").is_block());
+}
+
+#[test]
+fn ip_rules_most_specific_prefix_wins() {
+    let bl = compile(&[
+        (
+            Format::Ip,
+            "192.0.2.0/24\n198.51.100.7\n2001:db8::/32\n",
+            false,
+        ),
+        (Format::Ip, "192.0.2.128/25\n", true),
+    ]);
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(word(bl.check_ip(ip("192.0.2.1"))), "block");
+    assert_eq!(word(bl.check_ip(ip("192.0.2.200"))), "allow");
+    assert_eq!(word(bl.check_ip(ip("192.0.3.1"))), "none");
+    assert_eq!(word(bl.check_ip(ip("198.51.100.7"))), "block");
+    assert_eq!(word(bl.check_ip(ip("::ffff:198.51.100.7"))), "block");
+    assert_eq!(word(bl.check_ip(ip("198.51.100.8"))), "none");
+    assert_eq!(word(bl.check_ip(ip("2001:db8:1::5"))), "block");
+    assert_eq!(word(bl.check_ip(ip("2001:db9::1"))), "none");
+    let Verdict::Block(r) = bl.check_ip(ip("192.0.2.9")) else {
+        panic!()
+    };
+    assert_eq!(bl.rule_info(r, "192.0.2.9").pattern, "192.0.2.0/24");
+    let Verdict::Block(r) = bl.check_ip(ip("198.51.100.7")) else {
+        panic!()
+    };
+    assert_eq!(bl.rule_info(r, "198.51.100.7").pattern, "198.51.100.7");
+    assert_eq!(r.scope(), Scope::Ip);
+}
+
+#[test]
+fn public_suffix_rules_are_refused_unless_forced() {
+    let text = "com\ngithub.io\nevil.example\n";
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut spec = SourceSpec::new("ps.txt");
+    spec.format = Some(Format::Domains);
+    let report = c.add_reader(&spec, Cursor::new(text)).unwrap().clone();
+    assert_eq!((report.domain_rules, report.skipped), (1, 2));
+    assert_eq!(report.errors[0].line, 1);
+    assert!(
+        report.errors[0].reason.contains("public suffix"),
+        "{:?}",
+        report.errors[0]
+    );
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    assert!(!bl.check_name("google.com").is_block());
+    assert!(bl.check_name("evil.example").is_block());
+
+    let mut c = Compiler::new(CompileOptions {
+        force_public_suffix: true,
+    });
+    c.add_reader(&spec, Cursor::new(text)).unwrap();
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    assert!(bl.check_name("google.com").is_block());
+}
+
+#[test]
+fn stats_and_sources() {
+    let bl = compile(&[
+        (Format::Domains, "a.example\nb.example\n", false),
+        (Format::Ip, "192.0.2.1\n", true),
+    ]);
+    let s = bl.stats();
+    assert_eq!((s.domain_rules, s.ip_rules, s.allow_rules), (2, 1, 1));
+    assert_eq!(s.sources.len(), 2);
+    assert_eq!(s.sources[0].0, "src0.txt");
+    assert_eq!(s.sources[0].1.as_deref(), Some("cat0"));
+    assert_eq!(s.sources[0].2.len(), 64);
+    assert_eq!(s.sources[0].3, 2);
+}
+
+#[test]
+fn gzip_sources_and_source_spec_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.txt.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"# c\r\nevil.example\r\n").unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let spec = SourceSpec::parse_cli(&format!("domains:{}", path.display())).unwrap();
+    assert_eq!(spec.format, Some(Format::Domains));
+    assert_eq!(spec.name, "list.txt.gz");
+    let (bl, reports) = Blocklist::compile(&[spec], CompileOptions::default()).unwrap();
+    assert_eq!(reports[0].domain_rules, 1);
+    assert!(bl.check_name("x.evil.example").is_block());
+    let out = dir.path().join("out.pbl");
+    let mut c = Compiler::new(CompileOptions::default());
+    c.add_source(&SourceSpec::new(&path)).unwrap();
+    c.write_file(&out).unwrap();
+    assert!(
+        Blocklist::open(&out)
+            .unwrap()
+            .check_name("evil.example")
+            .is_block()
+    );
+    assert_eq!(SourceSpec::parse_cli("some/file.txt").unwrap().format, None);
+    assert!(SourceSpec::parse_cli("hosts:").is_err());
+}

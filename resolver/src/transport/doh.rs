@@ -1,0 +1,348 @@
+//! DNS over HTTPS (RFC 8484) on HTTP/2 and HTTP/1.1 (chosen by ALPN).
+//!
+//! Endpoints: `/dns-query` and, for [token](super::tokens) access,
+//! `/dns-query/<token>`. `GET ?dns=<base64url>` and `POST` with
+//! `content-type: application/dns-message`. Errors:
+//! 404 other paths, 403 unknown or revoked token, 405 other methods,
+//! 415 wrong content type, 400 missing/undecodable `dns` parameter or a body
+//! that is not a DNS query, 413 a body over 64 KiB, 408 a body that does not
+//! arrive within the request timeout. Answers carry
+//! `cache-control: max-age=<smallest TTL>`.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hickory_server::{net::xfer::Protocol, server::RequestHandler};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{
+    Method, Request, Response, StatusCode,
+    body::Incoming,
+    header::{self, HeaderValue},
+    service::service_fn,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::ServerConfig;
+use tokio::{net::TcpListener, sync::Notify, time::timeout};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    exchange::{ExchangeError, exchange, min_ttl},
+    limits::{ConnectionSlots, Limits, MAX_DOH_BODY},
+    tokens::{ClientAuth, Tokens},
+};
+
+/// The ALPN ids offered by the DoH listener, preferred first.
+pub const ALPN_DOH: &[&[u8]] = &[b"h2", b"http/1.1"];
+/// The DoH endpoint path (RFC 8484 §3 suggests it; clients default to it).
+pub const DOH_PATH: &str = "/dns-query";
+/// The DoH media type.
+pub const DNS_MESSAGE: &str = "application/dns-message";
+
+/// Serve DoH on `listener` until `shutdown` is cancelled.
+pub async fn serve<H>(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    handler: H,
+    tokens: Arc<Tokens>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) where
+    H: RequestHandler + Clone,
+{
+    let acceptor = TlsAcceptor::from(tls);
+    let slots = ConnectionSlots::new(limits.max_connections);
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.request_timeout)
+        .max_buf_size(MAX_DOH_BODY + 16 * 1024);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(u32::try_from(limits.max_in_flight).unwrap_or(64))
+        .max_header_list_size(16 * 1024)
+        .max_pending_accept_reset_streams(32)
+        .keep_alive_interval(Some(limits.idle_timeout))
+        .keep_alive_timeout(limits.request_timeout);
+    let http = Arc::new(http);
+    loop {
+        let (tcp, src) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    tracing::warn!(%error, "DoH accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let Some(slot) = slots.try_take() else {
+            tracing::debug!(client = %src, "DoH connection limit reached; closing");
+            continue;
+        };
+        let endpoint = Endpoint {
+            handler: handler.clone(),
+            tokens: Arc::clone(&tokens),
+            limits: limits.clone(),
+            src,
+        };
+        let acceptor = acceptor.clone();
+        let http = Arc::clone(&http);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let limits = endpoint.limits.clone();
+            let tls = match timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(client = %src, %error, "DoH handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %src, "DoH handshake timed out");
+                    return;
+                }
+            };
+            let activity = Arc::new(Activity::default());
+            let endpoint = Arc::new(endpoint);
+            let service = {
+                let activity = Arc::clone(&activity);
+                service_fn(move |request| {
+                    let endpoint = Arc::clone(&endpoint);
+                    let activity = Arc::clone(&activity);
+                    async move {
+                        let _busy = activity.start();
+                        Ok::<_, Infallible>(endpoint.respond(request).await)
+                    }
+                })
+            };
+            let conn = http.serve_connection(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            // Close connections that stay idle; stop them on shutdown.
+            let stop = tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(client = %src, %error, "DoH connection ended");
+                    }
+                    return;
+                }
+                () = activity.idle_for(limits.idle_timeout) => "idle",
+                () = shutdown.cancelled() => "shutdown",
+            };
+            tracing::debug!(client = %src, reason = stop, "closing DoH connection");
+            conn.as_mut().graceful_shutdown();
+            let _ = timeout(limits.request_timeout, conn).await;
+        });
+    }
+}
+
+/// Requests in flight on one connection, to tell an idle connection.
+#[derive(Default)]
+struct Activity {
+    busy: AtomicUsize,
+    changed: Notify,
+}
+
+struct Busy<'a>(&'a Activity);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
+}
+
+impl Activity {
+    fn start(&self) -> Busy<'_> {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+        Busy(self)
+    }
+
+    /// Completes once no request has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.busy.load(Ordering::Acquire) == 0 {
+                if timeout(idle, changed).await.is_err() {
+                    return;
+                }
+            } else {
+                changed.await;
+            }
+        }
+    }
+}
+
+struct Endpoint<H> {
+    handler: H,
+    tokens: Arc<Tokens>,
+    limits: Limits,
+    src: SocketAddr,
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+impl<H: RequestHandler> Endpoint<H> {
+    async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
+        let auth = match token_in_path(request.uri().path()) {
+            Some(Some(token)) => match self.tokens.check(token) {
+                Some(label) => ClientAuth::Token(label),
+                None => return status(StatusCode::FORBIDDEN, "unknown or revoked token"),
+            },
+            Some(None) => ClientAuth::Address,
+            None => return status(StatusCode::NOT_FOUND, "not a DoH endpoint; use /dns-query"),
+        };
+        let query = match *request.method() {
+            Method::GET => match dns_param(request.uri().query()) {
+                Ok(query) => query,
+                Err(why) => return status(StatusCode::BAD_REQUEST, why),
+            },
+            Method::POST => match self.read_body(request).await {
+                Ok(query) => query,
+                Err(response) => return response,
+            },
+            _ => {
+                let mut response = status(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST");
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                return response;
+            }
+        };
+        match exchange(&self.handler, query, self.src, Protocol::Https, auth).await {
+            Ok(answer) => {
+                let max_age = min_ttl(&answer).unwrap_or(0);
+                let mut response = Response::new(Full::new(Bytes::from(answer)));
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
+                if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}")) {
+                    headers.insert(header::CACHE_CONTROL, v);
+                }
+                response
+            }
+            Err(ExchangeError::Malformed(why)) => {
+                tracing::debug!(client = %self.src, why, "DoH body is not a DNS query");
+                status(StatusCode::BAD_REQUEST, "not a DNS query")
+            }
+            Err(ExchangeError::NoAnswer) => status(StatusCode::INTERNAL_SERVER_ERROR, "no answer"),
+        }
+    }
+
+    async fn read_body(&self, request: Request<Incoming>) -> Result<Vec<u8>, HttpResponse> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim);
+        if !content_type.is_some_and(|t| t.eq_ignore_ascii_case(DNS_MESSAGE)) {
+            return Err(status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content-type must be application/dns-message",
+            ));
+        }
+        let too_large = || {
+            status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "a DNS message is at most 65535 bytes",
+            )
+        };
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_DOH_BODY as u64) {
+            return Err(too_large());
+        }
+        let body = Limited::new(request.into_body(), MAX_DOH_BODY);
+        match timeout(self.limits.request_timeout, body.collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Ok(Err(_)) => Err(status(StatusCode::BAD_REQUEST, "body could not be read")),
+            Err(_) => Err(status(StatusCode::REQUEST_TIMEOUT, "body too slow")),
+        }
+    }
+}
+
+/// `Some(None)` for `/dns-query`, `Some(Some(token))` for
+/// `/dns-query/<token>`, `None` for any other path.
+fn token_in_path(path: &str) -> Option<Option<&str>> {
+    let rest = path.strip_prefix(DOH_PATH)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    let token = rest.strip_prefix('/')?;
+    (!token.is_empty() && !token.contains('/')).then_some(Some(token))
+}
+
+/// The DNS query in a GET request's `dns` parameter (base64url; RFC 8484
+/// says without padding, padding is tolerated).
+fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
+    const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let value = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("dns="))
+        .ok_or("missing dns parameter")?;
+    if value.is_empty() || value.len() > MAX_DOH_BODY * 4 / 3 + 4 {
+        return Err("dns parameter empty or too long");
+    }
+    ENGINE
+        .decode(value)
+        .map_err(|_| "dns parameter is not base64url")
+}
+
+fn status(code: StatusCode, text: &'static str) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_select_the_endpoint_and_token() {
+        assert_eq!(token_in_path("/dns-query"), Some(None));
+        assert_eq!(token_in_path("/dns-query/abc"), Some(Some("abc")));
+        assert_eq!(token_in_path("/dns-query/"), None);
+        assert_eq!(token_in_path("/dns-query/a/b"), None);
+        assert_eq!(token_in_path("/dns-queryx"), None);
+        assert_eq!(token_in_path("/"), None);
+    }
+
+    #[test]
+    fn dns_parameter_is_base64url_with_or_without_padding() {
+        assert_eq!(dns_param(Some("dns=AAEC")).unwrap(), vec![0, 1, 2]);
+        assert_eq!(dns_param(Some("x=1&dns=AAE")).unwrap(), vec![0, 1]);
+        assert_eq!(dns_param(Some("dns=AAE=")).unwrap(), vec![0, 1]);
+        assert_eq!(dns_param(Some("dns=-_8")).unwrap(), vec![0xfb, 0xff]);
+        assert!(dns_param(None).is_err());
+        assert!(dns_param(Some("dns=")).is_err());
+        assert!(dns_param(Some("dns=!!!")).is_err());
+        assert!(dns_param(Some("name=x")).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Encrypted transports for roaming clients: DNS over TLS ([`dot`]) and DNS
+//! over HTTPS ([`doh`]), with certificates that follow renewals
+//! ([`certs`]) and per-device access tokens ([`tokens`]).
+//!
+//! Both listeners hand every query to the same request handler as plain DNS
+//! ([`exchange`]), so policy, access control, rate limits, metrics and logs
+//! are the same on every transport. Resource use is bounded per listener
+//! ([`limits`]).
+
+pub mod certs;
+pub mod doh;
+pub mod dot;
+pub mod exchange;
+pub mod limits;
+pub mod tokens;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use limits::Limits;
+pub use tokens::{ClientAuth, Tokens, current_auth};
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use hickory_server::server::RequestHandler;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the encrypted listeners need from the config.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `[server] tls_listen`: DoT addresses.
+    pub tls_listen: Vec<SocketAddr>,
+    /// `[server] https_listen`: DoH addresses.
+    pub https_listen: Vec<SocketAddr>,
+    /// `[server] tls_cert`: PEM chain, leaf first.
+    pub tls_cert: Option<PathBuf>,
+    /// `[server] tls_key`: PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// `[access] tokens`: `<sha256-hex> [label]` entries.
+    pub tokens: Vec<String>,
+    /// `[access] tokens_file`: the same, one per line, watched.
+    pub tokens_file: Option<PathBuf>,
+    /// Resource bounds for both listeners.
+    pub limits: Limits,
+}
+
+/// Why the encrypted listeners could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// `tls_listen`/`https_listen` without `tls_cert` and `tls_key`.
+    #[error("server.tls_cert and server.tls_key are required for tls_listen and https_listen")]
+    NoCertificate,
+    /// The certificate or key could not be loaded.
+    #[error(transparent)]
+    Cert(#[from] certs::CertError),
+    /// The tokens could not be loaded or watched.
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
+    /// The tokens file could not be watched.
+    #[error("access.tokens_file: cannot watch: {0}")]
+    Watch(#[from] notify::Error),
+    /// TLS setup failed.
+    #[error("TLS setup: {0}")]
+    Tls(#[from] rustls::Error),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The running encrypted listeners.
+pub struct Running {
+    /// Bound DoT addresses, in `tls_listen` order (port 0 resolved).
+    pub tls_addrs: Vec<SocketAddr>,
+    /// Bound DoH addresses, in `https_listen` order.
+    pub https_addrs: Vec<SocketAddr>,
+    /// The live token store (reloaded on file change and SIGHUP).
+    pub tokens: Arc<Tokens>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("tls_addrs", &self.tls_addrs)
+            .field("https_addrs", &self.https_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bind the DoT and DoH listeners of `settings` and serve them with
+/// `handler` until `shutdown` is cancelled. Returns once they are bound;
+/// with no `tls_listen`/`https_listen` it starts nothing.
+///
+/// # Errors
+/// Missing or bad certificate, bad tokens, or an address that cannot be bound.
+pub async fn start<H>(
+    settings: &Settings,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<Running, TransportError>
+where
+    H: RequestHandler + Clone,
+{
+    let tokens = match (&settings.tokens[..], &settings.tokens_file) {
+        ([], None) => Arc::new(Tokens::disabled()),
+        (inline, file) => Arc::new(Tokens::new(inline, file.as_deref())?),
+    };
+    let mut running = Running {
+        tls_addrs: Vec::new(),
+        https_addrs: Vec::new(),
+        tokens: Arc::clone(&tokens),
+        _watcher: None,
+    };
+    if settings.tls_listen.is_empty() && settings.https_listen.is_empty() {
+        return Ok(running);
+    }
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+        return Err(TransportError::NoCertificate);
+    };
+    let certs = Arc::new(certs::ReloadingCert::open(cert, key)?);
+    running._watcher = tokens.watch()?;
+    if tokens.file().is_some() {
+        spawn_sighup_reload(Arc::clone(&tokens), shutdown.clone());
+    }
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| TransportError::Bind { addr, source })
+    };
+    let dot_tls = Arc::new(certs::server_config(certs.clone(), &[dot::ALPN_DOT])?);
+    for &addr in &settings.tls_listen {
+        let listener = bind(addr).await?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind { addr, source })?;
+        tracing::info!("listening on DoT {local}");
+        running.tls_addrs.push(local);
+        tokio::spawn(dot::serve(
+            listener,
+            Arc::clone(&dot_tls),
+            handler.clone(),
+            Arc::clone(&tokens),
+            settings.limits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    let doh_tls = Arc::new(certs::server_config(certs, doh::ALPN_DOH)?);
+    for &addr in &settings.https_listen {
+        let listener = bind(addr).await?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind { addr, source })?;
+        tracing::info!("listening on DoH {local}");
+        running.https_addrs.push(local);
+        tokio::spawn(doh::serve(
+            listener,
+            Arc::clone(&doh_tls),
+            handler.clone(),
+            Arc::clone(&tokens),
+            settings.limits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if !tokens.current().is_empty() {
+        tracing::info!(tokens = tokens.current().len(), "access tokens loaded");
+    }
+    Ok(running)
+}
+
+/// SIGHUP re-reads the tokens file too (the list reload has its own handler).
+fn spawn_sighup_reload(tokens: Arc<Tokens>, shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install the SIGHUP handler for access tokens");
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                got = hup.recv() => match got {
+                    Some(()) => tokens.reload_logged(),
+                    None => break,
+                },
+            }
+        }
+    });
+}

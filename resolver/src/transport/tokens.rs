@@ -1,0 +1,382 @@
+//! Access tokens for roaming clients (phones on mobile and hotel networks,
+//! whose source addresses say nothing).
+//!
+//! A token is a secret DNS label, carried the way the ecosystem carries it:
+//! - DoH: in the path, `https://dns.example.org/dns-query/<token>`;
+//! - DoT: as the first label of the TLS server name (SNI),
+//!   `<token>.dns.example.org` (Android "Private DNS" takes exactly this
+//!   hostname; the certificate must cover `*.dns.example.org`).
+//!
+//! parapet stores only the SHA-256 of each token (lowercase hex), in the
+//! config (`[access] tokens`) or in a file (`[access] tokens_file`, one
+//! `<sha256-hex> [label]` per line, `#` comments). The file is watched and
+//! re-read on change and on SIGHUP: adding or revoking a device needs no
+//! restart. A file that fails to parse is refused and the previous set kept.
+//!
+//! Tokens are compared without case (SNI names are case-insensitive), so a
+//! token is hashed in lowercase; [`generate`] makes suitable ones.
+//!
+//! Access rule: a request that carries a valid token is *token-authenticated*
+//! and skips the address allow-list (`[access] allow`); everything else
+//! (policy, rate limits, metrics, logs) applies as usual. A request with no
+//! token is judged by the address allow-list like plain DNS. A DoH request
+//! with an unknown or revoked token gets HTTP 403; a DoT connection whose
+//! server name does not start with a valid token is treated as carrying no
+//! token (so a roaming client gets REFUSED), and a token revoked while a DoT
+//! connection is open takes effect on its next query.
+
+use std::{
+    collections::HashMap,
+    fs,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a token as stored in config: 64 lowercase hex digits.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.to_ascii_lowercase().as_bytes()))
+}
+
+/// A new random token: 32 lowercase hex digits (128 bits), usable both as a
+/// URL path segment and as a DNS label.
+pub fn generate() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Whether `token` can be carried both in a DoH path and as an SNI label.
+pub fn is_valid_token(token: &str) -> bool {
+    (1..=63).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A bad entry in `[access] tokens` or in the tokens file.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The tokens file could not be read.
+    #[error("access.tokens_file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An entry is not `<sha256-hex> [label]`.
+    #[error(
+        "{place}: {entry:?} is not a SHA-256 hex digest (64 hex digits) optionally followed by a label; store hashes, not tokens (`parapet token hash TOKEN`)"
+    )]
+    Entry {
+        /// `access.tokens[2]` or `FILE:LINE`.
+        place: String,
+        /// The offending text.
+        entry: String,
+    },
+}
+
+/// One immutable set of valid token hashes, each with a label for logs.
+#[derive(Debug, Default)]
+pub struct TokenSet {
+    by_hash: HashMap<[u8; 32], Arc<str>>,
+}
+
+impl TokenSet {
+    /// Parse `<sha256-hex> [label]` entries; `place(i)` names entry `i` in errors.
+    fn parse<'a>(entries: impl IntoIterator<Item = (String, &'a str)>) -> Result<Self, TokenError> {
+        let mut by_hash = HashMap::new();
+        for (place, raw) in entries {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let hex_digest = parts.next().unwrap_or("");
+            let mut hash = [0u8; 32];
+            if hex::decode_to_slice(hex_digest, &mut hash).is_err() {
+                return Err(TokenError::Entry {
+                    place,
+                    entry: raw.trim().to_owned(),
+                });
+            }
+            let label = parts.collect::<Vec<_>>().join(" ");
+            let label = if label.is_empty() {
+                format!("{}…", &hex_digest[..8])
+            } else {
+                label
+            };
+            by_hash.insert(hash, Arc::from(label));
+        }
+        Ok(Self { by_hash })
+    }
+
+    /// The label of `token` if it is in the set.
+    pub fn check(&self, token: &str) -> Option<Arc<str>> {
+        if !is_valid_token(token) {
+            return None;
+        }
+        let hash: [u8; 32] = Sha256::digest(token.to_ascii_lowercase().as_bytes()).into();
+        self.by_hash.get(&hash).cloned()
+    }
+
+    /// How many tokens are valid.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether no token is valid.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+/// The live token store: inline hashes from config plus an optional file,
+/// swapped atomically on reload.
+#[derive(Debug)]
+pub struct Tokens {
+    inline: Vec<String>,
+    file: Option<PathBuf>,
+    current: ArcSwap<TokenSet>,
+}
+
+impl Tokens {
+    /// Build the store from `[access] tokens` and `[access] tokens_file`.
+    ///
+    /// # Errors
+    /// A malformed entry or an unreadable file.
+    pub fn new(inline: &[String], file: Option<&Path>) -> Result<Self, TokenError> {
+        let tokens = Self {
+            inline: inline.to_vec(),
+            file: file.map(Path::to_owned),
+            current: ArcSwap::from_pointee(TokenSet::default()),
+        };
+        tokens.current.store(Arc::new(tokens.load()?));
+        Ok(tokens)
+    }
+
+    /// No tokens configured at all (neither inline nor a file): DoT and DoH
+    /// are then served under the address allow-list only.
+    pub fn disabled() -> Self {
+        Self {
+            inline: Vec::new(),
+            file: None,
+            current: ArcSwap::from_pointee(TokenSet::default()),
+        }
+    }
+
+    /// The tokens file, if one is configured.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    fn load(&self) -> Result<TokenSet, TokenError> {
+        let file_text = match &self.file {
+            Some(path) => fs::read_to_string(path).map_err(|source| TokenError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        let file_name = self
+            .file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let inline = self
+            .inline
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("access.tokens[{i}]"), e.as_str()));
+        let lines = file_text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (format!("{file_name}:{}", i + 1), l));
+        TokenSet::parse(inline.chain(lines))
+    }
+
+    /// Read the tokens again. A bad file is refused and the previous set
+    /// stays in service.
+    ///
+    /// # Errors
+    /// The reason the new set was refused.
+    pub fn reload(&self) -> Result<usize, TokenError> {
+        let set = self.load()?;
+        let n = set.len();
+        self.current.store(Arc::new(set));
+        Ok(n)
+    }
+
+    /// [`Tokens::reload`], logging the outcome (for watchers and SIGHUP).
+    pub fn reload_logged(&self) {
+        match self.reload() {
+            Ok(n) => tracing::info!(tokens = n, "access tokens reloaded"),
+            Err(error) => {
+                tracing::warn!(%error, "access tokens reload refused; previous tokens kept")
+            }
+        }
+    }
+
+    /// The label of `token` if it is currently valid.
+    pub fn check(&self, token: &str) -> Option<Arc<str>> {
+        self.current.load().check(token)
+    }
+
+    /// The set in service.
+    pub fn current(&self) -> Arc<TokenSet> {
+        self.current.load_full()
+    }
+
+    /// Watch the tokens file (its directory, so editors' and `mv`'s atomic
+    /// replacements are seen) and reload on every change. Keep the returned
+    /// watcher alive for as long as reloads should happen; `None` when no
+    /// file is configured.
+    ///
+    /// # Errors
+    /// The watch could not be set up.
+    pub fn watch(self: &Arc<Self>) -> notify::Result<Option<notify::RecommendedWatcher>> {
+        use notify::Watcher;
+        let Some(file) = self.file.clone() else {
+            return Ok(None);
+        };
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = file.file_name().map(|n| n.to_owned());
+        let tokens = Arc::clone(self);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if event.kind.is_access() {
+                    return;
+                }
+                if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+                    tokens.reload_logged();
+                }
+            })?;
+        watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+        Ok(Some(watcher))
+    }
+}
+
+/// Who a request is from, as far as the transport knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No token: the address allow-list decides.
+    #[default]
+    Address,
+    /// A valid token with this label: the address allow-list is skipped.
+    Token(Arc<str>),
+}
+
+tokio::task_local! {
+    static CLIENT_AUTH: ClientAuth;
+}
+
+/// Run `f` (a call into the request handler) with `auth` visible to
+/// [`current_auth`] for the request's whole processing.
+pub async fn with_auth<F: Future>(auth: ClientAuth, f: F) -> F::Output {
+    CLIENT_AUTH.scope(auth, f).await
+}
+
+/// How the request being handled on this task was authenticated. The access
+/// stage calls this: `Token(_)` skips the address allow-list. Plain UDP and
+/// TCP requests (and any code outside [`with_auth`]) get `Address`.
+pub fn current_auth() -> ClientAuth {
+    CLIENT_AUTH
+        .try_with(|auth| auth.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_lowercase_sha256_of_the_lowercased_token() {
+        // echo -n abc | sha256sum
+        assert_eq!(
+            hash_token("ABC"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let t = generate();
+        assert!(is_valid_token(&t) && t.len() == 32);
+        assert_ne!(t, generate());
+    }
+
+    #[test]
+    fn checks_tokens_from_config_and_file_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(
+            &file,
+            format!("# staff\n\n{} alice phone\n", hash_token("alice-1")),
+        )
+        .unwrap();
+        let tokens = Tokens::new(&[hash_token("Group-2")], Some(&file)).unwrap();
+        assert_eq!(tokens.check("alice-1").as_deref(), Some("alice phone"));
+        assert!(tokens.check("GROUP-2").is_some(), "case-insensitive");
+        assert_eq!(tokens.check("mallory"), None);
+        assert_eq!(tokens.check(""), None);
+        assert_eq!(tokens.check("a/b"), None);
+        assert_eq!(tokens.current().len(), 2);
+    }
+
+    #[test]
+    fn bad_entries_name_their_place_and_a_bad_reload_keeps_the_old_set() {
+        let err = Tokens::new(&["plaintext-token".into()], None).unwrap_err();
+        assert!(err.to_string().starts_with("access.tokens[0]:"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, format!("{}\n", hash_token("t1"))).unwrap();
+        let tokens = Tokens::new(&[], Some(&file)).unwrap();
+        fs::write(&file, format!("{}\nzz not-a-hash\n", hash_token("t2"))).unwrap();
+        let err = tokens.reload().unwrap_err();
+        assert!(err.to_string().contains("tokens:2"), "{err}");
+        assert!(tokens.check("t1").is_some() && tokens.check("t2").is_none());
+
+        fs::write(&file, format!("{}\n", hash_token("t2"))).unwrap();
+        assert_eq!(tokens.reload().unwrap(), 1);
+        assert!(tokens.check("t1").is_none() && tokens.check("t2").is_some());
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Tokens::new(&[], Some(Path::new("/nonexistent/tokens"))).unwrap_err();
+        assert!(err.to_string().contains("access.tokens_file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn watched_file_changes_take_effect_without_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, format!("{}\n", hash_token("old"))).unwrap();
+        let tokens = Arc::new(Tokens::new(&[], Some(&file)).unwrap());
+        let _watcher = tokens.watch().unwrap();
+        // Replace atomically, as an editor or `mv` would.
+        let tmp = dir.path().join("tokens.new");
+        fs::write(&tmp, format!("{}\n", hash_token("new"))).unwrap();
+        fs::rename(&tmp, &file).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokens.check("new").is_none() {
+            assert!(std::time::Instant::now() < deadline, "reload not seen");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(tokens.check("old").is_none());
+    }
+
+    #[tokio::test]
+    async fn auth_is_visible_inside_the_scope_only() {
+        assert_eq!(current_auth(), ClientAuth::Address);
+        let inner = with_auth(ClientAuth::Token("x".into()), async {
+            tokio::task::yield_now().await;
+            current_auth()
+        })
+        .await;
+        assert_eq!(inner, ClientAuth::Token("x".into()));
+        assert_eq!(current_auth(), ClientAuth::Address);
+    }
+}
