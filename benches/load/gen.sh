@@ -36,13 +36,13 @@ gen_zone() {
         }'
 }
 
-# split_blocked LIST_GZ NAMES_IN BENIGN_OUT
+# split_blocked LIST NAMES_IN BENIGN_OUT
 # Keeps in BENIGN_OUT the names of NAMES_IN that no rule of the list covers
 # (neither the name nor any parent domain is on it), so that "benign" queries
 # are forwarded by both servers.
 split_blocked() {
     local list=$1 names=$2 benign=$3
-    zcat "$list" | awk -v benign="$benign" '
+    awk -v benign="$benign" '
         FNR == NR { if ($0 !~ /^#/ && $0 != "") bl[$0] = 1; next }
         {
             name = $0; hit = 0
@@ -53,15 +53,15 @@ split_blocked() {
                 name = substr(name, dot + 1)
             }
             if (!hit) print $0 > benign
-        }' - "$names"
+        }' "$list" "$names"
 }
 
-# gen_blocked_candidates LIST_GZ OUT COUNT
+# gen_blocked_candidates LIST OUT COUNT
 # COUNT names spread evenly over the list; every third one gets a "www."
 # label in front so that subdomain coverage is exercised too.
 gen_blocked_candidates() {
     local list=$1 out=$2 count=$3
-    zcat "$list" | awk -v count="$count" '
+    awk -v count="$count" '
         $0 !~ /^#/ && $0 != "" { l[++n] = $0 }
         END {
             step = n / count; if (step < 1) step = 1
@@ -70,23 +70,23 @@ gen_blocked_candidates() {
                 i = int(x); k++
                 if (k % 3 == 0 && length(l[i]) < 240) print "www." l[i]; else print l[i]
             }
-        }' >"$out"
+        }' "$list" >"$out"
 }
 
-# gen_unbound_list LIST_GZ OUT MODE SINK4 SINK6 TTL
+# gen_unbound_list LIST OUT MODE SINK4 SINK6 TTL
 # Unbound include file with one local zone per list entry. MODE "nxdomain":
 # always_nxdomain; MODE "sinkhole": a redirect zone whose apex A/AAAA
 # local-data answers the name and every name under it.
 gen_unbound_list() {
     local list=$1 out=$2 mode=$3 sink4=$4 sink6=$5 ttl=$6
-    zcat "$list" | awk -v mode="$mode" -v s4="$sink4" -v s6="$sink6" -v ttl="$ttl" '
+    awk -v mode="$mode" -v s4="$sink4" -v s6="$sink6" -v ttl="$ttl" '
         $0 ~ /^#/ || $0 == "" { next }
         mode == "nxdomain" { printf "local-zone: \"%s.\" always_nxdomain\n", $0; next }
         {
             printf "local-zone: \"%s.\" redirect\n", $0
             printf "local-data: \"%s. %d IN A %s\"\n", $0, ttl, s4
             printf "local-data: \"%s. %d IN AAAA %s\"\n", $0, ttl, s6
-        }' >"$out"
+        }' "$list" >"$out"
 }
 
 # gen_queries_plain NAMES OUT QTYPE

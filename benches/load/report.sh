@@ -96,8 +96,10 @@ print_table() {
     done
     echo
     echo "Setup: parapet $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (release build," \
-        "\`parapet-blocklist compile\` of the 1,160,474-line maltrail list in ${COMPILE_S} s, ${PBL_MB} MB .pbl);" \
-        "$(unbound -V | head -1 | sed 's/Version/Unbound/') with the same list as one local zone per line" \
+        "\`parapet-blocklist compile\` of the 1,160,474-line maltrail list in ${COMPILE_S} s, ${PBL_MB} MB .pbl;" \
+        "rate limit off, 1M-entry cache, metrics on);" \
+        "$(unbound -V | head -1 | sed 's/Version/Unbound/') with the same $LIST_NAMES names (those \`parapet-blocklist check\` blocks:" \
+        "the list minus the lines the compiler refuses, such as public suffixes) as one local zone per name" \
         "(\`always_nxdomain\` for the NXDOMAIN rows; \`redirect\` + \`local-data\` A $SINK4 / AAAA $SINK6, TTL $BLOCK_TTL, for the sinkhole rows" \
         "— parapet's default action — and for every later row), 1 thread, 256 MB message and RRset caches, no validation;" \
         "both forward everything else to NSD $(nsd -v 2>&1 | head -1 | awk '{ print $3 }') on 127.0.0.1 serving a root zone of $ZONE_NAMES" \
@@ -105,8 +107,8 @@ print_table() {
     echo "Each server ran alone, pinned to CPU $SERVER_CPU; dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')" \
         "(\`${DNSPERF_OPTS[*]} -t 2 -v\`, no EDNS) and NSD pinned to CPU $CLIENT_CPU; identical query files for both servers;" \
         "max runs $DURATION s, steady runs ($(echo "-Q") = 80% of that server's own max QPS for the same mix) $STEADY s."
-    echo "Mixes: *blocked* = $(wc -l <"$WORK/q-blocked") list names (every third with www. in front) that" \
-        "\`parapet-blocklist check\` blocks, type A; *cache hits* = $(wc -l <"$WORK/q-cache") non-blocked zone names, type A," \
+    echo "Mixes: *blocked* = $(wc -l <"$WORK/q-blocked") list names spread over the list" \
+        "(every third with www. in front), type A; *cache hits* = $(wc -l <"$WORK/q-cache") non-blocked zone names, type A," \
         "after one unmeasured warm-up pass; *realistic* = $REAL_QUERIES queries, $((100 - REAL_BLOCKED_PCT))% zone names drawn" \
         "with Zipf-like (log-uniform rank) popularity and $REAL_BLOCKED_PCT% blocked names, 85% A / 15% AAAA" \
         "($REAL_DISTINCT distinct names, not warmed separately: its first pass forwards the names the cache-hit mix did not cover)."

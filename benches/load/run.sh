@@ -194,28 +194,30 @@ fi
 log "work directory: $WORK"
 log "generating the upstream zone ($ZONE_NAMES names)"
 gen_zone "$UMBRELLA_GZ" "$WORK/root.zone" "$WORK/zone-names" "$ZONE_NAMES"
-split_blocked "$LIST_GZ" "$WORK/zone-names" "$WORK/benign-names"
+zcat "$LIST_GZ" >"$WORK/maltrail_domains.txt"
+split_blocked "$WORK/maltrail_domains.txt" "$WORK/zone-names" "$WORK/benign-names"
 
-gen_blocked_candidates "$LIST_GZ" "$WORK/blocked-candidates" "$BLOCKED_QUERIES"
 COMPILE_S=n/a PBL_MB=n/a
 if ((NEED_PARAPET)); then
     log "compiling the list with parapet-blocklist"
-    zcat "$LIST_GZ" >"$WORK/maltrail_domains.txt"
     t0=$EPOCHREALTIME
     "$PBL_TOOL" compile -o "$WORK/maltrail.pbl" "$WORK/maltrail_domains.txt" >"$WORK/compile.out" 2>&1 ||
         die "compile failed: $(tail -5 "$WORK/compile.out")"
     COMPILE_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     PBL_MB=$(du -m "$WORK/maltrail.pbl" | cut -f1)
     log "compiled in ${COMPILE_S}s, artifact ${PBL_MB} MB"
-    # Blocked queries: names parapet's own `check` says are blocked (the list
-    # itself, minus any line the compiler refused, e.g. a public suffix).
-    "$PBL_TOOL" check "$WORK/maltrail.pbl" - <"$WORK/blocked-candidates" |
-        awk -F '\t' '$2 == "block" { print $1 }' >"$WORK/blocked-names"
-    n_cand=$(wc -l <"$WORK/blocked-candidates") n_blocked=$(wc -l <"$WORK/blocked-names")
-    ((n_blocked * 100 >= n_cand * 99)) || die "parapet-blocklist check blocks only $n_blocked of $n_cand list names"
+    # Both servers get the names parapet's own `check` blocks: the list minus
+    # the lines the compiler refused (public suffixes such as dyndns
+    # domains), so that Unbound serves exactly the same policy.
+    "$PBL_TOOL" check "$WORK/maltrail.pbl" - <"$WORK/maltrail_domains.txt" |
+        awk -F '\t' '$2 == "block" { print $1 }' >"$WORK/list-names"
+    n_list=$(wc -l <"$WORK/list-names") n_raw=$(grep -c . "$WORK/maltrail_domains.txt")
+    ((n_list * 100 >= n_raw * 99)) || die "parapet-blocklist check blocks only $n_list of $n_raw list names"
 else
-    cp "$WORK/blocked-candidates" "$WORK/blocked-names"
+    cp "$WORK/maltrail_domains.txt" "$WORK/list-names"
 fi
+LIST_NAMES=$(wc -l <"$WORK/list-names")
+gen_blocked_candidates "$WORK/list-names" "$WORK/blocked-names" "$BLOCKED_QUERIES"
 head -n "$CACHE_QUERIES" "$WORK/benign-names" >"$WORK/cache-names"
 gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
 gen_queries_plain "$WORK/cache-names" "$WORK/q-cache" A
@@ -226,8 +228,8 @@ PROBE_BENIGN=$(head -n 1 "$WORK/cache-names")
 REAL_DISTINCT=$(awk '{ print $1 }' "$WORK/q-real" | sort -u | wc -l)
 
 log "generating Unbound list includes"
-gen_unbound_list "$LIST_GZ" "$WORK/unbound-nxdomain.conf" nxdomain "$SINK4" "$SINK6" "$BLOCK_TTL"
-gen_unbound_list "$LIST_GZ" "$WORK/unbound-sinkhole.conf" sinkhole "$SINK4" "$SINK6" "$BLOCK_TTL"
+gen_unbound_list "$WORK/list-names" "$WORK/unbound-nxdomain.conf" nxdomain "$SINK4" "$SINK6" "$BLOCK_TTL"
+gen_unbound_list "$WORK/list-names" "$WORK/unbound-sinkhole.conf" sinkhole "$SINK4" "$SINK6" "$BLOCK_TTL"
 
 # --- configs -------------------------------------------------------------
 cat >"$WORK/nsd.conf" <<EOF
@@ -286,13 +288,17 @@ EOF
     echo "$WORK/unbound-$1.main.conf"
 }
 
-# parapet_conf MODE — the same list, upstream and answers as Unbound's.
+# parapet_conf MODE — the same list, upstream and answers as Unbound's; no
+# per-client rate limit (Unbound has none by default and dnsperf is one
+# client), a cache big enough for every zone name (as Unbound's), metrics
+# and warning page on spare loopback ports.
 parapet_conf() {
     cat >"$WORK/parapet-$1.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$PORT"]
 [upstream]
 servers = ["127.0.0.1:$UP_PORT"]
+cache_size = 1048576
 [blocklist]
 path = "$WORK/maltrail.pbl"
 [block]
@@ -302,6 +308,11 @@ sinkhole_ipv6 = "$SINK6"
 ttl = $BLOCK_TTL
 [access]
 allow = ["127.0.0.0/8"]
+rate_limit_qps = 0
+[metrics]
+listen = "127.0.0.1:$((PORT + 1))"
+[warning_page]
+listen = ["127.0.0.1:$((PORT + 2))"]
 ${PARAPET_EXTRA_CONFIG:-}
 EOF
     echo "$WORK/parapet-$1.toml"
