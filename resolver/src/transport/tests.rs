@@ -678,3 +678,98 @@ async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     .await;
     assert_eq!(code, 403);
 }
+
+/// A hickory resolver that asks `addr` over DoT (`path` None) or DoH.
+fn hickory_client(
+    addr: SocketAddr,
+    server_name: &str,
+    path: Option<&str>,
+    root: &[u8],
+) -> hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider> {
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    let mut conn = match path {
+        None => ConnectionConfig::tls(Arc::from(server_name)),
+        Some(p) => ConnectionConfig::https(Arc::from(server_name), Some(Arc::from(p))),
+    };
+    conn.port = addr.port();
+    let config =
+        ResolverConfig::from_name_servers(vec![NameServerConfig::new(addr.ip(), true, vec![conn])]);
+    let mut store = rustls::RootCertStore::empty();
+    store.add(CertificateDer::from(root.to_vec())).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(certs::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let mut builder = hickory_resolver::Resolver::builder_with_config(config, Default::default())
+        .with_tls_config(tls);
+    builder.options_mut().cache_size = 0;
+    builder.build().unwrap()
+}
+
+/// hickory's own DoT client sends no SNI (hickory-net `tls.rs` turns it
+/// off), so it cannot carry a token: it is served under the address list.
+/// Its DoH client carries the token in the path.
+#[tokio::test]
+async fn hickory_client_over_dot_and_doh() {
+    let open = start(true, Limits::default()).await;
+    let closed = start(false, Limits::default()).await;
+    for (f, addr, path, want) in [
+        (&open, open.dot, None, Some([192, 0, 2, 1].into())),
+        (&closed, closed.dot, None, None),
+        (
+            &closed,
+            closed.doh,
+            Some("/dns-query/alice"),
+            Some([192, 0, 2, 1].into()),
+        ),
+        (&closed, closed.doh, Some("/dns-query"), None),
+    ] {
+        let client = hickory_client(addr, HOST, path, f.cert.der());
+        let got = tokio::time::timeout(DEADLINE, client.lookup("a.test.", RecordType::A))
+            .await
+            .expect("answer within the deadline");
+        match (got, want) {
+            (Ok(lookup), Some(ip)) => assert_eq!(first_a(lookup.message()), Some(ip), "{path:?}"),
+            (Err(e), None) => assert!(e.to_string().contains("Refused"), "{path:?}: {e}"),
+            (got, _) => panic!("{path:?}: {:?}", got.map(|l| l.message().clone())),
+        }
+    }
+}
+
+#[test]
+fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let up = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    let base = format!("{up}[access]\n");
+    let issues = |text: &str| match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            issues.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }
+        other => panic!("expected issues, got {other:?}"),
+    };
+    let bad = issues(&format!("{base}tokens = [\"x\", \"alice\"]\n"));
+    assert!(bad[0].starts_with("access.tokens[0]:"), "{bad:?}");
+    let bad = issues(&format!("{base}tokens_file = \"missing\"\n"));
+    assert!(bad[0].starts_with("access.tokens_file:"), "{bad:?}");
+    let bad = issues(&format!("{up}ca_file = \"nope.pem\"\n"));
+    assert!(bad[0].starts_with("upstream.ca_file:"), "{bad:?}");
+
+    std::fs::write(
+        dir.path().join("tokens"),
+        format!("{} alice\n", hash_token("alice")),
+    )
+    .unwrap();
+    let c = from_toml_str(
+        &format!(
+            "{base}tokens = [\"{}\"]\ntokens_file = \"tokens\"\n",
+            hash_token("bob")
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    let settings = c.transport_settings();
+    let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
+    assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
+}
