@@ -95,7 +95,7 @@ print_table() {
         row "start-up to first answer, $cfg config (s)" "$p" "$u" "$r" "<= 0.05x" "$(verdict "$r" le 0.05)"
     done
     echo
-    echo "Setup: parapet $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (release build," \
+    echo "Setup: parapet $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?") (release build," \
         "\`parapet-blocklist compile\` of the 1,160,474-line maltrail list in ${COMPILE_S} s, ${PBL_MB} MB .pbl;" \
         "rate limit off, 1M-entry cache, metrics on);" \
         "$(unbound -V | head -1 | sed 's/Version/Unbound/') with the same $LIST_NAMES names (those \`parapet-blocklist check\` blocks:" \
