@@ -6,21 +6,23 @@
 //! 12  reserved u32
 //! 16  total length u64 (the whole file, checksum included)
 //! 24  built_at u64, domain_rules u64, ip_rules u64, allow_rules u64
-//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6]
-//! 136 sections
+//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6, filter]
+//! 152 sections
 //! end crc32 (IEEE, crc32fast) u32 LE over every byte before it
 //! ```
 //! A source record is 32-byte SHA-256, rules u64, name (off u32, len u32),
 //! category (off u32, len u32; len `u32::MAX` = none) into the string table.
 //! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
 //! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
+//! The filter is a blocked Bloom filter over the FST keys (see `filter`),
+//! a whole number of 64-byte blocks, possibly none.
 
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
 pub(crate) const VERSION: u32 = 1;
-pub(crate) const HEADER_LEN: usize = 136;
-const SECTIONS: usize = 5;
+pub(crate) const HEADER_LEN: usize = 152;
+const SECTIONS: usize = 6;
 pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;
 pub(crate) const V4_RECORD: usize = 12;
 pub(crate) const V6_RECORD: usize = 36;
@@ -51,6 +53,7 @@ pub(crate) fn write(
     fst: &[u8],
     v4: &[u8],
     v6: &[u8],
+    filter: &[u8],
 ) -> Vec<u8> {
     let mut strings = Vec::new();
     let mut records = Vec::with_capacity(sources.len() * SOURCE_RECORD);
@@ -72,7 +75,7 @@ pub(crate) fn write(
         records.extend_from_slice(&off.to_le_bytes());
         records.extend_from_slice(&len.to_le_bytes());
     }
-    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6];
+    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6, filter];
     let total = HEADER_LEN + sections.iter().map(|s| s.len()).sum::<usize>() + 4;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
@@ -110,6 +113,7 @@ pub(crate) struct Layout {
     pub(crate) fst: std::ops::Range<usize>,
     pub(crate) v4: std::ops::Range<usize>,
     pub(crate) v6: std::ops::Range<usize>,
+    pub(crate) filter: std::ops::Range<usize>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -215,12 +219,17 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         },
         sources.len(),
     )?;
+    let filter = ranges[5].clone();
+    if !filter.len().is_multiple_of(crate::filter::BLOCK) {
+        return Err(ArtifactError::Corrupt("filter"));
+    }
     Ok(Layout {
         counts,
         sources,
         fst: ranges[2].clone(),
         v4,
         v6,
+        filter,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod format;
 
 mod artifact;
 mod compile;
+mod filter;
 mod iprange;
 mod matcher;
 mod name;

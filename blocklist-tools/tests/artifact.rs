@@ -2,17 +2,21 @@
 
 use std::io::Cursor;
 
-use parapet_blocklist::{ArtifactError, Blocklist, CompileOptions, Compiler, Error, Format, SourceSpec};
+use parapet_blocklist::{
+    ArtifactError, Blocklist, CompileOptions, Compiler, Error, Format, SourceSpec,
+};
 
 fn artifact() -> Vec<u8> {
     let mut c = Compiler::new(CompileOptions::default());
     let mut spec = SourceSpec::new("list.txt");
     spec.format = Some(Format::Domains);
     spec.category = Some("malware".into());
-    c.add_reader(&spec, Cursor::new("evil.example\nbad.example\n")).unwrap();
+    c.add_reader(&spec, Cursor::new("evil.example\nbad.example\n"))
+        .unwrap();
     let mut ips = SourceSpec::new("ips.txt");
     ips.format = Some(Format::Ip);
-    c.add_reader(&ips, Cursor::new("192.0.2.0/24\n2001:db8::1\n")).unwrap();
+    c.add_reader(&ips, Cursor::new("192.0.2.0/24\n2001:db8::1\n"))
+        .unwrap();
     c.to_bytes().unwrap()
 }
 
@@ -55,7 +59,10 @@ fn flipped_byte_is_a_checksum_mismatch() {
     for at in 24..bytes.len() {
         let mut b = bytes.clone();
         b[at] ^= 0x10;
-        assert!(matches!(refusal(b), ArtifactError::Checksum { .. }), "byte {at}");
+        assert!(
+            matches!(refusal(b), ArtifactError::Checksum { .. }),
+            "byte {at}"
+        );
     }
 }
 
@@ -64,14 +71,23 @@ fn wrong_magic_is_refused() {
     let mut b = artifact();
     b[0] = b'X';
     assert_eq!(refusal(b), ArtifactError::BadMagic);
-    assert_eq!(refusal(b"# just a hosts file\n0.0.0.0 evil.example\n".to_vec()), ArtifactError::BadMagic);
+    assert_eq!(
+        refusal(b"# just a hosts file\n0.0.0.0 evil.example\n".to_vec()),
+        ArtifactError::BadMagic
+    );
 }
 
 #[test]
 fn newer_version_is_refused() {
     let mut b = artifact();
     b[8..12].copy_from_slice(&2u32.to_le_bytes());
-    assert_eq!(refusal(b), ArtifactError::Version { expected: 1, got: 2 });
+    assert_eq!(
+        refusal(b),
+        ArtifactError::Version {
+            expected: 1,
+            got: 2
+        }
+    );
 }
 
 #[test]
@@ -101,6 +117,12 @@ fn corrupt_file_error_names_the_file() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = Blocklist::open(&path).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("bad.pbl") && msg.contains("truncated"), "{msg}");
-    assert!(matches!(Blocklist::open(&dir.path().join("missing.pbl")), Err(Error::Io { .. })));
+    assert!(
+        msg.contains("bad.pbl") && msg.contains("truncated"),
+        "{msg}"
+    );
+    assert!(matches!(
+        Blocklist::open(&dir.path().join("missing.pbl")),
+        Err(Error::Io { .. })
+    ));
 }

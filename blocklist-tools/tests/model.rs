@@ -23,7 +23,15 @@ struct NameRule {
 }
 
 fn label() -> impl Strategy<Value = String> {
-    prop_oneof![Just("a"), Just("b"), Just("ab"), Just("x-1"), Just("_s"), Just("a0")].prop_map(str::to_string)
+    prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("ab"),
+        Just("x-1"),
+        Just("_s"),
+        Just("a0")
+    ]
+    .prop_map(str::to_string)
 }
 
 fn name_rule() -> impl Strategy<Value = NameRule> {
@@ -32,11 +40,16 @@ fn name_rule() -> impl Strategy<Value = NameRule> {
         prop_oneof![Just(Sc::Subtree), Just(Sc::Exact), Just(Sc::Below)],
         any::<bool>(),
     )
-        .prop_map(|(labels, scope, allow)| NameRule { labels, scope, allow })
+        .prop_map(|(labels, scope, allow)| NameRule {
+            labels,
+            scope,
+            allow,
+        })
 }
 
 fn build(names: &[NameRule], nets: &[(u8, u8, bool)]) -> Blocklist {
-    let (mut adblock, mut rpz, mut ip_block, mut ip_allow) = (String::new(), String::new(), String::new(), String::new());
+    let (mut adblock, mut rpz, mut ip_block, mut ip_allow) =
+        (String::new(), String::new(), String::new(), String::new());
     for r in names {
         let name = r.labels.join(".");
         match (r.scope, r.allow) {
@@ -50,9 +63,15 @@ fn build(names: &[NameRule], nets: &[(u8, u8, bool)]) -> Blocklist {
     }
     for (last, prefix, allow) in nets {
         let line = format!("10.0.0.{last}/{prefix}\n");
-        if *allow { ip_allow.push_str(&line) } else { ip_block.push_str(&line) }
+        if *allow {
+            ip_allow.push_str(&line)
+        } else {
+            ip_block.push_str(&line)
+        }
     }
-    let mut c = Compiler::new(CompileOptions { force_public_suffix: true });
+    let mut c = Compiler::new(CompileOptions {
+        force_public_suffix: true,
+    });
     for (name, format, text, allow) in [
         ("a.txt", Format::Adblock, adblock, false),
         ("r.rpz", Format::Rpz, rpz, false),
@@ -94,8 +113,15 @@ fn reference_ip(nets: &[(u8, u8, bool)], ip: u8) -> Option<bool> {
         let mask = (u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0) & 0xFF) as u8;
         ip & mask == last & mask
     };
-    let best = nets.iter().filter(|(l, p, _)| covers(*l, *p)).map(|(_, p, _)| *p).max()?;
-    Some(nets.iter().any(|(l, p, a)| *p == best && *a && covers(*l, *p)))
+    let best = nets
+        .iter()
+        .filter(|(l, p, _)| covers(*l, *p))
+        .map(|(_, p, _)| *p)
+        .max()?;
+    Some(
+        nets.iter()
+            .any(|(l, p, a)| *p == best && *a && covers(*l, *p)),
+    )
 }
 
 proptest! {

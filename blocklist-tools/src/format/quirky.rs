@@ -35,7 +35,8 @@ fn real_quirky_lines() {
     let mut checked = 0;
     for row in text.lines().skip(1) {
         let mut cols = row.splitn(3, '\t');
-        let (Some(category), Some(source), Some(line)) = (cols.next(), cols.next(), cols.next()) else {
+        let (Some(category), Some(source), Some(line)) = (cols.next(), cols.next(), cols.next())
+        else {
             continue;
         };
         let mut rules = Vec::new();
@@ -43,14 +44,20 @@ fn real_quirky_lines() {
         let names = names(&rules);
         for n in &names {
             assert!(
-                n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)),
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)),
                 "{category}: {line:?} gave {n:?}"
             );
-            assert!(!n.ends_with('.') && !n.is_empty() && n.len() <= 253, "{line:?} gave {n:?}");
+            assert!(
+                !n.ends_with('.') && !n.is_empty() && n.len() <= 253,
+                "{line:?} gave {n:?}"
+            );
         }
         let why = format!("{category} {source}: {line:?} -> {result:?} {names:?}");
         match category {
-            "ip_literal" | "url_with_path" | "overlong_label" if format_of(source) == Format::Domains => {
+            "ip_literal" | "url_with_path" | "overlong_label"
+                if format_of(source) == Format::Domains =>
+            {
                 assert!(names.is_empty(), "{why}")
             }
             "punycode_idn" | "underscore" | "uppercase" if !line.trim_start().starts_with('#') => {
@@ -59,7 +66,10 @@ fn real_quirky_lines() {
             "underscore" => assert!(names.iter().all(|n| !n.contains('#')), "{why}"),
             "bom" => assert_eq!(result, Ok(Kind::Comment), "{why}"),
             "ipv6_literal" if format_of(source) == Format::Ip => {
-                assert!(matches!(rules.first().map(|r| &r.target), Some(Target::Ip(_))), "{why}")
+                assert!(
+                    matches!(rules.first().map(|r| &r.target), Some(Target::Ip(_))),
+                    "{why}"
+                )
             }
             "regex_or_wildcard" => assert!(names.iter().all(|n| !n.contains('*')), "{why}"),
             "inline_comment" => assert!(names.iter().all(|n| !n.contains('#')), "{why}"),
