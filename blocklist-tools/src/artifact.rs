@@ -3,7 +3,7 @@
 //! ```text
 //! 0   magic  "PARAPBL\0"
 //! 8   version u32 LE
-//! 12  reserved u32
+//! 12  label-count mask u32: bit d set when some domain key has d labels (bit 31: 31 or more)
 //! 16  total length u64 (the whole file, checksum included)
 //! 24  built_at u64, domain_rules u64, ip_rules u64, allow_rules u64
 //! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6, filter]
@@ -44,6 +44,8 @@ pub(crate) struct Counts {
     pub(crate) domain_rules: u64,
     pub(crate) ip_rules: u64,
     pub(crate) allow_rules: u64,
+    /// Bit d set when some domain key has d labels (bit 31: 31 or more).
+    pub(crate) label_mask: u32,
 }
 
 /// Assemble an artifact from its parts.
@@ -80,7 +82,7 @@ pub(crate) fn write(
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&counts.label_mask.to_le_bytes());
     out.extend_from_slice(&(total as u64).to_le_bytes());
     for v in [
         counts.built_at,
@@ -182,6 +184,7 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         domain_rules: u64_at(b, 32),
         ip_rules: u64_at(b, 40),
         allow_rules: u64_at(b, 48),
+        label_mask: u32_at(b, 12),
     };
     let mut ranges = Vec::with_capacity(SECTIONS);
     for i in 0..SECTIONS {

@@ -221,6 +221,8 @@ impl State {
             map.insert(key(&entries[i]), (u64::from(this) << 32) | u64::from(below))
                 .map_err(fst_err)?;
             counts.domain_rules += 1;
+            let labels = key(&entries[i]).iter().filter(|b| **b == b'.').count() + 1;
+            counts.label_mask |= 1 << labels.min(31);
             let is_allow = |d: u32| d & rule::PRESENT != 0 && rule::action(d) == Action::Allow;
             if is_allow(this) || is_allow(below) {
                 counts.allow_rules += 1;

@@ -147,6 +147,7 @@ impl Loaded {
         if section.is_empty() {
             return u32::MAX;
         }
+        let mask = self.layout.counts.label_mask;
         let mut deepest = 0;
         let mut h = filter::SEED;
         for (i, label) in labels.iter().enumerate() {
@@ -160,8 +161,10 @@ impl Loaded {
                 }
                 h = filter::step(h, b);
             }
-            if filter::may_contain(section, h) {
-                deepest = i as u32 + 1;
+            // Only depths some key has are worth a probe (a cache line each).
+            let depth = i as u32 + 1;
+            if mask & (1 << depth.min(31)) != 0 && filter::may_contain(section, h) {
+                deepest = depth;
             }
         }
         deepest
