@@ -3,7 +3,7 @@
 //! upstreams, and a hard deadline so a client gets SERVFAIL in time.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
@@ -12,10 +12,11 @@ use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
     ServerOrderingStrategy,
 };
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 
 use crate::config::{UpstreamConfig, UpstreamProtocol};
+use crate::metrics::cache_probe::{self, ProbedProvider};
+use crate::metrics::{Metrics, UpstreamFailure};
 
 /// An upstream answer, ready to be relayed.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +31,8 @@ pub struct Upstream {
     pub authorities: Vec<Record>,
     /// Additional section.
     pub additionals: Vec<Record>,
+    /// How long the lookup took (cache hits included).
+    pub elapsed: Duration,
 }
 
 /// Why a query could not be forwarded. The client gets SERVFAIL.
@@ -46,8 +49,9 @@ pub enum ForwardError {
 /// The forwarding resolver. Cheap to clone (shared cache and connections).
 #[derive(Clone)]
 pub struct Forwarder {
-    resolver: Arc<Resolver<TokioRuntimeProvider>>,
+    resolver: Arc<Resolver<ProbedProvider>>,
     deadline: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -105,7 +109,7 @@ impl Forwarder {
         opts.try_tcp_on_error = true;
         opts.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
         opts.ndots = 0;
-        let mut builder = Resolver::builder_with_config(rc, TokioRuntimeProvider::default());
+        let mut builder = Resolver::builder_with_config(rc, ProbedProvider::default());
         if let Some(ca) = &config.ca_file {
             builder = builder.with_tls_config(tls_client_config(ca).map_err(NetError::from)?);
         }
@@ -113,6 +117,7 @@ impl Forwarder {
         Ok(Forwarder {
             resolver: Arc::new(builder.build()?),
             deadline,
+            metrics: None,
         })
     }
 
@@ -120,11 +125,16 @@ impl Forwarder {
     pub async fn forward(&self, name: &Name, qtype: RecordType) -> Result<Upstream, ForwardError> {
         let mut fqdn = name.clone();
         fqdn.set_fqdn(true);
-        let lookup = tokio::time::timeout(self.deadline, self.resolver.lookup(fqdn, qtype))
-            .await
-            .map_err(|_| ForwardError::Timeout(self.deadline))?;
-        match lookup {
-            Ok(lookup) => {
+        let started = Instant::now();
+        let (lookup, sent_upstream) = cache_probe::probe(tokio::time::timeout(
+            self.deadline,
+            self.resolver.lookup(fqdn, qtype),
+        ))
+        .await;
+        let elapsed = started.elapsed();
+        let result = match lookup {
+            Err(_) => Err(ForwardError::Timeout(self.deadline)),
+            Ok(Ok(lookup)) => {
                 let msg = lookup.message();
                 Ok(Upstream {
                     rcode: msg.metadata.response_code,
@@ -132,16 +142,34 @@ impl Forwarder {
                     answers: msg.answers.clone(),
                     authorities: msg.authorities.clone(),
                     additionals: msg.additionals.clone(),
+                    elapsed,
                 })
             }
-            Err(NetError::Dns(DnsError::NoRecordsFound(no))) => Ok(negative(no)),
-            Err(e) => Err(ForwardError::Upstream(e)),
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no)))) => Ok(negative(no, elapsed)),
+            Ok(Err(e)) => Err(ForwardError::Upstream(e)),
+        };
+        if let Some(metrics) = &self.metrics {
+            match &result {
+                Ok(_) => metrics.record_upstream(elapsed, !sent_upstream),
+                Err(ForwardError::Timeout(_)) => {
+                    metrics.record_upstream_failure(UpstreamFailure::Timeout)
+                }
+                Err(ForwardError::Upstream(_)) => {
+                    metrics.record_upstream_failure(UpstreamFailure::Error)
+                }
+            }
         }
+        result
+    }
+
+    /// Record upstream latency, cache hits/misses and failures in `metrics`.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.metrics = Some(metrics);
     }
 }
 
 /// NXDOMAIN / NODATA as the upstream gave it, SOA included.
-fn negative(no: NoRecords) -> Upstream {
+fn negative(no: NoRecords, elapsed: Duration) -> Upstream {
     let authorities = match (no.authorities, no.soa) {
         (Some(auth), _) if !auth.is_empty() => auth.to_vec(),
         (_, Some(soa)) => vec![soa.into_record_of_rdata()],
@@ -153,6 +181,7 @@ fn negative(no: NoRecords) -> Upstream {
         answers: Vec::new(),
         authorities,
         additionals: Vec::new(),
+        elapsed,
     }
 }
 

@@ -30,6 +30,7 @@ use crate::access::AccessList;
 use crate::answer;
 use crate::config::{BlockConfig, Config};
 use crate::forward::{ForwardError, Forwarder};
+use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::RateLimiter;
 
@@ -101,6 +102,12 @@ pub struct QueryEvent<'a> {
     pub list: &'a Blocklist,
     /// Time from receipt to response sent.
     pub elapsed: Duration,
+    /// Time the upstream lookup took, for forwarded queries (also those
+    /// blocked on answer inspection).
+    pub upstream: Option<Duration>,
+    /// For CNAME and answer-IP blocks: the CNAME target or address that
+    /// matched (resolve the rule with `list.rule_info(rule, matched)`).
+    pub matched: Option<&'a str>,
 }
 
 /// A sink for finished queries (metrics, query log). Called on the query
@@ -152,6 +159,15 @@ struct Reply {
     authorities: Vec<Record>,
     additionals: Vec<Record>,
     ede: Option<(u16, String)>,
+    /// For the observers, not sent.
+    trace: Trace,
+}
+
+/// What observers learn about a query besides its outcome.
+#[derive(Debug, Default)]
+struct Trace {
+    upstream: Option<Duration>,
+    matched: Option<String>,
 }
 
 impl Reply {
@@ -164,6 +180,7 @@ impl Reply {
             authorities: Vec::new(),
             additionals: Vec::new(),
             ede: None,
+            trace: Trace::default(),
         }
     }
 }
@@ -187,6 +204,15 @@ impl Handler {
     /// while setting up; clones made earlier do not see it.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         Arc::make_mut(&mut self.inner).observers.push(observer);
+        self
+    }
+
+    /// Count every query and forwarded lookup in `metrics` (registers it
+    /// as an observer and gives it to the forwarder).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.forwarder.set_metrics(Arc::clone(&metrics));
+        inner.observers.push(metrics);
         self
     }
 
@@ -271,7 +297,13 @@ impl Handler {
             None => {
                 if let Some(hit) = policy::inspect_answers(list, &upstream.answers) {
                     debug!(query = %name, %qtype, trigger = hit.trigger.as_str(), subject = %hit.subject, "answer blocked");
-                    return self.blocked(list, name, qtype, hit.trigger, hit.rule);
+                    let (outcome, mut reply) =
+                        self.blocked(list, name, qtype, hit.trigger, hit.rule);
+                    reply.trace = Trace {
+                        upstream: Some(upstream.elapsed),
+                        matched: Some(hit.subject),
+                    };
+                    return (outcome, reply);
                 }
                 Outcome::Forwarded {
                     rcode: upstream.rcode,
@@ -286,6 +318,10 @@ impl Handler {
             authorities: upstream.authorities,
             additionals: upstream.additionals,
             ede: None,
+            trace: Trace {
+                upstream: Some(upstream.elapsed),
+                matched: None,
+            },
         };
         (outcome, reply)
     }
@@ -309,6 +345,7 @@ impl Handler {
             authorities: synth.authorities,
             additionals: Vec::new(),
             ede: Some((answer::EDE_BLOCKED, text)),
+            trace: Trace::default(),
         };
         (Outcome::Blocked { trigger, rule }, reply)
     }
@@ -319,6 +356,7 @@ impl Handler {
         list: &Blocklist,
         outcome: Outcome,
         rcode: ResponseCode,
+        trace: &Trace,
         started: Instant,
     ) {
         if self.inner.observers.is_empty() {
@@ -334,6 +372,8 @@ impl Handler {
             rcode,
             list,
             elapsed: started.elapsed(),
+            upstream: trace.upstream,
+            matched: trace.matched.as_deref(),
         };
         for o in &self.inner.observers {
             o.observe(&event);
@@ -352,10 +392,11 @@ impl RequestHandler for Handler {
         // The snapshot this query is checked against, kept to the end even if
         // a reload swaps the list meanwhile.
         let list = self.inner.list.load_full();
-        let (outcome, reply) = self.decide(request, &list).await;
+        let (outcome, mut reply) = self.decide(request, &list).await;
         let rcode = reply.rcode;
+        let trace = std::mem::take(&mut reply.trace);
         let info = send(request, response_handle, reply).await;
-        self.observe(request, &list, outcome, rcode, started);
+        self.observe(request, &list, outcome, rcode, &trace, started);
         info
     }
 }

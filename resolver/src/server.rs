@@ -26,6 +26,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::handler::{Handler, HandlerError, Observer};
+use crate::metrics::{self, Metrics};
+use crate::querylog::QueryLog;
 use crate::reload::{self, ReloadError, ReloadHandle};
 
 /// How long in-flight queries get to finish on shutdown.
@@ -50,6 +52,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The query log could not be opened.
+    #[error("cannot open the query log: {0}")]
+    QueryLog(std::io::Error),
     /// The DoT/DoH listeners could not start.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
@@ -85,8 +90,18 @@ impl ServerBuilder {
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let config = self.config;
         let list = reload::initial(&config.blocklist).await?;
-        let mut handler = Handler::new(&config, list.clone())?;
-        // Observers: metrics and the query log register here.
+        // Metrics and the query log: the handler reports every query to them.
+        let metrics = Arc::new(Metrics::new());
+        let mut handler = Handler::new(&config, list.clone())?.with_metrics(Arc::clone(&metrics));
+        // The query log's writer stops after the listeners have drained.
+        let log_stop = CancellationToken::new();
+        let (query_log, log_writer) =
+            QueryLog::start(&config.query_log, Arc::clone(&metrics), log_stop.clone())
+                .map_err(ServerError::QueryLog)?;
+        if query_log.is_enabled() {
+            handler = handler.with_observer(Arc::new(query_log.clone()));
+        }
+        // Further observers (tests).
         for o in self.observers {
             handler = handler.with_observer(o);
         }
@@ -117,7 +132,17 @@ impl ServerBuilder {
         // `config.warning_page`, `config.block` and `shutdown.clone()`.
         // TODO(warning): call crate::warning::serve once it exists.
 
-        let reload = reload::spawn(config.blocklist.clone(), list, shutdown.clone());
+        let reload = reload::spawn(config.blocklist.clone(), list.clone(), shutdown.clone());
+        metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
+        let metrics_addr = if config.metrics.enabled {
+            let addr = config.metrics.listen;
+            let bound = metrics::http::start(addr, Arc::clone(&metrics), shutdown.clone())
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            Some(bound)
+        } else {
+            None
+        };
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let task = tokio::spawn(async move {
@@ -126,7 +151,7 @@ impl ServerBuilder {
                 r = server.block_until_done() => Some(r),
             };
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            match early {
+            let result = match early {
                 Some(Ok(())) => Ok(()),
                 Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
                 None => {
@@ -140,7 +165,13 @@ impl ServerBuilder {
                         }
                     }
                 }
+            };
+            // No more queries: let the query log write what is queued.
+            log_stop.cancel();
+            if let Some(writer) = log_writer {
+                let _ = writer.await;
             }
+            result
         });
         Ok(RunningServer {
             udp_addrs,
@@ -148,6 +179,9 @@ impl ServerBuilder {
             transport,
             handler,
             reload,
+            metrics,
+            metrics_addr,
+            query_log,
             task,
         })
     }
@@ -161,6 +195,9 @@ pub struct RunningServer {
     transport: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
+    metrics: Arc<Metrics>,
+    metrics_addr: Option<SocketAddr>,
+    query_log: QueryLog,
     task: JoinHandle<Result<(), ServerError>>,
 }
 
@@ -195,6 +232,22 @@ impl RunningServer {
         &self.reload
     }
 
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where `/metrics` is served (port 0 resolved); `None` when
+    /// `[metrics] enabled = false`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The query log (disabled unless `[query_log] enabled`).
+    pub fn query_log(&self) -> &QueryLog {
+        &self.query_log
+    }
+
     /// Wait until the server has stopped (after the shutdown token is
     /// cancelled, or a listener failed).
     pub async fn wait(self) -> Result<(), ServerError> {
@@ -208,12 +261,21 @@ impl RunningServer {
 /// SIGHUP reloads the list.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
     let server = ServerBuilder::new(config).start(shutdown.clone()).await?;
-    spawn_signal_handler(shutdown, server.reload().clone());
+    spawn_signal_handler(
+        shutdown,
+        server.reload().clone(),
+        server.query_log().clone(),
+    );
     server.wait().await
 }
 
-/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list.
-pub fn spawn_signal_handler(shutdown: CancellationToken, reload: ReloadHandle) {
+/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list and
+/// reopen the query log (for logrotate).
+pub fn spawn_signal_handler(
+    shutdown: CancellationToken,
+    reload: ReloadHandle,
+    query_log: QueryLog,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
@@ -229,7 +291,11 @@ pub fn spawn_signal_handler(shutdown: CancellationToken, reload: ReloadHandle) {
                 _ = shutdown.cancelled() => break,
                 _ = term.recv() => { info!("SIGTERM received"); shutdown.cancel(); break }
                 _ = int.recv() => { info!("SIGINT received"); shutdown.cancel(); break }
-                _ = hup.recv() => { info!("SIGHUP received: reloading the list"); reload.trigger() }
+                _ = hup.recv() => {
+                    info!("SIGHUP received: reloading the list, reopening the query log");
+                    reload.trigger();
+                    query_log.reopen();
+                }
             }
         }
     });

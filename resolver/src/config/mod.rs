@@ -16,6 +16,7 @@ use parapet_blocklist::SourceSpec;
 use parapet_blocklist::feed::FeedConfig;
 use serde::Serialize;
 
+pub use crate::querylog::{ClientAddresses, HashKey, LogMode};
 use crate::warning::WarningPageConfig;
 
 pub mod raw;
@@ -344,41 +345,39 @@ pub struct MetricsConfig {
     pub listen: SocketAddr,
 }
 
-/// `[query_log]`
-#[derive(Debug, Clone, Serialize)]
+/// `[query_log]`: see [`crate::querylog`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryLogConfig {
-    /// Default false.
+    /// Default false: nothing about queries is recorded.
     pub enabled: bool,
-    /// Which queries are logged.
-    pub mode: QueryLogMode,
-    /// Log file; standard output when unset.
+    /// `blocks` (default: only blocked queries, the privacy-minimal choice)
+    /// or `all`.
+    pub mode: LogMode,
+    /// Log file (appended to, reopened on SIGHUP); standard output when
+    /// unset or `"-"`.
     pub path: Option<PathBuf>,
-    /// How client addresses are written.
+    /// `full`, `truncated` (default: /24, /56), `hashed` or `none`.
     pub client_addresses: ClientAddresses,
+    /// Secret for `hashed` (at least 16 bytes); unset = a random key per
+    /// process, so hashes cannot be linked across restarts. Never printed.
+    #[serde(skip)]
+    pub hash_key: Option<HashKey>,
+    /// Records queued for the writer before new ones are dropped and
+    /// counted (default 4096).
+    pub queue: usize,
 }
 
-/// Which queries the query log records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryLogMode {
-    /// Every query.
-    All,
-    /// Blocked queries only.
-    Blocked,
-}
-
-/// How client addresses appear in the query log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientAddresses {
-    /// As they are.
-    Full,
-    /// IPv4 /24, IPv6 /48.
-    Truncate,
-    /// A keyed hash.
-    Hash,
-    /// Not at all.
-    Omit,
+impl Default for QueryLogConfig {
+    fn default() -> Self {
+        QueryLogConfig {
+            enabled: false,
+            mode: LogMode::default(),
+            path: None,
+            client_addresses: ClientAddresses::default(),
+            hash_key: None,
+            queue: crate::querylog::DEFAULT_QUEUE,
+        }
+    }
 }
 
 fn serialize_display_vec<S: serde::Serializer, T: fmt::Display>(

@@ -185,10 +185,14 @@ pub struct RawMetrics {
 pub struct RawQueryLog {
     /// Off by default.
     pub enabled: Option<bool>,
-    /// `all` or `blocked`.
+    /// `blocks` or `all`.
     pub mode: Option<String>,
-    /// Log file; standard output when absent.
+    /// Log file, or `-` for standard output (also when absent).
     pub path: Option<PathBuf>,
-    /// `full`, `truncate`, `hash` or `omit`.
+    /// `full`, `truncated`, `hashed` or `none`.
     pub client_addresses: Option<String>,
+    /// Secret key for `hashed`.
+    pub hash_key: Option<String>,
+    /// Writer queue capacity.
+    pub queue: Option<usize>,
 }

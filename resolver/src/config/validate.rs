@@ -309,36 +309,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     };
 
     // [query_log]
-    let mode = match raw.query_log.mode.as_deref() {
-        None | Some("all") => QueryLogMode::All,
-        Some("blocked") => QueryLogMode::Blocked,
-        Some(o) => {
-            is.push(
-                "query_log.mode",
-                format!("{o:?} is not one of all, blocked"),
-            );
-            QueryLogMode::All
-        }
-    };
-    let client_addresses = match raw.query_log.client_addresses.as_deref() {
-        None | Some("full") => ClientAddresses::Full,
-        Some("truncate") => ClientAddresses::Truncate,
-        Some("hash") => ClientAddresses::Hash,
-        Some("omit") => ClientAddresses::Omit,
-        Some(o) => {
-            is.push(
-                "query_log.client_addresses",
-                format!("{o:?} is not one of full, truncate, hash, omit"),
-            );
-            ClientAddresses::Full
-        }
-    };
-    let query_log = QueryLogConfig {
-        enabled: raw.query_log.enabled.unwrap_or(false),
-        mode,
-        path: raw.query_log.path.map(|p| resolve(&p)),
-        client_addresses,
-    };
+    let query_log = validate_query_log(raw.query_log, &resolve, &mut is);
 
     // [[feeds]]
     for (i, f) in raw.feeds.iter().enumerate() {
@@ -508,5 +479,67 @@ pub fn parse_upstream(s: &str) -> Result<UpstreamServer, String> {
             addr: addr(s, 53)?,
             protocol: UpstreamProtocol::Plain,
         })
+    }
+}
+
+/// `[query_log]`: modes by name, key length, queue bounds; `-` = stdout.
+fn validate_query_log(
+    raw: super::raw::RawQueryLog,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    is: &mut Issues,
+) -> QueryLogConfig {
+    let defaults = QueryLogConfig::default();
+    let mode = match raw.mode.as_deref() {
+        None => defaults.mode,
+        Some("blocks") => LogMode::Blocks,
+        Some("all") => LogMode::All,
+        Some(o) => {
+            is.push("query_log.mode", format!("{o:?} is not one of blocks, all"));
+            defaults.mode
+        }
+    };
+    let client_addresses = match raw.client_addresses.as_deref() {
+        None => defaults.client_addresses,
+        Some("full") => ClientAddresses::Full,
+        Some("truncated") => ClientAddresses::Truncated,
+        Some("hashed") => ClientAddresses::Hashed,
+        Some("none") => ClientAddresses::None,
+        Some(o) => {
+            is.push(
+                "query_log.client_addresses",
+                format!("{o:?} is not one of full, truncated, hashed, none"),
+            );
+            defaults.client_addresses
+        }
+    };
+    if let Some(key) = &raw.hash_key
+        && key.len() < crate::querylog::client::MIN_HASH_KEY_LEN
+    {
+        is.push(
+            "query_log.hash_key",
+            format!(
+                "too short: use at least {} bytes of secret (or leave it unset for a random key per process)",
+                crate::querylog::client::MIN_HASH_KEY_LEN
+            ),
+        );
+    }
+    let queue = raw.queue.unwrap_or(defaults.queue);
+    if !(1..=1_000_000).contains(&queue) {
+        is.push(
+            "query_log.queue",
+            format!("{queue} is not between 1 and 1000000"),
+        );
+    }
+    let path = raw
+        .path
+        .filter(|p| p != Path::new("-") && p != Path::new("stdout"))
+        .map(|p| resolve(&p));
+    QueryLogConfig {
+        enabled: raw.enabled.unwrap_or(false),
+        mode,
+        path,
+        client_addresses,
+        hash_key: raw.hash_key.map(HashKey::new),
+        queue: queue.clamp(1, 1_000_000),
     }
 }

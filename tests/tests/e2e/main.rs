@@ -8,6 +8,7 @@ mod config_files;
 mod dig;
 mod forwarding;
 mod inspection;
+mod observe;
 mod reload;
 mod robustness;
 mod transport;
