@@ -179,7 +179,13 @@ impl<H: RequestHandler + Clone> Connection<H> {
             // Dropping `answers` here lets the writer finish once every
             // query in flight has been answered.
         };
-        tokio::join!(read_loop, write_loop);
+        // The writer ends early only when the client stopped reading: then
+        // stop reading too. Otherwise let it drain the answers in flight.
+        tokio::pin!(write_loop);
+        tokio::select! {
+            () = &mut write_loop => {}
+            () = read_loop => write_loop.await,
+        }
     }
 }
 
