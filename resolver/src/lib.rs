@@ -1,4 +1,21 @@
 //! parapet-resolver: a protective DNS resolver.
+//!
+//! The query path (DESIGN.md), each stage in its module:
+//!
+//! ```text
+//! client ─▶ listener (UDP, TCP, DoT, DoH)            server
+//!        ─▶ access control                           access
+//!        ─▶ rate limit                               ratelimit
+//!        ─▶ policy check (one pass over the name)    policy
+//!             ├─ hit  ─▶ sinkhole answer + EDE 15    answer
+//!             └─ miss ─▶ forward (cached)            forward
+//!                       ─▶ inspect CNAMEs, A/AAAA    policy
+//!        ─▶ observe(Outcome): metrics, query log     handler
+//! ```
+//!
+//! [`handler::Handler`] runs the path for any transport; [`server`] binds
+//! the listeners; [`reload`] swaps the list in service ([`SharedBlocklist`]);
+//! [`config`] reads and validates the TOML file.
 #![warn(missing_docs)]
 
 use std::sync::Arc;
@@ -6,10 +23,26 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parapet_blocklist::Blocklist;
 
+pub mod access;
+pub mod answer;
+pub mod cli;
+pub mod config;
 pub mod enrol;
+pub mod forward;
+pub mod handler;
+pub mod metrics;
+pub mod policy;
 pub mod profile;
+pub mod querylog;
+pub mod ratelimit;
+pub mod reload;
+pub mod server;
 pub mod transport;
 pub mod warning;
+
+pub use config::Config;
+pub use handler::{Handler, Observer, Outcome, QueryEvent};
+pub use server::{RunningServer, ServerBuilder};
 
 /// The list in service, swapped atomically on reload. Readers take a
 /// snapshot with `load()` and keep it for the whole query.

@@ -678,3 +678,198 @@ async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     .await;
     assert_eq!(code, 403);
 }
+
+/// A hickory resolver that asks `addr` over DoT (`path` None) or DoH.
+fn hickory_client(
+    addr: SocketAddr,
+    server_name: &str,
+    path: Option<&str>,
+    root: &[u8],
+) -> hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider> {
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    let mut conn = match path {
+        None => ConnectionConfig::tls(Arc::from(server_name)),
+        Some(p) => ConnectionConfig::https(Arc::from(server_name), Some(Arc::from(p))),
+    };
+    conn.port = addr.port();
+    let config =
+        ResolverConfig::from_name_servers(vec![NameServerConfig::new(addr.ip(), true, vec![conn])]);
+    let mut store = rustls::RootCertStore::empty();
+    store.add(CertificateDer::from(root.to_vec())).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(certs::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let mut builder = hickory_resolver::Resolver::builder_with_config(config, Default::default())
+        .with_tls_config(tls);
+    builder.options_mut().cache_size = 0;
+    builder.build().unwrap()
+}
+
+/// hickory's own DoT client sends no SNI (hickory-net `tls.rs` turns it
+/// off), so it cannot carry a token: it is served under the address list.
+/// Its DoH client carries the token in the path.
+#[tokio::test]
+async fn hickory_client_over_dot_and_doh() {
+    let open = start(true, Limits::default()).await;
+    let closed = start(false, Limits::default()).await;
+    for (f, addr, path, want) in [
+        (&open, open.dot, None, Some([192, 0, 2, 1].into())),
+        (&closed, closed.dot, None, None),
+        (
+            &closed,
+            closed.doh,
+            Some("/dns-query/alice"),
+            Some([192, 0, 2, 1].into()),
+        ),
+        (&closed, closed.doh, Some("/dns-query"), None),
+    ] {
+        let client = hickory_client(addr, HOST, path, f.cert.der());
+        let got = tokio::time::timeout(DEADLINE, client.lookup("a.test.", RecordType::A))
+            .await
+            .expect("answer within the deadline");
+        match (got, want) {
+            (Ok(lookup), Some(ip)) => assert_eq!(first_a(lookup.message()), Some(ip), "{path:?}"),
+            (Err(e), None) => assert!(e.to_string().contains("Refused"), "{path:?}: {e}"),
+            (got, _) => panic!("{path:?}: {:?}", got.map(|l| l.message().clone())),
+        }
+    }
+}
+
+#[test]
+fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let up = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    let base = format!("{up}[access]\n");
+    let issues = |text: &str| match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            issues.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }
+        other => panic!("expected issues, got {other:?}"),
+    };
+    let bad = issues(&format!("{base}tokens = [\"x\", \"alice\"]\n"));
+    assert!(bad[0].starts_with("access.tokens[0]:"), "{bad:?}");
+    let bad = issues(&format!("{base}tokens_file = \"missing\"\n"));
+    assert!(bad[0].starts_with("access.tokens_file:"), "{bad:?}");
+    let bad = issues(&format!("{up}ca_file = \"nope.pem\"\n"));
+    assert!(bad[0].starts_with("upstream.ca_file:"), "{bad:?}");
+
+    std::fs::write(
+        dir.path().join("tokens"),
+        format!("{} alice\n", hash_token("alice")),
+    )
+    .unwrap();
+    let c = from_toml_str(
+        &format!(
+            "{base}tokens = [\"{}\"]\ntokens_file = \"tokens\"\n",
+            hash_token("bob")
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    let settings = c.transport_settings();
+    let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
+    assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
+}
+
+#[tokio::test]
+async fn connection_limit_sheds_a_flood_and_recovers() {
+    let limits = Limits {
+        max_connections: 2,
+        handshake_timeout: Duration::from_secs(2),
+        ..short_limits()
+    };
+    let f = start(true, limits).await;
+    // Two connections that never handshake fill the DoT listener...
+    let _a = TcpStream::connect(f.dot).await.unwrap();
+    let _b = TcpStream::connect(f.dot).await.unwrap();
+    // ...so a third is closed at once rather than queued behind them.
+    let refused = eventually_ok(|| async {
+        let mut c = TcpStream::connect(f.dot).await.ok()?;
+        let mut buf = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+        .then_some(())
+    })
+    .await;
+    assert!(refused, "a connection over the limit was not shed");
+    // Once the handshake timeout frees the slots, clients are served again.
+    let served = eventually_ok(|| async {
+        let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT])
+            .await
+            .ok()?;
+        first_a(&dot_ask(&mut s, 1, "a.test.").await)
+    })
+    .await;
+    assert!(served);
+}
+
+#[tokio::test]
+async fn idle_doh_connections_are_closed() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let f = start(true, limits).await;
+    let mut s = tls_connect(f.doh, HOST, &[f.cert.der()], &[b"http/1.1"])
+        .await
+        .unwrap();
+    let q = b64url(&query(0, "a.test."));
+    s.write_all(format!("GET /dns-query?dns={q} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // One answer, then nothing: the server closes the keep-alive connection.
+    let mut raw = Vec::new();
+    let closed = tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw)).await;
+    assert!(closed.is_ok(), "idle connection kept open");
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
+/// Retry `probe` until it returns `Some` or [`DEADLINE`] passes.
+async fn eventually_ok<T, F, Fut>(mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::time::Instant::now() < deadline {
+        if probe().await.is_some() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[test]
+fn check_config_reports_a_key_that_does_not_fit_the_certificate() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestCert::new(&[HOST]);
+    let b = TestCert::new(&[HOST]);
+    std::fs::write(dir.path().join("cert.pem"), a.cert_pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), b.key_pem()).unwrap();
+    let text = "[server]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n\
+                [upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            let text: Vec<_> = issues.iter().map(|i| i.to_string()).collect();
+            assert!(
+                text.iter()
+                    .any(|i| i.starts_with("server.tls_key:") && i.contains("does not fit")),
+                "{text:?}"
+            );
+        }
+        other => panic!("expected issues, got {other:?}"),
+    }
+    std::fs::write(dir.path().join("key.pem"), a.key_pem()).unwrap();
+    assert!(from_toml_str(text, dir.path()).is_ok());
+}

@@ -54,6 +54,9 @@ pub fn is_valid_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// What a token entry must look like (the tail of [`TokenError::Entry`]).
+pub const ENTRY_HELP: &str = "is not a SHA-256 hex digest (64 hex digits) optionally followed by a label; store hashes, not tokens (`parapet token hash TOKEN`)";
+
 /// A bad entry in `[access] tokens` or in the tokens file.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -66,9 +69,7 @@ pub enum TokenError {
         source: std::io::Error,
     },
     /// An entry is not `<sha256-hex> [label]`.
-    #[error(
-        "{place}: {entry:?} is not a SHA-256 hex digest (64 hex digits) optionally followed by a label; store hashes, not tokens (`parapet token hash TOKEN`)"
-    )]
+    #[error("{place}: {entry:?} {ENTRY_HELP}")]
     Entry {
         /// `access.tokens[2]` or `FILE:LINE`.
         place: String,
@@ -271,6 +272,13 @@ pub enum ClientAuth {
     Token(Arc<str>),
 }
 
+impl ClientAuth {
+    /// Whether the request carried a valid token.
+    pub fn is_token(&self) -> bool {
+        matches!(self, ClientAuth::Token(_))
+    }
+}
+
 tokio::task_local! {
     static CLIENT_AUTH: ClientAuth;
 }
@@ -288,6 +296,12 @@ pub fn current_auth() -> ClientAuth {
     CLIENT_AUTH
         .try_with(|auth| auth.clone())
         .unwrap_or_default()
+}
+
+/// Whether the request being handled on this task carried a valid token
+/// (what the access stage asks; no allocation).
+pub fn is_token_authenticated() -> bool {
+    CLIENT_AUTH.try_with(ClientAuth::is_token).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `parapet-blocklist`: compile, check, stats, bench.
+//! `parapet-blocklist`: compile, check, stats, bench, update.
 //!
 //! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error.
 use clap::{Parser, Subcommand};
@@ -24,6 +24,8 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Measure lookup speed and memory.
     Bench(cmd::bench::Args),
+    /// Fetch the feeds of a config file and publish the compiled artifact.
+    Update(cmd::update::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Stats(args) => cmd::stats::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Update(args) => cmd::update::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod stats;
+pub mod update;
 
 use std::path::Path;
 

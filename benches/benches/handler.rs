@@ -1,0 +1,112 @@
+//! The request-handler path in-process: wire query in, wire answer out,
+//! through access control, rate limit, policy, forwarding (cache) and
+//! answer inspection — everything but the socket.
+//!
+//! * `handler/refused`: baseline — decode, ACL refuses, encode. The floor
+//!   for any query through the handler.
+//! * `handler/blocked`: a blocked name (A), sinkhole + EDE 15.
+//! * `handler/forwarded_cached`: a forwarded name whose answer is in the
+//!   cache (upstream queried once during set-up), answer inspected.
+//!
+//! The upstream is a real authoritative hickory server on loopback
+//! (`parapet_e2e::Upstream`). Each iteration is one `block_on` of the
+//! handler future on a Tokio runtime, which the numbers include.
+//!
+//!     cargo bench -p parapet-benches --bench handler
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use hickory_server::net::xfer::Protocol;
+use parapet_e2e::Upstream;
+use parapet_resolver::transport::ClientAuth;
+use parapet_resolver::transport::exchange::exchange;
+use parapet_resolver::{Handler, ServerBuilder};
+use tokio_util::sync::CancellationToken;
+
+fn wire(name: &str, rtype: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 0x5053;
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    m.set_edns(edns);
+    m.to_vec().expect("encode")
+}
+
+fn setup(
+    rt: &tokio::runtime::Runtime,
+) -> (Upstream, Handler, tempfile::TempDir, CancellationToken) {
+    rt.block_on(async {
+        let upstream = Upstream::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, body) in parapet_e2e::lists::default_files() {
+            std::fs::write(dir.path().join(name), body).expect("write list");
+        }
+        let toml = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"{}\"]\n\
+             [blocklist]\n{}\n[block]\nsinkhole_ipv4 = \"192.0.2.53\"\n\
+             [access]\nallow = [\"127.0.0.0/8\"]\nrate_limit_qps = 0\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n[warning_page]\nlisten = [\"127.0.0.1:0\"]\n",
+            upstream.addr(),
+            parapet_e2e::lists::SOURCES_SECTION
+        );
+        let config = parapet_resolver::config::from_toml_str(&toml, dir.path()).expect("config");
+        let shutdown = CancellationToken::new();
+        let server = ServerBuilder::new(config)
+            .start(shutdown.clone())
+            .await
+            .expect("start");
+        let handler = server.handler().clone();
+        // The server task keeps running after its handle is dropped, until
+        // `shutdown` is cancelled.
+        drop(server);
+        (upstream, handler, dir, shutdown)
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_upstream, handler, _dir, _shutdown) = setup(&rt);
+    let client: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    let outsider: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
+    let blocked = wire("phishing.example.", RecordType::A);
+    let forwarded = wire("www.example.", RecordType::A);
+
+    let run = |q: &[u8], src: SocketAddr| {
+        rt.block_on(exchange(
+            &handler,
+            q.to_vec(),
+            src,
+            Protocol::Udp,
+            ClientAuth::Address,
+        ))
+        .expect("answer")
+    };
+    // Warm the cache and check the answers are what the bench claims.
+    let a = Message::from_vec(&run(&forwarded, client)).expect("decode");
+    assert_eq!(a.answers.len(), 1, "forwarded answer: {a:?}");
+    let b = Message::from_vec(&run(&blocked, client)).expect("decode");
+    assert_eq!(b.answers.len(), 1, "blocked answer: {b:?}");
+
+    let mut g = c.benchmark_group("handler");
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("refused", |bch| bch.iter(|| run(&forwarded, outsider)));
+    g.bench_function("blocked", |bch| bch.iter(|| run(&blocked, client)));
+    g.bench_function("forwarded_cached", |bch| {
+        bch.iter(|| run(&forwarded, client))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

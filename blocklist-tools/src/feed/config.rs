@@ -1,0 +1,254 @@
+//! The `[[feeds]]` entries and the parts of the parapet config file that
+//! `parapet-blocklist update` reads.
+
+use std::path::{Path, PathBuf};
+
+use crate::Format;
+
+use super::FeedError;
+
+/// Largest feed body accepted, after decompression: 64 MiB. The biggest
+/// public feeds are a few tens of MB; anything larger is a mistake or an attack.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Time allowed for one download, from connecting to the last body byte: 60 s.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// A feed whose rule count falls by more than this share (percent) since its
+/// last good copy is refused unless forced: 50. A feed that suddenly loses
+/// most of its rules is more likely broken than cleaned up.
+pub const DEFAULT_MAX_DROP_PERCENT: u8 = 50;
+
+/// One `[[feeds]]` entry of the parapet config file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Feed name, recorded as the source of its rules. Letters, digits, `.`,
+    /// `_` and `-`; it also names the feed's state files.
+    pub name: String,
+    /// HTTP(S) URL to download from (exclusive with `path`).
+    pub url: Option<String>,
+    /// Local file to read (exclusive with `url`); relative to the config file.
+    pub path: Option<PathBuf>,
+    /// List format; detected when absent.
+    pub format: Option<String>,
+    /// Category such as `phishing` or `malware`.
+    pub category: Option<String>,
+    /// `"exact"` to make every domain rule exact; default (`"subtree"`)
+    /// covers subdomains.
+    #[serde(rename = "match")]
+    pub match_mode: Option<String>,
+    /// Rules of this feed are allow exceptions.
+    #[serde(default)]
+    pub allow: bool,
+    /// Pinned SHA-256 (hex) of the body as served; any other body is refused.
+    pub sha256: Option<String>,
+    /// minisign public key (the base64 line of a `.pub` file) that must have
+    /// signed the body; an unsigned or badly signed body is refused.
+    pub minisign_key: Option<String>,
+    /// URL of the detached minisign signature (default: `url` + `.minisig`;
+    /// for `path` feeds the signature is always `path` + `.minisig`).
+    pub signature_url: Option<String>,
+    /// Largest body accepted, in bytes (default [`DEFAULT_MAX_BYTES`]).
+    pub max_bytes: Option<u64>,
+    /// Download timeout in seconds (default [`DEFAULT_TIMEOUT_SECS`]).
+    pub timeout_secs: Option<u64>,
+    /// Largest accepted fall of the rule count, in percent of the last good
+    /// copy (default [`DEFAULT_MAX_DROP_PERCENT`]); a fall to zero is always
+    /// refused unless forced.
+    pub max_drop_percent: Option<u8>,
+    /// Accept this feed even when its rule count falls beyond
+    /// `max_drop_percent` (verification failures are never forced).
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl FeedConfig {
+    /// Check the entry on its own: name, exactly one of `url`/`path`, format,
+    /// match mode, pin, key and limits. The message names the key at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && !self.name.starts_with('.')
+            && self.name.len() <= 100
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !name_ok {
+            return Err(format!(
+                "name: {:?} must be 1-100 letters, digits, '.', '_' or '-', not starting with '.'",
+                self.name
+            ));
+        }
+        match (&self.url, &self.path) {
+            (Some(_), Some(_)) => return Err("set either url or path, not both".into()),
+            (None, None) => return Err("set url or path".into()),
+            (Some(url), None) => check_url("url", url)?,
+            (None, Some(_)) => {
+                if self.signature_url.is_some() {
+                    return Err("signature_url: only for url feeds; a path feed's signature is path + \".minisig\"".into());
+                }
+            }
+        }
+        if let Some(url) = &self.signature_url {
+            check_url("signature_url", url)?;
+            if self.minisign_key.is_none() {
+                return Err(
+                    "signature_url: set minisign_key too, or the signature is not checked".into(),
+                );
+            }
+        }
+        if let Some(format) = &self.format {
+            format
+                .parse::<Format>()
+                .map_err(|e| format!("format: {e}"))?;
+        }
+        match self.match_mode.as_deref() {
+            None | Some("exact") | Some("subtree") => {}
+            Some(other) => return Err(format!("match: {other:?} is not \"exact\" or \"subtree\"")),
+        }
+        if let Some(pin) = &self.sha256
+            && (pin.len() != 64 || hex::decode(pin).is_err())
+        {
+            return Err(format!("sha256: {pin:?} is not 64 hex digits"));
+        }
+        if let Some(key) = &self.minisign_key {
+            minisign_verify::PublicKey::from_base64(key.trim())
+                .map_err(|e| format!("minisign_key: not a minisign public key: {e}"))?;
+        }
+        if self.max_bytes == Some(0) {
+            return Err("max_bytes: must be more than 0".into());
+        }
+        if self.timeout_secs == Some(0) {
+            return Err("timeout_secs: must be more than 0".into());
+        }
+        if self.max_drop_percent.is_some_and(|p| p > 100) {
+            return Err("max_drop_percent: must be 0 to 100".into());
+        }
+        Ok(())
+    }
+
+    /// The list format, when named (`validate` has checked it).
+    pub fn list_format(&self) -> Option<Format> {
+        self.format.as_deref().and_then(|f| f.parse().ok())
+    }
+
+    /// Whether every domain rule of this feed is exact.
+    pub fn is_exact(&self) -> bool {
+        self.match_mode.as_deref() == Some("exact")
+    }
+
+    /// The size cap in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
+    }
+
+    /// The download timeout.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))
+    }
+
+    /// The largest accepted fall of the rule count, in percent.
+    pub fn max_drop_percent(&self) -> u8 {
+        self.max_drop_percent.unwrap_or(DEFAULT_MAX_DROP_PERCENT)
+    }
+
+    /// Where the feed comes from, as text (the URL or the path).
+    pub fn origin(&self) -> String {
+        match (&self.url, &self.path) {
+            (Some(url), _) => url.clone(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), String> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(format!("{key}: {url:?} is not an http:// or https:// URL"))
+    }
+}
+
+/// What `parapet-blocklist update` needs from the parapet config file:
+/// `[blocklist] path` and the `[[feeds]]`. Other sections are left to the
+/// resolver, which validates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateConfig {
+    /// Where the compiled artifact is published (`[blocklist] path`),
+    /// resolved against the config file's directory.
+    pub artifact: PathBuf,
+    /// The feeds, `path`s resolved against the config file's directory.
+    pub feeds: Vec<FeedConfig>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawFile {
+    #[serde(default)]
+    blocklist: RawBlocklist,
+    #[serde(default)]
+    feeds: Vec<FeedConfig>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct RawBlocklist {
+    path: Option<PathBuf>,
+}
+
+impl UpdateConfig {
+    /// Read the config file at `path`.
+    pub fn load(path: &Path) -> Result<UpdateConfig, FeedError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FeedError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml_str(&text, base).map_err(|e| match e {
+            FeedError::Config { message, .. } => FeedError::Config {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse config text; relative paths are taken from `base_dir`.
+    pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<UpdateConfig, FeedError> {
+        let config_error = |message: String| FeedError::Config {
+            path: PathBuf::new(),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        let artifact = raw.blocklist.path.ok_or_else(|| {
+            config_error(
+                "blocklist.path: required: where `update` publishes the compiled list".into(),
+            )
+        })?;
+        if raw.feeds.is_empty() {
+            return Err(config_error("feeds: no [[feeds]] to update".into()));
+        }
+        let mut feeds = raw.feeds;
+        for (i, feed) in feeds.iter_mut().enumerate() {
+            feed.validate().map_err(|message| {
+                config_error(format!("feeds[{i}] ({}): {message}", feed.name))
+            })?;
+            if let Some(path) = &feed.path {
+                feed.path = Some(base_dir.join(path));
+            }
+        }
+        for (i, feed) in feeds.iter().enumerate() {
+            if feeds[..i].iter().any(|f| f.name == feed.name) {
+                return Err(config_error(format!(
+                    "feeds[{i}]: name {:?} is used twice",
+                    feed.name
+                )));
+            }
+        }
+        Ok(UpdateConfig {
+            artifact: base_dir.join(artifact),
+            feeds,
+        })
+    }
+}

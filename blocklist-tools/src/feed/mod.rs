@@ -1,0 +1,384 @@
+//! Feeds: lists fetched from a URL or path by `parapet-blocklist update`.
+//!
+//! One update run, per feed: fetch the body into a temporary file (an HTTP
+//! fetch is conditional on the last good copy's `ETag`/`Last-Modified`,
+//! capped at `max_bytes` while it streams, bounded by `timeout_secs`) and
+//! verify it as it streams (pinned `sha256`, minisign signature); compile it
+//! on its own and apply the guards (no rules; more malformed lines than
+//! rules; a fall of the rule count beyond `max_drop_percent` unless forced);
+//! accept it as the feed's new last good copy. A feed that fails keeps its
+//! last good copy. Then every feed's good copy is compiled into one artifact
+//! that is published atomically at `[blocklist] path`.
+//!
+//! State lives next to the artifact: `<artifact dir>/feeds/<name>.body` (the
+//! last good copy) and `<name>.meta`.
+
+mod config;
+mod fetch;
+mod publish;
+mod state;
+mod verify;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use config::{
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_DROP_PERCENT, DEFAULT_TIMEOUT_SECS, FeedConfig, UpdateConfig,
+};
+
+use crate::{CompileOptions, Compiler, SourceSpec, Stats};
+use fetch::{FetchError, Fetched};
+use state::{FeedState, Meta};
+
+/// Errors reading the feed configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeedError {
+    /// The config file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config is not valid; the message names the key. Fix the file.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file (empty for config given as text).
+        path: PathBuf,
+        /// What is wrong, with the key path.
+        message: String,
+    },
+}
+
+/// Options of an update run.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    /// Accept every feed whose rule count fell beyond its `max_drop_percent`.
+    pub force: bool,
+    /// Where feed state is kept (default: `feeds/` next to the artifact).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What became of one feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedOutcome {
+    /// A new copy was fetched, verified and accepted.
+    Updated,
+    /// The server answered 304 Not Modified, or a local file is unchanged.
+    Unchanged,
+    /// Fetching or parsing failed (network, HTTP status, size, time,
+    /// malformed body); the last good copy, if any, stays in use.
+    Failed(String),
+    /// The new copy failed a guard (pin, signature, rule-count fall); the
+    /// last good copy, if any, stays in use.
+    Refused(String),
+}
+
+/// The report for one feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedReport {
+    /// Feed name.
+    pub name: String,
+    /// What happened.
+    pub outcome: FeedOutcome,
+    /// Rules of the copy now in use (`None`: no usable copy, the feed is not
+    /// in the artifact).
+    pub rules: Option<u64>,
+    /// Rules of the previous good copy, if there was one.
+    pub previous_rules: Option<u64>,
+    /// Lines of a new copy skipped as malformed (only for `Updated`).
+    pub skipped: u64,
+}
+
+impl fmt::Display for FeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.name)?;
+        let in_use = match self.rules {
+            Some(n) => format!("last good copy kept ({n} rules)"),
+            None => "no good copy, feed left out".to_string(),
+        };
+        match &self.outcome {
+            FeedOutcome::Updated => {
+                write!(f, "updated, {} rules", self.rules.unwrap_or(0))?;
+                if let Some(before) = self.previous_rules {
+                    write!(f, " (was {before})")?;
+                }
+                if self.skipped > 0 {
+                    write!(f, ", {} malformed lines skipped", self.skipped)?;
+                }
+                Ok(())
+            }
+            FeedOutcome::Unchanged => write!(f, "unchanged, {} rules", self.rules.unwrap_or(0)),
+            FeedOutcome::Failed(reason) => write!(f, "failed: {reason}; {in_use}"),
+            FeedOutcome::Refused(reason) => write!(f, "refused: {reason}; {in_use}"),
+        }
+    }
+}
+
+/// The result of an update run.
+#[derive(Debug, Clone)]
+pub struct UpdateReport {
+    /// One report per configured feed, in config order.
+    pub feeds: Vec<FeedReport>,
+    /// Where the artifact was (or was to be) published.
+    pub artifact: PathBuf,
+    /// The published artifact's stats, or why nothing was published.
+    pub published: Result<Stats, String>,
+}
+
+/// Run an update: fetch and check every feed, then compile the good copies
+/// and publish the artifact. Per-feed failures are reported, not returned;
+/// `published` is an error only when nothing could be published.
+pub fn update(config: &UpdateConfig, options: &UpdateOptions) -> UpdateReport {
+    let state_dir = options.state_dir.clone().unwrap_or_else(|| {
+        config
+            .artifact
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("feeds")
+    });
+    let mut feeds = Vec::new();
+    let mut sources = Vec::new();
+    let created = std::fs::create_dir_all(&state_dir);
+    for feed in &config.feeds {
+        let state = FeedState::new(&state_dir, &feed.name);
+        let report = match &created {
+            Ok(()) => update_feed(feed, &state, options.force),
+            Err(e) => FeedReport {
+                name: feed.name.clone(),
+                outcome: FeedOutcome::Failed(format!("{}: {e}", state_dir.display())),
+                rules: None,
+                previous_rules: None,
+                skipped: 0,
+            },
+        };
+        if report.rules.is_some() {
+            sources.push(source_spec(feed, &state.body()));
+        }
+        feeds.push(report);
+    }
+    let published = if sources.is_empty() {
+        Err("no feed has a usable copy".to_string())
+    } else {
+        publish::publish(&config.artifact, &sources)
+    };
+    UpdateReport {
+        feeds,
+        artifact: config.artifact.clone(),
+        published,
+    }
+}
+
+/// The compile source for a feed's copy at `body`.
+fn source_spec(feed: &FeedConfig, body: &Path) -> SourceSpec {
+    SourceSpec {
+        path: body.to_path_buf(),
+        format: feed.list_format(),
+        name: feed.name.clone(),
+        category: feed.category.clone(),
+        exact: feed.is_exact(),
+        allow: feed.allow,
+    }
+}
+
+fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport {
+    let previous = state.load();
+    let guards = state::guards(feed);
+    let previous_rules = previous.as_ref().map(|m| m.rules);
+    let report = |outcome: FeedOutcome, rules: Option<u64>| FeedReport {
+        name: feed.name.clone(),
+        outcome,
+        rules,
+        previous_rules,
+        skipped: 0,
+    };
+    // Revalidate only a copy fetched from the same place under the same guards.
+    let current = previous
+        .as_ref()
+        .filter(|m| m.origin == feed.origin() && m.guards == guards);
+    let download = match fetch::fetch(feed, current, state.dir()) {
+        Ok(Fetched::NotModified) => return report(FeedOutcome::Unchanged, previous_rules),
+        Ok(Fetched::Body(download)) => download,
+        Err(FetchError::Download(reason)) => {
+            return report(FeedOutcome::Failed(reason), previous_rules);
+        }
+        Err(FetchError::Refused(reason)) => {
+            return report(FeedOutcome::Refused(reason), previous_rules);
+        }
+    };
+    if let Some(meta) = current
+        && meta.sha256 == download.sha256
+    {
+        return report(FeedOutcome::Unchanged, previous_rules);
+    }
+    let (rules, skipped) = match count_rules(feed, download.file.path()) {
+        Ok(counts) => counts,
+        Err(reason) => return report(FeedOutcome::Failed(reason), previous_rules),
+    };
+    if let Some(before) = previous_rules
+        && let Err(reason) = check_drop(feed, before, rules, force)
+    {
+        return report(FeedOutcome::Refused(reason), previous_rules);
+    }
+    let meta = Meta {
+        origin: feed.origin(),
+        guards,
+        etag: download.etag,
+        last_modified: download.last_modified,
+        sha256: download.sha256,
+        rules,
+        accepted_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    match state.accept(download.file, &meta) {
+        Ok(()) => FeedReport {
+            skipped,
+            ..report(FeedOutcome::Updated, Some(rules))
+        },
+        Err(e) => report(
+            FeedOutcome::Failed(format!("saving {}: {e}", state.body().display())),
+            previous_rules.filter(|_| state.body().is_file()),
+        ),
+    }
+}
+
+/// Compile a new copy on its own: its rule and skipped-line counts, or why
+/// it is unusable.
+fn count_rules(feed: &FeedConfig, body: &Path) -> Result<(u64, u64), String> {
+    let mut compiler = Compiler::new(CompileOptions::default());
+    let report = compiler
+        .add_source(&source_spec(feed, body))
+        .map_err(|e| format!("parse: {e}"))?;
+    let rules = report.domain_rules + report.ip_rules;
+    if rules == 0 {
+        return Err(format!(
+            "parse: no rules in the new copy ({} lines skipped as malformed)",
+            report.skipped
+        ));
+    }
+    if report.skipped > rules {
+        let sample = report
+            .errors
+            .first()
+            .map(|e| format!(", e.g. line {}: {}", e.line, e.reason))
+            .unwrap_or_default();
+        return Err(format!(
+            "parse: more malformed lines ({}) than rules ({rules}){sample}",
+            report.skipped
+        ));
+    }
+    Ok((rules, report.skipped))
+}
+
+/// The rule-count guard: refuse a fall to zero or beyond `max_drop_percent`.
+fn check_drop(feed: &FeedConfig, before: u64, after: u64, force: bool) -> Result<(), String> {
+    if force || feed.force || after >= before {
+        return Ok(());
+    }
+    let max = u64::from(feed.max_drop_percent());
+    // after < before * (100 - max) / 100, in integers.
+    if after == 0 || after * 100 < before * (100 - max) {
+        return Err(format!(
+            "rule count fell from {before} to {after}, more than max_drop_percent ({max}%); \
+             run with --force or set force = true to accept it"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(max: Option<u8>) -> FeedConfig {
+        toml::from_str::<FeedConfig>(&format!(
+            "name = \"f\"\npath = \"x\"\n{}",
+            max.map(|m| format!("max_drop_percent = {m}\n"))
+                .unwrap_or_default()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn drop_beyond_default_half_is_refused() {
+        let f = feed(None);
+        assert!(check_drop(&f, 1000, 500, false).is_ok());
+        assert!(check_drop(&f, 1000, 499, false).is_err());
+        assert!(check_drop(&f, 1000, 499, true).is_ok());
+        assert!(check_drop(&f, 1000, 2000, false).is_ok());
+    }
+
+    #[test]
+    fn drop_to_zero_is_refused_even_at_100_percent() {
+        let f = feed(Some(100));
+        assert!(check_drop(&f, 10, 1, false).is_ok());
+        assert!(check_drop(&f, 10, 0, false).is_err());
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let base = Path::new("/etc/parapet");
+        let cases = [
+            ("[[feeds]]\nname='a'\npath='x'\n", "blocklist.path"),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\n",
+                "set url or path",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a/b'\npath='x'\n",
+                "name",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\nurl='ftp://x'\n",
+                "url:",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\nsha256='12'\n",
+                "sha256",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\nformat='csv'\n",
+                "format",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\nmatch='fuzzy'\n",
+                "match",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\nminisign_key='xyz'\n",
+                "minisign_key",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\nbogus=1\n",
+                "bogus",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\n[[feeds]]\nname='a'\npath='y'\n",
+                "twice",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = UpdateConfig::from_toml_str(text, base)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text:?}: {err:?} does not name {key:?}");
+        }
+    }
+
+    #[test]
+    fn other_sections_are_left_to_the_resolver() {
+        let text = "[server]\nlisten=['127.0.0.1:53']\n[blocklist]\npath='lists/p.pbl'\nsources=['a']\n\
+                    [[feeds]]\nname='local'\npath='l.txt'\ncategory='phishing'\nmatch='exact'\n";
+        let config = UpdateConfig::from_toml_str(text, Path::new("/etc/parapet")).unwrap();
+        assert_eq!(config.artifact, Path::new("/etc/parapet/lists/p.pbl"));
+        assert_eq!(
+            config.feeds[0].path.as_deref(),
+            Some(Path::new("/etc/parapet/l.txt"))
+        );
+        assert!(config.feeds[0].is_exact());
+    }
+}

@@ -1,0 +1,130 @@
+//! Command line of the `parapet` binary.
+//!
+//! `parapet --config FILE` serves; `parapet check-config FILE` validates
+//! and prints the effective config. Exit codes: 0 ok, 1 runtime failure,
+//! 2 invalid config or usage. Add a verb by adding a [`Command`] variant
+//! and a match arm in [`Cli::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the server failed while running.
+pub const EXIT_RUNTIME: u8 = 1;
+/// Exit code: invalid config or usage.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// parapet: a protective DNS resolver.
+#[derive(Debug, Parser)]
+#[command(name = "parapet", version, about)]
+pub struct Cli {
+    /// Config file to serve with.
+    #[arg(short, long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Only log warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log debug detail (per-query lines).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub debug: bool,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config file and print the effective config.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Make, hash or revoke DoT/DoH access tokens.
+    #[command(subcommand)]
+    Token(crate::enrol::TokenCommand),
+    /// Write a device profile (Apple .mobileconfig, Android Private DNS).
+    #[command(subcommand)]
+    Profile(crate::enrol::ProfileCommand),
+}
+
+impl Cli {
+    /// The default log filter for `-q`/`-d` (`RUST_LOG` overrides it).
+    pub fn log_filter(&self) -> &'static str {
+        if self.quiet {
+            "warn"
+        } else if self.debug {
+            "debug,hickory_proto=info,hickory_net=info,hickory_resolver=info"
+        } else {
+            "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn,hickory_resolver=warn"
+        }
+    }
+
+    /// Run the command; returns the process exit code.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Some(Command::CheckConfig { file }) => check_config(&file),
+            Some(Command::Token(cmd)) => cmd.run(),
+            Some(Command::Profile(cmd)) => cmd.run(),
+            None => {
+                let Some(path) = self.config else {
+                    eprintln!(
+                        "Error: no config file: run `parapet --config FILE` (see config/dev.toml)"
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                };
+                serve(&path)
+            }
+        }
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match config::load(file) {
+        Ok(cfg) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("# {}: OK. Effective config:", file.display());
+                print!("{}", cfg.to_toml());
+            }
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(crate::server::run(cfg, CancellationToken::new())) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

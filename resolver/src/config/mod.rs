@@ -1,0 +1,481 @@
+//! Configuration: TOML in, a validated [`Config`] out.
+//!
+//! Two stages: [`raw::RawConfig`] is the file as serde reads it (unknown keys
+//! refused), [`validate::validate`] turns it into typed values, resolves paths
+//! against the config file's directory and reports *all* problems at once,
+//! each with its key path (`block.sinkhole_ipv4: "1.2.3" is not an IPv4
+//! address`). Only a validated [`Config`] reaches the server.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use parapet_blocklist::SourceSpec;
+use parapet_blocklist::feed::FeedConfig;
+use serde::Serialize;
+
+pub use crate::querylog::{ClientAddresses, HashKey, LogMode};
+use crate::warning::WarningPageConfig;
+
+pub mod raw;
+pub mod validate;
+
+/// Default UDP/TCP listen address: loopback only, an unprivileged port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+/// Default idle timeout of a TCP connection.
+pub const DEFAULT_TCP_TIMEOUT_MS: u64 = 10_000;
+/// Default per-attempt upstream timeout: short enough that a client gets
+/// SERVFAIL before it gives up itself (most stub resolvers wait 5 s).
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 2_000;
+/// Default attempts per upstream.
+pub const DEFAULT_UPSTREAM_ATTEMPTS: usize = 2;
+/// Default cache size (entries).
+pub const DEFAULT_CACHE_SIZE: u64 = 8_192;
+/// Default upper bound on cached positive TTLs (one day).
+pub const DEFAULT_CACHE_MAX_TTL: u32 = 86_400;
+/// Default upper bound on cached negative TTLs (one hour, as RFC 2308 advises
+/// at most a few hours).
+pub const DEFAULT_CACHE_NEGATIVE_MAX_TTL: u32 = 3_600;
+/// Default sinkhole for A: the unspecified address, which reaches nothing.
+/// Set it to the address where the warning page listens.
+pub const DEFAULT_SINKHOLE_IPV4: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+/// Default TTL of synthesised answers: short, so a list fix takes effect soon.
+pub const DEFAULT_BLOCK_TTL: u32 = 60;
+/// Networks served by default: loopback and private ranges (not an open resolver).
+pub const DEFAULT_ACCESS_ALLOW: &[&str] = &[
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+];
+/// Default sustained rate per client network (queries per second). A busy
+/// household stays well under this; a flood does not.
+pub const DEFAULT_RATE_LIMIT_QPS: u32 = 200;
+/// Default burst per client network.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 1_000;
+/// IPv4 clients are grouped by /24 for rate limiting.
+pub const DEFAULT_RATE_LIMIT_IPV4_PREFIX: u8 = 24;
+/// IPv6 clients are grouped by /56 for rate limiting.
+pub const DEFAULT_RATE_LIMIT_IPV6_PREFIX: u8 = 56;
+/// Default Prometheus endpoint: loopback only.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
+
+/// A validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Listeners.
+    pub server: ServerConfig,
+    /// Where non-blocked queries go.
+    pub upstream: UpstreamConfig,
+    /// The list in service.
+    pub blocklist: BlocklistConfig,
+    /// How blocked names are answered.
+    pub block: BlockConfig,
+    /// Who is served and how fast.
+    pub access: AccessConfig,
+    /// The warning page.
+    pub warning_page: WarningPageConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// Query log (off by default).
+    pub query_log: QueryLogConfig,
+    /// Feeds for `parapet-blocklist update`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<FeedConfig>,
+    /// Directory relative paths were resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// UDP and TCP on each (default `127.0.0.1:5353`).
+    pub listen: Vec<SocketAddr>,
+    /// DNS over TLS.
+    pub tls_listen: Vec<SocketAddr>,
+    /// DNS over HTTPS (path `/dns-query`).
+    pub https_listen: Vec<SocketAddr>,
+    /// Certificate chain (PEM) for DoT/DoH; required when either is on.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for DoT/DoH; required when either is on.
+    pub tls_key: Option<PathBuf>,
+    /// Idle timeout of TCP connections, ms (default 10 s).
+    pub tcp_timeout_ms: u64,
+}
+
+impl Config {
+    /// What the DoT/DoH listeners need (see [`crate::transport`]).
+    pub fn transport_settings(&self) -> crate::transport::Settings {
+        crate::transport::Settings {
+            tls_listen: self.server.tls_listen.clone(),
+            https_listen: self.server.https_listen.clone(),
+            tls_cert: self.server.tls_cert.clone(),
+            tls_key: self.server.tls_key.clone(),
+            tokens: self.access.tokens.clone(),
+            tokens_file: self.access.tokens_file.clone(),
+            limits: crate::transport::Limits::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Idle timeout of stream connections.
+    pub fn tcp_timeout(&self) -> Duration {
+        Duration::from_millis(self.tcp_timeout_ms)
+    }
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamConfig {
+    /// The upstream resolvers, tried in order of observed speed.
+    pub servers: Vec<UpstreamServer>,
+    /// Per-attempt timeout, ms (default 2 s).
+    pub timeout_ms: u64,
+    /// Attempts per server (default 2).
+    pub attempts: usize,
+    /// Cache entries (default 8192); 0 turns the cache off.
+    pub cache_size: u64,
+    /// Lower bound on cached positive TTLs, s (default: none).
+    pub cache_min_ttl: Option<u32>,
+    /// Upper bound on cached positive TTLs, s (default one day).
+    pub cache_max_ttl: u32,
+    /// Upper bound on cached negative TTLs, s (default one hour).
+    pub cache_negative_max_ttl: u32,
+    /// CA certificates (PEM) trusted for `tls://`/`https://` upstreams
+    /// instead of the web PKI roots (default: unset, web PKI).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl UpstreamConfig {
+    /// Per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// One upstream resolver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamServer {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// How to talk to it.
+    pub protocol: UpstreamProtocol,
+}
+
+/// Transport to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// UDP, TCP on truncation.
+    Plain,
+    /// DNS over TLS; the name is checked against the certificate.
+    Tls {
+        /// TLS server name.
+        server_name: String,
+    },
+    /// DNS over HTTPS.
+    Https {
+        /// TLS server name.
+        server_name: String,
+        /// URL path (default `/dns-query`).
+        path: String,
+    },
+}
+
+impl fmt::Display for UpstreamServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.protocol {
+            UpstreamProtocol::Plain => write!(f, "{}", self.addr),
+            UpstreamProtocol::Tls { server_name } => write!(f, "tls://{}#{server_name}", self.addr),
+            UpstreamProtocol::Https { server_name, path } => {
+                write!(f, "https://{}{path}#{server_name}", self.addr)
+            }
+        }
+    }
+}
+
+impl Serialize for UpstreamServer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `[blocklist]`
+#[derive(Debug, Clone, Serialize)]
+pub struct BlocklistConfig {
+    /// What to load (`path` or `sources` in the file).
+    #[serde(flatten)]
+    pub source: ListSource,
+    /// Accept rules that cover a whole public suffix (default false).
+    pub force_public_suffix: bool,
+    /// Reload when the files change (default true).
+    pub watch: bool,
+}
+
+/// Where the list comes from.
+#[derive(Debug, Clone)]
+pub enum ListSource {
+    /// A compiled artifact, mapped.
+    Artifact(PathBuf),
+    /// Raw lists, compiled in memory.
+    Sources(Vec<SourceSpec>),
+    /// No list configured: parapet only forwards.
+    Empty,
+}
+
+impl ListSource {
+    /// The files whose change triggers a reload.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            ListSource::Artifact(p) => vec![p.as_path()],
+            ListSource::Sources(s) => s.iter().map(|s| s.path.as_path()).collect(),
+            ListSource::Empty => Vec::new(),
+        }
+    }
+}
+
+impl Serialize for ListSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+
+        /// One source as the effective config shows it.
+        #[derive(Serialize)]
+        struct View<'a> {
+            path: &'a Path,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            format: Option<String>,
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            category: Option<&'a str>,
+            exact: bool,
+            allow: bool,
+        }
+
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            ListSource::Artifact(p) => map.serialize_entry("path", p)?,
+            ListSource::Sources(specs) => {
+                let v: Vec<View<'_>> = specs
+                    .iter()
+                    .map(|spec| View {
+                        path: &spec.path,
+                        format: spec.format.map(|f| format!("{f:?}").to_ascii_lowercase()),
+                        name: &spec.name,
+                        category: spec.category.as_deref(),
+                        exact: spec.exact,
+                        allow: spec.allow,
+                    })
+                    .collect();
+                map.serialize_entry("sources", &v)?
+            }
+            ListSource::Empty => map.serialize_entry("sources", &Vec::<String>::new())?,
+        }
+        map.end()
+    }
+}
+
+/// What a blocked name gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockAction {
+    /// A → `sinkhole_ipv4`, AAAA → `sinkhole_ipv6`, other types NODATA.
+    Sinkhole,
+    /// NXDOMAIN for every type.
+    Nxdomain,
+    /// NODATA for every type.
+    Nodata,
+    /// REFUSED.
+    Refused,
+}
+
+/// `[block]`
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockConfig {
+    /// Default `sinkhole`.
+    pub action: BlockAction,
+    /// Default `0.0.0.0`; point it at the warning page.
+    pub sinkhole_ipv4: Ipv4Addr,
+    /// Default unset: AAAA gets NODATA.
+    pub sinkhole_ipv6: Option<Ipv6Addr>,
+    /// TTL of synthesised records (default 60 s).
+    pub ttl: u32,
+    /// Structured DNS error contact URIs.
+    pub contact: Vec<String>,
+    /// Structured DNS error justification.
+    pub justification: Option<String>,
+    /// Structured DNS error organisation.
+    pub organisation: Option<String>,
+}
+
+/// `[access]`
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessConfig {
+    /// Served networks (default loopback and private ranges).
+    #[serde(serialize_with = "serialize_display_vec")]
+    pub allow: Vec<IpNet>,
+    /// Sustained rate per client network; 0 = unlimited (default 200).
+    pub rate_limit_qps: u32,
+    /// Burst per client network (default 1000).
+    pub rate_limit_burst: u32,
+    /// IPv4 grouping prefix (default 24).
+    pub rate_limit_ipv4_prefix: u8,
+    /// IPv6 grouping prefix (default 56).
+    pub rate_limit_ipv6_prefix: u8,
+    /// DoT/DoH access tokens (`<sha256-hex> [label]`); a query with a valid
+    /// token skips `allow`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<String>,
+    /// File of token hashes, watched (see `parapet token`).
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsConfig {
+    /// Default true.
+    pub enabled: bool,
+    /// Default `127.0.0.1:9153`.
+    pub listen: SocketAddr,
+}
+
+/// `[query_log]`: see [`crate::querylog`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryLogConfig {
+    /// Default false: nothing about queries is recorded.
+    pub enabled: bool,
+    /// `blocks` (default: only blocked queries, the privacy-minimal choice)
+    /// or `all`.
+    pub mode: LogMode,
+    /// Log file (appended to, reopened on SIGHUP); standard output when
+    /// unset or `"-"`.
+    pub path: Option<PathBuf>,
+    /// `full`, `truncated` (default: /24, /56), `hashed` or `none`.
+    pub client_addresses: ClientAddresses,
+    /// Secret for `hashed` (at least 16 bytes); unset = a random key per
+    /// process, so hashes cannot be linked across restarts. Never printed.
+    #[serde(skip)]
+    pub hash_key: Option<HashKey>,
+    /// Records queued for the writer before new ones are dropped and
+    /// counted (default 4096).
+    pub queue: usize,
+}
+
+impl Default for QueryLogConfig {
+    fn default() -> Self {
+        QueryLogConfig {
+            enabled: false,
+            mode: LogMode::default(),
+            path: None,
+            client_addresses: ClientAddresses::default(),
+            hash_key: None,
+            queue: crate::querylog::DEFAULT_QUEUE,
+        }
+    }
+}
+
+fn serialize_display_vec<S: serde::Serializer, T: fmt::Display>(
+    v: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.to_string()))
+}
+
+/// One problem found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Key path such as `block.sinkhole_ipv4` (empty for the whole file).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// A config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or wrong type.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file (or `<string>`).
+        origin: String,
+        /// serde/toml's message, which names the key and line.
+        message: String,
+    },
+    /// One or more values are invalid.
+    #[error("{origin}: {} problem(s):\n{}", issues.len(), issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file (or `<string>`).
+        origin: String,
+        /// Every problem found.
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+/// Read and validate a config file; relative paths in it are resolved
+/// against the file's directory.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse(&text, &base, &path.display().to_string())
+}
+
+/// Validate config text; relative paths are resolved against `base_dir`.
+pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    parse(text, base_dir, "<string>")
+}
+
+fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<Config, ConfigError> {
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_string(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    validate::validate(raw, base_dir).map_err(|issues| ConfigError::Invalid {
+        origin: origin.to_string(),
+        issues,
+    })
+}
+
+impl Config {
+    /// The effective config as TOML (defaults filled in, paths resolved).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// Whether `ip` is inside any of `nets`.
+pub fn contains_ip(nets: &[IpNet], ip: IpAddr) -> bool {
+    nets.iter().any(|n| n.contains(&ip))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+use std::path::Path;
+
+use super::*;
+
+const MIN: &str = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+
+fn ok(text: &str) -> Config {
+    from_toml_str(text, Path::new(".")).expect("valid config")
+}
+
+fn issues(text: &str) -> Vec<String> {
+    match from_toml_str(text, Path::new(".")) {
+        Err(ConfigError::Invalid { issues, .. }) => issues.iter().map(|i| i.to_string()).collect(),
+        other => panic!("expected validation issues, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_are_safe() {
+    let c = ok(MIN);
+    assert_eq!(
+        c.server.listen,
+        vec!["127.0.0.1:5353".parse().expect("addr")]
+    );
+    assert_eq!(c.block.action, BlockAction::Sinkhole);
+    assert_eq!(c.block.ttl, DEFAULT_BLOCK_TTL);
+    assert!(
+        crate::access::AccessList::new(c.access.allow.clone())
+            .is_allowed("192.168.1.9".parse().expect("ip"))
+    );
+    assert!(
+        !crate::access::AccessList::new(c.access.allow).is_allowed("8.8.8.8".parse().expect("ip"))
+    );
+    assert!(!c.query_log.enabled);
+    assert_eq!(c.metrics.listen, "127.0.0.1:9153".parse().expect("addr"));
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = from_toml_str(
+        &format!("{MIN}[block]\nsinkhole = \"1.2.3.4\"\n"),
+        Path::new("."),
+    )
+    .expect_err("unknown key");
+    let text = err.to_string();
+    assert!(text.contains("sinkhole"), "{text}");
+    assert!(text.contains("unknown field"), "{text}");
+}
+
+#[test]
+fn all_issues_reported_with_key_paths() {
+    let found = issues(
+        "[server]\nlisten = [\"nonsense\"]\n[upstream]\nservers = [\"tls://1.1.1.1\"]\n\
+         [block]\nsinkhole_ipv4 = \"1.2.3\"\naction = \"drop\"\n[access]\nallow = [\"10.0.0.0/33\"]\n\
+         [blocklist]\npath = \"does-not-exist.pbl\"\n",
+    );
+    let want = [
+        "server.listen[0]",
+        "upstream.servers[0]",
+        "block.sinkhole_ipv4: \"1.2.3\" is not an IPv4 address",
+        "block.action",
+        "access.allow[0]",
+        "blocklist.path",
+    ];
+    for w in want {
+        assert!(
+            found.iter().any(|f| f.contains(w)),
+            "missing {w:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn upstream_forms() {
+    use validate::parse_upstream;
+    let p = parse_upstream("192.0.2.1").expect("plain");
+    assert_eq!(p.addr, "192.0.2.1:53".parse().expect("addr"));
+    let t = parse_upstream("tls://1.1.1.1#cloudflare-dns.com").expect("tls");
+    assert_eq!(t.addr.port(), 853);
+    assert_eq!(t.to_string(), "tls://1.1.1.1:853#cloudflare-dns.com");
+    let h =
+        parse_upstream("https://[2606:4700::1111]/dns-query#cloudflare-dns.com").expect("https");
+    assert_eq!(h.addr.port(), 443);
+    assert!(parse_upstream("https://1.1.1.1/dns-query").is_err());
+    assert!(parse_upstream("dns.google").is_err());
+    assert!(parse_upstream("quic://1.1.1.1#x").is_err());
+}
+
+#[test]
+fn sources_resolve_relative_to_base_and_need_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "evil.example\n").expect("write");
+    let c = from_toml_str(
+        &format!(
+            "{MIN}[blocklist]\nsources = [\"hosts:a.txt\", {{ path = \"a.txt\", category = \"phishing\", allow = true }}]\n"
+        ),
+        dir.path(),
+    )
+    .expect("valid");
+    let ListSource::Sources(specs) = &c.blocklist.source else {
+        panic!("sources expected")
+    };
+    assert_eq!(specs[0].path, dir.path().join("a.txt"));
+    assert_eq!(specs[0].format, Some(parapet_blocklist::Format::Hosts));
+    assert_eq!(specs[1].category.as_deref(), Some("phishing"));
+    assert!(specs[1].allow);
+    let bad = from_toml_str(
+        &format!("{MIN}[blocklist]\nsources = [\"missing.txt\"]\n"),
+        dir.path(),
+    )
+    .expect_err("missing file");
+    assert!(bad.to_string().contains("blocklist.sources[0]"), "{bad}");
+}
+
+#[test]
+fn tls_listen_needs_cert_and_key() {
+    let found = issues(&format!(
+        "{MIN}[server]\ntls_listen = [\"127.0.0.1:853\"]\n"
+    ));
+    assert!(
+        found.iter().any(|f| f.starts_with("server.tls_cert")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|f| f.starts_with("server.tls_key")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn effective_config_renders_as_toml() {
+    let c = ok(MIN);
+    let t = c.to_toml();
+    assert!(t.contains("listen"), "{t}");
+    assert!(t.contains("127.0.0.0/8"), "{t}");
+}

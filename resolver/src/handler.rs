@@ -1,0 +1,444 @@
+//! The request handler: one query through the query path of DESIGN.md.
+//!
+//! ```text
+//! access control ─▶ rate limit ─▶ policy check ─┬─ block ─▶ synthesised answer
+//!                                               └─ pass  ─▶ forward ─▶ inspect ─▶ relay or sinkhole
+//!                                    ─▶ respond ─▶ observe(Outcome)
+//! ```
+//!
+//! The same [`Handler`] serves every transport (UDP, TCP, DoT, DoH): it only
+//! sees a hickory [`Request`] and a [`ResponseHandler`]. It is cheap to clone
+//! (one `Arc`). Every query ends in exactly one [`Outcome`], reported once to
+//! each registered [`Observer`] (metrics, query log).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_resolver::net::runtime::Time;
+use hickory_resolver::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use parapet_blocklist::{Blocklist, RuleRef, Verdict};
+use tracing::debug;
+
+use crate::SharedBlocklist;
+use crate::access::AccessList;
+use crate::answer;
+use crate::config::{BlockConfig, Config};
+use crate::forward::{ForwardError, Forwarder};
+use crate::metrics::Metrics;
+use crate::policy::{self, Trigger};
+use crate::ratelimit::RateLimiter;
+
+/// How a query ended. Recorded once per query, at one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Relayed from upstream (or its cache) with this response code.
+    Forwarded {
+        /// NOERROR or NXDOMAIN as the upstream said.
+        rcode: ResponseCode,
+    },
+    /// Answered from the blocklist.
+    Blocked {
+        /// What matched: the name, a CNAME target or an answer address.
+        trigger: Trigger,
+        /// The deciding rule (resolve it with [`QueryEvent::list`]).
+        rule: RuleRef,
+    },
+    /// An allow rule let the name through; forwarded without inspection.
+    AllowedByException {
+        /// The allow rule.
+        rule: RuleRef,
+        /// The upstream response code.
+        rcode: ResponseCode,
+    },
+    /// The client is outside `access.allow`, or the query is not one a
+    /// resolver serves (class other than IN, zone transfer).
+    Refused,
+    /// The client's network exceeded its rate.
+    RateLimited,
+    /// No usable upstream answer in time.
+    ServFail,
+    /// The request was not a single standard query.
+    FormErr,
+}
+
+impl Outcome {
+    /// Stable lower-case label for metrics and logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Forwarded { .. } => "forwarded",
+            Outcome::Blocked { .. } => "blocked",
+            Outcome::AllowedByException { .. } => "allowed_by_exception",
+            Outcome::Refused => "refused",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::ServFail => "servfail",
+            Outcome::FormErr => "formerr",
+        }
+    }
+}
+
+/// Everything known about a finished query, handed to each [`Observer`].
+#[derive(Debug)]
+pub struct QueryEvent<'a> {
+    /// Client address.
+    pub client: SocketAddr,
+    /// Transport the query came in on.
+    pub protocol: Protocol,
+    /// Query name (absent for malformed requests).
+    pub name: Option<&'a Name>,
+    /// Query type (`RecordType::NULL` when absent).
+    pub qtype: RecordType,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Response code sent.
+    pub rcode: ResponseCode,
+    /// The list snapshot this query was checked against; resolve
+    /// [`Outcome::Blocked`] rules with `list.rule_info(rule, name)`.
+    pub list: &'a Blocklist,
+    /// Time from receipt to response sent.
+    pub elapsed: Duration,
+    /// Time the upstream lookup took, for forwarded queries (also those
+    /// blocked on answer inspection).
+    pub upstream: Option<Duration>,
+    /// For CNAME and answer-IP blocks: the CNAME target or address that
+    /// matched (resolve the rule with `list.rule_info(rule, matched)`).
+    pub matched: Option<&'a str>,
+}
+
+/// A sink for finished queries (metrics, query log). Called on the query
+/// path after the response is sent: keep it cheap and non-blocking.
+pub trait Observer: Send + Sync + 'static {
+    /// Record one finished query.
+    fn observe(&self, event: &QueryEvent<'_>);
+}
+
+/// Why a handler could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The upstream resolver could not be configured.
+    #[error("cannot configure upstream resolvers: {0}")]
+    Forwarder(#[from] hickory_resolver::net::NetError),
+}
+
+/// parapet's request handler. Clone it freely; clones share everything.
+#[derive(Clone)]
+pub struct Handler {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    list: SharedBlocklist,
+    forwarder: Forwarder,
+    block: BlockConfig,
+    access: AccessList,
+    ratelimit: Option<Arc<RateLimiter>>,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("forwarder", &self.inner.forwarder)
+            .field("observers", &self.inner.observers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response body on its way out.
+struct Reply {
+    rcode: ResponseCode,
+    recursion_available: bool,
+    authentic_data: bool,
+    answers: Vec<Record>,
+    authorities: Vec<Record>,
+    additionals: Vec<Record>,
+    ede: Option<(u16, String)>,
+    /// For the observers, not sent.
+    trace: Trace,
+}
+
+/// What observers learn about a query besides its outcome.
+#[derive(Debug, Default)]
+struct Trace {
+    upstream: Option<Duration>,
+    matched: Option<String>,
+}
+
+impl Reply {
+    fn empty(rcode: ResponseCode, recursion_available: bool) -> Self {
+        Reply {
+            rcode,
+            recursion_available,
+            authentic_data: false,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            ede: None,
+            trace: Trace::default(),
+        }
+    }
+}
+
+impl Handler {
+    /// A handler for `config`, checking queries against `list`.
+    pub fn new(config: &Config, list: SharedBlocklist) -> Result<Self, HandlerError> {
+        Ok(Handler {
+            inner: Arc::new(Inner {
+                list,
+                forwarder: Forwarder::new(&config.upstream)?,
+                block: config.block.clone(),
+                access: AccessList::new(config.access.allow.clone()),
+                ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
+                observers: Vec::new(),
+            }),
+        })
+    }
+
+    /// Add an observer of finished queries (metrics, query log). Call it
+    /// while setting up; clones made earlier do not see it.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        Arc::make_mut(&mut self.inner).observers.push(observer);
+        self
+    }
+
+    /// Count every query and forwarded lookup in `metrics` (registers it
+    /// as an observer and gives it to the forwarder).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.forwarder.set_metrics(Arc::clone(&metrics));
+        inner.observers.push(metrics);
+        self
+    }
+
+    /// The list in service (shared with the reloader).
+    pub fn blocklist(&self) -> &SharedBlocklist {
+        &self.inner.list
+    }
+
+    /// The query path for one request; returns the outcome and the reply.
+    async fn decide(&self, request: &Request, list: &Blocklist) -> (Outcome, Reply) {
+        let inner = &*self.inner;
+        let src = request.src();
+
+        // 1. Access control: outside the allowed networks → REFUSED, no recursion.
+        //    A DoT/DoH query carrying a valid access token skips the address check.
+        if !inner.access.is_allowed(src.ip()) && !crate::transport::tokens::is_token_authenticated()
+        {
+            let mut reply = Reply::empty(ResponseCode::Refused, false);
+            reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
+            return (Outcome::Refused, reply);
+        }
+        // 2. Rate limit per client network.
+        if let Some(rl) = &inner.ratelimit
+            && !rl.check(src.ip())
+        {
+            return (
+                Outcome::RateLimited,
+                Reply::empty(ResponseCode::Refused, false),
+            );
+        }
+        // One standard query, class IN.
+        let queries = request.queries.queries();
+        if request.metadata.op_code != OpCode::Query
+            || request.metadata.message_type != MessageType::Query
+            || queries.len() != 1
+        {
+            return (Outcome::FormErr, Reply::empty(ResponseCode::FormErr, true));
+        }
+        let query = &queries[0];
+        if query.query_class() != DNSClass::IN {
+            return (Outcome::Refused, Reply::empty(ResponseCode::Refused, true));
+        }
+        let name: &Name = query.name();
+        let qtype = query.query_type();
+        // Zone transfers are not a resolver's business.
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return (Outcome::Refused, Reply::empty(ResponseCode::Refused, true));
+        }
+
+        // 3. Policy check on the name.
+        let exception = match policy::check_name(list, name) {
+            Verdict::Block(rule) => return self.blocked(list, name, qtype, Trigger::Name, rule),
+            Verdict::Allow(rule) => Some(rule),
+            Verdict::None => None,
+        };
+
+        // 4. Forward.
+        let upstream = match inner.forwarder.forward(name, qtype).await {
+            Ok(u) => u,
+            Err(e) => {
+                match &e {
+                    ForwardError::Timeout(_) => {
+                        debug!(query = %name, %qtype, error = %e, "upstream timeout")
+                    }
+                    ForwardError::Upstream(_) => {
+                        debug!(query = %name, %qtype, error = %e, "upstream failure")
+                    }
+                }
+                return (
+                    Outcome::ServFail,
+                    Reply::empty(ResponseCode::ServFail, true),
+                );
+            }
+        };
+
+        // 5. Inspect the answer: CNAME targets and addresses.
+        let outcome = match exception {
+            Some(rule) => Outcome::AllowedByException {
+                rule,
+                rcode: upstream.rcode,
+            },
+            None => {
+                if let Some(hit) = policy::inspect_answers(list, &upstream.answers) {
+                    debug!(query = %name, %qtype, trigger = hit.trigger.as_str(), subject = %hit.subject, "answer blocked");
+                    let (outcome, mut reply) =
+                        self.blocked(list, name, qtype, hit.trigger, hit.rule);
+                    reply.trace = Trace {
+                        upstream: Some(upstream.elapsed),
+                        matched: Some(hit.subject),
+                    };
+                    return (outcome, reply);
+                }
+                Outcome::Forwarded {
+                    rcode: upstream.rcode,
+                }
+            }
+        };
+        let reply = Reply {
+            rcode: upstream.rcode,
+            recursion_available: true,
+            authentic_data: upstream.authentic_data,
+            answers: upstream.answers,
+            authorities: upstream.authorities,
+            additionals: upstream.additionals,
+            ede: None,
+            trace: Trace {
+                upstream: Some(upstream.elapsed),
+                matched: None,
+            },
+        };
+        (outcome, reply)
+    }
+
+    fn blocked(
+        &self,
+        list: &Blocklist,
+        name: &Name,
+        qtype: RecordType,
+        trigger: Trigger,
+        rule: RuleRef,
+    ) -> (Outcome, Reply) {
+        let block = &self.inner.block;
+        let synth = answer::blocked(block, name, qtype);
+        let text = answer::ede_text(block, list.source_of(rule));
+        let reply = Reply {
+            rcode: synth.rcode,
+            recursion_available: true,
+            authentic_data: false,
+            answers: synth.answers,
+            authorities: synth.authorities,
+            additionals: Vec::new(),
+            ede: Some((answer::EDE_BLOCKED, text)),
+            trace: Trace::default(),
+        };
+        (Outcome::Blocked { trigger, rule }, reply)
+    }
+
+    fn observe(
+        &self,
+        request: &Request,
+        list: &Blocklist,
+        outcome: Outcome,
+        rcode: ResponseCode,
+        trace: &Trace,
+        started: Instant,
+    ) {
+        if self.inner.observers.is_empty() {
+            return;
+        }
+        let query = request.queries.queries().first();
+        let event = QueryEvent {
+            client: request.src(),
+            protocol: request.protocol(),
+            name: query.map(|q| &**q.name()),
+            qtype: query.map_or(RecordType::NULL, |q| q.query_type()),
+            outcome,
+            rcode,
+            list,
+            elapsed: started.elapsed(),
+            upstream: trace.upstream,
+            matched: trace.matched.as_deref(),
+        };
+        for o in &self.inner.observers {
+            o.observe(&event);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        let started = Instant::now();
+        // The snapshot this query is checked against, kept to the end even if
+        // a reload swaps the list meanwhile.
+        let list = self.inner.list.load_full();
+        let (outcome, mut reply) = self.decide(request, &list).await;
+        let rcode = reply.rcode;
+        let trace = std::mem::take(&mut reply.trace);
+        let info = send(request, response_handle, reply).await;
+        self.observe(request, &list, outcome, rcode, &trace, started);
+        info
+    }
+}
+
+/// Encode and send `reply`; EDNS (and the EDE option) only when the query
+/// carried EDNS.
+async fn send<R: ResponseHandler>(request: &Request, mut handle: R, reply: Reply) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.recursion_available = reply.recursion_available;
+    metadata.authentic_data = reply.authentic_data;
+    metadata.response_code = reply.rcode;
+
+    let edns = request.edns.as_ref().map(|req| {
+        let mut edns = Edns::new();
+        edns.set_max_payload(req.max_payload().max(512));
+        edns.set_dnssec_ok(req.flags().dnssec_ok);
+        if let Some((code, text)) = &reply.ede {
+            edns.options_mut().insert(answer::ede_option(*code, text));
+        }
+        edns
+    });
+    let mut builder = MessageResponseBuilder::new(&request.queries, None);
+    if let Some(e) = &edns {
+        builder.edns(e);
+    }
+    let response = builder.build(
+        metadata,
+        reply.answers.iter(),
+        reply.authorities.iter(),
+        std::iter::empty(),
+        reply.additionals.iter(),
+    );
+    match handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            debug!(client = %request.src(), %error, "response not sent");
+            let mut metadata = Metadata::response_from_request(&request.metadata);
+            metadata.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            })
+        }
+    }
+}

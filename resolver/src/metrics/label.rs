@@ -1,0 +1,171 @@
+//! Bounded label values: every label of every parapet metric is one of these
+//! fixed enums (or a category from the short, capped table in
+//! [`super::category`]), never a query name or a client address.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use std::fmt::Write as _;
+
+/// Defines a `Copy` enum of label values with `ALL`, `as_str()` and a
+/// prometheus-client `EncodeLabelValue` impl that writes `as_str()`.
+macro_rules! label_values {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order (index = `self as usize`).
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The label value as it appears in the exposition.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+                encoder.write_str(self.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+label_values! {
+    /// The transport a query arrived on.
+    Protocol {
+        /// Plain DNS over UDP.
+        Udp => "udp",
+        /// Plain DNS over TCP.
+        Tcp => "tcp",
+        /// DNS over TLS (port 853).
+        Tls => "tls",
+        /// DNS over HTTPS (`/dns-query`).
+        Https => "https",
+        /// Any other transport hickory may add (QUIC, HTTP/3).
+        Other => "other",
+    }
+}
+
+label_values! {
+    /// What happened to a query: exactly one per query.
+    OutcomeKind {
+        /// Forwarded upstream and answered as received.
+        Forwarded => "forwarded",
+        /// Answered with the block action (name, CNAME or answer-IP hit).
+        Blocked => "blocked",
+        /// A block rule covered the name but a more specific allow rule won.
+        AllowedByException => "allowed_by_exception",
+        /// Refused by access control.
+        Refused => "refused",
+        /// Dropped or refused by the per-client rate limit.
+        RateLimited => "rate_limited",
+        /// Upstream failure or timeout.
+        Servfail => "servfail",
+        /// A malformed query.
+        Formerr => "formerr",
+    }
+}
+
+label_values! {
+    /// Which check caused a block.
+    Trigger {
+        /// The query name matched a block rule.
+        Name => "name",
+        /// A CNAME target in the upstream answer matched.
+        Cname => "cname",
+        /// An A/AAAA address in the upstream answer matched an IP rule.
+        Ip => "ip",
+    }
+}
+
+label_values! {
+    /// Kind of rule in the compiled list.
+    RuleKind {
+        /// Domain rules (block and allow).
+        Domain => "domain",
+        /// IP address and CIDR rules.
+        Ip => "ip",
+    }
+}
+
+label_values! {
+    /// Result of a list reload.
+    ReloadResult {
+        /// The new list was checked and swapped in.
+        Ok => "ok",
+        /// The new list was refused; the previous one keeps serving.
+        Failed => "failed",
+    }
+}
+
+label_values! {
+    /// Why a forwarded lookup failed.
+    UpstreamFailure {
+        /// No answer within the configured timeout.
+        Timeout => "timeout",
+        /// Any other error (connection refused, bad response, SERVFAIL upstream).
+        Error => "error",
+    }
+}
+
+/// Labels of `parapet_queries_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct QueryLabels {
+    pub(crate) protocol: Protocol,
+    pub(crate) outcome: OutcomeKind,
+}
+
+/// Labels of `parapet_blocks_by_trigger_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct TriggerLabels {
+    pub(crate) trigger: Trigger,
+}
+
+/// Labels of `parapet_list_rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RuleKindLabels {
+    pub(crate) kind: RuleKind,
+}
+
+/// Labels of `parapet_reloads_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct ReloadLabels {
+    pub(crate) result: ReloadResult,
+}
+
+/// Labels of `parapet_upstream_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct UpstreamFailureLabels {
+    pub(crate) reason: UpstreamFailure,
+}
+
+/// Labels of `parapet_blocks_by_category_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct CategoryLabels {
+    pub(crate) category: &'static str,
+}
+
+impl From<hickory_resolver::net::xfer::Protocol> for Protocol {
+    fn from(protocol: hickory_resolver::net::xfer::Protocol) -> Self {
+        use hickory_resolver::net::xfer::Protocol as P;
+        #[allow(unreachable_patterns)] // QUIC and HTTP/3 exist only with their features.
+        match protocol {
+            P::Udp => Protocol::Udp,
+            P::Tcp => Protocol::Tcp,
+            P::Tls => Protocol::Tls,
+            P::Https => Protocol::Https,
+            _ => Protocol::Other,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The handler's observe hook → metrics: one query, one count.
+
+use super::{Metrics, OutcomeKind, Trigger};
+use crate::handler::{Observer, Outcome, QueryEvent};
+use crate::policy;
+
+impl From<&Outcome> for OutcomeKind {
+    fn from(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Forwarded { .. } => OutcomeKind::Forwarded,
+            Outcome::Blocked { .. } => OutcomeKind::Blocked,
+            Outcome::AllowedByException { .. } => OutcomeKind::AllowedByException,
+            Outcome::Refused => OutcomeKind::Refused,
+            Outcome::RateLimited => OutcomeKind::RateLimited,
+            Outcome::ServFail => OutcomeKind::Servfail,
+            Outcome::FormErr => OutcomeKind::Formerr,
+        }
+    }
+}
+
+impl From<policy::Trigger> for Trigger {
+    fn from(trigger: policy::Trigger) -> Self {
+        match trigger {
+            policy::Trigger::Name => Trigger::Name,
+            policy::Trigger::Cname => Trigger::Cname,
+            policy::Trigger::Ip => Trigger::Ip,
+        }
+    }
+}
+
+impl Observer for Metrics {
+    /// Atomic increments on pre-registered handles; the category lookup is
+    /// a lock-free table load and a short scan. No allocation.
+    fn observe(&self, event: &QueryEvent<'_>) {
+        self.record_query(event.protocol.into(), OutcomeKind::from(&event.outcome));
+        if let Outcome::Blocked { trigger, rule } = event.outcome {
+            self.record_block(trigger.into(), event.list.source_of(rule).category);
+        }
+    }
+}

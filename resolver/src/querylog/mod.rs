@@ -1,0 +1,240 @@
+//! The query log: an opt-in JSON-lines record of queries for incident
+//! response, with privacy controls.
+//!
+//! Off by default. When on, `mode = "blocks"` (the default) logs only
+//! blocked queries and `mode = "all"` every query; client addresses are
+//! logged `full`, `truncated` (the default: /24, /56), `hashed` (keyed
+//! HMAC-SHA-256) or `none` ([`client`]).
+//!
+//! The query path only builds a [`QueryRecord`] when [`QueryLog::wants`] the
+//! outcome and hands it to a bounded channel with `try_send`; a separate
+//! [`Writer`] task formats and writes the lines. When the writer falls
+//! behind, records are dropped and counted
+//! (`parapet_querylog_records_dropped_total`), never waited for.
+//! [`QueryLog::reopen`] (called on SIGHUP) makes the writer reopen its file,
+//! so logrotate can rename it away.
+//!
+//! One line per record, fields omitted when empty:
+//! ```json
+//! {"time":"2026-11-23T11:42:07.123Z","client":"192.0.2.0/24","protocol":"udp","name":"login.evil.example","type":"A","outcome":"blocked","trigger":"name","rule":"evil.example","source":"urlhaus","category":"malware"}
+//! ```
+
+pub mod client;
+mod observer;
+mod writer;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hickory_proto::rr::RecordType;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+
+use crate::config::QueryLogConfig;
+use crate::metrics::{Metrics, OutcomeKind, Protocol, Trigger};
+pub use client::{ClientAddresses, ClientFormat, HashKey};
+pub use writer::Writer;
+
+/// Default capacity of the channel between the query path and the writer.
+pub const DEFAULT_QUEUE: usize = 4096;
+
+/// Which queries are logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogMode {
+    /// Only blocked queries: what incident response needs, and the least
+    /// about everyone else.
+    #[default]
+    Blocks,
+    /// Every query.
+    All,
+}
+
+/// Where the lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output (`path` unset or `"-"`), e.g. for journald.
+    Stdout,
+    /// A file, appended to, created with mode 0640, reopened on SIGHUP.
+    File(PathBuf),
+}
+
+impl LogTarget {
+    /// The target of a validated `[query_log] path`.
+    pub fn from_path(path: Option<&Path>) -> LogTarget {
+        match path {
+            None => LogTarget::Stdout,
+            Some(path) => LogTarget::File(path.to_path_buf()),
+        }
+    }
+}
+
+/// One query, as handed from the query path to the writer. Built only when
+/// [`QueryLog::wants`] its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRecord {
+    /// When the query was answered.
+    pub time: SystemTime,
+    /// The client's address (transformed by the writer per
+    /// `client_addresses`).
+    pub client: IpAddr,
+    /// The transport.
+    pub protocol: Protocol,
+    /// The query name.
+    pub name: String,
+    /// The query type.
+    pub qtype: RecordType,
+    /// What happened.
+    pub outcome: OutcomeKind,
+    /// For blocks: what matched.
+    pub trigger: Option<Trigger>,
+    /// The deciding rule (`evil.example`, `192.0.2.0/24`), for blocks and
+    /// exceptions.
+    pub rule: Option<String>,
+    /// The rule's source.
+    pub source: Option<String>,
+    /// The source's category.
+    pub category: Option<String>,
+    /// Time spent on the upstream lookup, for forwarded queries.
+    pub upstream: Option<Duration>,
+}
+
+impl QueryRecord {
+    /// A record of `outcome` for `name`/`qtype` from `client`, time now, no
+    /// rule or upstream details yet.
+    pub fn new(
+        client: IpAddr,
+        protocol: Protocol,
+        name: impl Into<String>,
+        qtype: RecordType,
+        outcome: OutcomeKind,
+    ) -> Self {
+        QueryRecord {
+            time: SystemTime::now(),
+            client,
+            protocol,
+            name: name.into(),
+            qtype,
+            outcome,
+            trigger: None,
+            rule: None,
+            source: None,
+            category: None,
+            upstream: None,
+        }
+    }
+}
+
+/// The query path's handle on the query log: cheap to clone; a disabled
+/// log costs one branch per query.
+#[derive(Debug, Clone, Default)]
+pub struct QueryLog {
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    mode: LogMode,
+    tx: mpsc::Sender<QueryRecord>,
+    reopen: Arc<Notify>,
+    metrics: Arc<Metrics>,
+}
+
+impl QueryLog {
+    /// A log that records nothing (`[query_log] enabled = false`).
+    pub fn disabled() -> Self {
+        QueryLog { inner: None }
+    }
+
+    /// Open the log's file (so a bad path is a start-up error) and create
+    /// the handle and its writer; spawn [`Writer::run`]. Ignores
+    /// `config.enabled`: see [`QueryLog::start`].
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending, or (hashed mode without a
+    /// key) the system random generator failed.
+    pub fn open(
+        config: &QueryLogConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(QueryLog, Writer)> {
+        let clients = ClientFormat::new(
+            config.client_addresses,
+            config.hash_key.as_ref().map(HashKey::as_bytes),
+        )
+        .map_err(|_| std::io::Error::other("no randomness for the query-log hash key"))?;
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let reopen = Arc::new(Notify::new());
+        let writer = Writer::open(
+            LogTarget::from_path(config.path.as_deref()),
+            clients,
+            rx,
+            Arc::clone(&reopen),
+            Arc::clone(&metrics),
+        )?;
+        let log = QueryLog {
+            inner: Some(Arc::new(Inner {
+                mode: config.mode,
+                tx,
+                reopen,
+                metrics,
+            })),
+        };
+        Ok((log, writer))
+    }
+
+    /// The log `config` asks for: [`QueryLog::disabled`] unless
+    /// `config.enabled`; otherwise opened, with its writer spawned. Cancel
+    /// `stop` once no more queries are answered (the writer then writes
+    /// what is queued and ends: await the returned task).
+    ///
+    /// # Errors
+    /// As [`QueryLog::open`].
+    pub fn start(
+        config: &QueryLogConfig,
+        metrics: Arc<Metrics>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<(QueryLog, Option<tokio::task::JoinHandle<()>>)> {
+        if !config.enabled {
+            return Ok((QueryLog::disabled(), None));
+        }
+        let (log, writer) = QueryLog::open(config, metrics)?;
+        Ok((log, Some(tokio::spawn(writer.run(stop)))))
+    }
+
+    /// Whether the log is on.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Whether a query with `outcome` is logged. Check this before building
+    /// a [`QueryRecord`].
+    pub fn wants(&self, outcome: OutcomeKind) -> bool {
+        match &self.inner {
+            None => false,
+            Some(inner) => inner.mode == LogMode::All || outcome == OutcomeKind::Blocked,
+        }
+    }
+
+    /// Hand a record to the writer without waiting; when the writer is
+    /// behind (channel full) or gone, the record is dropped and counted.
+    pub fn log(&self, record: QueryRecord) {
+        if let Some(inner) = &self.inner
+            && inner.tx.try_send(record).is_err()
+        {
+            inner.metrics.record_querylog_dropped();
+        }
+    }
+
+    /// Ask the writer to reopen its file (after logrotate renamed it).
+    /// Returns at once; the writer reopens before its next write.
+    pub fn reopen(&self) {
+        if let Some(inner) = &self.inner {
+            inner.reopen.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! Hot reload of the blocklist: on a change to the artifact or source files
+//! (notify, debounced) and on demand (SIGHUP, [`ReloadHandle::trigger`]).
+//!
+//! A new list is built or mapped on a blocking thread, off the query path,
+//! checked, and swapped in atomically ([`SharedBlocklist`]); queries in
+//! flight keep the snapshot they started with. A bad new list is refused,
+//! logged and counted, and the previous one keeps serving.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use notify::{EventKind, RecursiveMode, Watcher};
+use parapet_blocklist::{Blocklist, CompileOptions, SourceReport};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::SharedBlocklist;
+use crate::config::{BlocklistConfig, ListSource};
+
+/// Quiet time after the last file event before reloading: editors and
+/// feed updates write in several steps.
+pub const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Why a list was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The engine refused the artifact or a source.
+    #[error(transparent)]
+    List(#[from] parapet_blocklist::Error),
+    /// A source produced mostly malformed lines: probably not a list at all
+    /// (a truncated download, an HTML error page).
+    #[error("{path}: {skipped} malformed lines against {rules} rules; refusing it as not a list")]
+    Garbage {
+        /// The source file.
+        path: PathBuf,
+        /// Malformed lines.
+        skipped: u64,
+        /// Rules taken.
+        rules: u64,
+    },
+    /// The build thread failed.
+    #[error("list build task failed: {0}")]
+    Task(String),
+}
+
+/// Counters of the reloader, observable by tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadStatus {
+    /// Lists put in service so far (the initial load is 1).
+    pub generation: u64,
+    /// Reloads refused so far.
+    pub failures: u64,
+}
+
+/// Control of a running reloader. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    tx: mpsc::UnboundedSender<()>,
+    status: watch::Receiver<ReloadStatus>,
+}
+
+impl ReloadHandle {
+    /// Ask for a reload now (what SIGHUP does).
+    pub fn trigger(&self) {
+        let _ = self.tx.send(());
+    }
+
+    /// The current counters.
+    pub fn status(&self) -> ReloadStatus {
+        *self.status.borrow()
+    }
+
+    /// A receiver that changes whenever a reload succeeds or fails.
+    pub fn subscribe(&self) -> watch::Receiver<ReloadStatus> {
+        self.status.clone()
+    }
+}
+
+/// Build or map the configured list (blocking: call it off the query path).
+pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
+    let options = CompileOptions {
+        force_public_suffix: config.force_public_suffix,
+    };
+    match &config.source {
+        ListSource::Artifact(path) => Ok(Blocklist::open(path)?),
+        ListSource::Sources(specs) => {
+            let (list, reports) = Blocklist::compile(specs, options)?;
+            check_reports(&reports)?;
+            Ok(list)
+        }
+        ListSource::Empty => Ok(Blocklist::compile(&[], options)?.0),
+    }
+}
+
+fn check_reports(reports: &[SourceReport]) -> Result<(), ReloadError> {
+    for r in reports {
+        let rules = r.domain_rules + r.ip_rules;
+        if r.skipped > 0 && r.skipped >= rules.max(1) {
+            return Err(ReloadError::Garbage {
+                path: r.path.clone(),
+                skipped: r.skipped,
+                rules,
+            });
+        }
+        if r.skipped > 0 {
+            let first = r.errors.first();
+            warn!(
+                source = %r.name,
+                skipped = r.skipped,
+                first_line = first.map_or(0, |e| e.line),
+                first_reason = first.map_or("", |e| e.reason.as_str()),
+                "skipped malformed lines"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn load_off_path(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || load(&config))
+        .await
+        .map_err(|e| ReloadError::Task(e.to_string()))?
+}
+
+/// Load the list for start-up (off the async threads).
+pub async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist, ReloadError> {
+    let list = load_off_path(config).await?;
+    log_loaded(&list, "list loaded");
+    Ok(Arc::new(ArcSwap::from_pointee(list)))
+}
+
+fn log_loaded(list: &Blocklist, what: &str) {
+    let s = list.stats();
+    info!(
+        domain_rules = s.domain_rules,
+        ip_rules = s.ip_rules,
+        allow_rules = s.allow_rules,
+        bytes = s.bytes,
+        sources = s.sources.len(),
+        "{what}"
+    );
+}
+
+/// Start the reloader for `shared`: a file watcher (when `config.watch`)
+/// plus the returned handle's trigger. Stops when `shutdown` is cancelled.
+pub fn spawn(
+    config: BlocklistConfig,
+    shared: SharedBlocklist,
+    shutdown: CancellationToken,
+) -> ReloadHandle {
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let (status_tx, status_rx) = watch::channel(ReloadStatus {
+        generation: 1,
+        failures: 0,
+    });
+    let watcher = if config.watch {
+        watch_files(&config.source, tx.clone())
+    } else {
+        None
+    };
+    tokio::spawn(async move {
+        let _watcher = watcher; // dropped (unwatched) when the task ends
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                got = rx.recv() => if got.is_none() { break },
+            }
+            // Debounce: wait until events stop for DEBOUNCE.
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    more = tokio::time::timeout(DEBOUNCE, rx.recv()) => match more {
+                        Ok(Some(())) => continue,
+                        _ => break,
+                    },
+                }
+            }
+            match load_off_path(&config).await {
+                Ok(list) => {
+                    log_loaded(&list, "list reloaded");
+                    shared.store(Arc::new(list));
+                    status_tx.send_modify(|s| s.generation += 1);
+                }
+                Err(e) => {
+                    error!(error = %e, "new list refused; the previous list keeps serving");
+                    status_tx.send_modify(|s| s.failures += 1);
+                }
+            }
+        }
+    });
+    ReloadHandle {
+        tx,
+        status: status_rx,
+    }
+}
+
+/// Watch the directories holding the list files (so that a file replaced
+/// by rename is seen) and signal `tx` on changes to those files.
+fn watch_files(
+    source: &ListSource,
+    tx: mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let files = source.files();
+    if files.is_empty() {
+        return None;
+    }
+    let names: HashSet<OsString> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_os_string()))
+        .collect();
+    let dirs: HashSet<PathBuf> = files
+        .iter()
+        .map(|f| match f.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+        .collect();
+    let handler = move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        let relevant_kind = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Modify(_)
+                | EventKind::Remove(_)
+                | EventKind::Access(notify::event::AccessKind::Close(
+                    notify::event::AccessMode::Write
+                ))
+        );
+        if relevant_kind
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| names.contains(n)))
+        {
+            let _ = tx.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!(error = %e, "cannot watch list files; reload with SIGHUP");
+            return None;
+        }
+    };
+    for dir in &dirs {
+        if let Err(e) = watcher.watch(Path::new(dir), RecursiveMode::NonRecursive) {
+            warn!(dir = %dir.display(), error = %e, "cannot watch directory; reload with SIGHUP");
+        }
+    }
+    Some(watcher)
+}

@@ -1,0 +1,87 @@
+//! Access control and rate limiting.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use parapet_e2e::client::{QueryOptions, Transport, addresses, rcode};
+use parapet_e2e::parapet::SINKHOLE_V4;
+use parapet_e2e::{Parapet, Upstream};
+
+fn from(ip: &str, transport: Transport) -> QueryOptions {
+    QueryOptions {
+        bind: Some(format!("{ip}:0").parse().expect("addr")),
+        transport,
+        ..QueryOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn client_outside_allow_gets_refused_without_recursion() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::builder(up.addr())
+        .section("access", "allow = [\"127.0.0.1/32\"]\nrate_limit_qps = 0")
+        .start()
+        .await?;
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let outsider = from("127.0.0.2", transport);
+        for name in ["www.example.", "phishing.example."] {
+            let msg = p.query_with(name, RecordType::A, &outsider).await?;
+            assert_eq!(rcode(&msg), ResponseCode::Refused, "{name} {transport:?}");
+            assert!(msg.answers.is_empty());
+            assert!(!msg.metadata.recursion_available);
+        }
+        let insider = from("127.0.0.1", transport);
+        let msg = p
+            .query_with("www.example.", RecordType::A, &insider)
+            .await?;
+        assert_eq!(addresses(&msg), vec!["192.0.2.10"]);
+    }
+    assert_eq!(up.queries(), 1, "refused clients cause no upstream traffic");
+    Ok(())
+}
+
+#[tokio::test]
+async fn default_access_serves_loopback() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::builder(up.addr())
+        .without_section("access")
+        .start()
+        .await?;
+    let msg = p.query("phishing.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rate_limit_refuses_a_flooding_network_not_others() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    // 1 query per second sustained, burst of 5, per /24; 127.0.0.x and
+    // 127.0.1.x are different networks.
+    let p = Parapet::builder(up.addr())
+        .section(
+            "access",
+            "allow = [\"127.0.0.0/8\"]\nrate_limit_qps = 1\nrate_limit_burst = 5",
+        )
+        .start()
+        .await?;
+    let flooder = from("127.0.0.1", Transport::Tcp);
+    let mut refused = 0;
+    for _ in 0..10 {
+        let msg = p
+            .query_with("phishing.example.", RecordType::A, &flooder)
+            .await?;
+        if rcode(&msg) == ResponseCode::Refused {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 4, "only {refused} of 10 refused with burst 5");
+    let other = from("127.0.1.1", Transport::Tcp);
+    let msg = p
+        .query_with("phishing.example.", RecordType::A, &other)
+        .await?;
+    assert_eq!(
+        addresses(&msg),
+        vec![SINKHOLE_V4],
+        "another /24 is unaffected"
+    );
+    Ok(())
+}

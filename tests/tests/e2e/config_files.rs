@@ -1,0 +1,42 @@
+//! Every config in `config/` is valid and its list loads.
+
+use std::path::PathBuf;
+
+fn config_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_config_file_validates_and_its_list_loads() {
+    let files = config_files();
+    for want in ["dev.toml", "home.toml", "vps.toml"] {
+        assert!(
+            files.iter().any(|f| f.ends_with(want)),
+            "config/{want} missing"
+        );
+    }
+    for f in files {
+        let cfg = parapet_resolver::config::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        let list = parapet_resolver::reload::load(&cfg.blocklist)
+            .unwrap_or_else(|e| panic!("{}: list does not load: {e}", f.display()));
+        assert!(list.stats().domain_rules > 0, "{}: empty list", f.display());
+    }
+}
+
+#[test]
+fn dev_config_blocks_the_sample_names() {
+    let dev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/dev.toml");
+    let cfg = parapet_resolver::config::load(&dev).unwrap_or_else(|e| panic!("{e}"));
+    let list = parapet_resolver::reload::load(&cfg.blocklist).unwrap_or_else(|e| panic!("{e}"));
+    assert!(list.check_name("phishing.example").is_block());
+    assert!(list.check_name("www.malware.test").is_block());
+    assert!(!list.check_name("safe.phishing.example").is_block());
+    assert!(!list.check_name("example.com").is_block());
+}

@@ -1,0 +1,119 @@
+//! Answer inspection: CNAME targets and answer addresses against the lists.
+
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::rr::RecordType;
+use parapet_e2e::client::{addresses, ede};
+use parapet_e2e::parapet::{SINKHOLE_V4, SINKHOLE_V6};
+use parapet_e2e::{Parapet, Upstream};
+use parapet_resolver::policy::Trigger;
+use parapet_resolver::{Observer, Outcome, QueryEvent};
+
+/// Collects (name, outcome) of finished queries.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, Outcome, String)>>);
+
+impl Observer for Recorder {
+    fn observe(&self, e: &QueryEvent<'_>) {
+        let name = e.name.map(|n| n.to_ascii()).unwrap_or_default();
+        let rule = match e.outcome {
+            Outcome::Blocked { rule, .. } => e.list.rule_info(rule, &name).pattern,
+            _ => String::new(),
+        };
+        if let Ok(mut v) = self.0.lock() {
+            v.push((name, e.outcome, rule));
+        }
+    }
+}
+
+impl Recorder {
+    fn outcome_of(&self, name: &str) -> Option<(Outcome, String)> {
+        let v = self.0.lock().ok()?;
+        v.iter()
+            .rev()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, o, r)| (*o, r.clone()))
+    }
+}
+
+#[tokio::test]
+async fn cname_into_blocked_name_is_sinkholed() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let rec = Arc::new(Recorder::default());
+    let p = Parapet::builder(up.addr())
+        .observer(rec.clone())
+        .start()
+        .await?;
+    let msg = p.query("cloaked.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+    assert!(
+        msg.answers.iter().all(|r| r.record_type() == RecordType::A),
+        "no CNAME leaks"
+    );
+    assert_eq!(ede(&msg).map(|e| e.0), Some(15));
+    let (outcome, _) = rec.outcome_of("cloaked.example.").expect("observed");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Blocked {
+                trigger: Trigger::Cname,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn answer_with_blocked_ip_is_sinkholed() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let rec = Arc::new(Recorder::default());
+    let p = Parapet::builder(up.addr())
+        .observer(rec.clone())
+        .start()
+        .await?;
+    let msg = p.query("flux.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+    let (outcome, rule) = rec.outcome_of("flux.example.").expect("observed");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Blocked {
+                trigger: Trigger::Ip,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(rule.contains("203.0.113.66"), "{rule}");
+    let msg = p.query("flux6.example.", RecordType::AAAA).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V6]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn observer_sees_one_outcome_per_query() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let rec = Arc::new(Recorder::default());
+    let p = Parapet::builder(up.addr())
+        .observer(rec.clone())
+        .start()
+        .await?;
+    // TCP: no client retransmissions that would count twice.
+    p.query_tcp("www.example.", RecordType::A).await?;
+    p.query_tcp("phishing.example.", RecordType::A).await?;
+    p.query_tcp("safe.phishing.example.", RecordType::A).await?;
+    let v = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(v.len(), 3, "{v:?}");
+    assert!(matches!(v[0].1, Outcome::Forwarded { .. }));
+    assert!(matches!(
+        v[1].1,
+        Outcome::Blocked {
+            trigger: Trigger::Name,
+            ..
+        }
+    ));
+    assert!(matches!(v[2].1, Outcome::AllowedByException { .. }));
+    Ok(())
+}
