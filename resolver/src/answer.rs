@@ -6,6 +6,7 @@
 //! `organisation`, the JSON object of draft-ietf-dnsop-structured-dns-error
 //! (`{"c":["mailto:…"],"j":"…","o":"…"}`), so a client can show why and
 //! whom to ask.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use hickory_proto::op::{Edns, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};

@@ -10,6 +10,7 @@
 //! sees a hickory [`Request`] and a [`ResponseHandler`]. It is cheap to clone
 //! (one `Arc`). Every query ends in exactly one [`Outcome`], reported once to
 //! each registered [`Observer`] (metrics, query log).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,7 +57,8 @@ pub enum Outcome {
         /// The upstream response code.
         rcode: ResponseCode,
     },
-    /// The client is outside `access.allow` (or the class is not IN).
+    /// The client is outside `access.allow`, or the query is not one a
+    /// resolver serves (class other than IN, zone transfer).
     Refused,
     /// The client's network exceeded its rate.
     RateLimited,
@@ -313,6 +315,10 @@ impl Handler {
         }
         let name: &Name = query.name();
         let qtype = query.query_type();
+        // Zone transfers are not a resolver's business.
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return (Outcome::Refused, Reply::empty(ResponseCode::Refused, true));
+        }
 
         // 3. Policy check on the name.
         let exception = match policy::check_name(list, name) {

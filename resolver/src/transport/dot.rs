@@ -57,6 +57,8 @@ pub async fn serve<H>(
             },
             () = shutdown.cancelled() => break,
         };
+        // Answers are small and latency-bound: do not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
         let Some(slot) = slots.try_take() else {
             tracing::debug!(client = %src, "DoT connection limit reached; closing");
             continue;
@@ -179,7 +181,13 @@ impl<H: RequestHandler + Clone> Connection<H> {
             // Dropping `answers` here lets the writer finish once every
             // query in flight has been answered.
         };
-        tokio::join!(read_loop, write_loop);
+        // The writer ends early only when the client stopped reading: then
+        // stop reading too. Otherwise let it drain the answers in flight.
+        tokio::pin!(write_loop);
+        tokio::select! {
+            () = &mut write_loop => {}
+            () = read_loop => write_loop.await,
+        }
     }
 }
 

@@ -773,3 +773,103 @@ fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
     let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
     assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
 }
+
+#[tokio::test]
+async fn connection_limit_sheds_a_flood_and_recovers() {
+    let limits = Limits {
+        max_connections: 2,
+        handshake_timeout: Duration::from_secs(2),
+        ..short_limits()
+    };
+    let f = start(true, limits).await;
+    // Two connections that never handshake fill the DoT listener...
+    let _a = TcpStream::connect(f.dot).await.unwrap();
+    let _b = TcpStream::connect(f.dot).await.unwrap();
+    // ...so a third is closed at once rather than queued behind them.
+    let refused = eventually_ok(|| async {
+        let mut c = TcpStream::connect(f.dot).await.ok()?;
+        let mut buf = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+        .then_some(())
+    })
+    .await;
+    assert!(refused, "a connection over the limit was not shed");
+    // Once the handshake timeout frees the slots, clients are served again.
+    let served = eventually_ok(|| async {
+        let mut s = tls_connect(f.dot, HOST, &[f.cert.der()], &[dot::ALPN_DOT])
+            .await
+            .ok()?;
+        first_a(&dot_ask(&mut s, 1, "a.test.").await)
+    })
+    .await;
+    assert!(served);
+}
+
+#[tokio::test]
+async fn idle_doh_connections_are_closed() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let f = start(true, limits).await;
+    let mut s = tls_connect(f.doh, HOST, &[f.cert.der()], &[b"http/1.1"])
+        .await
+        .unwrap();
+    let q = b64url(&query(0, "a.test."));
+    s.write_all(format!("GET /dns-query?dns={q} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // One answer, then nothing: the server closes the keep-alive connection.
+    let mut raw = Vec::new();
+    let closed = tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw)).await;
+    assert!(closed.is_ok(), "idle connection kept open");
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
+/// Retry `probe` until it returns `Some` or [`DEADLINE`] passes.
+async fn eventually_ok<T, F, Fut>(mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::time::Instant::now() < deadline {
+        if probe().await.is_some() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[test]
+fn check_config_reports_a_key_that_does_not_fit_the_certificate() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestCert::new(&[HOST]);
+    let b = TestCert::new(&[HOST]);
+    std::fs::write(dir.path().join("cert.pem"), a.cert_pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), b.key_pem()).unwrap();
+    let text = "[server]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n\
+                [upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            let text: Vec<_> = issues.iter().map(|i| i.to_string()).collect();
+            assert!(
+                text.iter()
+                    .any(|i| i.starts_with("server.tls_key:") && i.contains("does not fit")),
+                "{text:?}"
+            );
+        }
+        other => panic!("expected issues, got {other:?}"),
+    }
+    std::fs::write(dir.path().join("key.pem"), a.key_pem()).unwrap();
+    assert!(from_toml_str(text, dir.path()).is_ok());
+}

@@ -1,0 +1,186 @@
+//! The `parapet` binary's observability: `/metrics` served where the
+//! "metrics listening on" line says, and the query log reopened on SIGHUP
+//! after logrotate renamed it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+const BIN: &str = env!("CARGO_BIN_EXE_parapet");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A `parapet` process with its log lines, killed on drop.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn start(config: &Path) -> Proc {
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn parapet");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, lines }
+    }
+
+    /// The first log line containing `needle`, within [`DEADLINE`].
+    fn wait_line(&self, needle: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        panic!("no log line containing {needle:?} within {DEADLINE:?}")
+    }
+
+    /// The address printed after `prefix` on the first line holding it.
+    fn addr_after(&self, prefix: &str) -> SocketAddr {
+        let line = self.wait_line(prefix);
+        line.rsplit(prefix)
+            .next()
+            .and_then(|s| s.split(|c: char| c.is_whitespace() || c == '/').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("cannot parse an address in {line:?}"))
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One A query over UDP; returns once answered.
+fn query_a(server: SocketAddr, name: &str) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut msg = Message::query();
+    msg.add_query(Query::query(
+        Name::from_ascii(name).expect("name"),
+        RecordType::A,
+    ));
+    sock.send_to(&msg.to_vec().expect("encode"), server)
+        .expect("send");
+    let mut buf = [0u8; 4096];
+    sock.recv_from(&mut buf).expect("answer");
+}
+
+fn scrape(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+}
+
+/// Wait until `path` exists and holds a line containing `needle`.
+fn wait_for_line(path: &Path, needle: &str) -> String {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < end,
+            "{} never held {needle:?}: {text:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn binary_serves_metrics_and_reopens_the_query_log_on_sighup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("list.txt"),
+        "phishing.example\nnewthreat.example\n",
+    )
+    .expect("write list");
+    let config = dir.path().join("parapet.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"127.0.0.1:9\"]\n\
+         [blocklist]\nsources = [\"list.txt\"]\nwatch = false\n[block]\nsinkhole_ipv4 = \"192.0.2.53\"\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n[warning_page]\nlisten = [\"127.0.0.1:0\"]\n\
+         [query_log]\nenabled = true\npath = \"query.log\"\n",
+    )
+    .expect("write config");
+    let log = dir.path().join("query.log");
+    let rotated = dir.path().join("query.log.1");
+
+    let p = Proc::start(&config);
+    let dns = p.addr_after("listening on UDP ");
+    let metrics = p.addr_after("metrics listening on http://");
+
+    query_a(dns, "phishing.example.");
+    let first = wait_for_line(&log, "phishing.example");
+    assert!(first.contains("\"outcome\":\"blocked\""), "{first}");
+    assert!(first.contains("\"client\":\"127.0.0.0/24\""), "{first}");
+
+    // logrotate: rename, then SIGHUP.
+    std::fs::rename(&log, &rotated).expect("rotate");
+    p.signal("HUP");
+    p.wait_line("query log reopened");
+    query_a(dns, "newthreat.example.");
+    let second = wait_for_line(&log, "newthreat.example");
+    assert!(second.contains("\"outcome\":\"blocked\""), "{second}");
+    let old = std::fs::read_to_string(&rotated).expect("rotated log");
+    assert_eq!(old.lines().count(), 1, "{old}");
+
+    // Counters move after the answer is sent: scrape until they show.
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let response = scrape(metrics);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("# EOF\n"), "{response}");
+        if response.contains("parapet_queries_total{protocol=\"udp\",outcome=\"blocked\"} 2")
+            && response.contains("parapet_querylog_records_written_total 2")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "counters never reached 2: {response}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
