@@ -287,7 +287,9 @@ impl Handler {
         let src = request.src();
 
         // 1. Access control: outside the allowed networks → REFUSED, no recursion.
-        if !inner.access.is_allowed(src.ip()) {
+        //    A DoT/DoH query carrying a valid access token skips the address check.
+        if !inner.access.is_allowed(src.ip()) && !crate::transport::tokens::is_token_authenticated()
+        {
             let mut reply = Reply::empty(ResponseCode::Refused, false);
             reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
             return (Outcome::Refused, reply);

@@ -44,10 +44,8 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
     let mut sockets = Vec::with_capacity(count);
     let mut addr = addr;
     for _ in 0..count.max(1) {
+        // IPV6_V6ONLY stays at the system default, as with a plain bind.
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
-        if addr.is_ipv6() {
-            socket.set_only_v6(true)?;
-        }
         socket.set_reuse_port(true)?;
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
