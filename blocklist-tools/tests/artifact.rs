@@ -80,12 +80,12 @@ fn wrong_magic_is_refused() {
 #[test]
 fn newer_version_is_refused() {
     let mut b = artifact();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
     assert_eq!(
         refusal(b),
         ArtifactError::Version {
-            expected: 1,
-            got: 2
+            expected: 2,
+            got: 3
         }
     );
 }
