@@ -3,24 +3,26 @@
 //! ```text
 //! 0   magic  "PARAPBL\0"
 //! 8   version u32 LE
-//! 12  reserved u32
+//! 12  label-count mask u32: bit d set when some domain key has d labels (bit 31: 31 or more)
 //! 16  total length u64 (the whole file, checksum included)
 //! 24  built_at u64, domain_rules u64, ip_rules u64, allow_rules u64
-//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6]
-//! 136 sections
+//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6, filter]
+//! 152 sections
 //! end crc32 (IEEE, crc32fast) u32 LE over every byte before it
 //! ```
 //! A source record is 32-byte SHA-256, rules u64, name (off u32, len u32),
 //! category (off u32, len u32; len `u32::MAX` = none) into the string table.
 //! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
 //! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
+//! The filter is a blocked Bloom filter over the FST keys (see `filter`),
+//! a whole number of 64-byte blocks, possibly none.
 
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
-pub(crate) const VERSION: u32 = 1;
-pub(crate) const HEADER_LEN: usize = 136;
-const SECTIONS: usize = 5;
+pub(crate) const VERSION: u32 = 2;
+pub(crate) const HEADER_LEN: usize = 152;
+const SECTIONS: usize = 6;
 pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;
 pub(crate) const V4_RECORD: usize = 12;
 pub(crate) const V6_RECORD: usize = 36;
@@ -42,6 +44,8 @@ pub(crate) struct Counts {
     pub(crate) domain_rules: u64,
     pub(crate) ip_rules: u64,
     pub(crate) allow_rules: u64,
+    /// Bit d set when some domain key has d labels (bit 31: 31 or more).
+    pub(crate) label_mask: u32,
 }
 
 /// Assemble an artifact from its parts.
@@ -51,6 +55,7 @@ pub(crate) fn write(
     fst: &[u8],
     v4: &[u8],
     v6: &[u8],
+    filter: &[u8],
 ) -> Vec<u8> {
     let mut strings = Vec::new();
     let mut records = Vec::with_capacity(sources.len() * SOURCE_RECORD);
@@ -72,12 +77,12 @@ pub(crate) fn write(
         records.extend_from_slice(&off.to_le_bytes());
         records.extend_from_slice(&len.to_le_bytes());
     }
-    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6];
+    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6, filter];
     let total = HEADER_LEN + sections.iter().map(|s| s.len()).sum::<usize>() + 4;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&counts.label_mask.to_le_bytes());
     out.extend_from_slice(&(total as u64).to_le_bytes());
     for v in [
         counts.built_at,
@@ -110,6 +115,7 @@ pub(crate) struct Layout {
     pub(crate) fst: std::ops::Range<usize>,
     pub(crate) v4: std::ops::Range<usize>,
     pub(crate) v6: std::ops::Range<usize>,
+    pub(crate) filter: std::ops::Range<usize>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -178,6 +184,7 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         domain_rules: u64_at(b, 32),
         ip_rules: u64_at(b, 40),
         allow_rules: u64_at(b, 48),
+        label_mask: u32_at(b, 12),
     };
     let mut ranges = Vec::with_capacity(SECTIONS);
     for i in 0..SECTIONS {
@@ -215,12 +222,17 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         },
         sources.len(),
     )?;
+    let filter = ranges[5].clone();
+    if !filter.len().is_multiple_of(crate::filter::BLOCK) {
+        return Err(ArtifactError::Corrupt("filter"));
+    }
     Ok(Layout {
         counts,
         sources,
         fst: ranges[2].clone(),
         v4,
         v6,
+        filter,
     })
 }
 

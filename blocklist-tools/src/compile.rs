@@ -7,6 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Counts, SourceMeta};
+use crate::filter;
 use crate::format::{Kind, Parser};
 use crate::iprange::{self, IpRule};
 use crate::name::{is_public_suffix, push_reversed};
@@ -206,6 +207,7 @@ impl State {
         };
         let fst_err =
             |e: fst::Error| Error::Usage(format!("building the domain index failed: {e}"));
+        let mut hashes = Vec::with_capacity(entries.len());
         let mut i = 0;
         while i < entries.len() {
             let (mut this, mut below) = (entries[i].this, entries[i].below);
@@ -215,9 +217,12 @@ impl State {
                 below = rule::better(below, entries[j].below);
                 j += 1;
             }
+            hashes.push(filter::hash_key(key(&entries[i])));
             map.insert(key(&entries[i]), (u64::from(this) << 32) | u64::from(below))
                 .map_err(fst_err)?;
             counts.domain_rules += 1;
+            let labels = key(&entries[i]).iter().filter(|b| **b == b'.').count() + 1;
+            counts.label_mask |= 1 << labels.min(31);
             let is_allow = |d: u32| d & rule::PRESENT != 0 && rule::action(d) == Action::Allow;
             if is_allow(this) || is_allow(below) {
                 counts.allow_rules += 1;
@@ -246,7 +251,15 @@ impl State {
             .filter(|r| rule::action(r.decision) == Action::Allow)
             .count();
         counts.allow_rules += ip_allows as u64;
-        Ok(artifact::write(counts, &self.sources, &fst, &v4, &v6))
+        let filter = filter::build(&hashes);
+        Ok(artifact::write(
+            counts,
+            &self.sources,
+            &fst,
+            &v4,
+            &v6,
+            &filter,
+        ))
     }
 
     /// Write the artifact next to `path` and rename it into place.

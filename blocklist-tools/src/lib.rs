@@ -1,7 +1,27 @@
 //! parapet-blocklist: real blocklists in, one compiled artifact out, one-pass lookup.
 //!
-//! Data flow: list files ([`format`]) → [`Rule`]s → [`Compiler`] → `.pbl`
+//! Data flow: list files ([`format`]) → rules → [`Compiler`] → `.pbl`
 //! artifact → [`Blocklist`] (mmap) → [`Verdict`].
+//!
+//! Private modules: `name` (normalisation, public-suffix guard), `rule`
+//! (rule model, packed decisions), `compile` (precedence, artifact bytes),
+//! `artifact` (layout, verification), `iprange` (overlap resolution),
+//! `filter` (Bloom filter over the domain keys), `matcher` (lookups).
+//!
+//! ```
+//! use parapet_blocklist::{Blocklist, CompileOptions, Compiler, Format, SourceSpec, Verdict};
+//! # fn main() -> Result<(), parapet_blocklist::Error> {
+//! let mut spec = SourceSpec::new("phishing.txt");
+//! spec.format = Some(Format::Adblock);
+//! let mut compiler = Compiler::new(CompileOptions::default());
+//! compiler.add_reader(&spec, "||evil.example^\n@@||ok.evil.example^\n".as_bytes())?;
+//! let list = Blocklist::from_bytes(compiler.to_bytes()?)?;
+//! assert!(list.check_name("www.Evil.Example.").is_block());
+//! assert!(matches!(list.check_name("ok.evil.example"), Verdict::Allow(_)));
+//! assert_eq!(list.check_name("notevil.example"), Verdict::None);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! THIS FILE IS THE PUBLIC CONTRACT other crates build against. Keep these
 //! names and signatures; internals live in the private modules.
@@ -15,6 +35,7 @@ pub mod format;
 
 mod artifact;
 mod compile;
+mod filter;
 mod iprange;
 mod matcher;
 mod name;

@@ -9,7 +9,11 @@ use std::sync::Arc;
 use fst::raw::{Fst, Output};
 
 use crate::artifact::{self, Layout, V4_RECORD, V6_RECORD, u32_le, u128_at};
+use crate::filter;
 use crate::rule::PRESENT;
+
+/// Labels held on the stack for the filter pass; longer names skip the filter.
+const STACK_LABELS: usize = 16;
 use crate::{ArtifactError, Error};
 
 /// The artifact's bytes: mapped from a file or held in memory.
@@ -105,19 +109,82 @@ impl Loaded {
         (*self.bytes).as_ref().len()
     }
 
-    /// Walk the labels right to left; return the deciding (decision, depth).
+    /// Look a name up: (decision, depth) of the deciding rule. `labels` run
+    /// left to right. The filter pass rules most names out; the rest walk the FST.
     #[inline]
     pub(crate) fn lookup_labels<'a, I>(&self, labels: I) -> Option<(u32, u32)>
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
+        let mut rest = labels.rev().filter(|l| !l.is_empty());
+        let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
+        let mut n = 0;
+        let mut pending = None;
+        for label in rest.by_ref() {
+            if n == STACK_LABELS {
+                pending = Some(label);
+                break;
+            }
+            stack[n] = label;
+            n += 1;
+        }
+        let limit = match pending {
+            Some(_) => u32::MAX,
+            None => self.deepest_candidate(&stack[..n]),
+        };
+        if limit == 0 {
+            return None;
+        }
+        self.walk(stack[..n].iter().copied().chain(pending).chain(rest), limit)
+    }
+
+    /// Probe the filter with every label suffix (labels right to left):
+    /// the number of labels of the longest suffix that may be a key, 0 when
+    /// none can be.
+    #[inline]
+    fn deepest_candidate(&self, labels: &[&[u8]]) -> u32 {
+        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
+        if section.is_empty() {
+            return u32::MAX;
+        }
+        let mask = self.layout.counts.label_mask;
+        let mut deepest = 0;
+        let mut h = filter::SEED;
+        for (i, label) in labels.iter().enumerate() {
+            if i > 0 {
+                h = filter::step(h, b'.');
+            }
+            for &b in *label {
+                let b = b.to_ascii_lowercase();
+                if b == b'.' {
+                    return deepest; // no key holds a dot inside a label
+                }
+                h = filter::step(h, b);
+            }
+            // Only depths some key has are worth a probe (a cache line each).
+            let depth = i as u32 + 1;
+            if mask & (1 << depth.min(31)) != 0 && filter::may_contain(section, h) {
+                deepest = depth;
+            }
+        }
+        deepest
+    }
+
+    /// Walk the labels (right to left) through the FST nodes, lowercasing as
+    /// it goes, at most `limit` labels deep; the deepest final node whose rule
+    /// covers the name decides.
+    #[inline]
+    fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>, limit: u32) -> Option<(u32, u32)> {
         let fst = &self.fst;
         let mut node = fst.root();
         let mut out = Output::zero();
         let mut depth = 0u32;
         let mut best = None;
-        let mut labels = labels.rev().filter(|l| !l.is_empty()).peekable();
+        let mut labels = labels.peekable();
         'walk: while let Some(label) = labels.next() {
+            if depth >= limit {
+                break; // the filter ruled out every deeper suffix
+            }
             if depth > 0 {
                 let Some(i) = node.find_input(b'.') else {
                     break;

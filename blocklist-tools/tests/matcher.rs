@@ -203,3 +203,22 @@ fn gzip_sources_and_source_spec_parsing() {
     assert_eq!(SourceSpec::parse_cli("some/file.txt").unwrap().format, None);
     assert!(SourceSpec::parse_cli("hosts:").is_err());
 }
+
+#[test]
+fn names_with_many_labels_still_match() {
+    let bl = compile(&[
+        (Format::Domains, "evil.example\n", false),
+        (Format::Rpz, "x.ok.example CNAME .\n", false),
+    ]);
+    let deep = format!("{}evil.example", "a.".repeat(40));
+    assert!(bl.check_name(&deep).is_block());
+    let labels: Vec<&[u8]> = deep.split('.').map(str::as_bytes).collect();
+    assert!(bl.check_labels(labels.iter().copied()).is_block());
+    assert_eq!(
+        word(bl.check_name(&format!("{}ok.example", "a.".repeat(30)))),
+        "none"
+    );
+    let exact_deep = format!("{}x.ok.example", "a.".repeat(20));
+    assert_eq!(word(bl.check_name(&exact_deep)), "none");
+    assert_eq!(word(bl.check_name("x.ok.example")), "block");
+}

@@ -6,6 +6,7 @@
 //! `organisation`, the JSON object of draft-ietf-dnsop-structured-dns-error
 //! (`{"c":["mailto:…"],"j":"…","o":"…"}`), so a client can show why and
 //! whom to ask.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use hickory_proto::op::{Edns, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -22,7 +23,11 @@ pub const EDE_BLOCKED: u16 = 15;
 /// INFO-CODE 18: Prohibited (REFUSED by access control).
 pub const EDE_PROHIBITED: u16 = 18;
 /// SOA refresh/retry/expire of the synthesised SOA (RFC 1912 values).
-const SOA_TIMERS: (i32, i32, i32) = (1800, 900, 604_800);
+pub(crate) const SOA_TIMERS: (i32, i32, i32) = (1800, 900, 604_800);
+/// MNAME of the synthesised SOA.
+pub(crate) const SOA_MNAME: &str = "parapet.invalid.";
+/// RNAME of the synthesised SOA.
+pub(crate) const SOA_RNAME: &str = "hostmaster.parapet.invalid.";
 
 /// A synthesised response body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +89,8 @@ pub fn blocked(config: &BlockConfig, qname: &Name, qtype: RecordType) -> Synthes
 /// Owner is the blocked name; `minimum` and the record TTL are `ttl`, so
 /// clients cache the negative answer exactly as long as a positive one.
 pub fn soa(qname: &Name, ttl: u32) -> Record {
-    let mname = Name::from_ascii("parapet.invalid.").unwrap_or_else(|_| Name::root());
-    let rname = Name::from_ascii("hostmaster.parapet.invalid.").unwrap_or_else(|_| Name::root());
+    let mname = Name::from_ascii(SOA_MNAME).unwrap_or_else(|_| Name::root());
+    let rname = Name::from_ascii(SOA_RNAME).unwrap_or_else(|_| Name::root());
     let (refresh, retry, expire) = SOA_TIMERS;
     Record::from_rdata(
         qname.clone(),

@@ -10,6 +10,7 @@
 //! sees a hickory [`Request`] and a [`ResponseHandler`]. It is cheap to clone
 //! (one `Arc`). Every query ends in exactly one [`Outcome`], reported once to
 //! each registered [`Observer`] (metrics, query log).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::answer;
 use crate::config::{BlockConfig, Config};
+use crate::fastpath::{self, WireQuery};
 use crate::forward::{ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
@@ -55,7 +57,8 @@ pub enum Outcome {
         /// The upstream response code.
         rcode: ResponseCode,
     },
-    /// The client is outside `access.allow` (or the class is not IN).
+    /// The client is outside `access.allow`, or the query is not one a
+    /// resolver serves (class other than IN, zone transfer).
     Refused,
     /// The client's network exceeded its rate.
     RateLimited,
@@ -219,6 +222,65 @@ impl Handler {
         &self.inner.list
     }
 
+    /// Answer a plain UDP query for a blocked name straight from its bytes
+    /// into `out` (see [`crate::fastpath`]): same access control, rate
+    /// limit, answer and observers as the full path. Returns `false`, having
+    /// done nothing, when the full path must handle the query (not blocked,
+    /// unusual shape, client not allowed).
+    pub fn answer_udp_fast(&self, packet: &[u8], client: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let Some(query) = WireQuery::parse(packet) else {
+            return false;
+        };
+        let inner = &*self.inner;
+        if !inner.access.is_allowed(client.ip()) {
+            return false;
+        }
+        let started = Instant::now();
+        let list = inner.list.load();
+        let Verdict::Block(rule) = query.check(&list) else {
+            return false;
+        };
+        let (outcome, rcode) = match &inner.ratelimit {
+            Some(rl) if !rl.check(client.ip()) => {
+                query.write_empty(ResponseCode::Refused, false, out);
+                (Outcome::RateLimited, ResponseCode::Refused)
+            }
+            _ => {
+                query.write_blocked(&inner.block, &list, rule, out);
+                let outcome = Outcome::Blocked {
+                    trigger: Trigger::Name,
+                    rule,
+                };
+                (outcome, fastpath::rcode_of(&inner.block, query.qtype))
+            }
+        };
+        if !inner.observers.is_empty() {
+            // Lower case, as the full path reports names (hickory's LowerQuery).
+            let name = Name::from_labels(query.labels())
+                .ok()
+                .map(|n| n.to_lowercase());
+            self.notify(&QueryEvent {
+                client,
+                protocol: Protocol::Udp,
+                name: name.as_ref(),
+                qtype: query.qtype,
+                outcome,
+                rcode,
+                list: &list,
+                elapsed: started.elapsed(),
+                upstream: None,
+                matched: None,
+            });
+        }
+        true
+    }
+
+    fn notify(&self, event: &QueryEvent<'_>) {
+        for o in &self.inner.observers {
+            o.observe(event);
+        }
+    }
+
     /// The query path for one request; returns the outcome and the reply.
     async fn decide(&self, request: &Request, list: &Blocklist) -> (Outcome, Reply) {
         let inner = &*self.inner;
@@ -255,6 +317,10 @@ impl Handler {
         }
         let name: &Name = query.name();
         let qtype = query.query_type();
+        // Zone transfers are not a resolver's business.
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return (Outcome::Refused, Reply::empty(ResponseCode::Refused, true));
+        }
 
         // 3. Policy check on the name.
         let exception = match policy::check_name(list, name) {
@@ -369,9 +435,7 @@ impl Handler {
             upstream: trace.upstream,
             matched: trace.matched.as_deref(),
         };
-        for o in &self.inner.observers {
-            o.observe(&event);
-        }
+        self.notify(&event);
     }
 }
 

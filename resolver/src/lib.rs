@@ -28,6 +28,7 @@ pub mod answer;
 pub mod cli;
 pub mod config;
 pub mod enrol;
+pub mod fastpath;
 pub mod forward;
 pub mod handler;
 pub mod metrics;
@@ -38,6 +39,7 @@ pub mod ratelimit;
 pub mod reload;
 pub mod server;
 pub mod transport;
+pub mod udp;
 pub mod warning;
 
 pub use config::Config;

@@ -3,6 +3,7 @@
 //!
 //! These run on every query. They do not allocate, lock or make system
 //! calls: names are handed to the matcher as hickory's wire labels.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use hickory_proto::rr::{Name, RData, Record};
 use parapet_blocklist::{Blocklist, RuleRef, Verdict};

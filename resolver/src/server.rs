@@ -29,6 +29,7 @@ use crate::handler::{Handler, HandlerError, Observer};
 use crate::metrics::{self, Metrics};
 use crate::querylog::QueryLog;
 use crate::reload::{self, ReloadError, ReloadHandle};
+use crate::udp;
 
 /// How long in-flight queries get to finish on shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -112,10 +113,15 @@ impl ServerBuilder {
         let mut server = Server::new(handler.clone());
         let mut udp_addrs = Vec::new();
         let mut tcp_addrs = Vec::new();
+        // UDP is served by crate::udp (one socket per core, blocked-name fast
+        // path); TCP by hickory's Server.
+        let mut udp_tasks = tokio::task::JoinSet::new();
         for &addr in &config.server.listen {
             let (udp, tcp) = bind_pair(addr).await?;
-            let (u, t) = (local(&udp, addr)?, local_tcp(&tcp, addr)?);
-            server.register_socket(udp);
+            let (u, t) = (local(&udp[0], addr)?, local_tcp(&tcp, addr)?);
+            for socket in udp {
+                udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
+            }
             server.register_listener(tcp, config.server.tcp_timeout(), TCP_RESPONSE_BUFFER);
             info!("listening on UDP {u}");
             info!("listening on TCP {t}");
@@ -168,7 +174,11 @@ impl ServerBuilder {
                 Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
                 None => {
                     info!("shutting down");
-                    match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown_gracefully()).await {
+                    let drain = async {
+                        while udp_tasks.join_next().await.is_some() {}
+                        server.shutdown_gracefully().await
+                    };
+                    match tokio::time::timeout(SHUTDOWN_GRACE, drain).await {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => Err(ServerError::Serve(e.to_string())),
                         Err(_) => {
@@ -324,14 +334,15 @@ pub fn spawn_signal_handler(
     });
 }
 
-/// Bind UDP and TCP on the same address; with port 0, on the same free port.
-async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerError> {
+/// Bind UDP (one `SO_REUSEPORT` socket per core, see [`udp::bind`]) and TCP
+/// on the same address; with port 0, on the same free port.
+async fn bind_pair(addr: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), ServerError> {
     let bind_err = |source| ServerError::Bind { addr, source };
     let tries = if addr.port() == 0 { 20 } else { 1 };
     let mut last = None;
     for _ in 0..tries {
-        let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
-        let port_addr = udp.local_addr().map_err(bind_err)?;
+        let udp = udp::bind(addr, udp::socket_count()).map_err(bind_err)?;
+        let port_addr = udp[0].local_addr().map_err(bind_err)?;
         match TcpListener::bind(port_addr).await {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) => last = Some(e),

@@ -40,6 +40,7 @@ pub const ZONE_NEGATIVE_TTL: u32 = 120;
 /// | `flux6.example` | AAAA 2001:db8:bad::1 | answer holds a blocked IPv6 |
 /// | `malware.test` | A 192.0.2.99 | blocked (malware) |
 /// | `newthreat.example` | A 192.0.2.100 | not listed (tests add it) |
+/// | `big.example` | 10 × TXT, ~900 bytes | not listed (truncation) |
 pub fn test_zone() -> Vec<Record> {
     fn n(s: &str) -> Name {
         Name::from_str(s).unwrap_or_else(|e| panic!("bad test name {s}: {e}"))
@@ -54,7 +55,7 @@ pub fn test_zone() -> Vec<Record> {
     fn cname(s: &str, t: &str) -> Record {
         Record::from_rdata(n(s), ZONE_TTL, RData::CNAME(CNAME(n(t))))
     }
-    vec![
+    let mut zone = vec![
         a("www.example.", [192, 0, 2, 10]),
         aaaa("www.example.", "2001:db8::10"),
         cname("alias.example.", "www.example."),
@@ -86,7 +87,16 @@ pub fn test_zone() -> Vec<Record> {
         aaaa("flux6.example.", "2001:db8:bad::1"),
         a("malware.test.", [192, 0, 2, 99]),
         a("newthreat.example.", [192, 0, 2, 100]),
-    ]
+    ];
+    // big.example: ten TXT records, ~900 bytes: more than 512, less than 1232.
+    for i in 0..10 {
+        zone.push(Record::from_rdata(
+            n("big.example."),
+            ZONE_TTL,
+            RData::TXT(TXT::new(vec![format!("{i:02} {}", "x".repeat(70))])),
+        ));
+    }
+    zone
 }
 
 /// An authoritative server for [`test_zone`] on `127.0.0.1`, UDP and TCP on

@@ -53,6 +53,8 @@ pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
             return super::hosts::parse(pattern, out);
         }
         return Err("unexpected text in rule".into());
+    } else if pattern.starts_with(['.', '-', '_']) || pattern.ends_with('.') {
+        return Ok(Kind::Ignored); // URL substring pattern, not a name
     } else {
         pattern.strip_suffix('^').unwrap_or(pattern)
     };

@@ -268,3 +268,6 @@ mod tests {
         assert_eq!(strip_comment("# c", '#'), "");
     }
 }
+
+#[cfg(test)]
+mod quirky;

@@ -64,6 +64,27 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             None => {}
         }
     }
+    // A certificate that will not load (not PEM, key of another
+    // certificate) is a start-up error: report it here already.
+    if let (Some(c), Some(k)) = (&tls_cert, &tls_key)
+        && c.is_file()
+        && k.is_file()
+    {
+        use crate::transport::certs::{CertError, load_certified_key};
+        match load_certified_key(c, k) {
+            Ok(_) => {}
+            Err(CertError::Cert { path, reason }) => {
+                is.push("server.tls_cert", format!("{}: {reason}", path.display()))
+            }
+            Err(CertError::Key { path, reason }) => {
+                is.push("server.tls_key", format!("{}: {reason}", path.display()))
+            }
+            Err(CertError::Mismatch { path, reason }) => is.push(
+                "server.tls_key",
+                format!("{} does not fit server.tls_cert: {reason}", path.display()),
+            ),
+        }
+    }
     let server = ServerConfig {
         listen,
         tls_listen,

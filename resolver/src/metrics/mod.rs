@@ -4,7 +4,12 @@
 //! Every label is a fixed enum from [`label`] (or a category from the capped
 //! table in [`category`]): never a query name or a client address, so the
 //! number of series is bounded. Recording a query is an index into a
-//! pre-built array and an atomic increment: no lock, no allocation.
+//! pre-built array and an atomic increment: no lock, no allocation (a
+//! block's category adds a lock-free table load and a short scan). The
+//! upstream latency histogram takes prometheus-client's short internal
+//! lock, on the forwarding path only (after a network or cache lookup),
+//! never on the blocked path. Measured by `cargo bench -p parapet-benches
+//! --bench observe`.
 //!
 //! | metric | type | labels |
 //! |---|---|---|

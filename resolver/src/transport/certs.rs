@@ -33,7 +33,7 @@ pub const RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     /// The certificate file could not be read or holds no PEM certificate.
-    #[error("tls_cert {path}: {reason}")]
+    #[error("server.tls_cert {path}: {reason}")]
     Cert {
         /// The file.
         path: PathBuf,
@@ -41,7 +41,7 @@ pub enum CertError {
         reason: String,
     },
     /// The key file could not be read or holds no PEM private key.
-    #[error("tls_key {path}: {reason}")]
+    #[error("server.tls_key {path}: {reason}")]
     Key {
         /// The file.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum CertError {
         reason: String,
     },
     /// The key does not belong to the certificate, or its type is unsupported.
-    #[error("tls_key {path} does not fit tls_cert: {reason}")]
+    #[error("server.tls_key {path} does not fit server.tls_cert: {reason}")]
     Mismatch {
         /// The key file.
         path: PathBuf,
@@ -249,7 +249,7 @@ mod tests {
         let (c, k) = write_pair(dir.path(), &a);
         let missing = dir.path().join("nope.pem");
         let err = load_certified_key(&missing, &k).unwrap_err();
-        assert!(err.to_string().starts_with("tls_cert"), "{err}");
+        assert!(err.to_string().starts_with("server.tls_cert"), "{err}");
         let empty = dir.path().join("empty.pem");
         fs::write(&empty, "not pem\n").unwrap();
         assert!(matches!(

@@ -86,6 +86,8 @@ pub async fn serve<H>(
             },
             () = shutdown.cancelled() => break,
         };
+        // Answers are small and latency-bound: do not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
         let Some(slot) = slots.try_take() else {
             tracing::debug!(client = %src, "DoH connection limit reached; closing");
             continue;

@@ -848,3 +848,28 @@ where
     }
     false
 }
+
+#[test]
+fn check_config_reports_a_key_that_does_not_fit_the_certificate() {
+    use crate::config::{ConfigError, from_toml_str};
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestCert::new(&[HOST]);
+    let b = TestCert::new(&[HOST]);
+    std::fs::write(dir.path().join("cert.pem"), a.cert_pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), b.key_pem()).unwrap();
+    let text = "[server]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n\
+                [upstream]\nservers = [\"127.0.0.1:5300\"]\n";
+    match from_toml_str(text, dir.path()) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            let text: Vec<_> = issues.iter().map(|i| i.to_string()).collect();
+            assert!(
+                text.iter()
+                    .any(|i| i.starts_with("server.tls_key:") && i.contains("does not fit")),
+                "{text:?}"
+            );
+        }
+        other => panic!("expected issues, got {other:?}"),
+    }
+    std::fs::write(dir.path().join("key.pem"), a.key_pem()).unwrap();
+    assert!(from_toml_str(text, dir.path()).is_ok());
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use parapet_e2e::client::{addresses, has_soa, rcode};
+use parapet_e2e::client::{QueryOptions, addresses, has_soa, rcode};
 use parapet_e2e::parapet::SINKHOLE_V4;
 use parapet_e2e::upstream::ZONE_TTL;
 use parapet_e2e::{Blackhole, Parapet, Upstream};
@@ -116,5 +116,36 @@ async fn upstream_down_gives_servfail_in_time_and_blocked_names_still_answered()
     let msg = p.query("phishing.example.", RecordType::A).await?;
     assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
     assert!(started.elapsed() < Duration::from_millis(500));
+    Ok(())
+}
+
+#[tokio::test]
+async fn large_answer_is_truncated_over_plain_udp_and_whole_over_tcp() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let no_edns = QueryOptions {
+        edns: false,
+        ..QueryOptions::default()
+    };
+    let udp = p
+        .query_with("big.example.", RecordType::TXT, &no_edns)
+        .await?;
+    assert!(udp.metadata.truncation, "a 512-byte client must see TC");
+    assert!(udp.answers.len() < 10);
+    let edns = p.query("big.example.", RecordType::TXT).await?;
+    assert!(!edns.metadata.truncation);
+    assert_eq!(edns.answers.len(), 10);
+    let tcp = p.query_tcp("big.example.", RecordType::TXT).await?;
+    assert_eq!(tcp.answers.len(), 10);
+    Ok(())
+}
+
+#[tokio::test]
+async fn zone_transfer_is_refused() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let msg = p.query_tcp("example.", RecordType::AXFR).await?;
+    assert_eq!(rcode(&msg), ResponseCode::Refused);
+    assert_eq!(up.queries(), 0);
     Ok(())
 }

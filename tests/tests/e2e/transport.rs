@@ -662,3 +662,39 @@ async fn apple_profile_and_android_words_name_the_server() -> Result<()> {
     );
     Ok(())
 }
+
+/// The value of the sample line `name{labels}` in Prometheus text, or 0.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn encrypted_queries_show_in_metrics_by_transport() -> Result<()> {
+    let up = Upstream::start().await;
+    let cert = Cert::new();
+    let p = encrypted(up.addr(), &cert).start().await?;
+    let roots = [&cert.der[..]];
+    let mut s = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
+    assert_eq!(
+        addresses(&dot_ask(&mut s, "phishing.example.").await?),
+        [SINKHOLE_V4]
+    );
+    let (code, _, _) = http1(
+        doh_addr(&p),
+        &roots,
+        &get("/dns-query", "www.example."),
+        b"",
+    )
+    .await?;
+    assert_eq!(code, 200);
+    let text = p.server().metrics().encode();
+    for series in [
+        "parapet_queries_total{protocol=\"tls\",outcome=\"blocked\"}",
+        "parapet_queries_total{protocol=\"https\",outcome=\"forwarded\"}",
+    ] {
+        assert_eq!(sample(&text, series), 1.0, "{series}\n{text}");
+    }
+    Ok(())
+}

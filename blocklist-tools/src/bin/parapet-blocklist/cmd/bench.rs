@@ -2,6 +2,7 @@
 
 use std::hint::black_box;
 use std::io::Read;
+use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let started = Instant::now();
     let list = super::load_list(&args.list)?;
     let load = started.elapsed();
@@ -55,27 +58,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let elapsed = t.elapsed();
     let stats = list.stats();
-    println!(
+    writeln!(
+        out,
         "list\t{}\t{} domain rules\t{} IP ranges\t{} bytes",
         args.list, stats.domain_rules, stats.ip_rules, stats.bytes
-    );
-    println!("load\t{:.3} ms", load.as_secs_f64() * 1e3);
-    println!(
+    )?;
+    writeln!(out, "load\t{:.3} ms", load.as_secs_f64() * 1e3)?;
+    writeln!(
+        out,
         "queries\t{}\tblocked {:.2}%",
         queries.len(),
         100.0 * blocked as f64 / lookups as f64
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "lookups_per_sec\t{:.0}",
         lookups as f64 / elapsed.as_secs_f64()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "ns_per_lookup\t{:.1}",
         elapsed.as_nanos() as f64 / lookups as f64
-    );
+    )?;
     if let Some((rss, hwm)) = memory() {
-        println!("rss_kib\t{rss}\tpeak_rss_kib\t{hwm}");
+        writeln!(out, "rss_kib\t{rss}\tpeak_rss_kib\t{hwm}")?;
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# End-to-end load test: parapet against Unbound, side by side, on loopback.
+#
+# Starts an upstream authoritative server (NSD) with a synthetic zone, then,
+# one after the other and pinned to the same CPU, parapet (release build, the
+# 1.16M-domain maltrail list compiled to a .pbl artifact) and Unbound (the
+# same list as local zones), both forwarding to that upstream; drives each
+# with dnsperf (pinned to the other CPU) using identical query files, and
+# prints one table of parapet/Unbound ratios, which it also appends to
+# BENCHMARKS.md. Talks only to 127.0.0.1; every step has a deadline; every
+# process it starts is stopped on exit.
+#
+# Usage: benches/load/run.sh [--quick] [--no-append] [--no-build] [--keep]
+#                            [--install] [--only parapet|unbound]
+#   --quick      smoke run (~2 min): 3 s runs, 6 s steady-rate runs
+#   --no-append  print the table only, leave BENCHMARKS.md alone
+#   --no-build   use the existing target/release binaries
+#   --keep       keep the work directory (configs, query files, raw dnsperf
+#                output) and print its path
+#   --install    apt-get install the Debian packages it needs (default: only
+#                check for them and name the missing ones)
+#   --only S     run one server only (parapet or unbound), e.g. to profile;
+#                the other column of the table stays empty
+# Environment: PARAPET_DATA (default ../shared/data from the workspace root),
+#   LOAD_SERVER_CPU (0), LOAD_CLIENT_CPU (1), LOAD_PORT (15353),
+#   LOAD_UPSTREAM_PORT (15300), LOAD_DURATION / LOAD_STEADY_DURATION (seconds).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=benches/load/gen.sh
+source "$HERE/gen.sh"
+# shellcheck source=benches/load/report.sh
+source "$HERE/report.sh"
+
+QUICK=0 APPEND=1 BUILD=1 KEEP=0 INSTALL=0 SERVERS=(unbound parapet)
+COMMAND_LINE="benches/load/run.sh $*"
+while (($#)); do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --no-append) APPEND=0 ;;
+    --no-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    --install) INSTALL=1 ;;
+    --only)
+        [[ ${2:-} == parapet || ${2:-} == unbound ]] || { echo "run.sh: --only parapet|unbound" >&2; exit 2; }
+        SERVERS=("$2") APPEND=0
+        shift
+        ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "run.sh: unknown argument '$1' (try --help)" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+
+DATA=${PARAPET_DATA:-$ROOT/../shared/data}
+LIST_GZ=$DATA/domains/maltrail_domains.txt.gz
+UMBRELLA_GZ=$DATA/benign/umbrella_top100k.txt.gz
+SERVER_CPU=${LOAD_SERVER_CPU:-0}
+CLIENT_CPU=${LOAD_CLIENT_CPU:-1}
+PORT=${LOAD_PORT:-15353}
+UP_PORT=${LOAD_UPSTREAM_PORT:-15300}
+SINK4=127.0.0.1 SINK6=::1 BLOCK_TTL=60
+ZONE_NAMES=300000 # names in the upstream zone
+BLOCKED_QUERIES=100000 CACHE_QUERIES=50000 REAL_QUERIES=200000 REAL_BLOCKED_PCT=10
+DNSPERF_OPTS=(-c 4 -q 100 -T 1) # 4 client sockets, 100 queries in flight
+if ((QUICK)); then
+    DURATION=${LOAD_DURATION:-3} STEADY=${LOAD_STEADY_DURATION:-6} WATCHDOG_S=300
+else
+    DURATION=${LOAD_DURATION:-10} STEADY=${LOAD_STEADY_DURATION:-30} WATCHDOG_S=900
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+PARAPET=$TARGET_DIR/release/parapet
+PBL_TOOL=$TARGET_DIR/release/parapet-blocklist
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# --- tools ---------------------------------------------------------------
+# tool:Debian package
+TOOLS=(unbound:unbound unbound-checkconf:unbound dnsperf:dnsperf nsd:nsd
+    nsd-checkconf:nsd taskset:util-linux dig:bind9-dnsutils zcat:gzip
+    awk:mawk timeout:coreutils)
+missing=()
+for t in "${TOOLS[@]}"; do
+    command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
+done
+if ((${#missing[@]})); then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    if ((INSTALL)); then
+        log "installing: ${missing[*]}"
+        apt-get install -y "${missing[@]}" >&2
+    else
+        die "missing tools; install the Debian packages: apt-get install -y ${missing[*]} (or pass --install)"
+    fi
+fi
+[[ -f $LIST_GZ && -f $UMBRELLA_GZ ]] || die "data not found under $DATA (set PARAPET_DATA)"
+(($(nproc) >= 2)) || log "warning: fewer than 2 CPUs; server and dnsperf will share one"
+
+# --- processes and clean-up ----------------------------------------------
+PIDS=()
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/parapet-load.XXXXXX")
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+trap 'log "error: command failed at line $LINENO"' ERR
+# Bound the whole run: the watchdog signals this script, whose trap stops
+# everything it started (including the watchdog's own sleep).
+(
+    trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
+    sleep "$WATCHDOG_S" &
+    sleep_pid=$!
+    wait "$sleep_pid"
+    echo "run.sh: watchdog: run took longer than ${WATCHDOG_S}s" >&2
+    kill -TERM $$
+) >/dev/null 2>&1 &
+PIDS+=($!)
+
+# start_bg NAME CPU CMD... — start CMD pinned to CPU; sets BG_PID.
+start_bg() {
+    local name=$1 cpu=$2
+    shift 2
+    taskset -c "$cpu" "$@" >"$WORK/$name.out" 2>&1 &
+    BG_PID=$!
+    PIDS+=("$BG_PID")
+}
+
+# stop_bg PID — SIGTERM, then SIGKILL after 10 s.
+stop_bg() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# probe PORT NAME TYPE — one dig query; prints "STATUS ANSWER..." or nothing.
+probe() {
+    dig @127.0.0.1 -p "$1" +tries=1 +time=1 +noall +comments +answer "$2" "$3" 2>/dev/null |
+        awk '/status:/ { s = $6; sub(",", "", s) } !/^;/ && NF >= 5 { a = a " " $NF } END { if (s != "") print s a }' ||
+        true
+}
+
+# wait_answer PORT NAME TYPE EXPECT DEADLINE_S PID — poll until the answer
+# starts with EXPECT; dies if PID exits or the deadline passes.
+wait_answer() {
+    local port=$1 name=$2 type=$3 expect=$4 deadline=$5 pid=$6 start=$EPOCHREALTIME got
+    while :; do
+        got=$(probe "$port" "$name" "$type")
+        [[ $got == "$expect"* ]] && return 0
+        kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited; see its output in $WORK (use --keep)"
+        if (($(awk -v a="$start" -v b="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { print (b - a > d) }'))); then
+            die "no '$expect' answer for $name $type on port $port within ${deadline}s (last: '$got')"
+        fi
+        sleep 0.01
+    done
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# --- build and inputs ----------------------------------------------------
+NEED_PARAPET=0
+[[ " ${SERVERS[*]} " == *" parapet "* ]] && NEED_PARAPET=1
+if ((BUILD && NEED_PARAPET)); then
+    log "building release binaries"
+    (cd "$ROOT" && cargo build --release -p parapet-resolver -p parapet-blocklist >&2)
+fi
+((!NEED_PARAPET)) || [[ -x $PARAPET && -x $PBL_TOOL ]] || die "release binaries not found in $TARGET_DIR/release (drop --no-build)"
+
+log "work directory: $WORK"
+log "generating the upstream zone ($ZONE_NAMES names)"
+gen_zone "$UMBRELLA_GZ" "$WORK/root.zone" "$WORK/zone-names" "$ZONE_NAMES"
+zcat "$LIST_GZ" >"$WORK/maltrail_domains.txt"
+split_blocked "$WORK/maltrail_domains.txt" "$WORK/zone-names" "$WORK/benign-names"
+
+COMPILE_S=n/a PBL_MB=n/a
+if ((NEED_PARAPET)); then
+    log "compiling the list with parapet-blocklist"
+    t0=$EPOCHREALTIME
+    "$PBL_TOOL" compile -o "$WORK/maltrail.pbl" "$WORK/maltrail_domains.txt" >"$WORK/compile.out" 2>&1 ||
+        die "compile failed: $(tail -5 "$WORK/compile.out")"
+    COMPILE_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    PBL_MB=$(du -m "$WORK/maltrail.pbl" | cut -f1)
+    log "compiled in ${COMPILE_S}s, artifact ${PBL_MB} MB"
+    # Both servers get the names parapet's own `check` blocks: the list minus
+    # the lines the compiler refused (public suffixes such as dyndns
+    # domains), so that Unbound serves exactly the same policy.
+    "$PBL_TOOL" check "$WORK/maltrail.pbl" - <"$WORK/maltrail_domains.txt" |
+        awk -F '\t' '$2 == "block" { print $1 }' >"$WORK/list-names"
+    n_list=$(wc -l <"$WORK/list-names") n_raw=$(grep -c . "$WORK/maltrail_domains.txt")
+    ((n_list * 100 >= n_raw * 99)) || die "parapet-blocklist check blocks only $n_list of $n_raw list names"
+else
+    cp "$WORK/maltrail_domains.txt" "$WORK/list-names"
+fi
+LIST_NAMES=$(wc -l <"$WORK/list-names")
+gen_blocked_candidates "$WORK/list-names" "$WORK/blocked-names" "$BLOCKED_QUERIES"
+head -n "$CACHE_QUERIES" "$WORK/benign-names" >"$WORK/cache-names"
+gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
+gen_queries_plain "$WORK/cache-names" "$WORK/q-cache" A
+gen_queries_realistic "$WORK/benign-names" "$WORK/blocked-names" "$WORK/q-real" \
+    "$REAL_QUERIES" "$REAL_BLOCKED_PCT" 42
+PROBE_BLOCKED=$(head -n 1 "$WORK/blocked-names")
+PROBE_BENIGN=$(head -n 1 "$WORK/cache-names")
+REAL_DISTINCT=$(awk '{ print $1 }' "$WORK/q-real" | sort -u | wc -l)
+
+log "generating Unbound list includes"
+gen_unbound_list "$WORK/list-names" "$WORK/unbound-nxdomain.conf" nxdomain "$SINK4" "$SINK6" "$BLOCK_TTL"
+gen_unbound_list "$WORK/list-names" "$WORK/unbound-sinkhole.conf" sinkhole "$SINK4" "$SINK6" "$BLOCK_TTL"
+
+# --- configs -------------------------------------------------------------
+cat >"$WORK/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$UP_PORT
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$WORK"
+  database: ""
+  zonelistfile: "$WORK/nsd-zone.list"
+  xfrdfile: "$WORK/nsd-xfrd.state"
+  pidfile: "$WORK/nsd.pid"
+  logfile: "$WORK/nsd.log"
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: "."
+  zonefile: "root.zone"
+EOF
+nsd-checkconf "$WORK/nsd.conf" || die "nsd.conf invalid"
+
+# unbound_conf MODE — Unbound tuned fairly for one pinned thread: caches big
+# enough for every zone name, no validation, no qname minimisation.
+unbound_conf() {
+    cat >"$WORK/unbound-$1.main.conf" <<EOF
+server:
+  verbosity: 0
+  interface: 127.0.0.1@$PORT
+  port: $PORT
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$WORK"
+  pidfile: "$WORK/unbound.pid"
+  use-syslog: no
+  logfile: "$WORK/unbound-$1.log"
+  num-threads: 1
+  module-config: "iterator"
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  msg-cache-size: 256m
+  rrset-cache-size: 256m
+  num-queries-per-thread: 4096
+  outgoing-range: 8192
+  qname-minimisation: no
+  include: "$WORK/unbound-$1.conf"
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.1@$UP_PORT
+remote-control:
+  control-enable: no
+EOF
+    echo "$WORK/unbound-$1.main.conf"
+}
+
+# parapet_conf MODE — the same list, upstream and answers as Unbound's; no
+# per-client rate limit (Unbound has none by default and dnsperf is one
+# client), a cache big enough for every zone name (as Unbound's), metrics
+# and warning page on spare loopback ports.
+parapet_conf() {
+    cat >"$WORK/parapet-$1.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$PORT"]
+[upstream]
+servers = ["127.0.0.1:$UP_PORT"]
+cache_size = 1048576
+[blocklist]
+path = "$WORK/maltrail.pbl"
+[block]
+action = "$1"
+sinkhole_ipv4 = "$SINK4"
+sinkhole_ipv6 = "$SINK6"
+ttl = $BLOCK_TTL
+[access]
+allow = ["127.0.0.0/8"]
+rate_limit_qps = 0
+[metrics]
+listen = "127.0.0.1:$((PORT + 1))"
+[warning_page]
+listen = ["127.0.0.1:$((PORT + 2))"]
+${PARAPET_EXTRA_CONFIG:-}
+EOF
+    echo "$WORK/parapet-$1.toml"
+}
+
+# --- measurement ---------------------------------------------------------
+declare -A R # R[server/config/metric] = value
+
+# dnsperf_run SERVER PID LABEL QFILE SECONDS [QPS_LIMIT]
+# Records qps, mean and p99 latency (ms), lost and sent queries, server CPU.
+# p99 comes from dnsperf -v's per-query latencies (1 µs buckets).
+dnsperf_run() {
+    local srv=$1 pid=$2 label=$3 qfile=$4 secs=$5 limit=${6:-} out c0 c1 extra=()
+    out=$WORK/dnsperf-${srv//\//-}-$label.out
+    [[ -n $limit ]] && extra=(-Q "$limit")
+    c0=$(cpu_ticks "$pid")
+    timeout $((secs + 30)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$qfile" \
+        -l "$secs" -t 2 "${DNSPERF_OPTS[@]}" "${extra[@]}" -v >"$out" 2>"$out.err" ||
+        die "dnsperf failed ($srv $label): $(tail -3 "$out.err")"
+    c1=$(cpu_ticks "$pid")
+    local k="$srv/$label"
+    read -r "R[$k/sent]" "R[$k/lost]" "R[$k/qps]" "R[$k/mean]" "R[$k/p99]" "R[$k/codes]" < <(awk '
+        /^> / && NF == 5 { b = int($5 * 1e6); h[b]++; n++ }
+        /Queries sent:/ { sent = $3 }
+        /Queries lost:/ { lost = $3 }
+        /Queries per second:/ { qps = $4 }
+        /Average Latency/ { mean = $4 * 1000 }
+        /Response codes:/ { sub(/.*codes: */, ""); gsub(/ /, "_"); codes = $0 }
+        END {
+            want = n * 0.99; acc = 0; p99 = "nan"
+            if (n > 0) { for (b = 0; acc < want; b++) acc += h[b]; p99 = sprintf("%.3f", (b - 1) / 1000) }
+            if (codes == "") codes = "none"
+            printf "%d %d %.0f %.3f %s %s\n", sent, lost, qps, mean, p99, codes
+        }' "$out")
+    R[$k/cpu]=$(awk -v a="$c0" -v b="$c1" -v s="$secs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }')
+    log "  $srv $label: ${R[$k/qps]} qps, mean ${R[$k/mean]} ms, p99 ${R[$k/p99]} ms, lost ${R[$k/lost]}/${R[$k/sent]}, server cpu ${R[$k/cpu]}%, ${R[$k/codes]}"
+}
+
+# warm SERVER QFILE — one pass through QFILE, not measured.
+warm() {
+    timeout 120 taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$2" -n 1 -t 2 \
+        "${DNSPERF_OPTS[@]}" >"$WORK/warm-$1.out" 2>&1 || die "warm-up failed for $1"
+}
+
+# start_server SERVER MODE — starts it pinned to SERVER_CPU, times start-up
+# to the first right answer for a blocked name; sets SRV_PID.
+start_server() {
+    local srv=$1 mode=$2 conf expect t0
+    [[ -z $(probe "$PORT" "$PROBE_BENIGN" A) ]] || die "something already answers on 127.0.0.1:$PORT"
+    if [[ $mode == nxdomain ]]; then expect=NXDOMAIN; else expect="NOERROR $SINK4"; fi
+    case $srv in
+    unbound)
+        conf=$(unbound_conf "$mode")
+        t0=$EPOCHREALTIME
+        start_bg "unbound-$mode" "$SERVER_CPU" unbound -d -c "$conf"
+        ;;
+    parapet)
+        conf=$(parapet_conf "$mode")
+        t0=$EPOCHREALTIME
+        start_bg "parapet-$mode" "$SERVER_CPU" "$PARAPET" --config "$conf"
+        ;;
+    esac
+    SRV_PID=$BG_PID
+    wait_answer "$PORT" "$PROBE_BLOCKED" A "$expect" 120 "$SRV_PID"
+    R[$srv/$mode/startup]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    R[$srv/$mode/rss_start]=$(rss_kb "$SRV_PID")
+    # Answers are right before anything is measured.
+    wait_answer "$PORT" "$PROBE_BENIGN" A "NOERROR 10." 10 "$SRV_PID"
+    wait_answer "$PORT" "www.$PROBE_BLOCKED" A "$expect" 10 "$SRV_PID"
+    log "$srv ($mode) answering after ${R[$srv/$mode/startup]}s, RSS $((R[$srv/$mode/rss_start] / 1024)) MB"
+}
+
+stop_server() {
+    R[$1/$2/rss_end]=$(rss_kb "$SRV_PID")
+    stop_bg "$SRV_PID"
+}
+
+log "starting NSD upstream on 127.0.0.1:$UP_PORT (CPU $CLIENT_CPU)"
+start_bg nsd "$CLIENT_CPU" nsd -d -c "$WORK/nsd.conf"
+NSD_PID=$BG_PID
+wait_answer "$UP_PORT" "$PROBE_BENIGN" A "NOERROR 10." 60 "$NSD_PID"
+
+for srv in "${SERVERS[@]}"; do
+    log "== $srv, NXDOMAIN answers"
+    start_server "$srv" nxdomain
+    dnsperf_run "$srv/nxdomain" "$SRV_PID" blocked "$WORK/q-blocked" "$DURATION"
+    stop_server "$srv" nxdomain
+
+    log "== $srv, sinkhole answers"
+    start_server "$srv" sinkhole
+    dnsperf_run "$srv/sinkhole" "$SRV_PID" blocked "$WORK/q-blocked" "$DURATION"
+    warm "$srv" "$WORK/q-cache"
+    dnsperf_run "$srv/sinkhole" "$SRV_PID" cache "$WORK/q-cache" "$DURATION"
+    dnsperf_run "$srv/sinkhole" "$SRV_PID" real "$WORK/q-real" "$DURATION"
+    for mix in blocked cache real; do
+        rate=$(awk -v q="${R[$srv/sinkhole/$mix/qps]}" 'BEGIN { printf "%d", q * 0.8 }')
+        dnsperf_run "$srv/sinkhole" "$SRV_PID" "$mix-80" "$WORK/q-$mix" "$STEADY" "$rate"
+    done
+    stop_server "$srv" sinkhole
+done
+stop_bg "$NSD_PID"
+
+# --- report --------------------------------------------------------------
+TABLE=$(print_table)
+printf '\n%s\n' "$TABLE"
+if ((APPEND)); then
+    append_benchmarks "$ROOT/BENCHMARKS.md" "$TABLE"
+    log "appended to $ROOT/BENCHMARKS.md"
+fi

@@ -1,0 +1,128 @@
+//! Corrupt artifacts are refused with the right error, never a panic.
+
+use std::io::Cursor;
+
+use parapet_blocklist::{
+    ArtifactError, Blocklist, CompileOptions, Compiler, Error, Format, SourceSpec,
+};
+
+fn artifact() -> Vec<u8> {
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut spec = SourceSpec::new("list.txt");
+    spec.format = Some(Format::Domains);
+    spec.category = Some("malware".into());
+    c.add_reader(&spec, Cursor::new("evil.example\nbad.example\n"))
+        .unwrap();
+    let mut ips = SourceSpec::new("ips.txt");
+    ips.format = Some(Format::Ip);
+    c.add_reader(&ips, Cursor::new("192.0.2.0/24\n2001:db8::1\n"))
+        .unwrap();
+    c.to_bytes().unwrap()
+}
+
+fn refusal(bytes: Vec<u8>) -> ArtifactError {
+    match Blocklist::from_bytes(bytes) {
+        Err(Error::Artifact { kind, .. }) => kind,
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("corrupt artifact accepted"),
+    }
+}
+
+#[test]
+fn intact_artifact_loads() {
+    let bl = Blocklist::from_bytes(artifact()).unwrap();
+    assert!(bl.check_name("www.evil.example").is_block());
+    assert!(bl.check_ip("192.0.2.5".parse().unwrap()).is_block());
+}
+
+#[test]
+fn truncated_artifact_is_refused_at_every_length() {
+    let bytes = artifact();
+    for len in 0..bytes.len() {
+        let kind = refusal(bytes[..len].to_vec());
+        match kind {
+            ArtifactError::Truncated { got, need } => {
+                assert_eq!(got, len as u64);
+                assert!(need > got);
+            }
+            // Fewer bytes than the magic that still match it cannot be told apart.
+            other => panic!("length {len}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn flipped_byte_is_a_checksum_mismatch() {
+    let bytes = artifact();
+    // Past the fixed fields that are checked before the checksum (magic,
+    // version, length), every flipped bit must be caught.
+    for at in 24..bytes.len() {
+        let mut b = bytes.clone();
+        b[at] ^= 0x10;
+        assert!(
+            matches!(refusal(b), ArtifactError::Checksum { .. }),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn wrong_magic_is_refused() {
+    let mut b = artifact();
+    b[0] = b'X';
+    assert_eq!(refusal(b), ArtifactError::BadMagic);
+    assert_eq!(
+        refusal(b"# just a hosts file\n0.0.0.0 evil.example\n".to_vec()),
+        ArtifactError::BadMagic
+    );
+}
+
+#[test]
+fn newer_version_is_refused() {
+    let mut b = artifact();
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(
+        refusal(b),
+        ArtifactError::Version {
+            expected: 2,
+            got: 3
+        }
+    );
+}
+
+#[test]
+fn trailing_garbage_is_refused() {
+    let mut b = artifact();
+    b.extend_from_slice(b"junk");
+    assert!(matches!(refusal(b), ArtifactError::Corrupt(_)));
+}
+
+#[test]
+fn bad_section_table_with_valid_checksum_is_refused() {
+    let mut b = artifact();
+    // Point the FST section past the end, then fix up the checksum.
+    let fst_len_at = 56 + 16 * 2 + 8;
+    b[fst_len_at..fst_len_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let n = b.len() - 4;
+    let crc = crc32fast::hash(&b[..n]);
+    b[n..].copy_from_slice(&crc.to_le_bytes());
+    assert!(matches!(refusal(b), ArtifactError::Corrupt(_)));
+}
+
+#[test]
+fn corrupt_file_error_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pbl");
+    let bytes = artifact();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Blocklist::open(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bad.pbl") && msg.contains("truncated"),
+        "{msg}"
+    );
+    assert!(matches!(
+        Blocklist::open(&dir.path().join("missing.pbl")),
+        Err(Error::Io { .. })
+    ));
+}

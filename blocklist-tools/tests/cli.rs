@@ -1,0 +1,268 @@
+//! The `parapet-blocklist` binary on the real lists in ../shared/data.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_parapet-blocklist"))
+}
+
+fn data() -> Option<PathBuf> {
+    let dir = parapet_blocklist::data_dir();
+    if dir.join("hosts").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: real data not found at {}", dir.display());
+        None
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run parapet-blocklist")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// First rule-bearing line of a list, with `map` extracting the name.
+fn first_name(path: &Path, map: impl Fn(&str) -> Option<String>) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().find_map(|l| map(l.trim())).unwrap()
+}
+
+/// Parse `check` output into (input, word, rule, source, category).
+fn lines(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names() {
+    let Some(d) = data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let pbl = tmp.path().join("real.pbl");
+    let sources = [
+        "hosts/blocklistproject_scam.hosts",
+        "hosts/hagezi_light.hosts.gz",
+        "domains/phishing_army_via_romainmarcoux.txt",
+        "adblock/hagezi_fake.adblock.txt",
+        "rpz/hagezi_dyndns.rpz",
+        "dnsmasq/hagezi_fake.dnsmasq.conf",
+        "ips/spamhaus_drop_2021.netset",
+        "messy/urlhaus_hosts_CRLF_converted.txt",
+    ];
+    let mut cmd = bin();
+    cmd.arg("compile")
+        .arg("-o")
+        .arg(&pbl)
+        .arg("--category")
+        .arg("malware");
+    for s in sources {
+        cmd.arg(d.join(s));
+    }
+    cmd.arg("--allow").arg(format!(
+        "adblock:{}",
+        d.join("adblock/hagezi_whitelist_referral.adblock.txt")
+            .display()
+    ));
+    let out = run(&mut cmd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("blocklistproject_scam.hosts: hosts format"),
+        "{err}"
+    );
+    assert!(err.contains("hagezi_dyndns.rpz: rpz format"), "{err}");
+    assert!(
+        err.contains("hagezi_fake.dnsmasq.conf: dnsmasq format"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spamhaus_drop_2021.netset: ip format"),
+        "{err}"
+    );
+    // Real public-suffix lines (`3utilities.com`) are refused and reported with file:line.
+    assert!(
+        err.contains("hagezi_light.hosts.gz:4586: \"3utilities.com\" is a public suffix"),
+        "{err}"
+    );
+
+    let hosts_name = first_name(&d.join("hosts/blocklistproject_scam.hosts"), |l| {
+        l.strip_prefix("0.0.0.0 ").map(str::to_string)
+    });
+    let rpz_name = first_name(&d.join("rpz/hagezi_dyndns.rpz"), |l| {
+        l.strip_suffix(" CNAME .")
+            .filter(|n| !n.starts_with('*'))
+            .map(str::to_string)
+    });
+    let dnsmasq_name = first_name(&d.join("dnsmasq/hagezi_fake.dnsmasq.conf"), |l| {
+        l.strip_prefix("local=/")?
+            .strip_suffix('/')
+            .map(str::to_string)
+    });
+    let queries = [
+        hosts_name.clone(),
+        format!("www.login.{hosts_name}"),
+        format!("not{hosts_name}"),
+        rpz_name.to_uppercase() + ".",
+        format!("sub.{rpz_name}"),
+        dnsmasq_name.clone(),
+        "www.wikipedia.org".to_string(),
+        "www.bbc.co.uk".to_string(),
+        "1.19.4.4".to_string(),
+        "8.8.8.8".to_string(),
+    ];
+    let out = run(bin().arg("check").arg(&pbl).args(&queries));
+    assert!(out.status.success());
+    let got = lines(&stdout(&out));
+    assert_eq!(got.len(), queries.len());
+    let words: Vec<&str> = got.iter().map(|l| l[1].as_str()).collect();
+    assert_eq!(
+        words,
+        [
+            "block", "block", "none", "block", "block", "block", "none", "none", "block", "none"
+        ],
+        "{got:?}"
+    );
+    assert_eq!(
+        got[0],
+        [
+            hosts_name.as_str(),
+            "block",
+            hosts_name.as_str(),
+            "blocklistproject_scam.hosts",
+            "malware"
+        ]
+    );
+    assert_eq!(got[1][2], hosts_name);
+    assert_eq!(got[2].len(), 2);
+    // An RPZ `name CNAME .` rule is exact, and its `*.name` twin covers the subdomains.
+    assert_eq!(got[3][2], format!("={rpz_name}"));
+    assert_eq!(got[4][2], format!("*.{rpz_name}"));
+    assert_eq!(got[8][2], "1.19.0.0/16");
+
+    // `-` reads queries from stdin.
+    let mut child = bin()
+        .arg("check")
+        .arg(&pbl)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{hosts_name}\n\nexample.org\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let got = lines(&stdout(&out));
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0][1].as_str(), got[1][1].as_str()), ("block", "none"));
+
+    let out = run(bin().arg("stats").arg(&pbl));
+    assert!(out.status.success());
+    let s = stdout(&out);
+    assert!(
+        s.contains("domain_rules\t")
+            && s.contains("source\tblocklistproject_scam.hosts\tmalware\t"),
+        "{s}"
+    );
+}
+
+#[test]
+fn benign_names_are_not_blocked_by_malware_lists() {
+    let Some(d) = data() else { return };
+    let benign = d.join("benign/umbrella_top100k.txt.gz");
+    let mut names = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&benign).unwrap()),
+        &mut names,
+    )
+    .unwrap();
+    let top: Vec<&str> = names.lines().take(200).collect();
+    let mut child = bin()
+        .arg("check")
+        .arg(format!(
+            "hosts:{}",
+            d.join("hosts/blocklistproject_ransomware.hosts").display()
+        ))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(top.join("\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let got = lines(&stdout(&out));
+    assert_eq!(got.len(), top.len());
+    assert!(
+        got.iter().all(|l| l[1] == "none"),
+        "{:?}",
+        got.iter().find(|l| l[1] != "none")
+    );
+}
+
+#[test]
+fn raw_list_is_compiled_in_memory_for_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, "||evil.example^\n@@||ok.evil.example^\n").unwrap();
+    let out = run(bin().arg("check").arg(&list).args([
+        "a.evil.example",
+        "ok.evil.example",
+        "evil.example.org",
+    ]));
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "a.evil.example\tblock\tevil.example\tlist.txt\t-\nok.evil.example\tallow\tok.evil.example\tlist.txt\t-\nevil.example.org\tnone\n"
+    );
+}
+
+#[test]
+fn errors_go_to_stderr_with_nonzero_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(bin()
+        .arg("check")
+        .arg(tmp.path().join("missing.pbl"))
+        .arg("x.example"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pbl"));
+    assert!(out.stdout.is_empty());
+
+    let bad = tmp.path().join("bad.pbl");
+    std::fs::write(&bad, b"PARAPBL\0garbage").unwrap();
+    let out = run(bin().arg("stats").arg(&bad));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("truncated"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run(bin()
+        .arg("compile")
+        .arg("-o")
+        .arg(tmp.path().join("o.pbl"))
+        .arg("nosuchformat:x"));
+    assert!(!out.status.success());
+    let out = run(bin()
+        .arg("compile")
+        .arg("-o")
+        .arg(tmp.path().join("o.pbl"))
+        .arg(tmp.path().join("nope.txt")));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.txt"));
+}

@@ -1,0 +1,222 @@
+//! The fast path must answer exactly as the full handler path does.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioTime;
+use hickory_resolver::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
+
+use super::WireQuery;
+use crate::config;
+use crate::handler::Handler;
+
+const CLIENT: &str = "127.0.0.1:40000";
+
+fn list() -> Blocklist {
+    let mut compiler = Compiler::new(CompileOptions::default());
+    let mut spec = SourceSpec::new("phish-list.txt");
+    spec.category = Some("phishing".into());
+    compiler
+        .add_reader(&spec, "evil.example\n".as_bytes())
+        .expect("list parses");
+    Blocklist::from_bytes(compiler.to_bytes().expect("compiles")).expect("loads")
+}
+
+fn handler(block_section: &str) -> Handler {
+    let text = format!(
+        "[upstream]\nservers = [\"127.0.0.1:9\"]\n[access]\nallow = [\"127.0.0.0/8\"]\n\
+         rate_limit_qps = 0\n[metrics]\nenabled = false\n[block]\n{block_section}\n"
+    );
+    let config = config::from_toml_str(&text, Path::new(".")).expect("config is valid");
+    Handler::new(&config, Arc::new(ArcSwap::from_pointee(list()))).expect("handler builds")
+}
+
+fn query(name: &str, qtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    if let Some((payload, dnssec_ok)) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(payload);
+        e.set_dnssec_ok(dnssec_ok);
+        m.set_edns(e);
+    }
+    m.to_vec().expect("encodes")
+}
+
+/// Captures the encoded response of the full path.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+#[async_trait::async_trait]
+impl ResponseHandler for Capture {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let id = response.metadata().id;
+        let (info, bytes) = crate::udp::encode(response, id, u16::MAX)?;
+        *self.0.lock().expect("not poisoned") = bytes;
+        Ok(info)
+    }
+}
+
+async fn full_path(handler: &Handler, packet: &[u8]) -> Message {
+    let client: SocketAddr = CLIENT.parse().expect("addr");
+    let request = Request::from_bytes(packet.to_vec(), client, Protocol::Udp).expect("request");
+    let capture = Capture::default();
+    handler
+        .handle_request::<_, TokioTime>(&request, capture.clone())
+        .await;
+    let bytes = capture.0.lock().expect("not poisoned").clone();
+    Message::from_vec(&bytes).expect("full path response decodes")
+}
+
+fn fast_path(handler: &Handler, packet: &[u8]) -> Option<Message> {
+    let mut out = Vec::new();
+    let client: SocketAddr = CLIENT.parse().expect("addr");
+    if !handler.answer_udp_fast(packet, client, &mut out) {
+        return None;
+    }
+    Some(Message::from_vec(&out).expect("fast path response decodes"))
+}
+
+/// Record owners in lower case: the fast path echoes the question's case
+/// (a compression pointer to it, as Unbound does, which keeps 0x20 case
+/// randomisation working); the full path writes hickory's lower-cased name.
+fn lower_owners(mut m: Message) -> Message {
+    for r in m.answers.iter_mut().chain(m.authorities.iter_mut()) {
+        r.name = r.name.to_lowercase();
+    }
+    m
+}
+
+#[tokio::test]
+async fn fast_answers_equal_full_path_answers() {
+    let blocks = [
+        "action = \"sinkhole\"\nsinkhole_ipv4 = \"127.0.0.1\"\nsinkhole_ipv6 = \"::1\"\nttl = 60",
+        "action = \"sinkhole\"\nsinkhole_ipv4 = \"192.0.2.7\"\nttl = 300",
+        "action = \"nxdomain\"",
+        "action = \"nodata\"",
+        "action = \"refused\"",
+        "contact = [\"mailto:help@example.org\"]\norganisation = \"Example\"",
+    ];
+    let mut compared = 0;
+    for block in blocks {
+        let handler = handler(block);
+        for name in ["evil.example.", "WWW.Evil.EXAMPLE.", "a.b.c.evil.example."] {
+            for qtype in [
+                RecordType::A,
+                RecordType::AAAA,
+                RecordType::MX,
+                RecordType::HTTPS,
+            ] {
+                for edns in [
+                    None,
+                    Some((1232, false)),
+                    Some((4096, true)),
+                    Some((100, false)),
+                ] {
+                    let packet = query(name, qtype, edns);
+                    let fast = fast_path(&handler, &packet)
+                        .unwrap_or_else(|| panic!("fast path skipped {name} {qtype} {edns:?}"));
+                    let full = full_path(&handler, &packet).await;
+                    // Record equality ignores TTLs: compare the re-encoded
+                    // messages, which carry them.
+                    assert_eq!(fast, full, "{block} / {name} {qtype} {edns:?}");
+                    assert_eq!(
+                        lower_owners(fast).to_vec().expect("encodes"),
+                        lower_owners(full).to_vec().expect("encodes"),
+                        "{block} / {name} {qtype} {edns:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 6 * 3 * 4 * 4);
+}
+
+#[test]
+fn names_not_blocked_take_the_full_path() {
+    let handler = handler("action = \"nxdomain\"");
+    for name in ["example.", "notevil.example.", "evil.example.com.", "."] {
+        assert!(
+            fast_path(&handler, &query(name, RecordType::A, None)).is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn unusual_queries_take_the_full_path() {
+    let handler = handler("action = \"nxdomain\"");
+    let good = query("evil.example.", RecordType::A, None);
+    assert!(fast_path(&handler, &good).is_some());
+    let mut response = good.clone();
+    response[2] |= 0x80; // QR: a response
+    let mut notify = good.clone();
+    notify[2] |= 4 << 3; // OPCODE 4
+    let mut two_questions = good.clone();
+    two_questions[5] = 2;
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let mut chaos = good.clone();
+    let class_at = chaos.len() - 1;
+    chaos[class_at] = 3; // class CH
+    for (what, packet) in [
+        ("response", response),
+        ("opcode", notify),
+        ("qdcount", two_questions),
+        ("trailing byte", trailing),
+        ("class", chaos),
+    ] {
+        assert!(fast_path(&handler, &packet).is_none(), "{what}");
+    }
+    let mut edns_v1 = query("evil.example.", RecordType::A, Some((1232, false)));
+    let version_at = edns_v1.len() - 5; // OPT TTL: ext-rcode, version, flags
+    edns_v1[version_at] = 1;
+    assert!(fast_path(&handler, &edns_v1).is_none(), "EDNS version 1");
+}
+
+#[test]
+fn every_truncation_and_corruption_is_refused_without_panic() {
+    let packet = query("www.evil.example.", RecordType::A, Some((1232, true)));
+    for len in 0..packet.len() {
+        assert!(
+            WireQuery::parse(&packet[..len]).is_none(),
+            "prefix of {len} bytes"
+        );
+    }
+    for i in 0..packet.len() {
+        for v in [0u8, 1, 63, 64, 0xc0, 0xff] {
+            let mut p = packet.clone();
+            p[i] = v;
+            let _ = WireQuery::parse(&p); // must not panic
+        }
+    }
+}
+
+#[test]
+fn clients_outside_access_list_take_the_full_path() {
+    let handler = handler("action = \"nxdomain\"");
+    let mut out = Vec::new();
+    let outsider: SocketAddr = "192.0.2.1:5000".parse().expect("addr");
+    let packet = query("evil.example.", RecordType::A, None);
+    assert!(!handler.answer_udp_fast(&packet, outsider, &mut out));
+}

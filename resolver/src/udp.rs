@@ -1,0 +1,207 @@
+//! The UDP listener: one socket per core on the same address
+//! (`SO_REUSEPORT`, so the kernel spreads clients over them), each read by
+//! its own task with one reused receive buffer.
+//!
+//! A query for a blocked name is answered in the receive loop by
+//! [`crate::fastpath`] (no decoding, no allocation, no task); everything
+//! else is decoded into a hickory [`Request`] and handed to the
+//! [`Handler`] on its own task, its response encoded as hickory's own UDP
+//! server does (512 bytes without EDNS, else the client's payload size,
+//! truncated with TC beyond it).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioTime;
+use hickory_resolver::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use socket2::{Domain, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::handler::Handler;
+
+/// Largest UDP query read; longer datagrams are cut and then fail to parse.
+const RECEIVE_BUFFER: usize = 4096;
+
+/// How many sockets to open per address: one per CPU this process may use.
+pub fn socket_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Bind `count` UDP sockets to `addr` with `SO_REUSEPORT` (Linux spreads
+/// clients over them by address and port). With port 0 the first socket
+/// picks the port and the others join it.
+pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+    let mut sockets = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count.max(1) {
+        // IPV6_V6ONLY stays at the system default, as with a plain bind.
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        let socket = UdpSocket::from_std(socket.into())?;
+        addr = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Serve queries on `socket` until `shutdown`; queries in flight get to
+/// finish (their tasks are awaited).
+pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationToken) {
+    let socket = Arc::new(socket);
+    let mut buf = vec![0u8; RECEIVE_BUFFER];
+    let mut out = Vec::with_capacity(512);
+    let mut tasks = JoinSet::new();
+    loop {
+        let (len, src) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(error) => {
+                    // ICMP errors from earlier sends surface here; keep going.
+                    debug!(%error, "UDP receive error");
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        while tasks.try_join_next().is_some() {}
+        let packet = &buf[..len];
+        if handler.answer_udp_fast(packet, src, &mut out) {
+            send(&socket, &out, src).await;
+            continue;
+        }
+        match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+            Ok(request) => {
+                if request.metadata.message_type == MessageType::Response {
+                    continue; // never answer answers (reflection)
+                }
+                let responder = UdpResponder {
+                    socket: socket.clone(),
+                    dst: src,
+                    max_size: max_size(&request),
+                };
+                let handler = handler.clone();
+                tasks.spawn(async move {
+                    handler
+                        .handle_request::<_, TokioTime>(&request, responder)
+                        .await;
+                });
+            }
+            Err(error) => {
+                debug!(client = %src, %error, "undecodable UDP query");
+                if let Some(reply) = formerr(packet) {
+                    send(&socket, &reply, src).await;
+                }
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) {
+    if let Err(error) = socket.send_to(bytes, dst).await {
+        debug!(client = %dst, %error, "UDP send failed");
+    }
+}
+
+/// Response size limit for a UDP query: RFC 1035's 512 bytes, or the EDNS
+/// payload size the client offered (never below 512).
+fn max_size(request: &Request) -> u16 {
+    request
+        .edns
+        .as_ref()
+        .map_or(512, |e| e.max_payload().max(512))
+}
+
+/// FORMERR for a query whose header could be read but not the rest; nothing
+/// for a packet shorter than a header or one that is itself a response.
+fn formerr(packet: &[u8]) -> Option<Vec<u8>> {
+    let mut decoder = BinDecoder::new(packet);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.metadata.message_type != MessageType::Query {
+        return None;
+    }
+    let mut metadata = Metadata::response_from_request(&header.metadata);
+    metadata.response_code = ResponseCode::FormErr;
+    Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    }
+    .to_bytes()
+    .ok()
+}
+
+/// Encode `response` within `max_size` bytes; if it cannot be encoded at
+/// all, a bare SERVFAIL with the same ID.
+pub fn encode<'a>(
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+    id: u16,
+    max_size: u16,
+) -> Result<(ResponseInfo, Vec<u8>), NetError> {
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(max_size);
+    match response.destructive_emit(&mut encoder) {
+        Ok(info) => Ok((info, bytes)),
+        Err(error) => {
+            warn!(%error, "cannot encode a response; sending SERVFAIL");
+            let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
+            metadata.response_code = ResponseCode::ServFail;
+            let header = Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            };
+            let bytes = header.to_bytes().map_err(NetError::from)?;
+            Ok((ResponseInfo::from(header), bytes))
+        }
+    }
+}
+
+/// Sends one encoded response back to a UDP client.
+#[derive(Clone)]
+struct UdpResponder {
+    socket: Arc<UdpSocket>,
+    dst: SocketAddr,
+    max_size: u16,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for UdpResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let id = response.metadata().id;
+        let (info, bytes) = encode(response, id, self.max_size)?;
+        self.socket
+            .send_to(&bytes, self.dst)
+            .await
+            .map_err(NetError::from)?;
+        Ok(info)
+    }
+}
