@@ -125,6 +125,27 @@ impl<'a> WireQuery<'a> {
         })
     }
 
+    /// The whole query packet.
+    pub fn packet(&self) -> &'a [u8] {
+        self.packet
+    }
+
+    /// Byte range of the question section (name, type, class).
+    pub fn question(&self) -> Range<usize> {
+        self.question.clone()
+    }
+
+    /// EDNS of the query: (UDP payload size, DO bit); `None` without EDNS.
+    pub fn edns(&self) -> Option<(u16, bool)> {
+        self.edns
+    }
+
+    /// Response size limit: 512 bytes, or the EDNS payload size offered
+    /// (never below 512).
+    pub fn max_response_size(&self) -> usize {
+        usize::from(self.edns.map_or(512, |(p, _)| p.max(512)))
+    }
+
     /// Check the name against `list`.
     pub fn check(&self, list: &Blocklist) -> Verdict {
         list.check_labels(self.labels())

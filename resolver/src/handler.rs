@@ -28,6 +28,7 @@ use tracing::debug;
 use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::answer;
+use crate::answer_cache::{AnswerCache, Key};
 use crate::config::{BlockConfig, Config};
 use crate::fastpath::{self, WireQuery};
 use crate::forward::{ForwardError, Forwarder};
@@ -140,6 +141,9 @@ struct Inner {
     access: AccessList,
     ratelimit: Option<Arc<RateLimiter>>,
     observers: Vec<Arc<dyn Observer>>,
+    /// Encoded answers for repeated UDP queries (`None`: cache off).
+    answers: Option<Arc<AnswerCache>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -197,6 +201,8 @@ impl Handler {
                 access: AccessList::new(config.access.allow.clone()),
                 ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
                 observers: Vec::new(),
+                answers: AnswerCache::new(&config.upstream),
+                metrics: None,
             }),
         })
     }
@@ -213,6 +219,7 @@ impl Handler {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
         inner.forwarder.set_metrics(Arc::clone(&metrics));
+        inner.metrics = Some(Arc::clone(&metrics));
         inner.observers.push(metrics);
         self
     }
@@ -237,8 +244,11 @@ impl Handler {
         }
         let started = Instant::now();
         let list = inner.list.load();
-        let Verdict::Block(rule) = query.check(&list) else {
-            return false;
+        let rule = match query.check(&list) {
+            Verdict::Block(rule) => rule,
+            Verdict::Allow(_) | Verdict::None => {
+                return self.answer_udp_cached(&query, client, &list, started, out);
+            }
         };
         let (outcome, rcode) = match &inner.ratelimit {
             Some(rl) if !rl.check(client.ip()) => {
@@ -273,6 +283,108 @@ impl Handler {
             });
         }
         true
+    }
+
+    /// Answer a UDP query from the encoded-answer cache (the name is not
+    /// blocked; the entry was made against this `list`).
+    fn answer_udp_cached(
+        &self,
+        query: &WireQuery<'_>,
+        client: SocketAddr,
+        list: &Arc<Blocklist>,
+        started: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let inner = &*self.inner;
+        let Some(cache) = &inner.answers else {
+            return false;
+        };
+        let Some(key) = Key::of(query) else {
+            return false;
+        };
+        let Some(mut outcome) = cache.answer(&key, query, list, query.max_response_size(), out)
+        else {
+            return false;
+        };
+        let lookup = started.elapsed();
+        let mut rcode = match outcome {
+            Outcome::Forwarded { rcode } | Outcome::AllowedByException { rcode, .. } => rcode,
+            _ => ResponseCode::NoError,
+        };
+        if let Some(rl) = &inner.ratelimit
+            && !rl.check(client.ip())
+        {
+            query.write_empty(ResponseCode::Refused, false, out);
+            outcome = Outcome::RateLimited;
+            rcode = ResponseCode::Refused;
+        } else if let Some(metrics) = &inner.metrics {
+            metrics.record_upstream(lookup, true);
+        }
+        if !inner.observers.is_empty() {
+            let name = Name::from_labels(query.labels())
+                .ok()
+                .map(|n| n.to_lowercase());
+            let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
+            self.notify(&QueryEvent {
+                client,
+                protocol: Protocol::Udp,
+                name: name.as_ref(),
+                qtype: query.qtype,
+                outcome,
+                rcode,
+                list,
+                elapsed: started.elapsed(),
+                upstream,
+                matched: None,
+            });
+        }
+        true
+    }
+
+    /// The cache key for a UDP query, when the answer cache is on and the
+    /// query has the simple shape it serves.
+    pub fn answer_cache_key(&self, packet: &[u8]) -> Option<Key> {
+        self.inner.answers.as_ref()?;
+        Key::of(&WireQuery::parse(packet)?)
+    }
+
+    /// Run the full path for a UDP query whose encoded response the
+    /// responder captured in `sent`, and keep that response for repeats of
+    /// `key` if it was a forwarded answer.
+    pub async fn handle_udp<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        response_handle: R,
+        key: Option<Key>,
+        sent: &std::sync::OnceLock<Vec<u8>>,
+    ) -> ResponseInfo {
+        let (info, outcome, list) = self.handle(request, response_handle).await;
+        if let (Some(cache), Some(key), Some(bytes)) = (&self.inner.answers, key, sent.get())
+            && matches!(
+                outcome,
+                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+            )
+        {
+            cache.insert(&key, bytes, &list, outcome);
+        }
+        info
+    }
+
+    async fn handle<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> (ResponseInfo, Outcome, Arc<Blocklist>) {
+        let started = Instant::now();
+        // The snapshot this query is checked against, kept to the end even if
+        // a reload swaps the list meanwhile.
+        let list = self.inner.list.load_full();
+        let (outcome, mut reply) = self.decide(request, &list).await;
+        let rcode = reply.rcode;
+        let trace = std::mem::take(&mut reply.trace);
+        let info = send(request, response_handle, reply).await;
+        self.observe(request, &list, outcome, rcode, &trace, started);
+        (info, outcome, list)
     }
 
     fn notify(&self, event: &QueryEvent<'_>) {
@@ -446,16 +558,7 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        let started = Instant::now();
-        // The snapshot this query is checked against, kept to the end even if
-        // a reload swaps the list meanwhile.
-        let list = self.inner.list.load_full();
-        let (outcome, mut reply) = self.decide(request, &list).await;
-        let rcode = reply.rcode;
-        let trace = std::mem::take(&mut reply.trace);
-        let info = send(request, response_handle, reply).await;
-        self.observe(request, &list, outcome, rcode, &trace, started);
-        info
+        self.handle(request, response_handle).await.0
     }
 }
 

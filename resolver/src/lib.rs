@@ -25,6 +25,7 @@ use parapet_blocklist::Blocklist;
 
 pub mod access;
 pub mod answer;
+pub mod answer_cache;
 pub mod cli;
 pub mod config;
 pub mod enrol;

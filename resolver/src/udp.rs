@@ -11,15 +11,14 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioTime;
 use hickory_resolver::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use socket2::{Domain, Socket, Type};
 use tokio::net::UdpSocket;
@@ -81,21 +80,22 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
             send(&socket, &out, src).await;
             continue;
         }
+        let key = handler.answer_cache_key(packet);
         match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
             Ok(request) => {
                 if request.metadata.message_type == MessageType::Response {
                     continue; // never answer answers (reflection)
                 }
+                let sent = Arc::new(OnceLock::new());
                 let responder = UdpResponder {
                     socket: socket.clone(),
                     dst: src,
                     max_size: max_size(&request),
+                    sent: key.is_some().then(|| sent.clone()),
                 };
                 let handler = handler.clone();
                 tasks.spawn(async move {
-                    handler
-                        .handle_request::<_, TokioTime>(&request, responder)
-                        .await;
+                    handler.handle_udp(&request, responder, key, &sent).await;
                 });
             }
             Err(error) => {
@@ -181,6 +181,8 @@ struct UdpResponder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
     max_size: u16,
+    /// Where to leave the encoded response for the answer cache.
+    sent: Option<Arc<OnceLock<Vec<u8>>>>,
 }
 
 #[async_trait::async_trait]
@@ -202,6 +204,9 @@ impl ResponseHandler for UdpResponder {
             .send_to(&bytes, self.dst)
             .await
             .map_err(NetError::from)?;
+        if let Some(sent) = &self.sent {
+            let _ = sent.set(bytes);
+        }
         Ok(info)
     }
 }

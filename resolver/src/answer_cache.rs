@@ -1,0 +1,290 @@
+//! A cache of encoded UDP answers in front of the forwarder.
+//!
+//! A forwarded answer that the full path encoded and sent is kept as its
+//! wire bytes, keyed by the lower-cased query name, type and EDNS shape. A
+//! repeated plain UDP query is then answered by copying those bytes and
+//! patching the ID, flags, question (case as sent), EDNS payload size and
+//! the TTL of every record (decremented by the time spent in the cache). An
+//! entry is served only until its smallest TTL runs out, and only for the
+//! list snapshot it was inspected against: a reload makes every entry stale
+//! (CNAME targets and answer addresses were checked against the old list).
+//!
+//! The cache is sharded by key hash, each shard a short-held mutex over a
+//! bounded map; the policy check before it stays lock-free.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use ahash::RandomState;
+use parapet_blocklist::Blocklist;
+
+use crate::config::UpstreamConfig;
+use crate::fastpath::WireQuery;
+use crate::handler::Outcome;
+
+const SHARDS: usize = 16;
+const HEADER_LEN: usize = 12;
+const TYPE_OPT: u16 = 41;
+/// Longest key: a 255-byte name, the type and one flags byte.
+const MAX_KEY: usize = 255 + 3;
+
+/// Cache key: lower-cased wire name, query type, EDNS shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    bytes: [u8; MAX_KEY],
+    len: usize,
+}
+
+impl Key {
+    /// The key of a query.
+    pub fn of(query: &WireQuery<'_>) -> Option<Key> {
+        let mut bytes = [0u8; MAX_KEY];
+        let mut len = 0;
+        for label in query.labels() {
+            if len + 1 + label.len() > 255 {
+                return None;
+            }
+            bytes[len] = label.len() as u8;
+            for (dst, src) in bytes[len + 1..].iter_mut().zip(label) {
+                *dst = src.to_ascii_lowercase();
+            }
+            len += 1 + label.len();
+        }
+        bytes[len] = 0;
+        len += 1;
+        bytes[len..len + 2].copy_from_slice(&u16::from(query.qtype).to_be_bytes());
+        len += 2;
+        bytes[len] = match query.edns() {
+            None => 0,
+            Some((_, false)) => 1,
+            Some((_, true)) => 2,
+        };
+        len += 1;
+        Some(Key { bytes, len })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+struct Entry {
+    /// The response as first sent (ID and case of that query).
+    bytes: Box<[u8]>,
+    /// Offsets of the TTL fields of every record except OPT.
+    ttl_at: Box<[u16]>,
+    /// Offset of the OPT record's class (payload size) field.
+    opt_at: Option<u16>,
+    inserted: Instant,
+    expires: Instant,
+    /// The list snapshot the answer was inspected against.
+    list: Weak<Blocklist>,
+    outcome: Outcome,
+}
+
+/// The encoded-answer cache. Cheap to share (`Arc`).
+pub struct AnswerCache {
+    shards: Box<[Mutex<HashMap<Box<[u8]>, Entry, RandomState>>]>,
+    per_shard: usize,
+    hasher: RandomState,
+    /// `[upstream] cache_max_ttl` and `cache_negative_max_ttl`, s.
+    max_ttl: u32,
+    max_negative_ttl: u32,
+}
+
+impl std::fmt::Debug for AnswerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCache")
+            .field("capacity", &(self.per_shard * SHARDS))
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnswerCache {
+    /// A cache of at most about `[upstream] cache_size` answers, kept no
+    /// longer than the upstream cache would; `None` when that is 0 (off).
+    pub fn new(config: &UpstreamConfig) -> Option<Arc<Self>> {
+        let capacity = config.cache_size;
+        if capacity == 0 {
+            return None;
+        }
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        Some(Arc::new(AnswerCache {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::new())))
+                .collect(),
+            per_shard,
+            hasher: RandomState::new(),
+            max_ttl: config.cache_max_ttl,
+            max_negative_ttl: config.cache_negative_max_ttl,
+        }))
+    }
+
+    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Box<[u8]>, Entry, RandomState>> {
+        let h = self.hasher.hash_one(key) as usize;
+        &self.shards[h % SHARDS]
+    }
+
+    /// Answer `query` from the cache into `out` if a fresh entry made
+    /// against `list` exists and fits in `max_size`; returns the outcome
+    /// recorded with it.
+    pub fn answer(
+        &self,
+        key: &Key,
+        query: &WireQuery<'_>,
+        list: &Arc<Blocklist>,
+        max_size: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
+        let now = Instant::now();
+        let map = self.shard(key.as_bytes()).lock().ok()?;
+        let e = map.get(key.as_bytes())?;
+        if now >= e.expires
+            || e.bytes.len() > max_size
+            || Weak::as_ptr(&e.list) != Arc::as_ptr(list)
+        {
+            return None;
+        }
+        out.clear();
+        out.extend_from_slice(&e.bytes);
+        let age = u32::try_from(now.duration_since(e.inserted).as_secs()).unwrap_or(u32::MAX);
+        for &at in e.ttl_at.iter() {
+            let at = usize::from(at);
+            let ttl = u32::from_be_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]);
+            out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
+        }
+        let (outcome, opt_at) = (e.outcome, e.opt_at);
+        drop(map);
+        let packet = query.packet();
+        // ID as asked; RD and CD as asked; question case as sent.
+        out[0..2].copy_from_slice(&packet[0..2]);
+        out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
+        out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
+        let q = query.question();
+        out[q.clone()].copy_from_slice(&packet[q]);
+        if let (Some(at), Some((payload, _))) = (opt_at, query.edns()) {
+            let at = usize::from(at);
+            out[at..at + 2].copy_from_slice(&payload.max(512).to_be_bytes());
+        }
+        Some(outcome)
+    }
+
+    /// Keep `response` (as sent to the query with `key`) for repeats, if it
+    /// is a complete, cacheable answer with a positive smallest TTL.
+    pub fn insert(&self, key: &Key, response: &[u8], list: &Arc<Blocklist>, outcome: Outcome) {
+        let Some(layout) = Layout::of(response) else {
+            return;
+        };
+        let cap = if layout.negative {
+            self.max_negative_ttl
+        } else {
+            self.max_ttl
+        };
+        let keep = layout.min_ttl.min(cap);
+        if keep == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let entry = Entry {
+            bytes: response.into(),
+            ttl_at: layout.ttl_at.into(),
+            opt_at: layout.opt_at,
+            inserted: now,
+            expires: now + Duration::from_secs(keep.into()),
+            list: Arc::downgrade(list),
+            outcome,
+        };
+        let Ok(mut map) = self.shard(key.as_bytes()).lock() else {
+            return;
+        };
+        if map.len() >= self.per_shard && !map.contains_key(key.as_bytes()) {
+            map.retain(|_, e| e.expires > now && e.list.strong_count() > 0);
+            if map.len() >= self.per_shard {
+                // Still full of live entries: drop an arbitrary one.
+                if let Some(k) = map.keys().next().cloned() {
+                    map.remove(&k);
+                }
+            }
+        }
+        map.insert(key.as_bytes().into(), entry);
+    }
+}
+
+/// Where the TTLs are in an encoded response.
+struct Layout {
+    ttl_at: Vec<u16>,
+    opt_at: Option<u16>,
+    min_ttl: u32,
+    /// NXDOMAIN or no answer records (RFC 2308 negative answer).
+    negative: bool,
+}
+
+impl Layout {
+    /// Walk a response: one question, then records. `None` for anything
+    /// not worth caching (truncated, not NOERROR/NXDOMAIN, malformed, > 64 KiB).
+    fn of(msg: &[u8]) -> Option<Layout> {
+        if msg.len() > usize::from(u16::MAX) {
+            return None;
+        }
+        let header = msg.get(..HEADER_LEN)?;
+        // A response, not truncated, RCODE NOERROR or NXDOMAIN.
+        if header[2] & 0x80 == 0 || header[2] & 0x02 != 0 || !matches!(header[3] & 0x0f, 0 | 3) {
+            return None;
+        }
+        let count = |i: usize| usize::from(u16::from_be_bytes([header[i], header[i + 1]]));
+        if count(4) != 1 {
+            return None;
+        }
+        let records = count(6) + count(8) + count(10);
+        let mut pos = skip_name(msg, HEADER_LEN)? + 4;
+        let mut layout = Layout {
+            ttl_at: Vec::with_capacity(records),
+            opt_at: None,
+            min_ttl: u32::MAX,
+            negative: header[3] & 0x0f == 3 || count(6) == 0,
+        };
+        for _ in 0..records {
+            pos = skip_name(msg, pos)?;
+            let fixed = msg.get(pos..pos + 10)?;
+            let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+            let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+            if rtype == TYPE_OPT {
+                layout.opt_at = Some(u16::try_from(pos + 2).ok()?);
+            } else {
+                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+                layout.min_ttl = layout.min_ttl.min(ttl);
+                layout.ttl_at.push(u16::try_from(pos + 4).ok()?);
+            }
+            pos += 10 + rdlen;
+        }
+        if pos != msg.len() {
+            return None;
+        }
+        if layout.ttl_at.is_empty() {
+            // Nothing says how long it may be kept.
+            return None;
+        }
+        Some(layout)
+    }
+}
+
+/// The position after the (possibly compressed) name at `pos`.
+fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            l if l & 0xc0 == 0xc0 => {
+                msg.get(pos + 1)?;
+                return Some(pos + 2);
+            }
+            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! The encoded-answer cache: keys, patching, expiry bounds, staleness.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
+
+use super::{AnswerCache, Key};
+use crate::config;
+use crate::fastpath::WireQuery;
+use crate::handler::Outcome;
+
+const FORWARDED: Outcome = Outcome::Forwarded {
+    rcode: ResponseCode::NoError,
+};
+
+fn list() -> Arc<Blocklist> {
+    let mut compiler = Compiler::new(CompileOptions::default());
+    compiler
+        .add_reader(&SourceSpec::new("l.txt"), "evil.example\n".as_bytes())
+        .expect("list parses");
+    Arc::new(Blocklist::from_bytes(compiler.to_bytes().expect("compiles")).expect("loads"))
+}
+
+fn cache(extra: &str) -> Arc<AnswerCache> {
+    let text = format!("[upstream]\nservers = [\"127.0.0.1:9\"]\n{extra}\n");
+    let config = config::from_toml_str(&text, Path::new(".")).expect("config is valid");
+    AnswerCache::new(&config.upstream).expect("cache on")
+}
+
+fn query(id: u16, name: &str, qtype: RecordType, payload: Option<u16>) -> Vec<u8> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    if let Some(p) = payload {
+        let mut e = Edns::new();
+        e.set_max_payload(p);
+        m.set_edns(e);
+    }
+    m.to_vec().expect("encodes")
+}
+
+/// A response to `q` with one A record per TTL in `ttls`.
+fn response(q: &[u8], ttls: &[u32], truncated: bool) -> Vec<u8> {
+    let req = Message::from_vec(q).expect("query decodes");
+    let mut m = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.metadata.recursion_available = true;
+    m.metadata.truncation = truncated;
+    m.add_query(req.queries[0].clone());
+    for (i, ttl) in ttls.iter().enumerate() {
+        m.add_answer(Record::from_rdata(
+            req.queries[0].name().clone(),
+            *ttl,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, i as u8))),
+        ));
+    }
+    if let Some(e) = req.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(e.max_payload());
+        m.set_edns(edns);
+    }
+    m.to_vec().expect("encodes")
+}
+
+fn key(q: &[u8]) -> Key {
+    Key::of(&WireQuery::parse(q).expect("simple query")).expect("key")
+}
+
+fn hit(cache: &AnswerCache, q: &[u8], list: &Arc<Blocklist>) -> Option<Message> {
+    let wq = WireQuery::parse(q).expect("simple query");
+    let mut out = Vec::new();
+    cache.answer(&key(q), &wq, list, wq.max_response_size(), &mut out)?;
+    Some(Message::from_vec(&out).expect("cached answer decodes"))
+}
+
+#[test]
+fn repeat_gets_its_own_id_case_and_payload() {
+    let (c, l) = (cache(""), list());
+    let first = query(1, "www.example.", RecordType::A, Some(1232));
+    c.insert(
+        &key(&first),
+        &response(&first, &[300, 200], false),
+        &l,
+        FORWARDED,
+    );
+    let again = query(0xbeef, "WwW.ExAmple.", RecordType::A, Some(4096));
+    let msg = hit(&c, &again, &l).expect("served from the cache");
+    assert_eq!(msg.metadata.id, 0xbeef);
+    assert_eq!(msg.metadata.message_type, MessageType::Response);
+    assert_eq!(msg.queries[0].name().to_ascii(), "WwW.ExAmple.");
+    assert_eq!(msg.answers.len(), 2);
+    assert!(msg.answers[0].ttl <= 300 && msg.answers[1].ttl <= 200);
+    assert_eq!(msg.edns.as_ref().map(|e| e.max_payload()), Some(4096));
+}
+
+#[test]
+fn types_and_edns_shapes_do_not_collide() {
+    let (c, l) = (cache(""), list());
+    let a = query(1, "www.example.", RecordType::A, Some(1232));
+    c.insert(&key(&a), &response(&a, &[300], false), &l, FORWARDED);
+    assert!(
+        hit(
+            &c,
+            &query(2, "www.example.", RecordType::AAAA, Some(1232)),
+            &l
+        )
+        .is_none()
+    );
+    assert!(hit(&c, &query(2, "www.example.", RecordType::A, None), &l).is_none());
+    assert!(hit(&c, &query(2, "ww.example.", RecordType::A, Some(1232)), &l).is_none());
+    assert!(hit(&c, &query(2, "www.example.", RecordType::A, Some(512)), &l).is_some());
+}
+
+#[test]
+fn truncated_zero_ttl_and_other_lists_are_not_served() {
+    let (c, l) = (cache(""), list());
+    let q = query(1, "tc.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300], true), &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_none(), "truncated answers are not kept");
+    let q = query(1, "zero.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300, 0], false), &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_none(), "TTL 0 means do not cache");
+    let q = query(1, "www.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_some());
+    let reloaded = list();
+    assert!(
+        hit(&c, &q, &reloaded).is_none(),
+        "an answer inspected against another list is stale"
+    );
+}
+
+#[test]
+fn too_big_for_the_client_goes_to_the_full_path() {
+    let (c, l) = (cache(""), list());
+    let big = query(1, "big.example.", RecordType::A, Some(4096));
+    let ttls = vec![300; 40]; // 40 × 16 bytes > 512
+    c.insert(&key(&big), &response(&big, &ttls, false), &l, FORWARDED);
+    assert!(hit(&c, &big, &l).is_some());
+    assert!(hit(&c, &query(2, "big.example.", RecordType::A, Some(512)), &l).is_none());
+}
+
+#[test]
+fn max_ttl_bounds_the_stay_and_size_is_bounded() {
+    let c = cache("cache_max_ttl = 0\ncache_size = 32");
+    let l = list();
+    let q = query(1, "www.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_none(), "cache_max_ttl = 0 keeps nothing");
+
+    let c = cache("cache_size = 32");
+    for i in 0..1000 {
+        let q = query(1, &format!("n{i}.example."), RecordType::A, None);
+        c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    }
+    let held: usize = c
+        .shards
+        .iter()
+        .map(|s| s.lock().map_or(0, |m| m.len()))
+        .sum();
+    assert!(held <= 32 + super::SHARDS, "{held} entries held");
+}
+
+#[test]
+fn hostile_responses_are_not_kept() {
+    let (c, l) = (cache(""), list());
+    let q = query(1, "www.example.", RecordType::A, None);
+    let good = response(&q, &[300], false);
+    for cut in 0..good.len() {
+        c.insert(&key(&q), &good[..cut], &l, FORWARDED);
+        assert!(hit(&c, &q, &l).is_none(), "cut at {cut} was kept");
+    }
+}

@@ -1,0 +1,171 @@
+//! The encoded-answer cache in front of the forwarder (UDP): repeats get
+//! their own ID and case and never-growing TTLs, entries expire with the
+//! smallest TTL, a reload makes inspected answers stale, types do not
+//! collide, truncation is unchanged.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use parapet_e2e::client::{QueryOptions, addresses, rcode};
+use parapet_e2e::parapet::{SINKHOLE_V4, WAIT};
+use parapet_e2e::upstream::ZONE_TTL;
+use parapet_e2e::{Parapet, Upstream, lists};
+use tokio::net::UdpSocket;
+
+/// Send `name`/`rtype` with `id` (EDNS, 1232 bytes) from a raw socket and
+/// return the decoded answer.
+async fn raw_query(p: &Parapet, id: u16, name: &str, rtype: RecordType) -> anyhow::Result<Message> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name)?, rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    m.set_edns(edns);
+    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    socket.send_to(&m.to_vec()?, p.addr()).await?;
+    let mut buf = vec![0u8; 4096];
+    let (len, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf)).await??;
+    Ok(Message::from_vec(&buf[..len])?)
+}
+
+#[tokio::test]
+async fn repeats_are_cached_with_their_own_id_case_and_shrinking_ttl() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let first = raw_query(&p, 1, "www.example.", RecordType::A).await?;
+    assert_eq!(addresses(&first), vec!["192.0.2.10"]);
+    let sent = up.queries();
+    let mut last_ttl = first.answers[0].ttl;
+    for (id, name) in [
+        (0x1111, "WWW.example."),
+        (0xfffe, "www.EXAMPLE."),
+        (7, "www.example."),
+    ] {
+        let msg = raw_query(&p, id, name, RecordType::A).await?;
+        assert_eq!(msg.metadata.id, id);
+        assert_eq!(msg.queries[0].name().to_ascii(), name, "case as sent");
+        assert_eq!(addresses(&msg), vec!["192.0.2.10"]);
+        let ttl = msg.answers[0].ttl;
+        assert!(
+            ttl <= last_ttl && ttl > 0 && ttl <= ZONE_TTL,
+            "{ttl} after {last_ttl}"
+        );
+        last_ttl = ttl;
+        assert!(msg.edns.is_some(), "EDNS echoed");
+    }
+    assert_eq!(up.queries(), sent, "repeats do not reach the upstream");
+    Ok(())
+}
+
+#[tokio::test]
+async fn types_do_not_collide() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    for _ in 0..3 {
+        let a = p.query("www.example.", RecordType::A).await?;
+        assert_eq!(addresses(&a), vec!["192.0.2.10"]);
+        let aaaa = p.query("www.example.", RecordType::AAAA).await?;
+        assert_eq!(addresses(&aaaa), vec!["2001:db8::10"]);
+        let txt = p.query("www.example.", RecordType::TXT).await?;
+        assert!(txt.answers.is_empty(), "NODATA stays NODATA");
+        assert_eq!(rcode(&txt), ResponseCode::NoError);
+        let nx = p.query("nope.example.", RecordType::A).await?;
+        assert_eq!(rcode(&nx), ResponseCode::NXDomain);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn entry_expires_with_the_smallest_ttl() -> anyhow::Result<()> {
+    let name = Name::from_str("short.example.")?;
+    let up = Upstream::with_records(vec![
+        Record::from_rdata(name.clone(), 1, RData::A(A(Ipv4Addr::new(192, 0, 2, 1)))),
+        Record::from_rdata(name, 300, RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))),
+    ])
+    .await;
+    let p = Parapet::start(up.addr()).await?;
+    p.query("short.example.", RecordType::A).await?;
+    let first = up.queries();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let msg = p.query("short.example.", RecordType::A).await?;
+        assert_eq!(msg.answers.len(), 2);
+        assert!(
+            msg.answers.iter().all(|r| r.ttl <= 300),
+            "{:?}",
+            msg.answers
+        );
+        if up.queries() > first {
+            break; // expired and fetched again
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a 1 s answer was still served from the cache after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn reload_that_blocks_a_cname_target_or_address_invalidates_answers() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    for _ in 0..2 {
+        let alias = p.query("alias.example.", RecordType::A).await?;
+        assert_eq!(addresses(&alias), vec!["192.0.2.10"]);
+        let mail = p.query("mail.example.", RecordType::A).await?;
+        assert_eq!(addresses(&mail), vec!["192.0.2.25"]);
+    }
+    let before = p.reload().status();
+    p.replace_file("phishing.txt", format!("{}www.example\n", lists::PHISHING))?;
+    p.replace_file("ips.txt", format!("{}192.0.2.25\n", lists::IPS))?;
+    p.wait_reload(WAIT, |s| s.generation > before.generation)
+        .await?;
+    // Both files may land in one reload or two: wait for the address too.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mail = p.query("mail.example.", RecordType::A).await?;
+        if addresses(&mail) == vec![SINKHOLE_V4] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{mail:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alias = p.query("alias.example.", RecordType::A).await?;
+    assert_eq!(
+        addresses(&alias),
+        vec![SINKHOLE_V4],
+        "CNAME target now blocked"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn truncation_is_unchanged_after_a_cached_large_answer() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let edns = p.query("big.example.", RecordType::TXT).await?;
+    assert_eq!(edns.answers.len(), 10);
+    let again = p.query("big.example.", RecordType::TXT).await?;
+    assert_eq!(again.answers.len(), 10);
+    assert!(!again.metadata.truncation);
+    let no_edns = QueryOptions {
+        edns: false,
+        ..QueryOptions::default()
+    };
+    for _ in 0..2 {
+        let udp = p
+            .query_with("big.example.", RecordType::TXT, &no_edns)
+            .await?;
+        assert!(udp.metadata.truncation, "a 512-byte client must see TC");
+        assert!(udp.edns.is_none());
+    }
+    let tcp = p.query_tcp("big.example.", RecordType::TXT).await?;
+    assert_eq!(tcp.answers.len(), 10);
+    Ok(())
+}
