@@ -141,7 +141,8 @@ pub struct UpstreamConfig {
     pub timeout_ms: u64,
     /// Attempts per server (default 2).
     pub attempts: usize,
-    /// Cache entries (default 8192); 0 turns the cache off.
+    /// Cache entries (default 8192), for hickory-resolver's record cache and
+    /// again for the UDP encoded-answer cache; 0 turns both off.
     pub cache_size: u64,
     /// Lower bound on cached positive TTLs, s (default: none).
     pub cache_min_ttl: Option<u32>,
