@@ -344,19 +344,7 @@ impl Blocklist {
     /// allocating; a Unicode name is first converted to its A-label form.
     pub fn check_name(&self, name: &str) -> Verdict {
         if name.is_ascii() {
-            let bytes = name.as_bytes();
-            if bytes.len() <= name::MAX_SPLIT {
-                // Label boundaries found eight bytes at a time.
-                let mut dots = [0u8; name::MAX_SPLIT];
-                let n = name::split_dots(bytes, &mut dots);
-                let dots = &dots[..n];
-                return self.check_labels((0..=n).map(|i| {
-                    let start = if i == 0 { 0 } else { usize::from(dots[i - 1]) + 1 };
-                    let end = dots.get(i).map_or(bytes.len(), |d| usize::from(*d));
-                    &bytes[start..end]
-                }));
-            }
-            return self.check_labels(bytes.split(|b| *b == b'.'));
+            return self.check_labels(name.as_bytes().split(|b| *b == b'.'));
         }
         match idna::domain_to_ascii(name) {
             Ok(ascii) => self.check_labels(ascii.as_bytes().split(|b| *b == b'.')),

@@ -85,23 +85,6 @@ pub(crate) fn normalize_query(query: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn split_dots_finds_every_dot_and_nothing_else() {
-        for name in [
-            &b""[..],
-            b".",
-            b"a.b",
-            b"www.Example.COM.",
-            b"..x/./.",
-            b"a-very-long-label-of-many-bytes.x.y.zz.\xff\x2e.",
-        ] {
-            let mut dots = [0u8; super::MAX_SPLIT];
-            let n = super::split_dots(name, &mut dots);
-            let want: Vec<u8> = (0..name.len()).filter(|i| name[*i] == b'.').map(|i| i as u8).collect();
-            assert_eq!(&dots[..n], &want[..], "{name:?}");
-        }
-    }
-
     use super::*;
 
     #[test]
@@ -164,40 +147,4 @@ mod tests {
         push_reversed("www.evil.example", &mut out);
         assert_eq!(out, b"example.evil.www");
     }
-}
-
-/// Longest text name split by [`split_dots`]; longer text takes the generic path.
-pub(crate) const MAX_SPLIT: usize = 256;
-
-/// Byte offsets of the dots in `name` (at most [`MAX_SPLIT`] bytes), found
-/// eight bytes at a time: fills `dots` and returns how many there are.
-#[inline]
-pub(crate) fn split_dots(name: &[u8], dots: &mut [u8; MAX_SPLIT]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut n = 0;
-    let mut chunks = name.chunks(8);
-    let mut base = 0;
-    for c in chunks.by_ref() {
-        // Byte by byte, not a variable-length copy (which would stall the
-        // load on store forwarding); a full chunk compiles to one load.
-        let w = c
-            .iter()
-            .enumerate()
-            .fold(0u64, |w, (i, b)| w | (u64::from(*b) << (8 * i)));
-        let x = w ^ (u64::from(b'.') * ONES);
-        // High bit of each byte set exactly where x has a zero byte (no
-        // carry crosses bytes); padding bytes are not dots.
-        let t = ((x & (0x7f * ONES)).wrapping_add(0x7f * ONES)) | x;
-        let mut m = !t & (0x80 * ONES);
-        if c.len() < 8 {
-            m &= (1u64 << (c.len() * 8)) - 1;
-        }
-        while m != 0 {
-            dots[n] = (base + (m.trailing_zeros() / 8) as usize) as u8;
-            n += 1;
-            m &= m - 1;
-        }
-        base += 8;
-    }
-    n
 }
