@@ -109,6 +109,13 @@ fi
 # --- processes and clean-up ----------------------------------------------
 PIDS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parapet-load.XXXXXX")
+# Unbound's list files, the zone and one run's dnsperf -v output need ~1 GB.
+free_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+((free_mb >= 1024)) || {
+    rmdir "$WORK"
+    echo "run.sh: only ${free_mb} MB free under ${TMPDIR:-/tmp}; need 1 GB (set TMPDIR)" >&2
+    exit 1
+}
 cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
@@ -347,6 +354,9 @@ dnsperf_run() {
             if (codes == "") codes = "none"
             printf "%d %d %.0f %.3f %s %s\n", sent, lost, qps, mean, p99, codes
         }' "$out")
+    # The per-query lines are large (about 40 bytes a query): keep only the summary.
+    grep -v '^> ' "$out" >"$out.summary" || true
+    mv "$out.summary" "$out"
     R[$k/cpu]=$(awk -v a="$c0" -v b="$c1" -v s="$secs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }')
     log "  $srv $label: ${R[$k/qps]} qps, mean ${R[$k/mean]} ms, p99 ${R[$k/p99]} ms, lost ${R[$k/lost]}/${R[$k/sent]}, server cpu ${R[$k/cpu]}%, ${R[$k/codes]}"
 }

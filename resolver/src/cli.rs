@@ -1,7 +1,8 @@
 //! Command line of the `parapet` binary.
 //!
 //! `parapet --config FILE` serves; `parapet check-config FILE` validates
-//! and prints the effective config. Exit codes: 0 ok, 1 runtime failure,
+//! and prints the effective config; `parapet explain --config FILE NAME...`
+//! says why a name is blocked, in the warning page's words. Exit codes: 0 ok, 1 runtime failure,
 //! 2 invalid config or usage. Add a verb by adding a [`Command`] variant
 //! and a match arm in [`Cli::run`].
 
@@ -46,6 +47,13 @@ pub enum Command {
         /// The config file.
         file: PathBuf,
     },
+    /// Explain in plain words what the config's list does with names (the
+    /// same words as the warning page): `parapet explain --config FILE NAME...`
+    Explain {
+        /// Site names, links (`https://name/path`) or IP addresses.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Make, hash or revoke DoT/DoH access tokens.
     #[command(subcommand)]
     Token(crate::enrol::TokenCommand),
@@ -70,6 +78,7 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Some(Command::CheckConfig { file }) => check_config(&file),
+            Some(Command::Explain { names }) => explain(self.config.as_deref(), &names),
             Some(Command::Token(cmd)) => cmd.run(),
             Some(Command::Profile(cmd)) => cmd.run(),
             None => {
@@ -100,6 +109,40 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode {
+    let Some(path) = config_path else {
+        eprintln!("Error: no config file: run `parapet explain --config FILE NAME...`");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let list = match crate::reload::load(&cfg.blocklist) {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("Error: cannot load the blocklist: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let texts: Vec<String> = names
+        .iter()
+        .map(|name| {
+            crate::warning::explain(&list, name, &cfg.warning_page)
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", texts.join("\n\n"));
+    }
+    ExitCode::from(EXIT_OK)
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {

@@ -53,6 +53,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// A warning page listener could not be bound.
+    #[error(transparent)]
+    Warning(#[from] crate::warning::BindError),
     /// The query log could not be opened.
     #[error("cannot open the query log: {0}")]
     QueryLog(std::io::Error),
@@ -134,9 +137,18 @@ impl ServerBuilder {
         )
         .await?;
 
-        // Warning page: `crate::warning::serve(..)` is started here with
-        // `config.warning_page`, `config.block` and `shutdown.clone()`.
-        // TODO(warning): call crate::warning::serve once it exists.
+        // Warning page: where the sinkhole answers send browsers.
+        let warning = crate::warning::WarningListeners::bind(
+            &config.warning_page,
+            &config.block.sinkhole_addrs(),
+        )?;
+        let warning_addrs = warning.http_addrs();
+        let warning_task = tokio::spawn(crate::warning::serve(
+            warning,
+            config.warning_page.clone(),
+            list.clone(),
+            shutdown.clone(),
+        ));
 
         let reload = reload::spawn(config.blocklist.clone(), list.clone(), shutdown.clone());
         metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
@@ -176,6 +188,10 @@ impl ServerBuilder {
                     }
                 }
             };
+            // The warning page stops on the same token and bounds its own drain.
+            if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
+                warn!("warning page stopped with an error: {e}");
+            }
             // No more queries: let the query log write what is queued.
             log_stop.cancel();
             if let Some(writer) = log_writer {
@@ -186,6 +202,7 @@ impl ServerBuilder {
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
+            warning_addrs,
             transport,
             handler,
             reload,
@@ -202,6 +219,7 @@ impl ServerBuilder {
 pub struct RunningServer {
     udp_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    warning_addrs: Vec<SocketAddr>,
     transport: crate::transport::Running,
     handler: Handler,
     reload: ReloadHandle,
@@ -220,6 +238,11 @@ impl RunningServer {
     /// Bound TCP addresses (same ports as UDP).
     pub fn tcp_addrs(&self) -> &[SocketAddr] {
         &self.tcp_addrs
+    }
+
+    /// Bound warning page (HTTP) addresses; empty when the page is off.
+    pub fn warning_page_addrs(&self) -> &[SocketAddr] {
+        &self.warning_addrs
     }
 
     /// Bound DoT addresses.

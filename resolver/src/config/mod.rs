@@ -314,6 +314,20 @@ pub struct BlockConfig {
     pub organisation: Option<String>,
 }
 
+impl BlockConfig {
+    /// The addresses a blocked name sends browsers to (where the warning
+    /// page listens by default): the sinkhole addresses when the action is
+    /// `sinkhole`, else none.
+    pub fn sinkhole_addrs(&self) -> Vec<std::net::IpAddr> {
+        if self.action != BlockAction::Sinkhole {
+            return Vec::new();
+        }
+        std::iter::once(std::net::IpAddr::V4(self.sinkhole_ipv4))
+            .chain(self.sinkhole_ipv6.map(std::net::IpAddr::V6))
+            .collect()
+    }
+}
+
 /// `[access]`
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessConfig {

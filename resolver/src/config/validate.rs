@@ -352,6 +352,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         })
         .collect();
 
+    // [warning_page]
+    for (key, message) in raw.warning_page.issues() {
+        is.push(key, message);
+    }
+
     if !is.0.is_empty() {
         return Err(is.0);
     }

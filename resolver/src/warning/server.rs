@@ -1,0 +1,353 @@
+//! The HTTP/1.1 server behind the sinkhole addresses, with limits.
+//!
+//! Limits, so the page cannot be used to exhaust the resolver: at most
+//! `max_connections` connections at once (a semaphore taken before
+//! `accept`, so extra clients wait in the kernel's queue), request headers
+//! within `header_timeout_secs` and 16 KiB, one request per connection, and
+//! a hard deadline per connection.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use parapet_blocklist::Verdict;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::host::Host;
+use super::notice::{self, Generic};
+use super::{WarningPageConfig, page, tls_reset};
+use crate::SharedBlocklist;
+
+/// Largest request head read (hyper's minimum buffer).
+const MAX_BUF_SIZE: usize = 16 * 1024;
+/// Longest a connection may live, whatever the client does.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(20);
+/// How long connections in flight may take to finish after shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Listen backlog.
+const BACKLOG: i32 = 1024;
+
+/// A listener that could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: cannot listen on {addr}: {source}{hint}")]
+pub struct BindError {
+    /// The config key (`warning_page.listen` or `warning_page.tls_listen`).
+    pub key: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// What the system said.
+    pub source: io::Error,
+    hint: &'static str,
+}
+
+/// The bound sockets of the warning page: HTTP, and the TLS port that is
+/// reset. Bind first (start-up errors surface before serving), then
+/// [`serve`].
+#[derive(Debug)]
+pub struct WarningListeners {
+    http: Vec<std::net::TcpListener>,
+    tls: Vec<std::net::TcpListener>,
+}
+
+impl WarningListeners {
+    /// Bind the addresses of `config` (see [`WarningPageConfig::listen_addrs`]
+    /// and [`WarningPageConfig::tls_listen_addrs`]). `sinkholes` are the
+    /// configured sinkhole addresses, used when the config names none. Port
+    /// 0 binds a free port; learn it with [`WarningListeners::http_addrs`].
+    ///
+    /// # Errors
+    /// An explicitly configured address that cannot be bound. A default
+    /// address (derived from the sinkholes) that cannot be bound, e.g. port
+    /// 80 without the privilege, is skipped with a warning: the resolver
+    /// still protects, blocked sites just show a connection error.
+    pub fn bind(
+        config: &WarningPageConfig,
+        sinkholes: &[std::net::IpAddr],
+    ) -> Result<Self, BindError> {
+        let (http_addrs, explicit) = config.listen_addrs(sinkholes);
+        if http_addrs.is_empty() && !explicit {
+            tracing::info!(
+                "warning page off: the sinkhole address reaches nothing; set block.sinkhole_ipv4 \
+                 to this machine's address, or set warning_page.listen"
+            );
+        }
+        let http = bind_all(
+            "warning_page.listen",
+            http_addrs,
+            explicit,
+            "blocked sites show a connection error instead",
+        )?;
+        let (tls_addrs, explicit) = config.tls_listen_addrs(sinkholes);
+        let tls = bind_all(
+            "warning_page.tls_listen",
+            tls_addrs,
+            explicit,
+            "https:// visits to blocked sites may hang instead of failing at once",
+        )?;
+        Ok(WarningListeners { http, tls })
+    }
+
+    /// True when nothing is bound (the page is off).
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty() && self.tls.is_empty()
+    }
+
+    /// The bound HTTP addresses (with the real port when 0 was asked for).
+    pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.http
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The bound addresses that reset TLS connections.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.tls
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+}
+
+/// Bind every address; a failure is an error when `explicit`, else a warning.
+fn bind_all(
+    key: &'static str,
+    addrs: Vec<SocketAddr>,
+    explicit: bool,
+    consequence: &str,
+) -> Result<Vec<std::net::TcpListener>, BindError> {
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        match bind_tcp(addr) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if explicit => return Err(bind_error(key, addr, e)),
+            Err(e) => tracing::warn!("{}; {consequence}", bind_error(key, addr, e)),
+        }
+    }
+    Ok(listeners)
+}
+
+fn bind_error(key: &'static str, addr: SocketAddr, source: io::Error) -> BindError {
+    let hint = match source.kind() {
+        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        }
+        io::ErrorKind::AddrInUse => " (another program is using it)",
+        io::ErrorKind::AddrNotAvailable => " (no such address on this machine)",
+        _ => "",
+    };
+    BindError {
+        key,
+        addr,
+        source,
+        hint,
+    }
+}
+
+fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // `[::]:80` beside `0.0.0.0:80` must not clash.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Shared by every connection.
+struct State {
+    config: WarningPageConfig,
+    lists: SharedBlocklist,
+    header_timeout: Duration,
+}
+
+/// Serve the warning page on `listeners` until `shutdown` is cancelled,
+/// looking every request up in the live list `lists` (so a reload changes
+/// the page at once). Returns after the listeners are closed and
+/// connections in flight have finished (bounded by a short grace period).
+///
+/// # Errors
+/// A listener that cannot be registered with the tokio runtime.
+pub async fn serve(
+    listeners: WarningListeners,
+    config: WarningPageConfig,
+    lists: SharedBlocklist,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let max_connections = config.max_connections.max(1);
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let state = Arc::new(State {
+        header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+        config,
+        lists,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in listeners.http {
+        let listener = TcpListener::from_std(listener)?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("warning page listening on http://{addr}");
+        }
+        tasks.spawn(accept_loop(
+            listener,
+            state.clone(),
+            limit.clone(),
+            shutdown.clone(),
+        ));
+    }
+    for listener in listeners.tls {
+        let listener = TcpListener::from_std(listener)?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("warning page resetting TLS connections on {addr}");
+        }
+        tasks.spawn(tls_reset::refuse(listener, shutdown.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    // Every connection holds a permit: all permits back = all finished.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, limit.acquire_many(all)).await;
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    limit: Arc<Semaphore>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                tokio::spawn(serve_connection(
+                    stream,
+                    state.clone(),
+                    permit,
+                    shutdown.clone(),
+                ));
+            }
+            Err(error) => {
+                tracing::debug!(%error, "warning page: accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    state: Arc<State>,
+    _permit: OwnedSemaphorePermit,
+    shutdown: CancellationToken,
+) {
+    let service_state = state.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let response = respond(&request, &service_state);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.header_timeout)
+        .keep_alive(false)
+        .max_buf_size(MAX_BUF_SIZE)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let outcome = tokio::select! {
+        outcome = connection.as_mut() => Some(outcome),
+        _ = tokio::time::sleep(CONNECTION_DEADLINE) => None,
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await.ok()
+        }
+    };
+    if let Some(Err(error)) = outcome {
+        tracing::debug!(%error, "warning page: connection ended with an error");
+    }
+}
+
+/// The response to any request: the warning or the generic page, 403.
+fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    // An absolute-form request line (`GET http://name/ HTTP/1.1`) names the
+    // host; the Host header is then ignored (RFC 9112, section 3.2.2).
+    let raw_host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().as_bytes())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .map(HeaderValue::as_bytes)
+        });
+    let host = Host::parse(raw_host);
+    let notice = match &host {
+        Host::Name(name) => {
+            let lists = state.lists.load();
+            match lists.check_name(&name.ascii) {
+                Verdict::Block(rule) => {
+                    let info = lists.rule_info(rule, &name.ascii);
+                    tracing::debug!(host = %name.ascii, rule = %info.pattern, source = %info.source, "warning page shown");
+                    notice::blocked(name, &info, &state.config)
+                }
+                Verdict::Allow(_) | Verdict::None => {
+                    notice::generic(Generic::NotBlocked(name), &state.config)
+                }
+            }
+        }
+        Host::Ip(ip) => notice::generic(Generic::Ip(*ip), &state.config),
+        Host::Invalid(shown) => notice::generic(Generic::Invalid(shown), &state.config),
+        Host::Missing => notice::generic(Generic::Missing, &state.config),
+    };
+    let html = page::render(&notice);
+    let length = html.len();
+    let body = if request.method() == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from(html)
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(csp) = HeaderValue::from_str(&page::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}

@@ -1,0 +1,47 @@
+//! The TLS port: accept and reset at once.
+//!
+//! A sinkholed `https://` visit cannot be answered with the warning page:
+//! the browser expects a certificate for the blocked name, and parapet has
+//! none it would trust. Not listening at all would give a quick "connection
+//! refused" too, unless something else holds the port or a firewall drops
+//! the packets, which makes the browser hang for a long time. Accepting and
+//! closing with `SO_LINGER` 0 sends a TCP RST: the browser shows its error
+//! (`ERR_CONNECTION_RESET`) immediately.
+
+use std::time::Duration;
+
+use socket2::SockRef;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop
+/// does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Reset every connection on `listener` until `shutdown`.
+pub(super) async fn refuse(listener: TcpListener, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tracing::trace!(client = %peer, "TLS connection to the warning page reset");
+                reset(stream);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "warning page TLS port: accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Close with a reset rather than a graceful FIN.
+fn reset(stream: TcpStream) {
+    if let Err(error) = SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
+        tracing::debug!(%error, "warning page TLS port: cannot set SO_LINGER");
+    }
+    drop(stream);
+}
