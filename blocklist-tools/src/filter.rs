@@ -165,7 +165,11 @@ mod tests {
             for i in 0..len {
                 let mut other = base[..len].to_vec();
                 other[i] = b'z';
-                assert_ne!(hash_key(&base[..len]), hash_key(&other), "len {len} pos {i}");
+                assert_ne!(
+                    hash_key(&base[..len]),
+                    hash_key(&other),
+                    "len {len} pos {i}"
+                );
             }
         }
     }
