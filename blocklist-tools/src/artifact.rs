@@ -20,7 +20,7 @@
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 pub(crate) const HEADER_LEN: usize = 152;
 const SECTIONS: usize = 6;
 pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;

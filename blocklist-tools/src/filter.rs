@@ -11,18 +11,63 @@ const PROBES: u32 = 7;
 /// Bytes per block.
 pub(crate) const BLOCK: usize = 64;
 
-/// Start value of the incremental key hash (FNV-1a offset basis).
+/// Start value of the incremental key hash.
 pub(crate) const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+/// Multiplier of the word step (an odd constant with mixed bits).
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Extend the key hash by one (lowercase) byte of the reversed key.
+/// ASCII-lowercase eight bytes at once; other bytes are left as they are.
 #[inline]
-pub(crate) fn step(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+fn lower8(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = w & (0x7f * ONES);
+    let ge_a = x.wrapping_add(0x3f * ONES); // high bit set where x >= 'A'
+    let gt_z = x.wrapping_add(0x25 * ONES); // high bit set where x > 'Z'
+    let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+    w | (upper >> 2)
 }
 
-/// Hash of a whole reversed key.
+/// Folded multiply: the high and low halves of the 128-bit product, xored.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Extend the key hash by one label (any case; hashed lowercase), eight
+/// bytes per step. Labels are fed right to left, as in the reversed key.
+#[inline]
+pub(crate) fn step_label(mut h: u64, label: &[u8]) -> u64 {
+    let mut chunks = label.chunks_exact(8);
+    for c in chunks.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = fold(h ^ lower8(u64::from_le_bytes(w)), K);
+    }
+    h = fold(h ^ lower8(tail_word(chunks.remainder())), K);
+    fold(h ^ label.len() as u64, K.rotate_left(29))
+}
+
+/// The last 0-7 bytes of a label as one word, read with at most two loads
+/// (no byte-wise copy through the stack, which stalls store forwarding).
+/// Together with the label length it determines every byte.
+#[inline]
+fn tail_word(t: &[u8]) -> u64 {
+    let n = t.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+        let hi = u32::from_le_bytes([t[n - 4], t[n - 3], t[n - 2], t[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << 32)
+    } else if n > 0 {
+        u64::from(t[0]) | (u64::from(t[n / 2]) << 8) | (u64::from(t[n - 1]) << 16)
+    } else {
+        0
+    }
+}
+
+/// Hash of a whole reversed key (`example.evil.www`): its labels in order.
 pub(crate) fn hash_key(key: &[u8]) -> u64 {
-    key.iter().fold(SEED, |h, b| step(h, *b))
+    key.split(|b| *b == b'.').fold(SEED, step_label)
 }
 
 /// Final mix (murmur3 fmix64) so every output bit depends on every input bit.
@@ -75,13 +120,17 @@ pub(crate) fn may_contain(section: &[u8], h: u64) -> bool {
     }
     let (block, bits) = locate(h, blocks);
     let line = &section[block * BLOCK..(block + 1) * BLOCK];
-    (0..PROBES).all(|i| {
+    // No early exit: every bit is read, so the loads of several probes
+    // issued back to back overlap instead of waiting on a branch.
+    let mut all = 1u64;
+    for i in 0..PROBES {
         let b = bit(bits, i);
         let at = (b / 64) * 8;
         let mut w = [0u8; 8];
         w.copy_from_slice(&line[at..at + 8]);
-        u64::from_le_bytes(w) & (1 << (b % 64)) != 0
-    })
+        all &= u64::from_le_bytes(w) >> (b % 64);
+    }
+    all & 1 != 0
 }
 
 #[cfg(test)]
@@ -102,8 +151,35 @@ mod tests {
     }
 
     #[test]
-    fn incremental_hash_equals_whole_key_hash() {
-        let h = b"com.example".iter().fold(SEED, |h, b| step(h, *b));
+    fn incremental_hash_equals_whole_key_hash_in_any_case() {
+        let h = step_label(step_label(SEED, b"COM"), b"Example");
         assert_eq!(h, hash_key(b"com.example"));
+        let long = b"a-very-long-label-of-more-than-eight-bytes_0123456789";
+        let upper = long.to_ascii_uppercase();
+        assert_eq!(step_label(SEED, &upper), hash_key(long));
+        assert_ne!(hash_key(b"com.example"), hash_key(b"com.exampl"));
+        assert_ne!(hash_key(b"ab"), hash_key(b"ab\0"));
+        // Every tail length 0-7 and every byte position counts.
+        let base = b"abcdefghijklmno";
+        for len in 0..base.len() {
+            for i in 0..len {
+                let mut other = base[..len].to_vec();
+                other[i] = b'z';
+                assert_ne!(
+                    hash_key(&base[..len]),
+                    hash_key(&other),
+                    "len {len} pos {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lowercasing_touches_only_ascii_capitals() {
+        for b in 0..=255u8 {
+            let w = u64::from_le_bytes([b; 8]);
+            let want = u64::from_le_bytes([b.to_ascii_lowercase(); 8]);
+            assert_eq!(lower8(w), want, "byte {b:#x}");
+        }
     }
 }

@@ -140,7 +140,9 @@ impl Loaded {
 
     /// Probe the filter with every label suffix (labels right to left):
     /// the number of labels of the longest suffix that may be a key, 0 when
-    /// none can be.
+    /// none can be. All suffix hashes are computed first (one pass, eight
+    /// bytes per step), then every probe is issued without a data-dependent
+    /// branch between them, so their cache misses overlap.
     #[inline]
     fn deepest_candidate(&self, labels: &[&[u8]]) -> u32 {
         let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
@@ -148,23 +150,24 @@ impl Loaded {
             return u32::MAX;
         }
         let mask = self.layout.counts.label_mask;
-        let mut deepest = 0;
+        let mut hashes = [0u64; STACK_LABELS];
+        let mut depths = [0u32; STACK_LABELS];
+        let mut n = 0;
         let mut h = filter::SEED;
         for (i, label) in labels.iter().enumerate() {
-            if i > 0 {
-                h = filter::step(h, b'.');
-            }
-            for &b in *label {
-                let b = b.to_ascii_lowercase();
-                if b == b'.' {
-                    return deepest; // no key holds a dot inside a label
-                }
-                h = filter::step(h, b);
-            }
+            h = filter::step_label(h, label);
             // Only depths some key has are worth a probe (a cache line each).
             let depth = i as u32 + 1;
-            if mask & (1 << depth.min(31)) != 0 && filter::may_contain(section, h) {
-                deepest = depth;
+            if mask & (1 << depth.min(31)) != 0 {
+                hashes[n] = h;
+                depths[n] = depth;
+                n += 1;
+            }
+        }
+        let mut deepest = 0;
+        for (h, depth) in hashes[..n].iter().zip(&depths[..n]) {
+            if filter::may_contain(section, *h) {
+                deepest = *depth;
             }
         }
         deepest

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     exchange::{ExchangeError, exchange, min_ttl},
-    limits::{ConnectionSlots, Limits, MAX_DOH_BODY},
+    limits::{Limits, MAX_DOH_BODY, accept_bounded},
     tokens::{ClientAuth, Tokens},
 };
 
@@ -60,7 +60,6 @@ pub async fn serve<H>(
     H: RequestHandler + Clone,
 {
     let acceptor = TlsAcceptor::from(tls);
-    let slots = ConnectionSlots::new(limits.max_connections);
     let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -74,24 +73,9 @@ pub async fn serve<H>(
         .keep_alive_interval(Some(limits.idle_timeout))
         .keep_alive_timeout(limits.request_timeout);
     let http = Arc::new(http);
-    loop {
-        let (tcp, src) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(error) => {
-                    tracing::warn!(%error, "DoH accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        // Answers are small and latency-bound: do not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-        let Some(slot) = slots.try_take() else {
-            tracing::debug!(client = %src, "DoH connection limit reached; closing");
-            continue;
-        };
+    let max_connections = limits.max_connections;
+    let stop = shutdown.clone();
+    accept_bounded("DoH", listener, max_connections, stop, |tcp, src| {
         let endpoint = Endpoint {
             handler: handler.clone(),
             tokens: Arc::clone(&tokens),
@@ -101,8 +85,7 @@ pub async fn serve<H>(
         let acceptor = acceptor.clone();
         let http = Arc::clone(&http);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             let limits = endpoint.limits.clone();
             let tls = match timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -144,8 +127,9 @@ pub async fn serve<H>(
             tracing::debug!(client = %src, reason = stop, "closing DoH connection");
             conn.as_mut().graceful_shutdown();
             let _ = timeout(limits.request_timeout, conn).await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Requests in flight on one connection, to tell an idle connection.

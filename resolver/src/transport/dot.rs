@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     exchange::{exchange, formerr_for},
-    limits::{ConnectionSlots, Limits},
+    limits::{Limits, accept_bounded},
     tokens::{ClientAuth, Tokens},
 };
 
@@ -43,26 +43,9 @@ pub async fn serve<H>(
     H: RequestHandler + Clone,
 {
     let acceptor = TlsAcceptor::from(tls);
-    let slots = ConnectionSlots::new(limits.max_connections);
-    loop {
-        let (tcp, src) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(error) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(%error, "DoT accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        // Answers are small and latency-bound: do not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-        let Some(slot) = slots.try_take() else {
-            tracing::debug!(client = %src, "DoT connection limit reached; closing");
-            continue;
-        };
+    let max_connections = limits.max_connections;
+    let stop = shutdown.clone();
+    accept_bounded("DoT", listener, max_connections, stop, |tcp, src| {
         let conn = Connection {
             handler: handler.clone(),
             tokens: Arc::clone(&tokens),
@@ -71,14 +54,14 @@ pub async fn serve<H>(
         };
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             tokio::select! {
                 () = conn.run(acceptor, tcp) => {}
                 () = shutdown.cancelled() => {}
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 struct Connection<H> {

@@ -1,9 +1,13 @@
 //! Resource bounds shared by the DoT and DoH listeners, so that handshake
 //! floods, slowloris clients and idle connections cannot starve others.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+};
+use tokio_util::sync::CancellationToken;
 
 /// Default for [`Limits::handshake_timeout`]: a TLS handshake that takes
 /// longer is dropped (phones on bad networks finish well within this).
@@ -52,17 +56,45 @@ impl Default for Limits {
     }
 }
 
-/// Counts open connections of one listener against [`Limits::max_connections`].
-#[derive(Debug, Clone)]
-pub(crate) struct ConnectionSlots(Arc<Semaphore>);
-
-impl ConnectionSlots {
-    pub(crate) fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max.max(1))))
-    }
-
-    /// A slot for a new connection, or `None` when the listener is full.
-    pub(crate) fn try_take(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.0).try_acquire_owned().ok()
+/// Accept TCP connections on `listener` until `shutdown` is cancelled, at
+/// most [`Limits::max_connections`] at a time: each accepted connection
+/// (with Nagle off: answers are small and latency-bound) is served by the
+/// future `serve` returns, in its own task that holds the connection's slot.
+/// Connections beyond the limit are closed at once, before any handshake.
+/// `what` names the listener in logs (`"DoT"`, `"DoH"`).
+pub(crate) async fn accept_bounded<F, Fut>(
+    what: &'static str,
+    listener: TcpListener,
+    max_connections: usize,
+    shutdown: CancellationToken,
+    mut serve: F,
+) where
+    F: FnMut(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    loop {
+        let (tcp, src) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(%error, "{what} accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(client = %src, "{what} connection limit reached; closing");
+            continue;
+        };
+        let connection = serve(tcp, src);
+        tokio::spawn(async move {
+            let _slot = slot;
+            connection.await;
+        });
     }
 }
