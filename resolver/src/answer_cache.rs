@@ -83,9 +83,12 @@ struct Entry {
     outcome: Outcome,
 }
 
+/// One shard: lower-cased key bytes to entry.
+type Shard = HashMap<Box<[u8]>, Entry, RandomState>;
+
 /// The encoded-answer cache. Cheap to share (`Arc`).
 pub struct AnswerCache {
-    shards: Box<[Mutex<HashMap<Box<[u8]>, Entry, RandomState>>]>,
+    shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
     hasher: RandomState,
     /// `[upstream] cache_max_ttl` and `cache_negative_max_ttl`, s.
@@ -122,7 +125,7 @@ impl AnswerCache {
         }))
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Box<[u8]>, Entry, RandomState>> {
+    fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
         let h = self.hasher.hash_one(key) as usize;
         &self.shards[h % SHARDS]
     }
