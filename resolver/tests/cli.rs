@@ -1,18 +1,11 @@
 //! The `parapet` binary: check-config exit codes, serving with the stable
 //! "listening on" line, SIGHUP reload, SIGTERM shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RData, RecordType};
-
-const BIN: &str = env!("CARGO_BIN_EXE_parapet");
-const DEADLINE: Duration = Duration::from_secs(20);
+mod support;
+use support::{BIN, Proc, query_a};
 
 fn repo_config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,66 +59,6 @@ fn check_config_names_the_bad_key_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// A `parapet` process, killed on drop.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn wait_line(&self, needle: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
-        panic!("no log line containing {needle:?} within {DEADLINE:?}")
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -{sig} failed");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn query_a(server: SocketAddr, name: &str) -> Vec<String> {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut msg = Message::query();
-    msg.add_query(Query::query(
-        Name::from_ascii(name).expect("name"),
-        RecordType::A,
-    ));
-    sock.send_to(&msg.to_vec().expect("encode"), server)
-        .expect("send");
-    let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).expect("answer");
-    let resp = Message::from_vec(&buf[..n]).expect("decode");
-    resp.answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.0.to_string()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -138,31 +71,8 @@ fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
          [metrics]\nlisten = \"127.0.0.1:0\"\n[warning_page]\nlisten = [\"127.0.0.1:0\"]\n",
     )
     .expect("write");
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn parapet");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut p = Proc { child, lines };
-    let line = p.wait_line("listening on UDP ");
-    let addr: SocketAddr = line
-        .rsplit("listening on UDP ")
-        .next()
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("cannot parse {line:?}"));
+    let mut p = Proc::start(&config);
+    let addr = p.addr_after("listening on UDP ");
     p.wait_line("listening on TCP ");
     assert_eq!(query_a(addr, "phishing.example."), vec!["192.0.2.53"]);
     assert!(query_a(addr, "newthreat.example.").is_empty());
@@ -177,13 +87,6 @@ fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
     assert_eq!(query_a(addr, "newthreat.example."), vec!["192.0.2.53"]);
 
     p.signal("TERM");
-    let end = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(s) = p.child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < end, "parapet did not exit on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = p.wait_exit();
     assert!(status.success(), "{status:?}");
 }

@@ -2,103 +2,13 @@
 //! "metrics listening on" line says, and the query log reopened on SIGHUP
 //! after logrotate renamed it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RecordType};
-
-const BIN: &str = env!("CARGO_BIN_EXE_parapet");
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A `parapet` process with its log lines, killed on drop.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(config: &Path) -> Proc {
-        let mut child = Command::new(BIN)
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn parapet");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc { child, lines }
-    }
-
-    /// The first log line containing `needle`, within [`DEADLINE`].
-    fn wait_line(&self, needle: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
-        panic!("no log line containing {needle:?} within {DEADLINE:?}")
-    }
-
-    /// The address printed after `prefix` on the first line holding it.
-    fn addr_after(&self, prefix: &str) -> SocketAddr {
-        let line = self.wait_line(prefix);
-        line.rsplit(prefix)
-            .next()
-            .and_then(|s| s.split(|c: char| c.is_whitespace() || c == '/').next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("cannot parse an address in {line:?}"))
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -{sig} failed");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One A query over UDP; returns once answered.
-fn query_a(server: SocketAddr, name: &str) {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut msg = Message::query();
-    msg.add_query(Query::query(
-        Name::from_ascii(name).expect("name"),
-        RecordType::A,
-    ));
-    sock.send_to(&msg.to_vec().expect("encode"), server)
-        .expect("send");
-    let mut buf = [0u8; 4096];
-    sock.recv_from(&mut buf).expect("answer");
-}
+mod support;
+use support::{DEADLINE, Proc, query_a};
 
 fn scrape(addr: SocketAddr) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
