@@ -2,21 +2,18 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, Record, RecordType};
-use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioTime;
+use hickory_proto::rr::{Name, RecordType};
 use hickory_resolver::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
 use super::WireQuery;
 use crate::config;
 use crate::handler::Handler;
+use crate::transport::{ClientAuth, exchange::exchange};
 
 const CLIENT: &str = "127.0.0.1:40000";
 
@@ -52,38 +49,17 @@ fn query(name: &str, qtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
     m.to_vec().expect("encodes")
 }
 
-/// Captures the encoded response of the full path.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let id = response.metadata().id;
-        let (info, bytes) = crate::udp::encode(response, id, u16::MAX)?;
-        *self.0.lock().expect("not poisoned") = bytes;
-        Ok(info)
-    }
-}
-
 async fn full_path(handler: &Handler, packet: &[u8]) -> Message {
     let client: SocketAddr = CLIENT.parse().expect("addr");
-    let request = Request::from_bytes(packet.to_vec(), client, Protocol::Udp).expect("request");
-    let capture = Capture::default();
-    handler
-        .handle_request::<_, TokioTime>(&request, capture.clone())
-        .await;
-    let bytes = capture.0.lock().expect("not poisoned").clone();
+    let bytes = exchange(
+        handler,
+        packet.to_vec(),
+        client,
+        Protocol::Udp,
+        ClientAuth::default(),
+    )
+    .await
+    .expect("full path answers");
     Message::from_vec(&bytes).expect("full path response decodes")
 }
 

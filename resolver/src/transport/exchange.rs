@@ -18,7 +18,6 @@ use hickory_server::{
     proto::{
         op::{Message, MessageType, OpCode, ResponseCode},
         rr::Record,
-        serialize::binary::BinEncoder,
     },
     server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
     zone_handler::MessageResponse,
@@ -63,11 +62,9 @@ impl ResponseHandler for CapturedResponse {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, NetError> {
-        let mut bytes = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut bytes);
         // Stream transports carry up to 64 KiB; no UDP truncation applies.
-        encoder.set_max_size(u16::MAX);
-        let info = response.destructive_emit(&mut encoder)?;
+        let id = response.metadata().id;
+        let (info, bytes) = crate::udp::encode(response, id, u16::MAX)?;
         if let Ok(mut slot) = self.bytes.lock() {
             *slot = Some(bytes);
         }
