@@ -117,6 +117,13 @@ pub struct QueryEvent<'a> {
 pub trait Observer: Send + Sync + 'static {
     /// Record one finished query.
     fn observe(&self, event: &QueryEvent<'_>);
+
+    /// Whether this observer reads [`QueryEvent::name`]. When no observer
+    /// does, the UDP fast path leaves it `None` instead of building it
+    /// (an allocation per query).
+    fn wants_name(&self) -> bool {
+        true
+    }
 }
 
 /// Why a handler could not be built.
@@ -141,6 +148,8 @@ struct Inner {
     access: AccessList,
     ratelimit: Option<Arc<RateLimiter>>,
     observers: Vec<Arc<dyn Observer>>,
+    /// Some observer reads the query name.
+    names_wanted: bool,
     /// Encoded answers for repeated UDP queries (`None`: cache off).
     answers: Option<Arc<AnswerCache>>,
     metrics: Option<Arc<Metrics>>,
@@ -201,6 +210,7 @@ impl Handler {
                 access: AccessList::new(config.access.allow.clone()),
                 ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
                 observers: Vec::new(),
+                names_wanted: false,
                 answers: AnswerCache::new(&config.upstream),
                 metrics: None,
             }),
@@ -210,7 +220,9 @@ impl Handler {
     /// Add an observer of finished queries (metrics, query log). Call it
     /// while setting up; clones made earlier do not see it.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        Arc::make_mut(&mut self.inner).observers.push(observer);
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.names_wanted |= observer.wants_name();
+        inner.observers.push(observer);
         self
     }
 
@@ -220,6 +232,7 @@ impl Handler {
         let inner = Arc::make_mut(&mut self.inner);
         inner.forwarder.set_metrics(Arc::clone(&metrics));
         inner.metrics = Some(Arc::clone(&metrics));
+        inner.names_wanted |= metrics.wants_name();
         inner.observers.push(metrics);
         self
     }
@@ -257,6 +270,11 @@ impl Handler {
             }
             _ => {
                 query.write_blocked(&inner.block, &list, rule, out);
+                if out.len() > query.max_response_size() {
+                    // Too long for the client (a long EDE text): the full
+                    // path truncates it as hickory does.
+                    return false;
+                }
                 let outcome = Outcome::Blocked {
                     trigger: Trigger::Name,
                     rule,
@@ -265,10 +283,7 @@ impl Handler {
             }
         };
         if !inner.observers.is_empty() {
-            // Lower case, as the full path reports names (hickory's LowerQuery).
-            let name = Name::from_labels(query.labels())
-                .ok()
-                .map(|n| n.to_lowercase());
+            let name = self.observed_name(&query);
             self.notify(&QueryEvent {
                 client,
                 protocol: Protocol::Udp,
@@ -321,9 +336,7 @@ impl Handler {
             metrics.record_upstream(lookup, true);
         }
         if !inner.observers.is_empty() {
-            let name = Name::from_labels(query.labels())
-                .ok()
-                .map(|n| n.to_lowercase());
+            let name = self.observed_name(query);
             let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
             self.notify(&QueryEvent {
                 client,
@@ -339,6 +352,18 @@ impl Handler {
             });
         }
         true
+    }
+
+    /// The query name for the observers of a fast-path answer, lower case
+    /// as the full path reports it (hickory's `LowerQuery`); `None` when no
+    /// observer reads names.
+    fn observed_name(&self, query: &WireQuery<'_>) -> Option<Name> {
+        if !self.inner.names_wanted {
+            return None;
+        }
+        Name::from_labels(query.labels())
+            .ok()
+            .map(|n| n.to_lowercase())
     }
 
     /// The cache key for a UDP query, when the answer cache is on and the
