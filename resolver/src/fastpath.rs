@@ -9,6 +9,7 @@
 //! same answers; a test checks the two agree byte for byte after decoding.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -16,6 +17,19 @@ use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
 use crate::answer;
 use crate::config::{BlockAction, BlockConfig};
+
+/// The synthesised SOA's RDATA up to MINIMUM (which is the block TTL):
+/// MNAME, RNAME, SERIAL 1, REFRESH, RETRY, EXPIRE; the same for every answer.
+static SOA_HEAD: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut head = Vec::with_capacity(64);
+    write_name(&mut head, answer::SOA_MNAME);
+    write_name(&mut head, answer::SOA_RNAME);
+    let (refresh, retry, expire) = answer::SOA_TIMERS;
+    for v in [1u32, refresh as u32, retry as u32, expire as u32] {
+        head.extend_from_slice(&v.to_be_bytes());
+    }
+    head
+});
 
 /// Most labels a 255-byte name can have.
 const MAX_LABELS: usize = 128;
@@ -200,16 +214,10 @@ impl<'a> WireQuery<'a> {
         }
         if soa {
             write_rr_head(out, &owner, u16::from(RecordType::SOA), ttl);
-            let len_at = out.len();
-            out.extend_from_slice(&[0, 0]);
-            write_name(out, answer::SOA_MNAME);
-            write_name(out, answer::SOA_RNAME);
-            let (refresh, retry, expire) = answer::SOA_TIMERS;
-            for v in [1u32, refresh as u32, retry as u32, expire as u32, ttl] {
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-            let rdlen = (out.len() - len_at - 2) as u16;
-            out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+            let head: &[u8] = &SOA_HEAD;
+            out.extend_from_slice(&((head.len() + 4) as u16).to_be_bytes());
+            out.extend_from_slice(head);
+            out.extend_from_slice(&ttl.to_be_bytes()); // MINIMUM
         }
         self.write_opt(out, Some(answer::EDE_BLOCKED), |out| {
             answer::write_ede_text(out, block, list.source_of(rule));

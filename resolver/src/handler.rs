@@ -118,10 +118,11 @@ pub trait Observer: Send + Sync + 'static {
     /// Record one finished query.
     fn observe(&self, event: &QueryEvent<'_>);
 
-    /// Whether this observer reads [`QueryEvent::name`]. When no observer
-    /// does, the UDP fast path leaves it `None` instead of building it
-    /// (an allocation per query).
-    fn wants_name(&self) -> bool {
+    /// Whether this observer reads [`QueryEvent::name`] and
+    /// [`QueryEvent::elapsed`]. When no observer does, queries answered in
+    /// the UDP receive loop are reported without them (`None`; zero for a
+    /// blocked name), which saves an allocation and clock reads per query.
+    fn wants_details(&self) -> bool {
         true
     }
 }
@@ -148,8 +149,8 @@ struct Inner {
     access: AccessList,
     ratelimit: Option<Arc<RateLimiter>>,
     observers: Vec<Arc<dyn Observer>>,
-    /// Some observer reads the query name.
-    names_wanted: bool,
+    /// Some observer reads the query name and time taken.
+    details_wanted: bool,
     /// Encoded answers for repeated UDP queries (`None`: cache off).
     answers: Option<Arc<AnswerCache>>,
     metrics: Option<Arc<Metrics>>,
@@ -210,7 +211,7 @@ impl Handler {
                 access: AccessList::new(config.access.allow.clone()),
                 ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
                 observers: Vec::new(),
-                names_wanted: false,
+                details_wanted: false,
                 answers: AnswerCache::new(&config.upstream),
                 metrics: None,
             }),
@@ -221,7 +222,7 @@ impl Handler {
     /// while setting up; clones made earlier do not see it.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
-        inner.names_wanted |= observer.wants_name();
+        inner.details_wanted |= observer.wants_details();
         inner.observers.push(observer);
         self
     }
@@ -232,7 +233,7 @@ impl Handler {
         let inner = Arc::make_mut(&mut self.inner);
         inner.forwarder.set_metrics(Arc::clone(&metrics));
         inner.metrics = Some(Arc::clone(&metrics));
-        inner.names_wanted |= metrics.wants_name();
+        inner.details_wanted |= metrics.wants_details();
         inner.observers.push(metrics);
         self
     }
@@ -255,11 +256,12 @@ impl Handler {
         if !inner.access.is_allowed(client.ip()) {
             return false;
         }
-        let started = Instant::now();
+        let started = inner.details_wanted.then(Instant::now);
         let list = inner.list.load();
         let rule = match query.check(&list) {
             Verdict::Block(rule) => rule,
             Verdict::Allow(_) | Verdict::None => {
+                let started = started.unwrap_or_else(Instant::now);
                 return self.answer_udp_cached(&query, client, &list, started, out);
             }
         };
@@ -292,7 +294,7 @@ impl Handler {
                 outcome,
                 rcode,
                 list: &list,
-                elapsed: started.elapsed(),
+                elapsed: started.map_or(Duration::ZERO, |s| s.elapsed()),
                 upstream: None,
                 matched: None,
             });
@@ -356,9 +358,9 @@ impl Handler {
 
     /// The query name for the observers of a fast-path answer, lower case
     /// as the full path reports it (hickory's `LowerQuery`); `None` when no
-    /// observer reads names.
+    /// observer reads it.
     fn observed_name(&self, query: &WireQuery<'_>) -> Option<Name> {
-        if !self.inner.names_wanted {
+        if !self.inner.details_wanted {
             return None;
         }
         Name::from_labels(query.labels())

@@ -38,7 +38,7 @@ impl Observer for Metrics {
         }
     }
 
-    fn wants_name(&self) -> bool {
+    fn wants_details(&self) -> bool {
         false
     }
 }
