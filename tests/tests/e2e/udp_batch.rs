@@ -63,7 +63,11 @@ fn burst(c: usize) -> anyhow::Result<Vec<(Vec<u8>, Expect)>> {
                 edns,
             },
         ));
-        let cached = if round % 2 == 0 { "www.example." } else { "wWw.ExAmple." };
+        let cached = if round % 2 == 0 {
+            "www.example."
+        } else {
+            "wWw.ExAmple."
+        };
         out.push((
             query(id(1), cached, false)?,
             Expect::Cached {

@@ -203,7 +203,14 @@ fn sendmmsg(fd: RawFd, bufs: &[Vec<u8>], dsts: &[SockAddr]) -> io::Result<usize>
     // socket2), all borrowed for the duration of the call. sendmmsg reads
     // the replies and addresses and writes only msg_len in the headers, so
     // the const-to-mut casts above are never written through.
-    let rc = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), count as c_uint, libc::MSG_DONTWAIT as _) };
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            count as c_uint,
+            libc::MSG_DONTWAIT as _,
+        )
+    };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -63,7 +63,11 @@ async fn receives_queued_datagrams_in_batches(mut received: Received) {
     let distinct: HashSet<_> = got.iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(distinct.len(), 120, "no datagram lost or repeated");
     for (text, src) in &got {
-        let s: usize = text.split(':').next().and_then(|s| s.parse().ok()).expect("tag");
+        let s: usize = text
+            .split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("tag");
         assert_eq!(*src, senders[s].local_addr().expect("addr"), "{text}");
     }
 }
