@@ -70,7 +70,7 @@ impl Key {
 }
 
 /// One cached answer: a single allocation holding the key, the response
-/// and the TTL offsets, plus a few fixed fields (about 64 bytes in the map).
+/// and the TTL offsets, plus a few fixed fields (72 bytes in the map).
 struct Entry {
     /// Key bytes, then the response as first sent (ID and case of that
     /// query), then the offset of the TTL field of every record except OPT
