@@ -10,7 +10,11 @@
 //! (CNAME targets and answer addresses were checked against the old list).
 //!
 //! The cache is sharded by key hash, each shard a short-held mutex over a
-//! bounded map; the policy check before it stays lock-free.
+//! bounded set; the policy check before it stays lock-free. An entry is one
+//! allocation (key, response, TTL offsets) plus 72 bytes in the table. A
+//! shard drops its expired and stale entries when full and after as many
+//! inserts as it holds entries, and shrinks a table a burst left mostly
+//! empty, so memory follows the live answers, not the peak.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
@@ -24,6 +28,9 @@ use crate::fastpath::WireQuery;
 use crate::handler::Outcome;
 
 const SHARDS: usize = 16;
+/// A shard is swept after as many inserts as it holds entries (amortised
+/// O(1) per insert), but not more often than every this many.
+const MIN_SWEEP: usize = 64;
 const HEADER_LEN: usize = 12;
 const TYPE_OPT: u16 = 41;
 /// Longest key: a 255-byte name, the type and one flags byte.
@@ -137,8 +144,25 @@ impl std::borrow::Borrow<[u8]> for Entry {
     }
 }
 
-/// One shard: entries by key.
-type Shard = HashSet<Entry, RandomState>;
+/// One shard: entries by key, and how many were stored since expired and
+/// stale ones were last swept out.
+struct Shard {
+    entries: HashSet<Entry, RandomState>,
+    inserts: usize,
+}
+
+impl Shard {
+    /// Drop expired and stale entries, and give back table memory a burst
+    /// left behind (a table more than four times what it holds).
+    fn sweep(&mut self, now_ms: u64) {
+        self.entries.retain(|e| e.is_live(now_ms));
+        self.inserts = 0;
+        let len = self.entries.len();
+        if self.entries.capacity() > 4 * len.max(MIN_SWEEP) {
+            self.entries.shrink_to(2 * len);
+        }
+    }
+}
 
 /// The encoded-answer cache. Cheap to share (`Arc`).
 pub struct AnswerCache {
@@ -172,7 +196,12 @@ impl AnswerCache {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         Some(Arc::new(AnswerCache {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashSet::with_hasher(RandomState::new())))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: HashSet::with_hasher(RandomState::new()),
+                        inserts: 0,
+                    })
+                })
                 .collect(),
             per_shard,
             hasher: RandomState::new(),
@@ -200,7 +229,7 @@ impl AnswerCache {
     ) -> Option<Outcome> {
         let now_ms = self.now_ms();
         let map = self.shard(key.as_bytes()).lock().ok()?;
-        let e = map.get(key.as_bytes())?;
+        let e = map.entries.get(key.as_bytes())?;
         let response = e.response();
         if now_ms >= e.expires_ms()
             || response.len() > max_size
@@ -265,19 +294,26 @@ impl AnswerCache {
             list: Arc::downgrade(list),
             outcome,
         };
-        let Ok(mut map) = self.shard(key).lock() else {
+        let Ok(mut shard) = self.shard(key).lock() else {
             return;
         };
-        if map.len() >= self.per_shard && !map.contains(key) {
-            map.retain(|e| e.is_live(now_ms));
-            if map.len() >= self.per_shard {
-                // Still full of live entries: drop an arbitrary one.
-                if let Some(k) = map.iter().next().map(|e| Box::<[u8]>::from(e.key())) {
-                    map.remove(&*k);
-                }
+        let full = shard.entries.len() >= self.per_shard && !shard.entries.contains(key);
+        if full || shard.inserts >= shard.entries.len().max(MIN_SWEEP) {
+            shard.sweep(now_ms);
+        }
+        if shard.entries.len() >= self.per_shard && !shard.entries.contains(key) {
+            // Still full of live entries: drop an arbitrary one.
+            let first = shard
+                .entries
+                .iter()
+                .next()
+                .map(|e| Box::<[u8]>::from(e.key()));
+            if let Some(k) = first {
+                shard.entries.remove(&*k);
             }
         }
-        map.replace(entry);
+        shard.inserts += 1;
+        shard.entries.replace(entry);
     }
 
     /// Milliseconds since the cache's epoch.

@@ -163,7 +163,10 @@ impl Forwarder {
 }
 
 /// A hickory resolver for `[upstream]` with a cache of `cache_size` entries.
-fn resolver(config: &UpstreamConfig, cache_size: u64) -> Result<Resolver<ProbedProvider>, NetError> {
+fn resolver(
+    config: &UpstreamConfig,
+    cache_size: u64,
+) -> Result<Resolver<ProbedProvider>, NetError> {
     let mut servers = Vec::new();
     for s in &config.servers {
         let conn = match &s.protocol {

@@ -358,8 +358,8 @@ impl Handler {
         key: Option<Key>,
         sent: &std::sync::OnceLock<Vec<u8>>,
     ) -> ResponseInfo {
-        // With a key the answer goes into the answer cache, which serves
-        // its repeats: hickory's small cache then does.
+        // With a key the answer goes into the answer cache, which serves its
+        // repeats: hickory's small side cache is enough behind it.
         let cache = match (&self.inner.answers, &key) {
             (Some(_), Some(_)) => Cache::Answers,
             _ => Cache::Full,
@@ -402,12 +402,7 @@ impl Handler {
 
     /// The query path for one request; returns the outcome and the reply.
     /// `cache` is the hickory cache a forwarded lookup uses.
-    async fn decide(
-        &self,
-        request: &Request,
-        list: &Blocklist,
-        cache: Cache,
-    ) -> (Outcome, Reply) {
+    async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
         let inner = &*self.inner;
         let src = request.src();
 

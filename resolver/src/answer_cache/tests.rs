@@ -167,7 +167,7 @@ fn max_ttl_bounds_the_stay_and_size_is_bounded() {
     let held: usize = c
         .shards
         .iter()
-        .map(|s| s.lock().map_or(0, |m| m.len()))
+        .map(|s| s.lock().map_or(0, |m| m.entries.len()))
         .sum();
     assert!(held <= 32 + super::SHARDS, "{held} entries held");
 }
@@ -187,9 +187,9 @@ fn hostile_responses_are_not_kept() {
 fn age_entry(c: &AnswerCache, q: &[u8], ms: u64) {
     let k = key(q);
     let mut shard = c.shard(k.as_bytes()).lock().expect("shard lock");
-    let mut e = shard.take(k.as_bytes()).expect("entry present");
+    let mut e = shard.entries.take(k.as_bytes()).expect("entry present");
     e.inserted_ms = e.inserted_ms.saturating_sub(ms);
-    shard.insert(e);
+    shard.entries.insert(e);
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn entry_is_one_allocation_of_key_response_and_ttl_offsets() {
     c.insert(&key(&q), &r, &l, FORWARDED);
     let k = key(&q);
     let shard = c.shard(k.as_bytes()).lock().expect("shard lock");
-    let e = shard.get(k.as_bytes()).expect("entry present");
+    let e = shard.entries.get(k.as_bytes()).expect("entry present");
     assert_eq!(e.key(), k.as_bytes());
     assert_eq!(e.response(), &r[..]);
     // Three answer records; the OPT record's TTL field is not patched.
@@ -245,7 +245,13 @@ fn a_full_shard_drops_stale_and_expired_entries_before_live_ones() {
         .take(9)
         .collect();
     assert_eq!(same.len(), 9, "enough names for one shard");
-    let len = || c.shard(key(&same[0]).as_bytes()).lock().expect("lock").len();
+    let len = || {
+        c.shard(key(&same[0]).as_bytes())
+            .lock()
+            .expect("lock")
+            .entries
+            .len()
+    };
 
     // Fill the shard with answers inspected against a list since replaced
     // (stale) and one that has expired.
@@ -253,7 +259,12 @@ fn a_full_shard_drops_stale_and_expired_entries_before_live_ones() {
     for q in &same[..3] {
         c.insert(&key(q), &response(q, &[300], false), &old, FORWARDED);
     }
-    c.insert(&key(&same[3]), &response(&same[3], &[5], false), &live, FORWARDED);
+    c.insert(
+        &key(&same[3]),
+        &response(&same[3], &[5], false),
+        &live,
+        FORWARDED,
+    );
     age_entry(&c, &same[3], 6_000);
     drop(old);
     assert_eq!(len(), 4);
@@ -266,9 +277,66 @@ fn a_full_shard_drops_stale_and_expired_entries_before_live_ones() {
         assert!(hit(&c, q, &live).is_some(), "live entry evicted");
     }
     // Full of live entries: one of them goes, the new one is kept.
-    c.insert(&key(&same[8]), &response(&same[8], &[300], false), &live, FORWARDED);
+    c.insert(
+        &key(&same[8]),
+        &response(&same[8], &[300], false),
+        &live,
+        FORWARDED,
+    );
     assert_eq!(len(), 4);
     assert!(hit(&c, &same[8], &live).is_some());
-    let kept = same[4..8].iter().filter(|q| hit(&c, q, &live).is_some()).count();
+    let kept = same[4..8]
+        .iter()
+        .filter(|q| hit(&c, q, &live).is_some())
+        .count();
     assert_eq!(kept, 3);
+}
+
+#[test]
+fn expired_entries_are_swept_and_table_memory_given_back_after_a_burst() {
+    let (c, l) = (cache("cache_size = 1000000"), list());
+    for i in 0..16_000 {
+        let q = query(1, &format!("burst{i}.example."), RecordType::A, None);
+        c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    }
+    let held = || -> (usize, usize) {
+        c.shards.iter().fold((0, 0), |(n, cap), s| {
+            let s = s.lock().expect("lock");
+            (n + s.entries.len(), cap + s.entries.capacity())
+        })
+    };
+    let (n, cap) = held();
+    assert_eq!(n, 16_000);
+    assert!(cap >= 16_000);
+    // The burst expires.
+    for s in c.shards.iter() {
+        let mut s = s.lock().expect("lock");
+        let aged: Vec<_> = s
+            .entries
+            .drain()
+            .map(|mut e| {
+                e.inserted_ms -= 301_000;
+                e
+            })
+            .collect();
+        s.entries.extend(aged);
+    }
+    // Ordinary traffic on a few names, without ever filling a shard.
+    let few: Vec<Vec<u8>> = (0..64)
+        .map(|i| query(1, &format!("steady{i}.example."), RecordType::A, None))
+        .collect();
+    for _ in 0..2_000 {
+        for q in &few {
+            c.insert(&key(q), &response(q, &[300], false), &l, FORWARDED);
+        }
+    }
+    let (n, cap) = held();
+    assert_eq!(n, 64, "only the live entries are left");
+    assert!(
+        cap <= 16 * 4 * super::MIN_SWEEP,
+        "table capacity {cap} kept"
+    );
+    for q in &few {
+        assert!(hit(&c, q, &l).is_some());
+    }
 }
