@@ -51,6 +51,7 @@ impl Received {
     /// Buffers that always use `recv_from` (the fallback, for tests).
     #[cfg(test)]
     pub fn portable() -> Self {
+        #[allow(unused_mut)] // only Linux has a fast path to turn off
         let mut r = Self::new();
         #[cfg(target_os = "linux")]
         r.sys.disable();
@@ -121,6 +122,7 @@ impl Replies {
     /// Replies that are always sent with `send_to` (the fallback, for tests).
     #[cfg(test)]
     pub fn portable() -> Self {
+        #[allow(unused_mut)] // only Linux has a fast path to turn off
         let mut r = Self::new();
         #[cfg(target_os = "linux")]
         r.sys.disable();
