@@ -264,7 +264,6 @@ fn names_under_a_listed_parent_are_decided_by_the_full_walk() {
 fn one_label_rules_still_match_when_forced() {
     let mut c = Compiler::new(CompileOptions {
         force_public_suffix: true,
-        ..CompileOptions::default()
     });
     let mut spec = SourceSpec::new("tld.txt");
     spec.format = Some(Format::Domains);
