@@ -127,6 +127,13 @@ impl Loaded {
         let mut rest = labels.rev().filter(|l| !l.is_empty());
         let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
         let mut n = 0;
+        for label in rest.by_ref().take(2) {
+            stack[n] = label;
+            n += 1;
+        }
+        if n == 2 && self.no_parent(stack[0], stack[1]) {
+            return None;
+        }
         for label in rest.by_ref() {
             if n == STACK_LABELS {
                 // Too many labels for the stack: walk without the filter.
@@ -165,23 +172,29 @@ impl Loaded {
     }
 
     /// True when the filter shows that no key covers the text name, from its
-    /// last two labels alone (see `filter`): the common case, decided before
-    /// the rest of the name is read. False when unsure, when the name has
-    /// fewer than two labels, and when some key has a single label.
+    /// last two labels alone; see [`Loaded::no_parent`].
     #[inline]
     fn no_parent_text(&self, name: &[u8]) -> bool {
-        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
-        if section.is_empty() || self.layout.counts.label_mask & (1 << 1) != 0 {
-            return false;
-        }
         let Some(tld) = last_label(name, name.len()) else {
             return false;
         };
         let Some(second) = last_label(name, tld.start) else {
             return false;
         };
-        let h = filter::step_label(filter::SEED, &name[tld]);
-        let h = filter::step_label(h, &name[second]);
+        self.no_parent(&name[tld], &name[second])
+    }
+
+    /// True when the filter shows that no key covers a name ending in these
+    /// two labels (see `filter`): the common case, decided before the rest
+    /// of the name is read. False when unsure, and always when some key has
+    /// a single label.
+    #[inline]
+    fn no_parent(&self, tld: &[u8], second: &[u8]) -> bool {
+        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
+        if section.is_empty() || self.layout.counts.label_mask & (1 << 1) != 0 {
+            return false;
+        }
+        let h = filter::step_label(filter::step_label(filter::SEED, tld), second);
         !filter::may_contain(section, filter::parent(h))
     }
 
@@ -198,10 +211,9 @@ impl Loaded {
     /// Probe the filter with every label suffix (labels right to left):
     /// the number of labels of the longest suffix that may be a key, 0 when
     /// none can be. Each suffix's hash extends the previous one by a label
-    /// (eight bytes per step). The last two labels are first tested as a
-    /// parent: most names stop there. Past it, only depths some key has are
-    /// tested, without a data-dependent branch between the tests, so their
-    /// loads overlap.
+    /// (eight bytes per step). Only depths some key has are tested, without
+    /// a data-dependent branch between the tests, so their loads overlap.
+    /// (Callers first rule most names out with [`Loaded::no_parent`].)
     #[inline]
     fn deepest_candidate(&self, labels: &[&[u8]]) -> u32 {
         let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
@@ -214,10 +226,6 @@ impl Loaded {
         for (i, label) in labels.iter().enumerate() {
             h = filter::step_label(h, label);
             let depth = i as u32 + 1;
-            // No key of two or more labels ends in these two: stop here.
-            if depth == 2 && !filter::may_contain(section, filter::parent(h)) {
-                break;
-            }
             let tested = mask & (1 << depth.min(31)) != 0;
             if tested & filter::may_contain(section, h) {
                 deepest = depth;
