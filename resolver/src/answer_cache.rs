@@ -10,11 +10,15 @@
 //! (CNAME targets and answer addresses were checked against the old list).
 //!
 //! The cache is sharded by key hash, each shard a short-held mutex over a
-//! bounded map; the policy check before it stays lock-free.
+//! bounded set; the policy check before it stays lock-free. An entry is one
+//! allocation (key, response, TTL offsets) plus 72 bytes in the table. A
+//! shard drops its expired and stale entries when full and after as many
+//! inserts as it holds entries, and shrinks a table a burst left mostly
+//! empty, so memory follows the live answers, not the peak.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ahash::RandomState;
 use parapet_blocklist::Blocklist;
@@ -24,6 +28,9 @@ use crate::fastpath::WireQuery;
 use crate::handler::Outcome;
 
 const SHARDS: usize = 16;
+/// A shard is swept after as many inserts as it holds entries (amortised
+/// O(1) per insert), but not more often than every this many.
+const MIN_SWEEP: usize = 64;
 const HEADER_LEN: usize = 12;
 const TYPE_OPT: u16 = 41;
 /// Longest key: a 255-byte name, the type and one flags byte.
@@ -69,28 +76,101 @@ impl Key {
     }
 }
 
+/// One cached answer: a single allocation holding the key, the response
+/// and the TTL offsets, plus a few fixed fields (72 bytes in the map).
 struct Entry {
-    /// The response as first sent (ID and case of that query).
-    bytes: Box<[u8]>,
-    /// Offsets of the TTL fields of every record except OPT.
-    ttl_at: Box<[u16]>,
-    /// Offset of the OPT record's class (payload size) field.
-    opt_at: Option<u16>,
-    inserted: Instant,
-    expires: Instant,
+    /// Key bytes, then the response as first sent (ID and case of that
+    /// query), then the offset of the TTL field of every record except OPT
+    /// (big-endian `u16`s).
+    data: Box<[u8]>,
+    key_len: u16,
+    response_len: u16,
+    /// Offset of the OPT record's class (payload size) field; 0 for none.
+    opt_at: u16,
+    /// How long the answer may be kept, s.
+    keep: u32,
+    /// When it was stored, ms after the cache's epoch.
+    inserted_ms: u64,
     /// The list snapshot the answer was inspected against.
     list: Weak<Blocklist>,
     outcome: Outcome,
 }
 
-/// One shard: lower-cased key bytes to entry.
-type Shard = HashMap<Box<[u8]>, Entry, RandomState>;
+impl Entry {
+    fn key(&self) -> &[u8] {
+        &self.data[..usize::from(self.key_len)]
+    }
+
+    fn response(&self) -> &[u8] {
+        let start = usize::from(self.key_len);
+        &self.data[start..start + usize::from(self.response_len)]
+    }
+
+    fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let start = usize::from(self.key_len) + usize::from(self.response_len);
+        self.data[start..]
+            .chunks_exact(2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
+
+    fn expires_ms(&self) -> u64 {
+        self.inserted_ms + u64::from(self.keep) * 1000
+    }
+
+    /// Still worth keeping at `now_ms`: not expired, its list still loaded.
+    fn is_live(&self, now_ms: u64) -> bool {
+        now_ms < self.expires_ms() && self.list.strong_count() > 0
+    }
+}
+
+// The map is a set of entries looked up by their key bytes.
+impl std::hash::Hash for Entry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl std::borrow::Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+/// One shard: entries by key, and how many were stored since expired and
+/// stale ones were last swept out.
+struct Shard {
+    entries: HashSet<Entry, RandomState>,
+    inserts: usize,
+}
+
+impl Shard {
+    /// Drop expired and stale entries, and give back table memory a burst
+    /// left behind (a table more than four times what it holds).
+    fn sweep(&mut self, now_ms: u64) {
+        self.entries.retain(|e| e.is_live(now_ms));
+        self.inserts = 0;
+        let len = self.entries.len();
+        if self.entries.capacity() > 4 * len.max(MIN_SWEEP) {
+            self.entries.shrink_to(2 * len);
+        }
+    }
+}
 
 /// The encoded-answer cache. Cheap to share (`Arc`).
 pub struct AnswerCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
     hasher: RandomState,
+    /// Entry times are kept as ms after this.
+    epoch: Instant,
     /// `[upstream] cache_max_ttl` and `cache_negative_max_ttl`, s.
     max_ttl: u32,
     max_negative_ttl: u32,
@@ -116,10 +196,16 @@ impl AnswerCache {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         Some(Arc::new(AnswerCache {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::new())))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: HashSet::with_hasher(RandomState::new()),
+                        inserts: 0,
+                    })
+                })
                 .collect(),
             per_shard,
             hasher: RandomState::new(),
+            epoch: Instant::now(),
             max_ttl: config.cache_max_ttl,
             max_negative_ttl: config.cache_negative_max_ttl,
         }))
@@ -141,20 +227,20 @@ impl AnswerCache {
         max_size: usize,
         out: &mut Vec<u8>,
     ) -> Option<Outcome> {
-        let now = Instant::now();
+        let now_ms = self.now_ms();
         let map = self.shard(key.as_bytes()).lock().ok()?;
-        let e = map.get(key.as_bytes())?;
-        if now >= e.expires
-            || e.bytes.len() > max_size
+        let e = map.entries.get(key.as_bytes())?;
+        let response = e.response();
+        if now_ms >= e.expires_ms()
+            || response.len() > max_size
             || Weak::as_ptr(&e.list) != Arc::as_ptr(list)
         {
             return None;
         }
         out.clear();
-        out.extend_from_slice(&e.bytes);
-        let age = u32::try_from(now.duration_since(e.inserted).as_secs()).unwrap_or(u32::MAX);
-        for &at in e.ttl_at.iter() {
-            let at = usize::from(at);
+        out.extend_from_slice(response);
+        let age = u32::try_from((now_ms - e.inserted_ms) / 1000).unwrap_or(u32::MAX);
+        for at in e.ttl_offsets() {
             let ttl = u32::from_be_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]);
             out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
         }
@@ -167,7 +253,7 @@ impl AnswerCache {
         out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
         let q = query.question();
         out[q.clone()].copy_from_slice(&packet[q]);
-        if let (Some(at), Some((payload, _))) = (opt_at, query.edns()) {
+        if let (at @ 1.., Some((payload, _))) = (opt_at, query.edns()) {
             let at = usize::from(at);
             out[at..at + 2].copy_from_slice(&payload.max(512).to_be_bytes());
         }
@@ -189,29 +275,50 @@ impl AnswerCache {
         if keep == 0 {
             return;
         }
-        let now = Instant::now();
+        let key = key.as_bytes();
+        let mut data = Vec::with_capacity(key.len() + response.len() + 2 * layout.ttl_at.len());
+        data.extend_from_slice(key);
+        data.extend_from_slice(response);
+        for at in &layout.ttl_at {
+            data.extend_from_slice(&at.to_be_bytes());
+        }
+        let now_ms = self.now_ms();
         let entry = Entry {
-            bytes: response.into(),
-            ttl_at: layout.ttl_at.into(),
-            opt_at: layout.opt_at,
-            inserted: now,
-            expires: now + Duration::from_secs(keep.into()),
+            data: data.into_boxed_slice(),
+            // Keys are at most 258 bytes, responses at most 64 KiB (Layout).
+            key_len: key.len() as u16,
+            response_len: response.len() as u16,
+            opt_at: layout.opt_at.unwrap_or(0),
+            keep,
+            inserted_ms: now_ms,
             list: Arc::downgrade(list),
             outcome,
         };
-        let Ok(mut map) = self.shard(key.as_bytes()).lock() else {
+        let Ok(mut shard) = self.shard(key).lock() else {
             return;
         };
-        if map.len() >= self.per_shard && !map.contains_key(key.as_bytes()) {
-            map.retain(|_, e| e.expires > now && e.list.strong_count() > 0);
-            if map.len() >= self.per_shard {
-                // Still full of live entries: drop an arbitrary one.
-                if let Some(k) = map.keys().next().cloned() {
-                    map.remove(&k);
-                }
+        let full = shard.entries.len() >= self.per_shard && !shard.entries.contains(key);
+        if full || shard.inserts >= shard.entries.len().max(MIN_SWEEP) {
+            shard.sweep(now_ms);
+        }
+        if shard.entries.len() >= self.per_shard && !shard.entries.contains(key) {
+            // Still full of live entries: drop an arbitrary one.
+            let first = shard
+                .entries
+                .iter()
+                .next()
+                .map(|e| Box::<[u8]>::from(e.key()));
+            if let Some(k) = first {
+                shard.entries.remove(&*k);
             }
         }
-        map.insert(key.as_bytes().into(), entry);
+        shard.inserts += 1;
+        shard.entries.replace(entry);
+    }
+
+    /// Milliseconds since the cache's epoch.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 

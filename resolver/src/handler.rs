@@ -31,7 +31,7 @@ use crate::answer;
 use crate::answer_cache::{AnswerCache, Key};
 use crate::config::{BlockConfig, Config};
 use crate::fastpath::{self, WireQuery};
-use crate::forward::{ForwardError, Forwarder};
+use crate::forward::{Cache, ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::RateLimiter;
@@ -358,7 +358,13 @@ impl Handler {
         key: Option<Key>,
         sent: &std::sync::OnceLock<Vec<u8>>,
     ) -> ResponseInfo {
-        let (info, outcome, list) = self.handle(request, response_handle).await;
+        // With a key the answer goes into the answer cache, which serves its
+        // repeats: hickory's small side cache is enough behind it.
+        let cache = match (&self.inner.answers, &key) {
+            (Some(_), Some(_)) => Cache::Answers,
+            _ => Cache::Full,
+        };
+        let (info, outcome, list) = self.handle(request, response_handle, cache).await;
         if let (Some(cache), Some(key), Some(bytes)) = (&self.inner.answers, key, sent.get())
             && matches!(
                 outcome,
@@ -374,12 +380,13 @@ impl Handler {
         &self,
         request: &Request,
         response_handle: R,
+        cache: Cache,
     ) -> (ResponseInfo, Outcome, Arc<Blocklist>) {
         let started = Instant::now();
         // The snapshot this query is checked against, kept to the end even if
         // a reload swaps the list meanwhile.
         let list = self.inner.list.load_full();
-        let (outcome, mut reply) = self.decide(request, &list).await;
+        let (outcome, mut reply) = self.decide(request, &list, cache).await;
         let rcode = reply.rcode;
         let trace = std::mem::take(&mut reply.trace);
         let info = send(request, response_handle, reply).await;
@@ -394,7 +401,8 @@ impl Handler {
     }
 
     /// The query path for one request; returns the outcome and the reply.
-    async fn decide(&self, request: &Request, list: &Blocklist) -> (Outcome, Reply) {
+    /// `cache` is the hickory cache a forwarded lookup uses.
+    async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
         let inner = &*self.inner;
         let src = request.src();
 
@@ -442,7 +450,7 @@ impl Handler {
         };
 
         // 4. Forward.
-        let upstream = match inner.forwarder.forward(name, qtype).await {
+        let upstream = match inner.forwarder.forward(name, qtype, cache).await {
             Ok(u) => u,
             Err(e) => {
                 match &e {
@@ -558,7 +566,7 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        self.handle(request, response_handle).await.0
+        self.handle(request, response_handle, Cache::Full).await.0
     }
 }
 

@@ -169,3 +169,38 @@ async fn truncation_is_unchanged_after_a_cached_large_answer() -> anyhow::Result
     assert_eq!(tcp.answers.len(), 10);
     Ok(())
 }
+
+#[tokio::test]
+async fn answers_the_answer_cache_does_not_keep_are_still_cached() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let no_edns = QueryOptions {
+        edns: false,
+        ..QueryOptions::default()
+    };
+    // Truncated for a 512-byte client, and blocked on inspection (CNAME
+    // into a blocked name): neither is kept as encoded bytes, so hickory's
+    // small cache behind the answer cache must serve the repeats.
+    let big = p
+        .query_with("big.example.", RecordType::TXT, &no_edns)
+        .await?;
+    assert!(big.metadata.truncation);
+    let cloaked = p.query("cloaked.example.", RecordType::A).await?;
+    assert_eq!(addresses(&cloaked), vec![SINKHOLE_V4]);
+    let sent = up.queries();
+    for _ in 0..3 {
+        let big = p
+            .query_with("big.example.", RecordType::TXT, &no_edns)
+            .await?;
+        assert!(big.metadata.truncation);
+        let cloaked = p.query("cloaked.example.", RecordType::A).await?;
+        assert_eq!(addresses(&cloaked), vec![SINKHOLE_V4]);
+    }
+    assert_eq!(up.queries(), sent, "repeats do not reach the upstream");
+    // A name first asked over UDP is answered over TCP too (from the
+    // full-size cache or the upstream).
+    let www = p.query("www.example.", RecordType::A).await?;
+    let tcp = p.query_tcp("www.example.", RecordType::A).await?;
+    assert_eq!(addresses(&tcp), addresses(&www));
+    Ok(())
+}
