@@ -8,6 +8,9 @@
 //! whom to ask.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+use std::fmt;
+use std::io::Write as _;
+
 use hickory_proto::op::{Edns, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
@@ -99,14 +102,38 @@ pub fn soa(qname: &Name, ttl: u32) -> Record {
     )
 }
 
+/// The plain EXTRA-TEXT: `Blocked: <category> (source: <name>)`.
+struct Why<'a>(SourceInfo<'a>);
+
+impl fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.category {
+            Some(c) => write!(f, "Blocked: {c} (source: {})", self.0.name),
+            None => write!(f, "Blocked (source: {})", self.0.name),
+        }
+    }
+}
+
+/// Whether the EXTRA-TEXT is the plain text (no structured fields set).
+fn is_plain(config: &BlockConfig) -> bool {
+    config.contact.is_empty() && config.justification.is_none() && config.organisation.is_none()
+}
+
+/// Append [`ede_text`] to `out`; without building a `String` for the
+/// plain text (the UDP fast path).
+pub fn write_ede_text(out: &mut Vec<u8>, config: &BlockConfig, source: SourceInfo<'_>) {
+    if is_plain(config) {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{}", Why(source));
+    } else {
+        out.extend_from_slice(ede_text(config, source).as_bytes());
+    }
+}
+
 /// The EXTRA-TEXT for a block by a rule from `source`.
 pub fn ede_text(config: &BlockConfig, source: SourceInfo<'_>) -> String {
-    let why = match source.category {
-        Some(c) => format!("Blocked: {c} (source: {})", source.name),
-        None => format!("Blocked (source: {})", source.name),
-    };
-    if config.contact.is_empty() && config.justification.is_none() && config.organisation.is_none()
-    {
+    let why = Why(source).to_string();
+    if is_plain(config) {
         return why;
     }
     let justification = match &config.justification {
@@ -221,6 +248,33 @@ mod tests {
         assert_eq!(v["c"][0], "mailto:it@party.example");
         assert_eq!(v["o"], "Party IT");
         assert!(v["j"].as_str().is_some_and(|j| j.contains("malware")));
+    }
+
+    #[test]
+    fn written_ede_text_is_the_same_text() {
+        let configs = [
+            block(""),
+            block("justification = \"Policy\""),
+            block("contact = [\"mailto:it@party.example\"]"),
+        ];
+        let sources = [
+            SourceInfo {
+                name: "urlhaus",
+                category: Some("malware"),
+            },
+            SourceInfo {
+                name: "mine.txt",
+                category: None,
+            },
+        ];
+        for config in &configs {
+            for src in sources {
+                let mut out = b"prefix".to_vec();
+                write_ede_text(&mut out, config, src);
+                assert_eq!(out[6..], *ede_text(config, src).as_bytes());
+                assert_eq!(&out[..6], b"prefix", "appends");
+            }
+        }
     }
 
     #[test]

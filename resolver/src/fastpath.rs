@@ -9,6 +9,7 @@
 //! same answers; a test checks the two agree byte for byte after decoding.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -16,6 +17,19 @@ use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
 use crate::answer;
 use crate::config::{BlockAction, BlockConfig};
+
+/// The synthesised SOA's RDATA up to MINIMUM (which is the block TTL):
+/// MNAME, RNAME, SERIAL 1, REFRESH, RETRY, EXPIRE; the same for every answer.
+static SOA_HEAD: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut head = Vec::with_capacity(64);
+    write_name(&mut head, answer::SOA_MNAME);
+    write_name(&mut head, answer::SOA_RNAME);
+    let (refresh, retry, expire) = answer::SOA_TIMERS;
+    for v in [1u32, refresh as u32, retry as u32, expire as u32] {
+        head.extend_from_slice(&v.to_be_bytes());
+    }
+    head
+});
 
 /// Most labels a 255-byte name can have.
 const MAX_LABELS: usize = 128;
@@ -157,7 +171,7 @@ impl<'a> WireQuery<'a> {
         out.clear();
         self.write_header(out, rcode, recursion_available, 0, 0);
         out.extend_from_slice(&self.packet[self.question.clone()]);
-        self.write_opt(out, None);
+        self.write_opt(out, None, |_| {});
     }
 
     /// Write the answer to this blocked query into `out`, exactly as
@@ -200,26 +214,21 @@ impl<'a> WireQuery<'a> {
         }
         if soa {
             write_rr_head(out, &owner, u16::from(RecordType::SOA), ttl);
-            let len_at = out.len();
-            out.extend_from_slice(&[0, 0]);
-            write_name(out, answer::SOA_MNAME);
-            write_name(out, answer::SOA_RNAME);
-            let (refresh, retry, expire) = answer::SOA_TIMERS;
-            for v in [1u32, refresh as u32, retry as u32, expire as u32, ttl] {
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-            let rdlen = (out.len() - len_at - 2) as u16;
-            out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+            let head: &[u8] = &SOA_HEAD;
+            out.extend_from_slice(&((head.len() + 4) as u16).to_be_bytes());
+            out.extend_from_slice(head);
+            out.extend_from_slice(&ttl.to_be_bytes()); // MINIMUM
         }
-        if self.edns.is_some() {
-            let text = answer::ede_text(block, list.source_of(rule));
-            self.write_opt(out, Some((answer::EDE_BLOCKED, &text)));
-        }
+        self.write_opt(out, Some(answer::EDE_BLOCKED), |out| {
+            answer::write_ede_text(out, block, list.source_of(rule));
+        });
     }
 
     /// The OPT record of the response when the query had EDNS: the query's
-    /// payload size (at least 512), its DO bit, and an Extended DNS Error.
-    fn write_opt(&self, out: &mut Vec<u8>, ede: Option<(u16, &str)>) {
+    /// payload size (at least 512), its DO bit, and an Extended DNS Error
+    /// with INFO-CODE `ede` whose EXTRA-TEXT `text` appends (nothing is
+    /// written, and `text` not called, without EDNS).
+    fn write_opt(&self, out: &mut Vec<u8>, ede: Option<u16>, text: impl FnOnce(&mut Vec<u8>)) {
         let Some((payload, dnssec_ok)) = self.edns else {
             return;
         };
@@ -227,17 +236,21 @@ impl<'a> WireQuery<'a> {
         out.extend_from_slice(&TYPE_OPT.to_be_bytes());
         out.extend_from_slice(&payload.max(512).to_be_bytes());
         out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-        match ede {
-            None => out.extend_from_slice(&[0, 0]),
-            Some((code, text)) => {
-                let option_len = 2 + text.len();
-                out.extend_from_slice(&((4 + option_len) as u16).to_be_bytes());
-                out.extend_from_slice(&answer::EDE_OPTION_CODE.to_be_bytes());
-                out.extend_from_slice(&(option_len as u16).to_be_bytes());
-                out.extend_from_slice(&code.to_be_bytes());
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
+        let Some(code) = ede else {
+            out.extend_from_slice(&[0, 0]);
+            return;
+        };
+        // RDLENGTH, OPTION-CODE, OPTION-LENGTH, INFO-CODE, then the text;
+        // the two lengths are filled in once the text is written.
+        let rdlen_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&answer::EDE_OPTION_CODE.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&code.to_be_bytes());
+        text(out);
+        let option_len = (out.len() - rdlen_at - 6) as u16;
+        out[rdlen_at..rdlen_at + 2].copy_from_slice(&(option_len + 4).to_be_bytes());
+        out[rdlen_at + 4..rdlen_at + 6].copy_from_slice(&option_len.to_be_bytes());
     }
 
     fn write_header(

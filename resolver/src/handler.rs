@@ -117,6 +117,14 @@ pub struct QueryEvent<'a> {
 pub trait Observer: Send + Sync + 'static {
     /// Record one finished query.
     fn observe(&self, event: &QueryEvent<'_>);
+
+    /// Whether this observer reads [`QueryEvent::name`] and
+    /// [`QueryEvent::elapsed`]. When no observer does, queries answered in
+    /// the UDP receive loop are reported without them (`None`; zero for a
+    /// blocked name), which saves an allocation and clock reads per query.
+    fn wants_details(&self) -> bool {
+        true
+    }
 }
 
 /// Why a handler could not be built.
@@ -141,6 +149,8 @@ struct Inner {
     access: AccessList,
     ratelimit: Option<Arc<RateLimiter>>,
     observers: Vec<Arc<dyn Observer>>,
+    /// Some observer reads the query name and time taken.
+    details_wanted: bool,
     /// Encoded answers for repeated UDP queries (`None`: cache off).
     answers: Option<Arc<AnswerCache>>,
     metrics: Option<Arc<Metrics>>,
@@ -201,6 +211,7 @@ impl Handler {
                 access: AccessList::new(config.access.allow.clone()),
                 ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
                 observers: Vec::new(),
+                details_wanted: false,
                 answers: AnswerCache::new(&config.upstream),
                 metrics: None,
             }),
@@ -210,7 +221,9 @@ impl Handler {
     /// Add an observer of finished queries (metrics, query log). Call it
     /// while setting up; clones made earlier do not see it.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        Arc::make_mut(&mut self.inner).observers.push(observer);
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.details_wanted |= observer.wants_details();
+        inner.observers.push(observer);
         self
     }
 
@@ -220,6 +233,7 @@ impl Handler {
         let inner = Arc::make_mut(&mut self.inner);
         inner.forwarder.set_metrics(Arc::clone(&metrics));
         inner.metrics = Some(Arc::clone(&metrics));
+        inner.details_wanted |= metrics.wants_details();
         inner.observers.push(metrics);
         self
     }
@@ -242,11 +256,12 @@ impl Handler {
         if !inner.access.is_allowed(client.ip()) {
             return false;
         }
-        let started = Instant::now();
+        let started = inner.details_wanted.then(Instant::now);
         let list = inner.list.load();
         let rule = match query.check(&list) {
             Verdict::Block(rule) => rule,
             Verdict::Allow(_) | Verdict::None => {
+                let started = started.unwrap_or_else(Instant::now);
                 return self.answer_udp_cached(&query, client, &list, started, out);
             }
         };
@@ -257,6 +272,11 @@ impl Handler {
             }
             _ => {
                 query.write_blocked(&inner.block, &list, rule, out);
+                if out.len() > query.max_response_size() {
+                    // Too long for the client (a long EDE text): the full
+                    // path truncates it as hickory does.
+                    return false;
+                }
                 let outcome = Outcome::Blocked {
                     trigger: Trigger::Name,
                     rule,
@@ -265,10 +285,7 @@ impl Handler {
             }
         };
         if !inner.observers.is_empty() {
-            // Lower case, as the full path reports names (hickory's LowerQuery).
-            let name = Name::from_labels(query.labels())
-                .ok()
-                .map(|n| n.to_lowercase());
+            let name = self.observed_name(&query);
             self.notify(&QueryEvent {
                 client,
                 protocol: Protocol::Udp,
@@ -277,7 +294,7 @@ impl Handler {
                 outcome,
                 rcode,
                 list: &list,
-                elapsed: started.elapsed(),
+                elapsed: started.map_or(Duration::ZERO, |s| s.elapsed()),
                 upstream: None,
                 matched: None,
             });
@@ -321,9 +338,7 @@ impl Handler {
             metrics.record_upstream(lookup, true);
         }
         if !inner.observers.is_empty() {
-            let name = Name::from_labels(query.labels())
-                .ok()
-                .map(|n| n.to_lowercase());
+            let name = self.observed_name(query);
             let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
             self.notify(&QueryEvent {
                 client,
@@ -339,6 +354,18 @@ impl Handler {
             });
         }
         true
+    }
+
+    /// The query name for the observers of a fast-path answer, lower case
+    /// as the full path reports it (hickory's `LowerQuery`); `None` when no
+    /// observer reads it.
+    fn observed_name(&self, query: &WireQuery<'_>) -> Option<Name> {
+        if !self.inner.details_wanted {
+            return None;
+        }
+        Name::from_labels(query.labels())
+            .ok()
+            .map(|n| n.to_lowercase())
     }
 
     /// The cache key for a UDP query, when the answer cache is on and the

@@ -1,6 +1,7 @@
 //! The UDP listener: one socket per core on the same address
 //! (`SO_REUSEPORT`, so the kernel spreads clients over them), each read by
-//! its own task with one reused receive buffer.
+//! its own task with reused buffers for a batch of datagrams (one
+//! `recvmmsg`/`sendmmsg` each way on Linux, see [`batch`]).
 //!
 //! A query for a blocked name is answered in the receive loop by
 //! [`crate::fastpath`] (no decoding, no allocation, no task); everything
@@ -28,8 +29,9 @@ use tracing::{debug, warn};
 
 use crate::handler::Handler;
 
-/// Largest UDP query read; longer datagrams are cut and then fail to parse.
-const RECEIVE_BUFFER: usize = 4096;
+mod batch;
+
+use batch::{Received, Replies};
 
 /// How many sockets to open per address: one per CPU this process may use.
 pub fn socket_count() -> usize {
@@ -57,61 +59,77 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
 
 /// Serve queries on `socket` until `shutdown`; queries in flight get to
 /// finish (their tasks are awaited).
+///
+/// Datagrams are taken a batch at a time (see [`batch`]); the answers
+/// written in the loop (blocked names, answer-cache hits, FORMERR) are sent
+/// together once the whole batch has been looked at, while queries that
+/// need the full handler go to their own tasks at once.
 pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationToken) {
     let socket = Arc::new(socket);
-    let mut buf = vec![0u8; RECEIVE_BUFFER];
-    let mut out = Vec::with_capacity(512);
+    let mut received = Received::new();
+    let mut replies = Replies::new();
     let mut tasks = JoinSet::new();
+    // One waiter for the whole loop, not one registered per batch.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
-        let (len, src) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
-                Err(error) => {
-                    // ICMP errors from earlier sends surface here; keep going.
-                    debug!(%error, "UDP receive error");
-                    continue;
-                }
+        tokio::select! {
+            r = received.recv(&socket) => if let Err(error) = r {
+                // ICMP errors from earlier sends surface here; keep going.
+                debug!(%error, "UDP receive error");
+                continue;
             },
-            _ = shutdown.cancelled() => break,
-        };
-        while tasks.try_join_next().is_some() {}
-        let packet = &buf[..len];
-        if handler.answer_udp_fast(packet, src, &mut out) {
-            send(&socket, &out, src).await;
-            continue;
+            _ = &mut cancelled => break,
         }
-        let key = handler.answer_cache_key(packet);
-        match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
-            Ok(request) => {
-                if request.metadata.message_type == MessageType::Response {
-                    continue; // never answer answers (reflection)
-                }
-                let sent = Arc::new(OnceLock::new());
-                let responder = UdpResponder {
-                    socket: socket.clone(),
-                    dst: src,
-                    max_size: max_size(&request),
-                    sent: key.is_some().then(|| sent.clone()),
-                };
-                let handler = handler.clone();
-                tasks.spawn(async move {
-                    handler.handle_udp(&request, responder, key, &sent).await;
-                });
-            }
-            Err(error) => {
-                debug!(client = %src, %error, "undecodable UDP query");
-                if let Some(reply) = formerr(packet) {
-                    send(&socket, &reply, src).await;
-                }
-            }
+        while tasks.try_join_next().is_some() {}
+        for (packet, src) in received.iter() {
+            dispatch(packet, src, &handler, &socket, &mut replies, &mut tasks);
+        }
+        if replies.len() > 0 {
+            replies.flush(&socket).await;
         }
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn send(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) {
-    if let Err(error) = socket.send_to(bytes, dst).await {
-        debug!(client = %dst, %error, "UDP send failed");
+/// Answer one datagram in the loop (queued in `replies`), hand it to the
+/// handler on a task, or drop it (a response: never answer answers).
+fn dispatch(
+    packet: &[u8],
+    src: SocketAddr,
+    handler: &Handler,
+    socket: &Arc<UdpSocket>,
+    replies: &mut Replies,
+    tasks: &mut JoinSet<()>,
+) {
+    if handler.answer_udp_fast(packet, src, replies.next_buffer()) {
+        replies.queue(src);
+        return;
+    }
+    let key = handler.answer_cache_key(packet);
+    match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+        Ok(request) => {
+            if request.metadata.message_type == MessageType::Response {
+                return; // never answer answers (reflection)
+            }
+            let sent = Arc::new(OnceLock::new());
+            let responder = UdpResponder {
+                socket: socket.clone(),
+                dst: src,
+                max_size: max_size(&request),
+                sent: key.is_some().then(|| sent.clone()),
+            };
+            let handler = handler.clone();
+            tasks.spawn(async move {
+                handler.handle_udp(&request, responder, key, &sent).await;
+            });
+        }
+        Err(error) => {
+            debug!(client = %src, %error, "undecodable UDP query");
+            if formerr(packet, replies.next_buffer()) {
+                replies.queue(src);
+            }
+        }
     }
 }
 
@@ -124,22 +142,25 @@ fn max_size(request: &Request) -> u16 {
         .map_or(512, |e| e.max_payload().max(512))
 }
 
-/// FORMERR for a query whose header could be read but not the rest; nothing
-/// for a packet shorter than a header or one that is itself a response.
-fn formerr(packet: &[u8]) -> Option<Vec<u8>> {
+/// Write into `out` a FORMERR for a query whose header could be read but
+/// not the rest; `false` (nothing to send) for a packet shorter than a
+/// header or one that is itself a response.
+fn formerr(packet: &[u8], out: &mut Vec<u8>) -> bool {
     let mut decoder = BinDecoder::new(packet);
-    let header = Header::read(&mut decoder).ok()?;
+    let Ok(header) = Header::read(&mut decoder) else {
+        return false;
+    };
     if header.metadata.message_type != MessageType::Query {
-        return None;
+        return false;
     }
     let mut metadata = Metadata::response_from_request(&header.metadata);
     metadata.response_code = ResponseCode::FormErr;
-    Header {
+    let header = Header {
         metadata,
         counts: HeaderCounts::default(),
-    }
-    .to_bytes()
-    .ok()
+    };
+    out.clear();
+    header.emit(&mut BinEncoder::new(out)).is_ok()
 }
 
 /// Encode `response` within `max_size` bytes; if it cannot be encoded at

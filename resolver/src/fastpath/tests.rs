@@ -196,3 +196,17 @@ fn clients_outside_access_list_take_the_full_path() {
     let packet = query("evil.example.", RecordType::A, None);
     assert!(!handler.answer_udp_fast(&packet, outsider, &mut out));
 }
+
+#[test]
+fn answers_too_long_for_the_client_take_the_full_path() {
+    // A long EDE text makes the blocked answer longer than 512 bytes.
+    let justification = "x".repeat(600);
+    let handler = handler(&format!("justification = \"{justification}\""));
+    let small = query("evil.example.", RecordType::A, Some((512, false)));
+    assert!(fast_path(&handler, &small).is_none(), "over 512 bytes");
+    let large = query("evil.example.", RecordType::A, Some((4096, false)));
+    let answer = fast_path(&handler, &large).expect("fits in 4096 bytes");
+    let edns = answer.edns.expect("OPT echoed");
+    let (_, text) = crate::answer::read_ede(&edns).expect("EDE");
+    assert!(text.contains(&justification), "whole text");
+}

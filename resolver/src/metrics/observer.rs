@@ -37,4 +37,8 @@ impl Observer for Metrics {
             self.record_block(trigger.into(), event.list.source_of(rule).category);
         }
     }
+
+    fn wants_details(&self) -> bool {
+        false
+    }
 }

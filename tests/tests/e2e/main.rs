@@ -13,3 +13,4 @@ mod observe;
 mod reload;
 mod robustness;
 mod transport;
+mod udp_batch;

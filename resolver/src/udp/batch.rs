@@ -1,0 +1,185 @@
+//! Receiving and sending UDP datagrams a batch at a time.
+//!
+//! [`Received`] holds up to [`BATCH`] datagrams taken from the socket at
+//! once; [`Replies`] queues the answers written in the receive loop and
+//! sends them together. On Linux each is one system call (`recvmmsg`,
+//! `sendmmsg`; see [`mmsg`]), which is most of the cost of a small answer.
+//! Elsewhere, or if the kernel refuses those calls, the same buffers are
+//! filled with `recv_from` then `try_recv_from` until the socket is empty,
+//! and sent with one `send_to` each.
+//!
+//! Every buffer is allocated once, when the batch is made; receiving and
+//! sending allocate nothing.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::SockAddr;
+use tokio::net::UdpSocket;
+use tracing::debug;
+
+/// Most datagrams received (and replies sent) per system call.
+pub const BATCH: usize = 32;
+
+/// Largest UDP query read; longer datagrams are cut and then fail to parse.
+pub const RECEIVE_BUFFER: usize = 4096;
+
+/// Room reserved for each reply; a longer one grows its buffer once.
+const REPLY_CAPACITY: usize = 512;
+
+/// The datagrams of one receive call.
+pub struct Received {
+    bufs: Vec<[u8; RECEIVE_BUFFER]>,
+    /// Length and source of each datagram of the last call (`None`: an
+    /// address that is not IPv4/IPv6, skipped).
+    got: Vec<(usize, Option<SocketAddr>)>,
+    #[cfg(target_os = "linux")]
+    sys: mmsg::RecvState,
+}
+
+impl Received {
+    /// Buffers for [`BATCH`] datagrams, using `recvmmsg` where available.
+    pub fn new() -> Self {
+        Received {
+            bufs: vec![[0; RECEIVE_BUFFER]; BATCH],
+            got: Vec::with_capacity(BATCH),
+            #[cfg(target_os = "linux")]
+            sys: mmsg::RecvState::new(),
+        }
+    }
+
+    /// Buffers that always use `recv_from` (the fallback, for tests).
+    #[cfg(test)]
+    pub fn portable() -> Self {
+        let mut r = Self::new();
+        #[cfg(target_os = "linux")]
+        r.sys.disable();
+        r
+    }
+
+    /// Wait for at least one datagram and take up to [`BATCH`]; returns how
+    /// many. An error (such as an ICMP error from an earlier send) leaves
+    /// the batch empty. Cancel-safe: nothing is lost if the future is
+    /// dropped before it completes.
+    pub async fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.got.clear();
+        #[cfg(target_os = "linux")]
+        if let Some(result) = self.sys.recv(socket, &mut self.bufs, &mut self.got).await {
+            return result;
+        }
+        self.recv_portable(socket).await
+    }
+
+    async fn recv_portable(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        let (len, src) = socket.recv_from(&mut self.bufs[0]).await?;
+        self.got.push((len, Some(src)));
+        while self.got.len() < BATCH {
+            match socket.try_recv_from(&mut self.bufs[self.got.len()]) {
+                Ok((len, src)) => self.got.push((len, Some(src))),
+                Err(error) => {
+                    if error.kind() != io::ErrorKind::WouldBlock {
+                        debug!(%error, "UDP receive error");
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(self.got.len())
+    }
+
+    /// The datagrams of the last [`Received::recv`] and their sources.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+        self.got
+            .iter()
+            .zip(&self.bufs)
+            .filter_map(|(&(len, src), buf)| Some((&buf[..len.min(RECEIVE_BUFFER)], src?)))
+    }
+}
+
+/// Replies waiting to be sent, each in its own reused buffer.
+pub struct Replies {
+    bufs: Vec<Vec<u8>>,
+    /// Destination of each queued reply (`bufs[i]` goes to `dsts[i]`).
+    dsts: Vec<SockAddr>,
+    #[cfg(target_os = "linux")]
+    sys: mmsg::SendState,
+}
+
+impl Replies {
+    /// Room for [`BATCH`] replies, sent with `sendmmsg` where available.
+    pub fn new() -> Self {
+        Replies {
+            bufs: (0..BATCH)
+                .map(|_| Vec::with_capacity(REPLY_CAPACITY))
+                .collect(),
+            dsts: Vec::with_capacity(BATCH),
+            #[cfg(target_os = "linux")]
+            sys: mmsg::SendState::new(),
+        }
+    }
+
+    /// Replies that are always sent with `send_to` (the fallback, for tests).
+    #[cfg(test)]
+    pub fn portable() -> Self {
+        let mut r = Self::new();
+        #[cfg(target_os = "linux")]
+        r.sys.disable();
+        r
+    }
+
+    /// The buffer for the next reply, empty. Write the reply into it, then
+    /// [`Replies::queue`] it; a buffer not queued is simply reused.
+    pub fn next_buffer(&mut self) -> &mut Vec<u8> {
+        let i = self.dsts.len();
+        if i == self.bufs.len() {
+            // More replies than datagrams in a batch: cannot happen in the
+            // receive loop, but stay correct if it does.
+            self.bufs.push(Vec::with_capacity(REPLY_CAPACITY));
+        }
+        let buf = &mut self.bufs[i];
+        buf.clear();
+        buf
+    }
+
+    /// Queue the reply written into [`Replies::next_buffer`] for `dst`.
+    pub fn queue(&mut self, dst: SocketAddr) {
+        self.dsts.push(SockAddr::from(dst));
+    }
+
+    /// How many replies are queued.
+    pub fn len(&self) -> usize {
+        self.dsts.len()
+    }
+
+    /// Send every queued reply. A reply that cannot be sent (such as one to
+    /// an unreachable address) is logged and dropped; the others still go.
+    pub async fn flush(&mut self, socket: &UdpSocket) {
+        #[cfg(target_os = "linux")]
+        let sent = self.sys.send(socket, &self.bufs, &self.dsts).await;
+        #[cfg(not(target_os = "linux"))]
+        let sent = 0;
+        for (buf, dst) in self.bufs.iter().zip(&self.dsts).skip(sent) {
+            let Some(dst) = dst.as_socket() else { continue };
+            if let Err(error) = socket.send_to(buf, dst).await {
+                debug!(client = %dst, %error, "UDP send failed");
+            }
+        }
+        self.dsts.clear();
+    }
+}
+
+/// Whether an error from `recvmmsg`/`sendmmsg` means the calls themselves
+/// are unavailable here (then the portable path takes over for good).
+#[cfg(target_os = "linux")]
+fn unsupported(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL)
+    )
+}
+
+#[cfg(target_os = "linux")]
+mod mmsg;
+
+#[cfg(test)]
+mod tests;
