@@ -14,13 +14,13 @@
 //! category (off u32, len u32; len `u32::MAX` = none) into the string table.
 //! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
 //! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
-//! The filter is a blocked Bloom filter over the FST keys (see `filter`),
-//! a whole number of 64-byte blocks, possibly none.
+//! The filter is a register-blocked Bloom filter over the FST keys (see
+//! `filter`), a whole number of 8-byte words, possibly none.
 
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
-pub(crate) const VERSION: u32 = 3;
+pub(crate) const VERSION: u32 = 4;
 pub(crate) const HEADER_LEN: usize = 152;
 const SECTIONS: usize = 6;
 pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;

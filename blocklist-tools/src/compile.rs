@@ -207,7 +207,8 @@ impl State {
         };
         let fst_err =
             |e: fst::Error| Error::Usage(format!("building the domain index failed: {e}"));
-        let mut hashes = Vec::with_capacity(entries.len());
+        let mut hashes = Vec::with_capacity(entries.len() * 2);
+        let mut last_parent = None;
         let mut i = 0;
         while i < entries.len() {
             let (mut this, mut below) = (entries[i].this, entries[i].below);
@@ -217,7 +218,15 @@ impl State {
                 below = rule::better(below, entries[j].below);
                 j += 1;
             }
-            hashes.push(filter::hash_key(key(&entries[i])));
+            let k = key(&entries[i]);
+            hashes.push(filter::hash_key(k));
+            // Keys are sorted, so a parent's keys are adjacent: one entry each.
+            if let Some(p) = two_labels(k)
+                && last_parent != Some(p)
+            {
+                hashes.push(filter::parent(filter::hash_key(p)));
+                last_parent = Some(p);
+            }
             map.insert(key(&entries[i]), (u64::from(this) << 32) | u64::from(below))
                 .map_err(fst_err)?;
             counts.domain_rules += 1;
@@ -329,4 +338,15 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
             reason,
         });
     }
+}
+
+/// The first two labels of a reversed key (`com.example` of
+/// `com.example.www`); none for a one-label key.
+fn two_labels(key: &[u8]) -> Option<&[u8]> {
+    let first = key.iter().position(|b| *b == b'.')?;
+    let end = key[first + 1..]
+        .iter()
+        .position(|b| *b == b'.')
+        .map_or(key.len(), |i| first + 1 + i);
+    Some(&key[..end])
 }

@@ -40,6 +40,7 @@ mod iprange;
 mod matcher;
 mod name;
 mod rule;
+mod walk;
 
 /// Feed configuration and updates.
 pub mod feed;
@@ -313,6 +314,18 @@ pub struct Blocklist {
     inner: matcher::Loaded,
 }
 
+/// The verdict of a name lookup's (decision, depth).
+#[inline]
+fn verdict(found: Option<(u32, u32)>) -> Verdict {
+    match found {
+        Some((d, depth)) => Verdict::from_rule(RuleRef {
+            value: u64::from(d),
+            pos: depth,
+        }),
+        None => Verdict::None,
+    }
+}
+
 impl Blocklist {
     /// Map and verify a `.pbl` file (magic, version, checksum).
     pub fn open(path: &Path) -> Result<Blocklist, Error> {
@@ -344,10 +357,10 @@ impl Blocklist {
     /// allocating; a Unicode name is first converted to its A-label form.
     pub fn check_name(&self, name: &str) -> Verdict {
         if name.is_ascii() {
-            return self.check_labels(name.as_bytes().split(|b| *b == b'.'));
+            return verdict(self.inner.lookup_text(name.as_bytes()));
         }
         match idna::domain_to_ascii(name) {
-            Ok(ascii) => self.check_labels(ascii.as_bytes().split(|b| *b == b'.')),
+            Ok(ascii) => verdict(self.inner.lookup_text(ascii.as_bytes())),
             Err(_) => Verdict::None,
         }
     }
@@ -357,13 +370,7 @@ impl Blocklist {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
-        match self.inner.lookup_labels(labels) {
-            Some((d, depth)) => Verdict::from_rule(RuleRef {
-                value: u64::from(d),
-                pos: depth,
-            }),
-            None => Verdict::None,
-        }
+        verdict(self.inner.lookup_labels(labels))
     }
     /// Look up an address against the IP rules.
     pub fn check_ip(&self, ip: IpAddr) -> Verdict {

@@ -6,15 +6,17 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use fst::raw::{Fst, Output};
+use fst::raw::Fst;
 
 use crate::artifact::{self, Layout, V4_RECORD, V6_RECORD, u32_le, u128_at};
 use crate::filter;
 use crate::rule::PRESENT;
+use crate::walk::{Cursor, OneNext};
+
+use crate::{ArtifactError, Error};
 
 /// Labels held on the stack for the filter pass; longer names skip the filter.
 const STACK_LABELS: usize = 16;
-use crate::{ArtifactError, Error};
 
 /// The artifact's bytes: mapped from a file or held in memory.
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl AsRef<[u8]> for Section {
 pub(crate) struct Loaded {
     bytes: Arc<Bytes>,
     fst: Fst<Section>,
+    one_next: OneNext,
     pub(crate) layout: Layout,
 }
 
@@ -101,7 +104,12 @@ impl Loaded {
             range: layout.fst.clone(),
         })
         .map_err(|_| ArtifactError::Corrupt("domain index"))?;
-        Ok(Loaded { bytes, fst, layout })
+        Ok(Loaded {
+            bytes,
+            fst,
+            one_next: OneNext::get(),
+            layout,
+        })
     }
 
     /// Size of the artifact in bytes.
@@ -119,30 +127,93 @@ impl Loaded {
         let mut rest = labels.rev().filter(|l| !l.is_empty());
         let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
         let mut n = 0;
-        let mut pending = None;
+        for label in rest.by_ref().take(2) {
+            stack[n] = label;
+            n += 1;
+        }
+        if n == 2 && self.no_parent(stack[0], stack[1]) {
+            return None;
+        }
         for label in rest.by_ref() {
             if n == STACK_LABELS {
-                pending = Some(label);
-                break;
+                // Too many labels for the stack: walk without the filter.
+                let all = stack.iter().copied().chain(Some(label)).chain(rest);
+                return self.walk(all, u32::MAX);
             }
             stack[n] = label;
             n += 1;
         }
-        let limit = match pending {
-            Some(_) => u32::MAX,
-            None => self.deepest_candidate(&stack[..n]),
+        self.lookup_reversed(&stack[..n])
+    }
+
+    /// Look a name up given as text (any case, one trailing dot allowed):
+    /// the labels are found right to left straight into the stack.
+    #[inline]
+    pub(crate) fn lookup_text(&self, name: &[u8]) -> Option<(u32, u32)> {
+        if self.no_parent_text(name) {
+            return None;
+        }
+        let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
+        let mut n = 0;
+        let mut end = name.len();
+        for i in (0..=name.len()).rev() {
+            if i == 0 || name[i - 1] == b'.' {
+                if i < end {
+                    if n == STACK_LABELS {
+                        return self.lookup_labels(name.split(|b| *b == b'.'));
+                    }
+                    stack[n] = &name[i..end];
+                    n += 1;
+                }
+                end = i.saturating_sub(1);
+            }
+        }
+        self.lookup_reversed(&stack[..n])
+    }
+
+    /// True when the filter shows that no key covers the text name, from its
+    /// last two labels alone; see [`Loaded::no_parent`].
+    #[inline]
+    fn no_parent_text(&self, name: &[u8]) -> bool {
+        let Some(tld) = last_label(name, name.len()) else {
+            return false;
         };
+        let Some(second) = last_label(name, tld.start) else {
+            return false;
+        };
+        self.no_parent(&name[tld], &name[second])
+    }
+
+    /// True when the filter shows that no key covers a name ending in these
+    /// two labels (see `filter`): the common case, decided before the rest
+    /// of the name is read. False when unsure, and always when some key has
+    /// a single label.
+    #[inline]
+    fn no_parent(&self, tld: &[u8], second: &[u8]) -> bool {
+        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
+        if section.is_empty() || self.layout.counts.label_mask & (1 << 1) != 0 {
+            return false;
+        }
+        let h = filter::step_label(filter::step_label(filter::SEED, tld), second);
+        !filter::may_contain(section, filter::parent(h))
+    }
+
+    /// Filter pass, then the FST walk, over labels given right to left.
+    #[inline]
+    fn lookup_reversed(&self, labels: &[&[u8]]) -> Option<(u32, u32)> {
+        let limit = self.deepest_candidate(labels);
         if limit == 0 {
             return None;
         }
-        self.walk(stack[..n].iter().copied().chain(pending).chain(rest), limit)
+        self.walk(labels.iter().copied(), limit)
     }
 
     /// Probe the filter with every label suffix (labels right to left):
     /// the number of labels of the longest suffix that may be a key, 0 when
-    /// none can be. All suffix hashes are computed first (one pass, eight
-    /// bytes per step), then every probe is issued without a data-dependent
-    /// branch between them, so their cache misses overlap.
+    /// none can be. Each suffix's hash extends the previous one by a label
+    /// (eight bytes per step). Only depths some key has are tested, without
+    /// a data-dependent branch between the tests, so their loads overlap.
+    /// (Callers first rule most names out with [`Loaded::no_parent`].)
     #[inline]
     fn deepest_candidate(&self, labels: &[&[u8]]) -> u32 {
         let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
@@ -150,24 +221,14 @@ impl Loaded {
             return u32::MAX;
         }
         let mask = self.layout.counts.label_mask;
-        let mut hashes = [0u64; STACK_LABELS];
-        let mut depths = [0u32; STACK_LABELS];
-        let mut n = 0;
+        let mut deepest = 0;
         let mut h = filter::SEED;
         for (i, label) in labels.iter().enumerate() {
             h = filter::step_label(h, label);
-            // Only depths some key has are worth a probe (a cache line each).
             let depth = i as u32 + 1;
-            if mask & (1 << depth.min(31)) != 0 {
-                hashes[n] = h;
-                depths[n] = depth;
-                n += 1;
-            }
-        }
-        let mut deepest = 0;
-        for (h, depth) in hashes[..n].iter().zip(&depths[..n]) {
-            if filter::may_contain(section, *h) {
-                deepest = *depth;
+            let tested = mask & (1 << depth.min(31)) != 0;
+            if tested & filter::may_contain(section, h) {
+                deepest = depth;
             }
         }
         deepest
@@ -178,9 +239,7 @@ impl Loaded {
     /// covers the name decides.
     #[inline]
     fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>, limit: u32) -> Option<(u32, u32)> {
-        let fst = &self.fst;
-        let mut node = fst.root();
-        let mut out = Output::zero();
+        let mut at = Cursor::root(&self.fst, &self.one_next);
         let mut depth = 0u32;
         let mut best = None;
         let mut labels = labels.peekable();
@@ -188,29 +247,18 @@ impl Loaded {
             if depth >= limit {
                 break; // the filter ruled out every deeper suffix
             }
-            if depth > 0 {
-                let Some(i) = node.find_input(b'.') else {
-                    break;
-                };
-                let t = node.transition(i);
-                out = out.cat(t.out);
-                node = fst.node(t.addr);
+            if depth > 0 && !at.step(b'.') {
+                break;
             }
             for &b in label {
                 let b = b.to_ascii_lowercase();
-                if b == b'.' {
-                    break 'walk; // no rule holds a dot inside a label
-                }
-                let Some(i) = node.find_input(b) else {
+                // No rule holds a dot inside a label.
+                if b == b'.' || !at.step(b) {
                     break 'walk;
-                };
-                let t = node.transition(i);
-                out = out.cat(t.out);
-                node = fst.node(t.addr);
+                }
             }
             depth += 1;
-            if node.is_final() {
-                let v = out.cat(node.final_output()).value();
+            if let Some(v) = at.final_value() {
                 let half = if labels.peek().is_none() {
                     (v >> 32) as u32
                 } else {
@@ -261,6 +309,17 @@ impl Loaded {
             (i < sec.len() / V4_RECORD).then(|| IpAddr::V4(u32_le(sec, i * V4_RECORD).into()))
         }
     }
+}
+
+/// The last non-empty label of `name[..end]`, skipping dots.
+#[inline]
+fn last_label(name: &[u8], end: usize) -> Option<Range<usize>> {
+    let end = name[..end].iter().rposition(|b| *b != b'.')? + 1;
+    let start = name[..end]
+        .iter()
+        .rposition(|b| *b == b'.')
+        .map_or(0, |i| i + 1);
+    Some(start..end)
 }
 
 /// Index of the last of `n` sorted items for which `le` holds.

@@ -222,3 +222,57 @@ fn names_with_many_labels_still_match() {
     assert_eq!(word(bl.check_name(&exact_deep)), "none");
     assert_eq!(word(bl.check_name("x.ok.example")), "block");
 }
+
+#[test]
+fn names_under_a_listed_parent_are_decided_by_the_full_walk() {
+    // `example.com` is the parent of every rule here but not a rule itself:
+    // the filter's two-label test lets these names through, the rest decides.
+    let bl = compile(&[
+        (
+            Format::Domains,
+            "deep.evil.example.com\nbad.example.com\n",
+            false,
+        ),
+        (Format::Domains, "ok.bad.example.com\n", true),
+    ]);
+    for (name, want) in [
+        ("example.com", "none"),
+        ("good.example.com", "none"),
+        ("evil.example.com", "none"),
+        ("deep.evil.example.com", "block"),
+        ("x.deep.evil.example.com.", "block"),
+        ("x..deep.evil.example.com", "block"),
+        (".bad.example.com", "block"),
+        ("BAD.Example.COM..", "block"),
+        ("ok.bad.example.com", "allow"),
+        ("bad.example.org", "none"),
+        ("bad.example", "none"),
+        ("com", "none"),
+        ("..", "none"),
+    ] {
+        assert_eq!(word(bl.check_name(name)), want, "{name}");
+        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+        assert_eq!(
+            word(bl.check_labels(labels.into_iter())),
+            want,
+            "{name} as labels"
+        );
+    }
+}
+
+#[test]
+fn one_label_rules_still_match_when_forced() {
+    let mut c = Compiler::new(CompileOptions {
+        force_public_suffix: true,
+    });
+    let mut spec = SourceSpec::new("tld.txt");
+    spec.format = Some(Format::Domains);
+    c.add_reader(&spec, Cursor::new("zip\nevil.example\n".as_bytes()))
+        .unwrap();
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    assert_eq!(word(bl.check_name("anything.zip")), "block");
+    assert_eq!(word(bl.check_name("a.b.zip.")), "block");
+    assert_eq!(word(bl.check_name("zip")), "block");
+    assert_eq!(word(bl.check_name("www.evil.example")), "block");
+    assert_eq!(word(bl.check_name("zip.example")), "none");
+}
