@@ -148,6 +148,15 @@ impl Replies {
         self.dsts.push(SockAddr::from(dst));
     }
 
+    /// Whether replies still go out with `sendmmsg`.
+    #[cfg(test)]
+    pub fn batched(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.sys.enabled();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
     /// How many replies are queued.
     pub fn len(&self) -> usize {
         self.dsts.len()
@@ -171,13 +180,12 @@ impl Replies {
 }
 
 /// Whether an error from `recvmmsg`/`sendmmsg` means the calls themselves
-/// are unavailable here (then the portable path takes over for good).
+/// are unavailable here (then the portable path takes over for good). Not
+/// EINVAL: `sendmmsg` reports that for one bad destination (a spoofed
+/// source port 0), which must not turn batching off.
 #[cfg(target_os = "linux")]
 fn unsupported(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL)
-    )
+    matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP))
 }
 
 #[cfg(target_os = "linux")]

@@ -81,6 +81,12 @@ impl SendState {
         SendState { enabled: true }
     }
 
+    /// Whether `sendmmsg` is still in use.
+    #[cfg(test)]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Use the portable path from now on.
     #[cfg(test)]
     pub fn disable(&mut self) {

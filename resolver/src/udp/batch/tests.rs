@@ -112,6 +112,7 @@ async fn portable_keeps_long_and_empty_datagrams_apart() {
 }
 
 async fn sends_each_reply_to_its_client(mut replies: Replies) {
+    let batched = replies.batched();
     let server = socket().await;
     let clients = [socket().await, socket().await, socket().await];
     // More than one batch's worth, and an unsendable one in the middle.
@@ -132,6 +133,11 @@ async fn sends_each_reply_to_its_client(mut replies: Replies) {
     assert_eq!(replies.len(), BATCH + 9);
     replies.flush(&server).await;
     assert_eq!(replies.len(), 0);
+    assert_eq!(
+        replies.batched(),
+        batched,
+        "one bad address keeps batching on"
+    );
     let mut buf = [0u8; 64];
     for (c, text) in expected {
         let (len, from) = tokio::time::timeout(WAIT, clients[c].recv_from(&mut buf))
@@ -154,7 +160,9 @@ async fn sends_each_reply_to_its_client(mut replies: Replies) {
 
 #[tokio::test]
 async fn mmsg_sends_each_reply_to_its_client() {
-    sends_each_reply_to_its_client(Replies::new()).await;
+    let replies = Replies::new();
+    assert_eq!(replies.batched(), cfg!(target_os = "linux"));
+    sends_each_reply_to_its_client(replies).await;
 }
 
 #[tokio::test]
