@@ -82,11 +82,20 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
             _ = &mut cancelled => break,
         }
         while tasks.try_join_next().is_some() {}
+        let mut count = 0;
         for (packet, src) in received.iter() {
             dispatch(packet, src, &handler, &socket, &mut replies, &mut tasks);
+            count += 1;
         }
-        if replies.len() > 0 {
+        if !replies.is_empty() {
             replies.flush(&socket).await;
+        }
+        // Tokio's cooperative budget counts I/O calls, and a batch is one
+        // call each way: charge each datagram, so that under a flood this
+        // loop still lets the forwarding tasks (and their upstream replies)
+        // run as often as it did with one call per datagram.
+        for _ in 0..count {
+            tokio::task::coop::consume_budget().await;
         }
     }
     while tasks.join_next().await.is_some() {}

@@ -157,7 +157,13 @@ impl Replies {
         false
     }
 
+    /// Whether no reply is queued.
+    pub fn is_empty(&self) -> bool {
+        self.dsts.is_empty()
+    }
+
     /// How many replies are queued.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.dsts.len()
     }
