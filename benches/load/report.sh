@@ -57,6 +57,7 @@ print_table() {
             "$(v parapet/$mix/lost) / $(v parapet/$mix/sent)" \
             "$(v unbound/$mix/lost) / $(v unbound/$mix/sent)" "—" "—" "—"
         row "$name: server CPU at max" "$(v parapet/$mix/cpu)%" "$(v unbound/$mix/cpu)%" "—" "—" "—"
+        row "$name: load generator's CPU (CPU $CLIENT_CPU busy) at max" "$(v parapet/$mix/client)%" "$(v unbound/$mix/client)%" "—" "—" "—"
         p=$(per_cpu "$(v parapet/$mix/qps)" "$(v parapet/$mix/cpu)")
         u=$(per_cpu "$(v unbound/$mix/qps)" "$(v unbound/$mix/cpu)")
         row "$name: queries per server CPU-second" "$p" "$u" "$(ratio "$p" "$u")" "—" "—"
