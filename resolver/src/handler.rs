@@ -65,7 +65,8 @@ pub enum Outcome {
     RateLimited,
     /// No usable upstream answer in time.
     ServFail,
-    /// The request was not a single standard query.
+    /// The request was not a single standard query (FORMERR), or asked for
+    /// an EDNS version above 0 (BADVERS).
     FormErr,
 }
 
@@ -450,6 +451,10 @@ impl Handler {
                 Reply::empty(ResponseCode::Refused, false),
             );
         }
+        // EDNS versions above 0 are not spoken here (RFC 6891 §6.1.3).
+        if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            return (Outcome::FormErr, Reply::empty(ResponseCode::BADVERS, true));
+        }
         // One standard query, class IN.
         let queries = request.queries.queries();
         if request.metadata.op_code != OpCode::Query
@@ -609,6 +614,8 @@ async fn send<R: ResponseHandler>(request: &Request, mut handle: R, reply: Reply
         let mut edns = Edns::new();
         edns.set_max_payload(req.max_payload().max(512));
         edns.set_dnssec_ok(req.flags().dnssec_ok);
+        // Extended response codes (BADVERS) carry their high bits here.
+        edns.set_rcode_high(reply.rcode.high());
         if let Some((code, text)) = &reply.ede {
             edns.options_mut().insert(answer::ede_option(*code, text));
         }
