@@ -1,13 +1,21 @@
-//! A cache of encoded UDP answers in front of the forwarder.
+//! A cache of encoded answers in front of the forwarder, shared by every
+//! transport (UDP, TCP, DoT, DoH).
 //!
 //! A forwarded answer that the full path encoded and sent is kept as its
 //! wire bytes, keyed by the lower-cased query name, type and EDNS shape. A
-//! repeated plain UDP query is then answered by copying those bytes and
-//! patching the ID, flags, question (case as sent), EDNS payload size and
-//! the TTL of every record (decremented by the time spent in the cache). An
-//! entry is served only until its smallest TTL runs out, and only for the
-//! list snapshot it was inspected against: a reload makes every entry stale
+//! repeated query is then answered by copying those bytes and patching the
+//! ID, flags, question (case as sent), EDNS payload size and the TTL of
+//! every record (decremented by the time spent in the cache). An entry is
+//! served only until its smallest TTL runs out, and only for the list
+//! snapshot it was inspected against: a reload makes every entry stale
 //! (CNAME targets and answer addresses were checked against the old list).
+//!
+//! Only complete answers are kept (never one with TC), so an entry is
+//! correct for both transport classes: a stream client (no size limit) may
+//! get any entry, a UDP client only one within its size limit; a larger
+//! one goes through the full path, which truncates it as before. An answer
+//! truncated for a small UDP client is therefore never served to a stream
+//! client as if complete.
 //!
 //! The cache is sharded by key hash, each shard a short-held mutex over a
 //! bounded set; the policy check before it stays lock-free. An entry is one

@@ -2,15 +2,16 @@
 //! cache (size and TTL bounds from `[upstream]`), plain, TLS or HTTPS
 //! upstreams, and a hard deadline so a client gets SERVFAIL in time.
 //!
-//! UDP queries whose answers go into parapet's own encoded-answer cache
-//! ([`crate::answer_cache`]) use a second hickory resolver with a small
-//! cache ([`Cache::Answers`]): the answer cache serves their repeats, and a
-//! decoded copy of every answer in hickory's cache as well would cost about
-//! five times the memory per cached name (about 1.2 KB against 0.25 KB in
-//! the load benchmark). The small cache still serves the few answers the answer
-//! cache does not keep (truncated for the client, blocked on inspection).
-//! Every other query (TCP, DoT, DoH, UDP shapes the answer cache does not
-//! take) uses the full-size cache.
+//! Queries whose answers go into parapet's own encoded-answer cache
+//! ([`crate::answer_cache`]; every transport, simple query shapes) use a
+//! second hickory resolver with a small cache ([`Cache::Answers`]): the
+//! answer cache serves their repeats, and a decoded copy of every answer in
+//! hickory's cache as well would cost about five times the memory per
+//! cached name (about 1.2 KB against 0.25 KB in the load benchmark). The
+//! small cache still serves the few answers the answer cache does not keep
+//! (truncated for a UDP client, whose TCP retry it then answers; blocked on
+//! inspection). Every other query (shapes the answer cache does not take,
+//! or with the answer cache off) uses the full-size cache.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,7 +57,6 @@ pub enum ForwardError {
     Upstream(#[from] NetError),
 }
 
-/// Entries of hickory's cache behind the answer cache ([`Cache::Answers`]).
 /// Entries of the hickory cache behind the answer cache ([`Cache::Answers`]).
 pub const ANSWERS_SIDE_CACHE: u64 = 1024;
 

@@ -16,7 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{
+    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_resolver::net::runtime::Time;
 use hickory_resolver::net::xfer::Protocol;
@@ -152,7 +154,8 @@ struct Inner {
     observers: Vec<Arc<dyn Observer>>,
     /// Some observer reads the query name and time taken.
     details_wanted: bool,
-    /// Encoded answers for repeated UDP queries (`None`: cache off).
+    /// Encoded answers for repeated queries on every transport (`None`:
+    /// cache off).
     answers: Option<Arc<AnswerCache>>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -313,6 +316,25 @@ impl Handler {
         started: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
+        let max_size = query.max_response_size();
+        self.answer_cached(query, client, Protocol::Udp, list, started, max_size, out)
+    }
+
+    /// Answer `query` from the encoded-answer cache into `out` if it holds
+    /// an answer of at most `max_size` bytes made against `list` (the name
+    /// is not blocked, the client passed access control); rate limit,
+    /// metrics and observers as on the full path.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_cached(
+        &self,
+        query: &WireQuery<'_>,
+        client: SocketAddr,
+        protocol: Protocol,
+        list: &Arc<Blocklist>,
+        started: Instant,
+        max_size: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let inner = &*self.inner;
         let Some(cache) = &inner.answers else {
             return false;
@@ -320,8 +342,7 @@ impl Handler {
         let Some(key) = Key::of(query) else {
             return false;
         };
-        let Some(mut outcome) = cache.answer(&key, query, list, query.max_response_size(), out)
-        else {
+        let Some(mut outcome) = cache.answer(&key, query, list, max_size, out) else {
             return false;
         };
         let lookup = started.elapsed();
@@ -343,7 +364,7 @@ impl Handler {
             let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
             self.notify(&QueryEvent {
                 client,
-                protocol: Protocol::Udp,
+                protocol,
                 name: name.as_ref(),
                 qtype: query.qtype,
                 outcome,
@@ -355,6 +376,66 @@ impl Handler {
             });
         }
         true
+    }
+
+    /// A query over a stream transport (TCP, DoT, DoH): answered from the
+    /// encoded-answer cache when it holds the answer, else by the full path
+    /// with hickory's small side cache, its answer kept for repeats on
+    /// every transport. Shapes the answer cache does not take use the full
+    /// hickory cache, as on UDP.
+    ///
+    /// Entries are only ever complete answers (TC is never stored), so one
+    /// entry serves both transport classes: a stream client gets any size,
+    /// a UDP client only one within its limit (else the full path truncates
+    /// as before).
+    async fn handle_stream<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        let inner = &*self.inner;
+        let (Some(cache), Some(query)) = (&inner.answers, WireQuery::parse(request.as_slice()))
+        else {
+            return self.handle(request, response_handle, Cache::Full).await.0;
+        };
+        let Some(key) = Key::of(&query) else {
+            return self.handle(request, response_handle, Cache::Full).await.0;
+        };
+        let client = request.src();
+        // Access control as in `decide`, blocked names before the cache.
+        if inner.access.is_allowed(client.ip())
+            || crate::transport::tokens::is_token_authenticated()
+        {
+            let started = Instant::now();
+            let list = inner.list.load_full();
+            if !matches!(query.check(&list), Verdict::Block(_)) {
+                let mut out = Vec::new();
+                let max = usize::from(u16::MAX);
+                if self.answer_cached(
+                    &query,
+                    client,
+                    request.protocol(),
+                    &list,
+                    started,
+                    max,
+                    &mut out,
+                ) {
+                    return send_encoded(request, response_handle, &out).await;
+                }
+            }
+        }
+        let (info, outcome, list, bytes) = self
+            .handle_capturing(request, response_handle, Cache::Answers, true)
+            .await;
+        if let Some(bytes) = bytes
+            && matches!(
+                outcome,
+                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+            )
+        {
+            cache.insert(&key, &bytes, &list, outcome);
+        }
+        info
     }
 
     /// The query name for the observers of a fast-path answer, lower case
@@ -410,6 +491,21 @@ impl Handler {
         response_handle: R,
         cache: Cache,
     ) -> (ResponseInfo, Outcome, Arc<Blocklist>) {
+        let (info, outcome, list, _) = self
+            .handle_capturing(request, response_handle, cache, false)
+            .await;
+        (info, outcome, list)
+    }
+
+    /// [`Self::handle`], also returning the response encoded without a size
+    /// limit (as a stream transport sends it) when `capture` is set.
+    async fn handle_capturing<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        response_handle: R,
+        cache: Cache,
+        capture: bool,
+    ) -> (ResponseInfo, Outcome, Arc<Blocklist>, Option<Vec<u8>>) {
         let started = Instant::now();
         // The snapshot this query is checked against, kept to the end even if
         // a reload swaps the list meanwhile.
@@ -417,9 +513,16 @@ impl Handler {
         let (outcome, mut reply) = self.decide(request, &list, cache).await;
         let rcode = reply.rcode;
         let trace = std::mem::take(&mut reply.trace);
-        let info = send(request, response_handle, reply).await;
+        let captured = if capture {
+            let capturer = crate::transport::exchange::CapturedResponse::default();
+            send(request, capturer.clone(), &reply).await;
+            capturer.take()
+        } else {
+            None
+        };
+        let info = send(request, response_handle, &reply).await;
         self.observe(request, &list, outcome, rcode, &trace, started);
-        (info, outcome, list)
+        (info, outcome, list, captured)
     }
 
     fn notify(&self, event: &QueryEvent<'_>) {
@@ -598,13 +701,59 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        self.handle(request, response_handle, Cache::Full).await.0
+        if request.protocol() == Protocol::Udp {
+            // The UDP listener calls `handle_udp`; this is for other callers.
+            return self.handle(request, response_handle, Cache::Full).await.0;
+        }
+        self.handle_stream(request, response_handle).await
     }
+}
+
+/// Send an answer from the encoded-answer cache through a hickory
+/// [`ResponseHandler`], which only takes records: decode it and hand them
+/// over (the sections, flags and EDNS as cached and patched).
+async fn send_encoded<R: ResponseHandler>(
+    request: &Request,
+    mut handle: R,
+    bytes: &[u8],
+) -> ResponseInfo {
+    let metadata = match Message::from_vec(bytes) {
+        Ok(msg) => {
+            let mut builder = MessageResponseBuilder::new(&request.queries, None);
+            if let Some(e) = &msg.edns {
+                builder.edns(e);
+            }
+            let response = builder.build(
+                msg.metadata,
+                msg.answers.iter(),
+                msg.authorities.iter(),
+                std::iter::empty(),
+                msg.additionals.iter(),
+            );
+            match handle.send_response(response).await {
+                Ok(info) => return info,
+                Err(error) => {
+                    debug!(client = %request.src(), %error, "response not sent");
+                    Metadata::response_from_request(&request.metadata)
+                }
+            }
+        }
+        Err(error) => {
+            debug!(client = %request.src(), %error, "cached answer undecodable");
+            Metadata::response_from_request(&request.metadata)
+        }
+    };
+    let mut metadata = metadata;
+    metadata.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
 }
 
 /// Encode and send `reply`; EDNS (and the EDE option) only when the query
 /// carried EDNS.
-async fn send<R: ResponseHandler>(request: &Request, mut handle: R, reply: Reply) -> ResponseInfo {
+async fn send<R: ResponseHandler>(request: &Request, mut handle: R, reply: &Reply) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.recursion_available = reply.recursion_available;
     metadata.authentic_data = reply.authentic_data;

@@ -1,7 +1,8 @@
-//! The encoded-answer cache in front of the forwarder (UDP): repeats get
-//! their own ID and case and never-growing TTLs, entries expire with the
-//! smallest TTL, a reload makes inspected answers stale, types do not
-//! collide, truncation is unchanged.
+//! The encoded-answer cache in front of the forwarder: repeats get their
+//! own ID and case and never-growing TTLs, entries expire with the smallest
+//! TTL, a reload makes inspected answers stale, types do not collide,
+//! truncation is unchanged, UDP and TCP share entries (a truncated UDP
+//! answer is never served to TCP as complete).
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use parapet_e2e::client::{QueryOptions, addresses, rcode};
+use parapet_e2e::client::{QueryOptions, Transport, addresses, rcode};
 use parapet_e2e::parapet::{SINKHOLE_V4, WAIT};
 use parapet_e2e::upstream::ZONE_TTL;
 use parapet_e2e::{Parapet, Upstream, lists};
@@ -198,9 +199,113 @@ async fn answers_the_answer_cache_does_not_keep_are_still_cached() -> anyhow::Re
     }
     assert_eq!(up.queries(), sent, "repeats do not reach the upstream");
     // A name first asked over UDP is answered over TCP too (from the
-    // full-size cache or the upstream).
+    // answer cache both share).
     let www = p.query("www.example.", RecordType::A).await?;
     let tcp = p.query_tcp("www.example.", RecordType::A).await?;
     assert_eq!(addresses(&tcp), addresses(&www));
+    Ok(())
+}
+
+/// The records of a section apart from TTL: (name, type, rdata) as text.
+fn records_without_ttl(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data))
+        .collect()
+}
+
+/// `later` is `first` apart from ID and TTLs that did not grow.
+fn assert_same_answer(first: &Message, later: &Message) {
+    assert_eq!(rcode(later), rcode(first));
+    assert_eq!(
+        records_without_ttl(&later.answers),
+        records_without_ttl(&first.answers)
+    );
+    assert_eq!(
+        records_without_ttl(&later.authorities),
+        records_without_ttl(&first.authorities)
+    );
+    for (l, f) in later.answers.iter().zip(&first.answers) {
+        assert!(l.ttl <= f.ttl, "TTL grew: {} after {}", l.ttl, f.ttl);
+    }
+    assert_eq!(later.metadata.truncation, first.metadata.truncation);
+    assert_eq!(
+        later.metadata.recursion_available,
+        first.metadata.recursion_available
+    );
+    assert_eq!(later.edns.is_some(), first.edns.is_some());
+}
+
+#[tokio::test]
+async fn udp_and_tcp_share_answers_without_a_second_upstream_query() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    // Asked over UDP first, then over TCP.
+    let udp = p.query("www.example.", RecordType::A).await?;
+    assert_eq!(addresses(&udp), vec!["192.0.2.10"]);
+    let nx_udp = p.query("nope.example.", RecordType::A).await?;
+    assert_eq!(rcode(&nx_udp), ResponseCode::NXDomain);
+    let sent = up.queries();
+    let tcp = p.query_tcp("www.example.", RecordType::A).await?;
+    assert_same_answer(&udp, &tcp);
+    let nx_tcp = p.query_tcp("nope.example.", RecordType::A).await?;
+    assert_same_answer(&nx_udp, &nx_tcp);
+    assert_eq!(up.queries(), sent, "TCP repeats of UDP answers stay local");
+    // Asked over TCP first, then over UDP.
+    let tcp = p.query_tcp("mail.example.", RecordType::A).await?;
+    assert_eq!(addresses(&tcp), vec!["192.0.2.25"]);
+    let sent = up.queries();
+    let udp = p.query("mail.example.", RecordType::A).await?;
+    assert_same_answer(&tcp, &udp);
+    let again = p.query_tcp("mail.example.", RecordType::A).await?;
+    assert_same_answer(&tcp, &again);
+    assert_eq!(
+        up.queries(),
+        sent,
+        "UDP and TCP repeats of a TCP answer stay local"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn truncated_udp_answer_is_not_served_to_tcp_as_complete() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let no_edns = QueryOptions {
+        edns: false,
+        ..QueryOptions::default()
+    };
+    let tcp_no_edns = QueryOptions {
+        transport: Transport::Tcp,
+        ..no_edns.clone()
+    };
+    let udp = p
+        .query_with("big.example.", RecordType::TXT, &no_edns)
+        .await?;
+    assert!(udp.metadata.truncation, "a 512-byte client must see TC");
+    assert!(udp.answers.len() < 10);
+    let sent = up.queries();
+    // The TC retry over TCP gets the whole answer, from hickory's small
+    // cache behind the answer cache (no second upstream query).
+    let tcp = p
+        .query_with("big.example.", RecordType::TXT, &tcp_no_edns)
+        .await?;
+    assert!(!tcp.metadata.truncation);
+    assert_eq!(tcp.answers.len(), 10);
+    assert!(tcp.edns.is_none());
+    // Now the complete answer is in the answer cache, for TCP...
+    let again = p
+        .query_with("big.example.", RecordType::TXT, &tcp_no_edns)
+        .await?;
+    assert_same_answer(&tcp, &again);
+    // ...but a 512-byte UDP client still gets it truncated.
+    for _ in 0..2 {
+        let udp = p
+            .query_with("big.example.", RecordType::TXT, &no_edns)
+            .await?;
+        assert!(udp.metadata.truncation, "a 512-byte client must see TC");
+        assert!(udp.answers.len() < 10);
+    }
+    assert_eq!(up.queries(), sent, "no second upstream query");
     Ok(())
 }

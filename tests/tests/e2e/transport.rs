@@ -698,3 +698,105 @@ async fn encrypted_queries_show_in_metrics_by_transport() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_udp_answer_is_served_over_dot_and_doh_from_the_shared_cache() -> Result<()> {
+    let up = Upstream::start().await;
+    let cert = Cert::new();
+    let p = encrypted(up.addr(), &cert).start().await?;
+    let roots = [&cert.der[..]];
+    // The DoT and DoH queries below carry no EDNS: ask UDP the same way.
+    let no_edns = parapet_e2e::client::QueryOptions {
+        edns: false,
+        ..Default::default()
+    };
+    let udp = p
+        .query_with("www.example.", RecordType::A, &no_edns)
+        .await?;
+    assert_eq!(addresses(&udp), [ALLOWED]);
+    let sent = up.queries();
+    let same = |m: &Message| {
+        let records = |m: &Message| {
+            m.answers
+                .iter()
+                .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rcode(m), rcode(&udp));
+        assert_eq!(records(m), records(&udp));
+        assert!(m.answers[0].ttl <= udp.answers[0].ttl);
+        assert!(!m.metadata.truncation);
+        assert!(m.edns.is_none());
+    };
+    let mut dot = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
+    same(&dot_ask(&mut dot, "www.example.").await?);
+    let (code, _, body) = http1(
+        doh_addr(&p),
+        &roots,
+        &get("/dns-query", "www.example."),
+        b"",
+    )
+    .await?;
+    assert_eq!(code, 200);
+    same(&Message::from_vec(&body)?);
+    assert_eq!(
+        up.queries(),
+        sent,
+        "DoT and DoH repeats of a UDP answer stay local"
+    );
+    // And the other way: first over DoT, then UDP and DoH from the cache.
+    let first = dot_ask(&mut dot, "mail.example.").await?;
+    assert_eq!(addresses(&first), ["192.0.2.25"]);
+    let sent = up.queries();
+    let udp = p
+        .query_with("mail.example.", RecordType::A, &no_edns)
+        .await?;
+    assert_eq!(addresses(&udp), ["192.0.2.25"]);
+    let (code, _, body) = http1(
+        doh_addr(&p),
+        &roots,
+        &get("/dns-query", "mail.example."),
+        b"",
+    )
+    .await?;
+    assert_eq!(code, 200);
+    assert_eq!(addresses(&Message::from_vec(&body)?), ["192.0.2.25"]);
+    assert_eq!(up.queries(), sent, "repeats of a DoT answer stay local");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cached_answers_are_not_served_to_clients_the_access_stage_refuses() -> Result<()> {
+    let up = Upstream::start().await;
+    let cert = Cert::new();
+    let p = tokens_only(up.addr(), &cert).start().await?;
+    let roots = [&cert.der[..]];
+    let mut alice =
+        tls_connect(dot_addr(&p), &format!("{TOKEN}.{HOST}"), &roots, &[b"dot"]).await?;
+    for _ in 0..2 {
+        assert_eq!(
+            addresses(&dot_ask(&mut alice, "www.example.").await?),
+            [ALLOWED]
+        );
+    }
+    // Cached now; without a token loopback is still refused, on every transport.
+    let (code, _, body) = http1(
+        doh_addr(&p),
+        &roots,
+        &get("/dns-query", "www.example."),
+        b"",
+    )
+    .await?;
+    assert_eq!(code, 200);
+    assert_eq!(rcode(&Message::from_vec(&body)?), ResponseCode::Refused);
+    let mut anonymous = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
+    assert_eq!(
+        rcode(&dot_ask(&mut anonymous, "www.example.").await?),
+        ResponseCode::Refused
+    );
+    assert_eq!(
+        rcode(&p.query_tcp("www.example.", RecordType::A).await?),
+        ResponseCode::Refused
+    );
+    Ok(())
+}
