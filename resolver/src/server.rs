@@ -147,6 +147,7 @@ impl ServerBuilder {
             warning,
             config.warning_page.clone(),
             list.clone(),
+            Some(Arc::clone(&metrics)),
             shutdown.clone(),
         ));
 

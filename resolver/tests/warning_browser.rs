@@ -150,7 +150,7 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
     let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    tokio::spawn(warning::serve(listeners, config, lists, shutdown));
+    tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));
 
     let url = "http://login.phishing.example/account/verify";
     let (dom, _) = run_chromium(&browser, page, url, &["--dump-dom".into()]).await;
@@ -210,7 +210,7 @@ async fn chromium_gets_an_immediate_error_for_https() {
     let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    tokio::spawn(warning::serve(listeners, config, lists, shutdown));
+    tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));
 
     // A port that accepted and then said nothing would leave the browser
     // waiting until BROWSER_DEADLINE, failing the run.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use parapet_blocklist::{Blocklist, CompileOptions, SourceSpec};
 use parapet_resolver::SharedBlocklist;
+use parapet_resolver::metrics::Metrics;
 use parapet_resolver::warning::{self, WarningListeners, WarningPageConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,6 +52,7 @@ struct Page {
     http: SocketAddr,
     tls: SocketAddr,
     lists: SharedBlocklist,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -62,16 +64,19 @@ impl Page {
         let tls = listeners.tls_addrs()[0];
         let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile("phishing")));
         let shutdown = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
         let task = tokio::spawn(warning::serve(
             listeners,
             config,
             lists.clone(),
+            Some(metrics.clone()),
             shutdown.clone(),
         ));
         Page {
             http,
             tls,
             lists,
+            metrics,
             shutdown,
             task: Some(task),
         }
@@ -522,4 +527,33 @@ fn configured_address_in_use_is_an_error_naming_the_key() {
         .unwrap_err()
         .to_string();
     assert!(error.starts_with("warning_page.tls_listen: "), "{error}");
+}
+
+#[tokio::test]
+async fn every_page_shown_is_counted_by_kind() {
+    let page = Page::start(page_config());
+    for host in [
+        "login.phishing.example",
+        "phishing.example",
+        "safe.phishing.example",
+        "example.org",
+        "192.0.2.1",
+    ] {
+        assert_eq!(get(page.http, host).await.status, 403, "{host}");
+    }
+    let no_host = exchange(page.http, b"GET / HTTP/1.0\r\n\r\n").await;
+    assert_eq!(no_host.status, 403);
+    let text = page.metrics.encode();
+    for (kind, count) in [
+        ("blocked", 2),
+        ("not_blocked", 2),
+        ("ip", 1),
+        ("no_name", 1),
+    ] {
+        let line = format!("parapet_warning_page_views_total{{page=\"{kind}\"}} {count}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing in:\n{text}"
+        );
+    }
 }

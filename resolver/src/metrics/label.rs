@@ -119,6 +119,26 @@ label_values! {
     }
 }
 
+label_values! {
+    /// Which page the warning page showed.
+    WarningView {
+        /// The warning for a name on the list.
+        Blocked => "blocked",
+        /// The generic page: the Host names something not (or no longer) listed.
+        NotBlocked => "not_blocked",
+        /// The generic page: the Host is an IP address.
+        Ip => "ip",
+        /// The generic page: no Host, or one that is not a host name.
+        NoName => "no_name",
+    }
+}
+
+/// Labels of `parapet_warning_page_views_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct WarningViewLabels {
+    pub(crate) page: WarningView,
+}
+
 /// Labels of `parapet_queries_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct QueryLabels {

@@ -25,6 +25,7 @@
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
+//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
 
 pub mod cache_probe;
 pub mod category;
@@ -43,8 +44,13 @@ use prometheus_client::metrics::{
 use prometheus_client::registry::{Registry, Unit};
 
 use category::Categories;
-pub use label::{OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure};
-use label::{QueryLabels, ReloadLabels, RuleKindLabels, TriggerLabels, UpstreamFailureLabels};
+pub use label::{
+    OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+};
+use label::{
+    QueryLabels, ReloadLabels, RuleKindLabels, TriggerLabels, UpstreamFailureLabels,
+    WarningViewLabels,
+};
 
 /// Upper bounds of the upstream latency buckets, in seconds: 0.5 ms to 5 s.
 pub const UPSTREAM_LATENCY_BUCKETS: [f64; 13] = [
@@ -77,6 +83,7 @@ pub struct Metrics {
     reloads: [Counter; ReloadResult::ALL.len()],
     querylog_written: Counter,
     querylog_dropped: Counter,
+    warning_views: [Counter; WarningView::ALL.len()],
 }
 
 /// One pre-created child per label value of a single-label family.
@@ -208,6 +215,16 @@ impl Metrics {
             querylog_dropped.clone(),
         );
 
+        let view_family = Family::<WarningViewLabels, Counter>::default();
+        let warning_views = children(&view_family, WarningView::ALL, |page| WarningViewLabels {
+            page,
+        });
+        registry.register(
+            "warning_page_views",
+            "Warning-page requests answered, by the page shown",
+            view_family,
+        );
+
         Metrics {
             registry,
             queries,
@@ -224,6 +241,7 @@ impl Metrics {
             reloads,
             querylog_written,
             querylog_dropped,
+            warning_views,
         }
     }
 
@@ -279,6 +297,11 @@ impl Metrics {
     /// Count a query-log record written.
     pub fn record_querylog_written(&self) {
         self.querylog_written.inc();
+    }
+
+    /// Count a warning-page request by the page it got.
+    pub fn record_warning_view(&self, page: WarningView) {
+        self.warning_views[page as usize].inc();
     }
 
     /// Count a query-log record dropped.

@@ -37,6 +37,8 @@ fn every_series_exists_at_zero_before_any_query() {
         "parapet_upstream_latency_seconds_count",
         "parapet_querylog_records_dropped_total",
         "parapet_querylog_records_written_total",
+        "parapet_warning_page_views_total{page=\"blocked\"}",
+        "parapet_warning_page_views_total{page=\"no_name\"}",
     ] {
         assert_eq!(sample(&text, series), Some(0.0), "{series} in\n{text}");
     }

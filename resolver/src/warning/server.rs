@@ -27,6 +27,7 @@ use super::host::Host;
 use super::notice::{self, Generic};
 use super::{WarningPageConfig, page, tls_reset};
 use crate::SharedBlocklist;
+use crate::metrics::{Metrics, WarningView};
 
 /// Largest request head read (hyper's minimum buffer).
 const MAX_BUF_SIZE: usize = 16 * 1024;
@@ -173,12 +174,14 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 struct State {
     config: WarningPageConfig,
     lists: SharedBlocklist,
+    metrics: Option<Arc<Metrics>>,
     header_timeout: Duration,
 }
 
 /// Serve the warning page on `listeners` until `shutdown` is cancelled,
 /// looking every request up in the live list `lists` (so a reload changes
-/// the page at once). Returns after the listeners are closed and
+/// the page at once), counting each page shown in `metrics`
+/// (`parapet_warning_page_views_total`). Returns after the listeners are closed and
 /// connections in flight have finished (bounded by a short grace period).
 ///
 /// # Errors
@@ -187,6 +190,7 @@ pub async fn serve(
     listeners: WarningListeners,
     config: WarningPageConfig,
     lists: SharedBlocklist,
+    metrics: Option<Arc<Metrics>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let max_connections = config.max_connections.max(1);
@@ -195,6 +199,7 @@ pub async fn serve(
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
         config,
         lists,
+        metrics,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners.http {
@@ -304,24 +309,40 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
                 .map(HeaderValue::as_bytes)
         });
     let host = Host::parse(raw_host);
-    let notice = match &host {
+    let (view, notice) = match &host {
         Host::Name(name) => {
             let lists = state.lists.load();
             match lists.check_name(&name.ascii) {
                 Verdict::Block(rule) => {
                     let info = lists.rule_info(rule, &name.ascii);
                     tracing::debug!(host = %name.ascii, rule = %info.pattern, source = %info.source, "warning page shown");
-                    notice::blocked(name, &info, &state.config)
+                    (
+                        WarningView::Blocked,
+                        notice::blocked(name, &info, &state.config),
+                    )
                 }
-                Verdict::Allow(_) | Verdict::None => {
-                    notice::generic(Generic::NotBlocked(name), &state.config)
-                }
+                Verdict::Allow(_) | Verdict::None => (
+                    WarningView::NotBlocked,
+                    notice::generic(Generic::NotBlocked(name), &state.config),
+                ),
             }
         }
-        Host::Ip(ip) => notice::generic(Generic::Ip(*ip), &state.config),
-        Host::Invalid(shown) => notice::generic(Generic::Invalid(shown), &state.config),
-        Host::Missing => notice::generic(Generic::Missing, &state.config),
+        Host::Ip(ip) => (
+            WarningView::Ip,
+            notice::generic(Generic::Ip(*ip), &state.config),
+        ),
+        Host::Invalid(shown) => (
+            WarningView::NoName,
+            notice::generic(Generic::Invalid(shown), &state.config),
+        ),
+        Host::Missing => (
+            WarningView::NoName,
+            notice::generic(Generic::Missing, &state.config),
+        ),
     };
+    if let Some(metrics) = &state.metrics {
+        metrics.record_warning_view(view);
+    }
     let html = page::render(&notice);
     let length = html.len();
     let body = if request.method() == Method::HEAD {
