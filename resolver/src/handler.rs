@@ -12,6 +12,7 @@
 //! each registered [`Observer`] (metrics, query log).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use hickory_proto::op::{
     Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_resolver::net::runtime::Time;
 use hickory_resolver::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -37,6 +39,7 @@ use crate::forward::{Cache, ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::RateLimiter;
+use crate::transport::exchange::CapturedResponse;
 
 /// How a query ended. Recorded once per query, at one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -514,7 +517,7 @@ impl Handler {
         let rcode = reply.rcode;
         let trace = std::mem::take(&mut reply.trace);
         let captured = if capture {
-            let capturer = crate::transport::exchange::CapturedResponse::default();
+            let capturer = CapturedResponse::default();
             send(request, capturer.clone(), &reply).await;
             capturer.take()
         } else {
@@ -709,14 +712,22 @@ impl RequestHandler for Handler {
     }
 }
 
-/// Send an answer from the encoded-answer cache through a hickory
-/// [`ResponseHandler`], which only takes records: decode it and hand them
-/// over (the sections, flags and EDNS as cached and patched).
+/// Send an answer from the encoded-answer cache. DoT and DoH capture
+/// answers as bytes ([`CapturedResponse`]): they get these as they are.
+/// Other [`ResponseHandler`]s (hickory's TCP listener) only take records:
+/// decode it and hand them over (sections, flags and EDNS as cached and
+/// patched).
 async fn send_encoded<R: ResponseHandler>(
     request: &Request,
     mut handle: R,
     bytes: &[u8],
 ) -> ResponseInfo {
+    if let Some(captured) = (&mut handle as &mut dyn Any).downcast_mut::<CapturedResponse>()
+        && let Ok(header) = Header::read(&mut BinDecoder::new(bytes))
+    {
+        captured.put(bytes.to_vec());
+        return ResponseInfo::from(header);
+    }
     let metadata = match Message::from_vec(bytes) {
         Ok(msg) => {
             let mut builder = MessageResponseBuilder::new(&request.queries, None);

@@ -7,6 +7,8 @@
 //! one the UDP/TCP listeners use, so policy, access control, rate limits,
 //! metrics and logs are the same on every transport; the only extra is the
 //! [`ClientAuth`] made visible to the access stage via [`with_auth`].
+//! An answer from the encoded-answer cache is handed over as the cached
+//! bytes (see [`crate::answer_cache`]), not decoded and encoded again.
 
 use std::{
     net::SocketAddr,
@@ -46,6 +48,14 @@ impl CapturedResponse {
     /// The answer, if the handler sent one.
     pub fn take(&self) -> Option<Vec<u8>> {
         self.bytes.lock().ok()?.take()
+    }
+
+    /// Keep `bytes` as the answer (one already encoded, from the answer
+    /// cache).
+    pub(crate) fn put(&self, bytes: Vec<u8>) {
+        if let Ok(mut slot) = self.bytes.lock() {
+            *slot = Some(bytes);
+        }
     }
 }
 

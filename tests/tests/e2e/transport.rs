@@ -727,18 +727,25 @@ async fn a_udp_answer_is_served_over_dot_and_doh_from_the_shared_cache() -> Resu
         assert!(m.answers[0].ttl <= udp.answers[0].ttl);
         assert!(!m.metadata.truncation);
         assert!(m.edns.is_none());
+        assert_eq!(m.metadata.id, 0, "ID as asked");
     };
     let mut dot = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
     same(&dot_ask(&mut dot, "www.example.").await?);
     let (code, _, body) = http1(
         doh_addr(&p),
         &roots,
-        &get("/dns-query", "www.example."),
+        &get("/dns-query", "WWW.Example."),
         b"",
     )
     .await?;
     assert_eq!(code, 200);
-    same(&Message::from_vec(&body)?);
+    let doh = Message::from_vec(&body)?;
+    same(&doh);
+    assert_eq!(
+        doh.queries[0].name().to_ascii(),
+        "WWW.Example.",
+        "case as sent"
+    );
     assert_eq!(
         up.queries(),
         sent,
