@@ -6,7 +6,9 @@
 //!   for any query through the handler.
 //! * `handler/blocked`: a blocked name (A), sinkhole + EDE 15.
 //! * `handler/forwarded_cached`: a forwarded name whose answer is in the
-//!   cache (upstream queried once during set-up), answer inspected.
+//!   cache (upstream queried once during set-up), through `exchange` as
+//!   DoT and DoH queries go: since the answer cache serves stream
+//!   transports too (930de76), a hit on the encoded-answer cache.
 //! * `handler/udp_cached`: the same query as a UDP datagram answered in the
 //!   receive loop from the encoded-answer cache (warmed with one query to the
 //!   real UDP listener): copy, patch ID/TTLs, observers; no send.
