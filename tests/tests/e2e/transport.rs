@@ -180,6 +180,14 @@ fn get(path: &str, name: &str) -> String {
     format!("GET {path}?dns={q} HTTP/1.1")
 }
 
+/// Ask `name` (type A) with a DoH GET on `/dns-query` over HTTP/1.1 without
+/// a token; the HTTP status must be 200. The decoded DNS answer.
+async fn doh_ask(p: &Parapet, roots: &[&[u8]], name: &str) -> Result<Message> {
+    let (code, _, body) = http1(doh_addr(p), roots, &get("/dns-query", name), b"").await?;
+    assert_eq!(code, 200, "DoH GET for {name}");
+    Ok(Message::from_vec(&body)?)
+}
+
 /// A hickory resolver asking `addr` over DoT (`path` None) or DoH (`path`).
 fn hickory(
     addr: SocketAddr,
@@ -681,14 +689,7 @@ async fn encrypted_queries_show_in_metrics_by_transport() -> Result<()> {
         addresses(&dot_ask(&mut s, "phishing.example.").await?),
         [SINKHOLE_V4]
     );
-    let (code, _, _) = http1(
-        doh_addr(&p),
-        &roots,
-        &get("/dns-query", "www.example."),
-        b"",
-    )
-    .await?;
-    assert_eq!(code, 200);
+    doh_ask(&p, &roots, "www.example.").await?;
     let text = p.server().metrics().encode();
     for series in [
         "parapet_queries_total{protocol=\"tls\",outcome=\"blocked\"}",
@@ -731,15 +732,7 @@ async fn a_udp_answer_is_served_over_dot_and_doh_from_the_shared_cache() -> Resu
     };
     let mut dot = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
     same(&dot_ask(&mut dot, "www.example.").await?);
-    let (code, _, body) = http1(
-        doh_addr(&p),
-        &roots,
-        &get("/dns-query", "WWW.Example."),
-        b"",
-    )
-    .await?;
-    assert_eq!(code, 200);
-    let doh = Message::from_vec(&body)?;
+    let doh = doh_ask(&p, &roots, "WWW.Example.").await?;
     same(&doh);
     assert_eq!(
         doh.queries[0].name().to_ascii(),
@@ -759,15 +752,8 @@ async fn a_udp_answer_is_served_over_dot_and_doh_from_the_shared_cache() -> Resu
         .query_with("mail.example.", RecordType::A, &no_edns)
         .await?;
     assert_eq!(addresses(&udp), ["192.0.2.25"]);
-    let (code, _, body) = http1(
-        doh_addr(&p),
-        &roots,
-        &get("/dns-query", "mail.example."),
-        b"",
-    )
-    .await?;
-    assert_eq!(code, 200);
-    assert_eq!(addresses(&Message::from_vec(&body)?), ["192.0.2.25"]);
+    let doh_answer = doh_ask(&p, &roots, "mail.example.").await?;
+    assert_eq!(addresses(&doh_answer), ["192.0.2.25"]);
     assert_eq!(up.queries(), sent, "repeats of a DoT answer stay local");
     Ok(())
 }
@@ -787,15 +773,8 @@ async fn cached_answers_are_not_served_to_clients_the_access_stage_refuses() -> 
         );
     }
     // Cached now; without a token loopback is still refused, on every transport.
-    let (code, _, body) = http1(
-        doh_addr(&p),
-        &roots,
-        &get("/dns-query", "www.example."),
-        b"",
-    )
-    .await?;
-    assert_eq!(code, 200);
-    assert_eq!(rcode(&Message::from_vec(&body)?), ResponseCode::Refused);
+    let doh_answer = doh_ask(&p, &roots, "www.example.").await?;
+    assert_eq!(rcode(&doh_answer), ResponseCode::Refused);
     let mut anonymous = tls_connect(dot_addr(&p), HOST, &roots, &[b"dot"]).await?;
     assert_eq!(
         rcode(&dot_ask(&mut anonymous, "www.example.").await?),
