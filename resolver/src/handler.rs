@@ -406,9 +406,7 @@ impl Handler {
         };
         let client = request.src();
         // Access control as in `decide`, blocked names before the cache.
-        if inner.access.is_allowed(client.ip())
-            || crate::transport::tokens::is_token_authenticated()
-        {
+        if self.admits(client.ip()) {
             let started = Instant::now();
             let list = inner.list.load_full();
             if !matches!(query.check(&list), Verdict::Block(_)) {
@@ -516,14 +514,24 @@ impl Handler {
         let (outcome, mut reply) = self.decide(request, &list, cache).await;
         let rcode = reply.rcode;
         let trace = std::mem::take(&mut reply.trace);
-        let captured = if capture {
+        let (info, captured) = if !capture {
+            (send(request, response_handle, &reply).await, None)
+        } else if let Some(own) = (&response_handle as &dyn Any)
+            .downcast_ref::<CapturedResponse>()
+            .cloned()
+        {
+            // DoT and DoH capture the answer unbounded anyway: read it back.
+            let info = send(request, response_handle, &reply).await;
+            (info, own.peek())
+        } else {
+            // Other handles (hickory's TCP) take records: encode a copy.
             let capturer = CapturedResponse::default();
             send(request, capturer.clone(), &reply).await;
-            capturer.take()
-        } else {
-            None
+            (
+                send(request, response_handle, &reply).await,
+                capturer.take(),
+            )
         };
-        let info = send(request, response_handle, &reply).await;
         self.observe(request, &list, outcome, rcode, &trace, started);
         (info, outcome, list, captured)
     }
@@ -534,6 +542,12 @@ impl Handler {
         }
     }
 
+    /// Access control: a client in the allowed networks, or a DoT/DoH
+    /// query carrying a valid access token.
+    fn admits(&self, client: std::net::IpAddr) -> bool {
+        self.inner.access.is_allowed(client) || crate::transport::tokens::is_token_authenticated()
+    }
+
     /// The query path for one request; returns the outcome and the reply.
     /// `cache` is the hickory cache a forwarded lookup uses.
     async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
@@ -542,8 +556,7 @@ impl Handler {
 
         // 1. Access control: outside the allowed networks → REFUSED, no recursion.
         //    A DoT/DoH query carrying a valid access token skips the address check.
-        if !inner.access.is_allowed(src.ip()) && !crate::transport::tokens::is_token_authenticated()
-        {
+        if !self.admits(src.ip()) {
             let mut reply = Reply::empty(ResponseCode::Refused, false);
             reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
             return (Outcome::Refused, reply);

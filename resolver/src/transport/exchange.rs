@@ -50,6 +50,11 @@ impl CapturedResponse {
         self.bytes.lock().ok()?.take()
     }
 
+    /// A copy of the answer, left in place for the transport to take.
+    pub(crate) fn peek(&self) -> Option<Vec<u8>> {
+        self.bytes.lock().ok()?.clone()
+    }
+
     /// Keep `bytes` as the answer (one already encoded, from the answer
     /// cache).
     pub(crate) fn put(&self, bytes: Vec<u8>) {
@@ -75,9 +80,7 @@ impl ResponseHandler for CapturedResponse {
         // Stream transports carry up to 64 KiB; no UDP truncation applies.
         let id = response.metadata().id;
         let (info, bytes) = crate::udp::encode(response, id, u16::MAX)?;
-        if let Ok(mut slot) = self.bytes.lock() {
-            *slot = Some(bytes);
-        }
+        self.put(bytes);
         Ok(info)
     }
 }
