@@ -6,23 +6,27 @@
 //! 12  label-count mask u32: bit d set when some domain key has d labels (bit 31: 31 or more)
 //! 16  total length u64 (the whole file, checksum included)
 //! 24  built_at u64, domain_rules u64, ip_rules u64, allow_rules u64
-//! 56  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6, filter]
-//! 152 sections
+//! 56  hash seed u64 (derived from the sources' digests; see `index`)
+//! 64  section table: (offset u64, length u64) × [sources, strings, fst, ipv4, ipv6, filter, values, index]
+//! 192 sections (the index starts on a 64-byte boundary; zero padding before it)
 //! end crc32 (IEEE, crc32fast) u32 LE over every byte before it
 //! ```
 //! A source record is 32-byte SHA-256, rules u64, name (off u32, len u32),
 //! category (off u32, len u32; len `u32::MAX` = none) into the string table.
 //! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
 //! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
-//! The filter is a register-blocked Bloom filter over the FST keys (see
-//! `filter`), a whole number of 8-byte words, possibly none.
+//! The filter is a register-blocked Bloom filter over the keys and their parents
+//! (see `filter`), a whole number of 8-byte words, possibly none.
+//! The value table holds up to 255 distinct FST values (u64); the index is
+//! a hash table of 64-byte buckets over the FST keys (see `index`).
 
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
-pub(crate) const VERSION: u32 = 4;
-pub(crate) const HEADER_LEN: usize = 152;
-const SECTIONS: usize = 6;
+pub(crate) const VERSION: u32 = 5;
+pub(crate) const HEADER_LEN: usize = 192;
+const SECTIONS: usize = 8;
+const TABLE: usize = 64;
 pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;
 pub(crate) const V4_RECORD: usize = 12;
 pub(crate) const V6_RECORD: usize = 36;
@@ -46,17 +50,30 @@ pub(crate) struct Counts {
     pub(crate) allow_rules: u64,
     /// Bit d set when some domain key has d labels (bit 31: 31 or more).
     pub(crate) label_mask: u32,
+    /// Seed of the key hash.
+    pub(crate) seed: u64,
+}
+
+/// The compiled sections of an artifact, as bytes.
+pub(crate) struct Parts<'a> {
+    pub(crate) fst: &'a [u8],
+    pub(crate) v4: &'a [u8],
+    pub(crate) v6: &'a [u8],
+    pub(crate) filter: &'a [u8],
+    pub(crate) values: &'a [u8],
+    pub(crate) index: &'a [u8],
 }
 
 /// Assemble an artifact from its parts.
-pub(crate) fn write(
-    counts: Counts,
-    sources: &[SourceMeta],
-    fst: &[u8],
-    v4: &[u8],
-    v6: &[u8],
-    filter: &[u8],
-) -> Vec<u8> {
+pub(crate) fn write(counts: Counts, sources: &[SourceMeta], parts: Parts<'_>) -> Vec<u8> {
+    let Parts {
+        fst,
+        v4,
+        v6,
+        filter,
+        values,
+        index,
+    } = parts;
     let mut strings = Vec::new();
     let mut records = Vec::with_capacity(sources.len() * SOURCE_RECORD);
     let push_str = |s: &str, strings: &mut Vec<u8>| {
@@ -77,8 +94,14 @@ pub(crate) fn write(
         records.extend_from_slice(&off.to_le_bytes());
         records.extend_from_slice(&len.to_le_bytes());
     }
-    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6, filter];
-    let total = HEADER_LEN + sections.iter().map(|s| s.len()).sum::<usize>() + 4;
+    let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6, filter, values, index];
+    let before_index: usize = HEADER_LEN
+        + sections[..SECTIONS - 1]
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>();
+    let padding = before_index.next_multiple_of(crate::index::BUCKET) - before_index;
+    let total = before_index + padding + index.len() + 4;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -89,19 +112,27 @@ pub(crate) fn write(
         counts.domain_rules,
         counts.ip_rules,
         counts.allow_rules,
+        counts.seed,
     ] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     let mut off = HEADER_LEN as u64;
-    for s in sections {
+    for (i, s) in sections.iter().enumerate() {
+        if i == SECTIONS - 1 {
+            off += padding as u64;
+        }
         out.extend_from_slice(&off.to_le_bytes());
         out.extend_from_slice(&(s.len() as u64).to_le_bytes());
         off += s.len() as u64;
     }
     debug_assert_eq!(out.len(), HEADER_LEN);
-    for s in sections {
+    for (i, s) in sections.iter().enumerate() {
+        if i == SECTIONS - 1 {
+            out.resize(out.len() + padding, 0);
+        }
         out.extend_from_slice(s);
     }
+    debug_assert_eq!(out.len() + 4, total);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -116,6 +147,8 @@ pub(crate) struct Layout {
     pub(crate) v4: std::ops::Range<usize>,
     pub(crate) v6: std::ops::Range<usize>,
     pub(crate) filter: std::ops::Range<usize>,
+    pub(crate) values: std::ops::Range<usize>,
+    pub(crate) index: std::ops::Range<usize>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -185,11 +218,12 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         ip_rules: u64_at(b, 40),
         allow_rules: u64_at(b, 48),
         label_mask: u32_at(b, 12),
+        seed: u64_at(b, 56),
     };
     let mut ranges = Vec::with_capacity(SECTIONS);
     for i in 0..SECTIONS {
-        let off = u64_at(b, 56 + 16 * i);
-        let len = u64_at(b, 64 + 16 * i);
+        let off = u64_at(b, TABLE + 16 * i);
+        let len = u64_at(b, TABLE + 8 + 16 * i);
         let end = off
             .checked_add(len)
             .ok_or(ArtifactError::Corrupt("section table"))?;
@@ -226,6 +260,16 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
     if !filter.len().is_multiple_of(crate::filter::BLOCK) {
         return Err(ArtifactError::Corrupt("filter"));
     }
+    let (values, index) = (ranges[6].clone(), ranges[7].clone());
+    let slots = (index.len() / crate::index::BUCKET) as u64 * 8;
+    if !values.len().is_multiple_of(8)
+        || values.len() / 8 > crate::index::MAX_VALUES
+        || !index.len().is_multiple_of(crate::index::BUCKET)
+        || !index.start.is_multiple_of(crate::index::BUCKET)
+        || slots < counts.domain_rules
+    {
+        return Err(ArtifactError::Corrupt("domain hash index"));
+    }
     Ok(Layout {
         counts,
         sources,
@@ -233,6 +277,8 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         v4,
         v6,
         filter,
+        values,
+        index,
     })
 }
 

@@ -7,12 +7,12 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Counts, SourceMeta};
-use crate::filter;
 use crate::format::{Kind, Parser};
 use crate::iprange::{self, IpRule};
 use crate::name::{is_public_suffix, push_reversed};
 use crate::rule::{self, RawRule, Target};
 use crate::{Action, CompileOptions, Error, Format, LineError, Scope, SourceReport, SourceSpec};
+use crate::{filter, hash, index};
 
 /// At most this many skipped lines are kept per source.
 const MAX_LINE_ERRORS: usize = 100;
@@ -207,7 +207,9 @@ impl State {
         };
         let fst_err =
             |e: fst::Error| Error::Usage(format!("building the domain index failed: {e}"));
-        let mut hashes = Vec::with_capacity(entries.len() * 2);
+        counts.seed = self.seed();
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut entries_in_filter = Vec::with_capacity(entries.len() * 2);
         let mut last_parent = None;
         let mut i = 0;
         while i < entries.len() {
@@ -219,16 +221,18 @@ impl State {
                 j += 1;
             }
             let k = key(&entries[i]);
-            hashes.push(filter::hash_key(k));
+            let value = (u64::from(this) << 32) | u64::from(below);
+            let h = hash::hash_key(counts.seed, k);
+            keys.push((h, value));
+            entries_in_filter.push(h);
             // Keys are sorted, so a parent's keys are adjacent: one entry each.
             if let Some(p) = two_labels(k)
                 && last_parent != Some(p)
             {
-                hashes.push(filter::parent(filter::hash_key(p)));
+                entries_in_filter.push(filter::parent(hash::hash_key(counts.seed, p)));
                 last_parent = Some(p);
             }
-            map.insert(key(&entries[i]), (u64::from(this) << 32) | u64::from(below))
-                .map_err(fst_err)?;
+            map.insert(key(&entries[i]), value).map_err(fst_err)?;
             counts.domain_rules += 1;
             let labels = key(&entries[i]).iter().filter(|b| **b == b'.').count() + 1;
             counts.label_mask |= 1 << labels.min(31);
@@ -260,15 +264,31 @@ impl State {
             .filter(|r| rule::action(r.decision) == Action::Allow)
             .count();
         counts.allow_rules += ip_allows as u64;
-        let filter = filter::build(&hashes);
-        Ok(artifact::write(
-            counts,
-            &self.sources,
-            &fst,
-            &v4,
-            &v6,
-            &filter,
-        ))
+        let filter = filter::build(&entries_in_filter);
+        let (values, index) = index::build(&keys);
+        let parts = artifact::Parts {
+            fst: &fst,
+            v4: &v4,
+            v6: &v6,
+            filter: &filter,
+            values: &values,
+            index: &index,
+        };
+        Ok(artifact::write(counts, &self.sources, parts))
+    }
+
+    /// The key hash's seed: the first eight bytes of a SHA-256 over the
+    /// sources' digests, so the same inputs give the same artifact, and a
+    /// name cannot be chosen to collide before its list is compiled.
+    fn seed(&self) -> u64 {
+        let mut d = Sha256::new();
+        for s in &self.sources {
+            d.update(s.sha256);
+        }
+        let digest = d.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
     }
 
     /// Write the artifact next to `path` and rename it into place.
@@ -311,6 +331,17 @@ fn v6(ip: IpAddr) -> u128 {
     }
 }
 
+/// The first two labels of a reversed key (`com.example` of
+/// `com.example.www`); none for a one-label key.
+fn two_labels(key: &[u8]) -> Option<&[u8]> {
+    let first = key.iter().position(|b| *b == b'.')?;
+    let end = key[first + 1..]
+        .iter()
+        .position(|b| *b == b'.')
+        .map_or(key.len(), |i| first + 1 + i);
+    Some(&key[..end])
+}
+
 /// Seconds since the epoch, or `$SOURCE_DATE_EPOCH` for reproducible builds.
 fn built_at() -> u64 {
     if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
@@ -338,15 +369,4 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
             reason,
         });
     }
-}
-
-/// The first two labels of a reversed key (`com.example` of
-/// `com.example.www`); none for a one-label key.
-fn two_labels(key: &[u8]) -> Option<&[u8]> {
-    let first = key.iter().position(|b| *b == b'.')?;
-    let end = key[first + 1..]
-        .iter()
-        .position(|b| *b == b'.')
-        .map_or(key.len(), |i| first + 1 + i);
-    Some(&key[..end])
 }

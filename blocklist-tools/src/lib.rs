@@ -6,7 +6,8 @@
 //! Private modules: `name` (normalisation, public-suffix guard), `rule`
 //! (rule model, packed decisions), `compile` (precedence, artifact bytes),
 //! `artifact` (layout, verification), `iprange` (overlap resolution),
-//! `filter` (Bloom filter over the domain keys), `matcher` (lookups).
+//! `hash` (the key hash), `filter` (Bloom filter over the keys and their parents),
+//! `index` (hash index over the domain keys beside the FST), `walk` (FST steps), `matcher` (lookups).
 //!
 //! ```
 //! use parapet_blocklist::{Blocklist, CompileOptions, Compiler, Format, SourceSpec, Verdict};
@@ -36,6 +37,8 @@ pub mod format;
 mod artifact;
 mod compile;
 mod filter;
+mod hash;
+mod index;
 mod iprange;
 mod matcher;
 mod name;

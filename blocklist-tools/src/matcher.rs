@@ -1,5 +1,6 @@
-//! The loaded artifact and the lookups: one walk over the reversed labels
-//! through the raw FST nodes, binary search over IP ranges.
+//! The loaded artifact and the lookups: one pass over the reversed labels
+//! probing the hash index with each suffix (the FST walk where the index
+//! says so), binary search over IP ranges.
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -9,27 +10,45 @@ use std::sync::Arc;
 use fst::raw::Fst;
 
 use crate::artifact::{self, Layout, V4_RECORD, V6_RECORD, u32_le, u128_at};
-use crate::filter;
+use crate::index::{self, Hit, Index};
 use crate::rule::PRESENT;
 use crate::walk::{Cursor, OneNext};
+use crate::{filter, hash};
 
 use crate::{ArtifactError, Error};
 
-/// Labels held on the stack for the filter pass; longer names skip the filter.
+/// Labels held on the stack for the index pass; longer names walk the FST.
 const STACK_LABELS: usize = 16;
 
-/// The artifact's bytes: mapped from a file or held in memory.
+/// The artifact's bytes: mapped from a file or held in memory. Held bytes
+/// start at an offset of their buffer that keeps the index's buckets on
+/// cache lines, as a page-aligned mapping does.
 #[derive(Debug)]
 enum Bytes {
     Mapped(memmap2::Mmap),
-    Heap(Vec<u8>),
+    Heap { buf: Vec<u8>, start: usize },
+}
+
+impl Bytes {
+    fn heap(bytes: Vec<u8>) -> Bytes {
+        let align = index::BUCKET;
+        let start = bytes.as_ptr().align_offset(align);
+        if start == 0 {
+            return Bytes::Heap { buf: bytes, start };
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(bytes.len() + align);
+        let start = buf.as_ptr().align_offset(align).min(align);
+        buf.resize(start, 0);
+        buf.extend_from_slice(&bytes);
+        Bytes::Heap { buf, start }
+    }
 }
 
 impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
         match self {
             Bytes::Mapped(m) => m,
-            Bytes::Heap(v) => v,
+            Bytes::Heap { buf, start } => &buf[*start..],
         }
     }
 }
@@ -90,7 +109,7 @@ impl Loaded {
     }
 
     pub(crate) fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
-        Self::new(Bytes::Heap(bytes)).map_err(|kind| Error::Artifact {
+        Self::new(Bytes::heap(bytes)).map_err(|kind| Error::Artifact {
             path: Default::default(),
             kind,
         })
@@ -118,135 +137,112 @@ impl Loaded {
     }
 
     /// Look a name up: (decision, depth) of the deciding rule. `labels` run
-    /// left to right. The filter pass rules most names out; the rest walk the FST.
+    /// left to right.
     #[inline]
     pub(crate) fn lookup_labels<'a, I>(&self, labels: I) -> Option<(u32, u32)>
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
+        // Gathered on the stack so that the walk can replay them.
         let mut rest = labels.rev().filter(|l| !l.is_empty());
         let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
         let mut n = 0;
-        for label in rest.by_ref().take(2) {
-            stack[n] = label;
-            n += 1;
-        }
-        if n == 2 && self.no_parent(stack[0], stack[1]) {
-            return None;
-        }
         for label in rest.by_ref() {
             if n == STACK_LABELS {
-                // Too many labels for the stack: walk without the filter.
+                // Too many labels for the stack: walk the FST.
                 let all = stack.iter().copied().chain(Some(label)).chain(rest);
-                return self.walk(all, u32::MAX);
+                return self.walk(all);
             }
             stack[n] = label;
             n += 1;
         }
-        self.lookup_reversed(&stack[..n])
+        self.lookup_reversed(stack[..n].iter().copied())
     }
 
-    /// Look a name up given as text (any case, one trailing dot allowed):
-    /// the labels are found right to left straight into the stack.
+    /// Look a name up given as text (any case, one trailing dot allowed),
+    /// reading its labels right to left.
     #[inline]
     pub(crate) fn lookup_text(&self, name: &[u8]) -> Option<(u32, u32)> {
-        if self.no_parent_text(name) {
-            return None;
-        }
-        let mut stack: [&[u8]; STACK_LABELS] = [&[]; STACK_LABELS];
-        let mut n = 0;
-        let mut end = name.len();
-        for i in (0..=name.len()).rev() {
-            if i == 0 || name[i - 1] == b'.' {
-                if i < end {
-                    if n == STACK_LABELS {
-                        return self.lookup_labels(name.split(|b| *b == b'.'));
-                    }
-                    stack[n] = &name[i..end];
-                    n += 1;
-                }
-                end = i.saturating_sub(1);
-            }
-        }
-        self.lookup_reversed(&stack[..n])
+        self.lookup_reversed(name.rsplit(|b| *b == b'.').filter(|l| !l.is_empty()))
     }
 
-    /// True when the filter shows that no key covers the text name, from its
-    /// last two labels alone; see [`Loaded::no_parent`].
+    /// The index sections.
     #[inline]
-    fn no_parent_text(&self, name: &[u8]) -> bool {
-        let Some(tld) = last_label(name, name.len()) else {
-            return false;
-        };
-        let Some(second) = last_label(name, tld.start) else {
-            return false;
-        };
-        self.no_parent(&name[tld], &name[second])
+    fn index(&self) -> Index<'_> {
+        let bytes = (*self.bytes).as_ref();
+        Index {
+            values: &bytes[self.layout.values.clone()],
+            buckets: &bytes[self.layout.index.clone()],
+        }
     }
 
-    /// True when the filter shows that no key covers a name ending in these
-    /// two labels (see `filter`): the common case, decided before the rest
-    /// of the name is read. False when unsure, and always when some key has
-    /// a single label.
+    /// One pass over the labels, right to left. Each suffix's hash extends
+    /// the previous one by a label. After two labels the filter's parent
+    /// test rules most names out (see `filter`); otherwise each suffix at a
+    /// depth some key has is tested in the filter and, on a maybe, looked up
+    /// in the index. The deepest present rule that applies decides (the rule
+    /// for the name itself at the last label, for names below it before). A
+    /// key whose value the index does not hold sends the name to the FST
+    /// walk, which replays `labels`.
     #[inline]
-    fn no_parent(&self, tld: &[u8], second: &[u8]) -> bool {
-        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
-        if section.is_empty() || self.layout.counts.label_mask & (1 << 1) != 0 {
-            return false;
-        }
-        let h = filter::step_label(filter::step_label(filter::SEED, tld), second);
-        !filter::may_contain(section, filter::parent(h))
-    }
-
-    /// Filter pass, then the FST walk, over labels given right to left.
-    #[inline]
-    fn lookup_reversed(&self, labels: &[&[u8]]) -> Option<(u32, u32)> {
-        let limit = self.deepest_candidate(labels);
-        if limit == 0 {
-            return None;
-        }
-        self.walk(labels.iter().copied(), limit)
-    }
-
-    /// Probe the filter with every label suffix (labels right to left):
-    /// the number of labels of the longest suffix that may be a key, 0 when
-    /// none can be. Each suffix's hash extends the previous one by a label
-    /// (eight bytes per step). Only depths some key has are tested, without
-    /// a data-dependent branch between the tests, so their loads overlap.
-    /// (Callers first rule most names out with [`Loaded::no_parent`].)
-    #[inline]
-    fn deepest_candidate(&self, labels: &[&[u8]]) -> u32 {
-        let section = &(*self.bytes).as_ref()[self.layout.filter.clone()];
-        if section.is_empty() {
-            return u32::MAX;
-        }
+    fn lookup_reversed<'a, I>(&self, labels: I) -> Option<(u32, u32)>
+    where
+        I: Iterator<Item = &'a [u8]> + Clone,
+    {
+        let index = self.index();
+        let filter = &(*self.bytes).as_ref()[self.layout.filter.clone()];
         let mask = self.layout.counts.label_mask;
-        let mut deepest = 0;
-        let mut h = filter::SEED;
-        for (i, label) in labels.iter().enumerate() {
-            h = filter::step_label(h, label);
-            let depth = i as u32 + 1;
-            let tested = mask & (1 << depth.min(31)) != 0;
-            if tested & filter::may_contain(section, h) {
-                deepest = depth;
+        let mut h = hash::start(self.layout.counts.seed);
+        let mut best = None;
+        // The last hit: its rule for names below it applies once another
+        // label follows, its rule for the name itself if none does.
+        let mut pending: Option<(u64, u32)> = None;
+        let mut depth = 0u32;
+        for label in labels.clone() {
+            if let Some((v, d)) = pending.take()
+                && (v as u32) & PRESENT != 0
+            {
+                best = Some((v as u32, d));
+            }
+            h = hash::step_label(h, label);
+            depth += 1;
+            // No parent test when some key has one label: it has no parent.
+            if depth == 2 && mask & (1 << 1) == 0 && !filter::may_contain(filter, filter::parent(h))
+            {
+                return None;
+            }
+            if mask & (1 << depth.min(31)) == 0 {
+                continue;
+            }
+            // Past the parent test, listed names are common: load the
+            // index line while the filter is read.
+            index.prefetch(h);
+            if !filter::may_contain(filter, h) {
+                continue;
+            }
+            match index.get(h) {
+                None => {}
+                Some(Hit::Value(v)) => pending = Some((v, depth)),
+                Some(Hit::Walk) => return self.walk(labels),
             }
         }
-        deepest
+        if let Some((v, d)) = pending
+            && ((v >> 32) as u32) & PRESENT != 0
+        {
+            best = Some(((v >> 32) as u32, d));
+        }
+        best
     }
 
     /// Walk the labels (right to left) through the FST nodes, lowercasing as
-    /// it goes, at most `limit` labels deep; the deepest final node whose rule
-    /// covers the name decides.
+    /// it goes; the deepest final node whose rule covers the name decides.
     #[inline]
-    fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>, limit: u32) -> Option<(u32, u32)> {
+    fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>) -> Option<(u32, u32)> {
         let mut at = Cursor::root(&self.fst, &self.one_next);
         let mut depth = 0u32;
         let mut best = None;
         let mut labels = labels.peekable();
         'walk: while let Some(label) = labels.next() {
-            if depth >= limit {
-                break; // the filter ruled out every deeper suffix
-            }
             if depth > 0 && !at.step(b'.') {
                 break;
             }
@@ -309,17 +305,6 @@ impl Loaded {
             (i < sec.len() / V4_RECORD).then(|| IpAddr::V4(u32_le(sec, i * V4_RECORD).into()))
         }
     }
-}
-
-/// The last non-empty label of `name[..end]`, skipping dots.
-#[inline]
-fn last_label(name: &[u8], end: usize) -> Option<Range<usize>> {
-    let end = name[..end].iter().rposition(|b| *b != b'.')? + 1;
-    let start = name[..end]
-        .iter()
-        .rposition(|b| *b == b'.')
-        .map_or(0, |i| i + 1);
-    Some(start..end)
 }
 
 /// Index of the last of `n` sorted items for which `le` holds.

@@ -80,27 +80,27 @@ fn wrong_magic_is_refused() {
 #[test]
 fn newer_version_is_refused() {
     let mut b = artifact();
-    b[8..12].copy_from_slice(&5u32.to_le_bytes());
+    b[8..12].copy_from_slice(&6u32.to_le_bytes());
     assert_eq!(
         refusal(b),
         ArtifactError::Version {
-            expected: 4,
-            got: 5
+            expected: 5,
+            got: 6
         }
     );
 }
 
 #[test]
 fn older_version_is_refused() {
-    // Versions 2 and 3 laid their filters out differently: read as
-    // version 4 they would mislead the matcher, so such files are refused.
-    for old in [2u32, 3] {
+    // Versions 2-4 had a filter where version 5 has its hash index: read
+    // as version 5 they would mislead the matcher, so such files are refused.
+    for old in [2u32, 3, 4] {
         let mut b = artifact();
         b[8..12].copy_from_slice(&old.to_le_bytes());
         assert_eq!(
             refusal(b),
             ArtifactError::Version {
-                expected: 4,
+                expected: 5,
                 got: old
             }
         );
@@ -117,13 +117,48 @@ fn trailing_garbage_is_refused() {
 #[test]
 fn bad_section_table_with_valid_checksum_is_refused() {
     let mut b = artifact();
-    // Point the FST section past the end, then fix up the checksum.
-    let fst_len_at = 56 + 16 * 2 + 8;
-    b[fst_len_at..fst_len_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    // Point the FST section past the end.
+    set_u64(&mut b, TABLE + 16 * 2 + 8, u64::MAX);
+    assert!(matches!(refusal(b), ArtifactError::Corrupt(_)));
+}
+
+/// Offset of the section table; the index is its eighth entry.
+const TABLE: usize = 64;
+const INDEX_OFF: usize = TABLE + 16 * 7;
+
+/// Overwrite a header field and fix up the checksum.
+fn set_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
     let n = b.len() - 4;
     let crc = crc32fast::hash(&b[..n]);
     b[n..].copy_from_slice(&crc.to_le_bytes());
-    assert!(matches!(refusal(b), ArtifactError::Corrupt(_)));
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn hostile_hash_index_with_valid_checksum_is_refused() {
+    let b = artifact();
+    let (off, len) = (u64_at(&b, INDEX_OFF), u64_at(&b, INDEX_OFF + 8));
+    assert!(len >= 64 && off % 64 == 0, "{off} {len}");
+    // Fewer slots than keys, a part bucket, a bucket off its cache line, and
+    // a value table that is not whole values: each is a corrupt index.
+    for (at, v) in [
+        (INDEX_OFF + 8, 0),
+        (INDEX_OFF + 8, len - 1),
+        (INDEX_OFF, off - 8),
+        (INDEX_OFF - 8, u64_at(&b, INDEX_OFF - 8) + 1),
+    ] {
+        let mut bad = b.clone();
+        set_u64(&mut bad, at, v);
+        assert_eq!(
+            refusal(bad),
+            ArtifactError::Corrupt("domain hash index"),
+            "field {at} = {v}"
+        );
+    }
 }
 
 #[test]

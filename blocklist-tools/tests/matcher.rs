@@ -276,3 +276,35 @@ fn one_label_rules_still_match_when_forced() {
     assert_eq!(word(bl.check_name("www.evil.example")), "block");
     assert_eq!(word(bl.check_name("zip.example")), "none");
 }
+
+#[test]
+fn keys_beyond_the_index_value_table_are_walked_in_the_fst() {
+    // The index holds up to 255 distinct rule values; 300 sources give 600
+    // (block and allow per source), so most keys are found through the FST.
+    let mut c = Compiler::new(CompileOptions::default());
+    for i in 0..300 {
+        let mut spec = SourceSpec::new(format!("src{i}.txt"));
+        spec.format = Some(Format::Adblock);
+        let text = format!("||evil{i}.example^\n||x{i}.example^\n@@||ok.x{i}.example^\n");
+        c.add_reader(&spec, Cursor::new(text.into_bytes())).unwrap();
+    }
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    for i in 0..300 {
+        for (name, want) in [
+            (format!("evil{i}.example"), "block"),
+            (format!("www.evil{i}.example"), "block"),
+            (format!("evil{i}.example.org"), "none"),
+            (format!("a.ok.x{i}.example"), "allow"),
+            (format!("ok.x{i}.example"), "allow"),
+            (format!("nok.x{i}.example"), "block"),
+        ] {
+            let v = bl.check_name(&name);
+            assert_eq!(word(v), want, "{name}");
+            let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+            assert_eq!(word(bl.check_labels(labels.into_iter())), want, "{name}");
+            if let Some(r) = v.rule() {
+                assert_eq!(bl.source_of(r).name, format!("src{i}.txt"), "{name}");
+            }
+        }
+    }
+}
