@@ -38,16 +38,30 @@ pub(crate) fn fold(a: u64, b: u64) -> u64 {
 /// length, so a label of up to seven bytes costs one multiplication.
 /// Labels are fed right to left, as in the reversed key.
 #[inline]
-pub(crate) fn step_label(mut h: u64, label: &[u8]) -> u64 {
+pub(crate) fn step_label(h: u64, label: &[u8]) -> u64 {
+    step_label_seen(h, label, &mut 0)
+}
+
+/// [`step_label`], also or-ing every word of the label into `seen` (so
+/// `seen & HIGH_BITS` tells whether a non-ASCII byte went by).
+#[inline]
+pub(crate) fn step_label_seen(mut h: u64, label: &[u8], seen: &mut u64) -> u64 {
     let mut chunks = label.chunks_exact(8);
     for c in chunks.by_ref() {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = fold(h ^ lower8(u64::from_le_bytes(w)), K);
+        let w = u64::from_le_bytes(w);
+        *seen |= w;
+        h = fold(h ^ lower8(w), K);
     }
+    let tail = tail_word(chunks.remainder());
+    *seen |= tail;
     let by_length = K ^ ((label.len() as u64) << 40);
-    fold(h ^ lower8(tail_word(chunks.remainder())), by_length)
+    fold(h ^ lower8(tail), by_length)
 }
+
+/// The high bit of every byte of a word: set in `seen` for non-ASCII input.
+pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The last 0-7 bytes of a label as one word, read with at most two loads
 /// (no byte-wise copy through the stack, which stalls store forwarding).

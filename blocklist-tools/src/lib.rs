@@ -359,11 +359,11 @@ impl Blocklist {
     /// ASCII names (the normal case, A-labels included) are looked up without
     /// allocating; a Unicode name is first converted to its A-label form.
     pub fn check_name(&self, name: &str) -> Verdict {
-        if name.is_ascii() {
-            return verdict(self.inner.lookup_text(name.as_bytes()));
+        if let Some(found) = self.inner.lookup_text(name.as_bytes()) {
+            return verdict(found);
         }
         match idna::domain_to_ascii(name) {
-            Ok(ascii) => verdict(self.inner.lookup_text(ascii.as_bytes())),
+            Ok(ascii) => verdict(self.inner.lookup_text(ascii.as_bytes()).flatten()),
             Err(_) => Verdict::None,
         }
     }

@@ -72,6 +72,8 @@ pub(crate) struct Loaded {
     bytes: Arc<Bytes>,
     fst: Fst<Section>,
     one_next: OneNext,
+    /// The key hash of the empty name under this artifact's seed.
+    start: u64,
     pub(crate) layout: Layout,
 }
 
@@ -127,6 +129,7 @@ impl Loaded {
             bytes,
             fst,
             one_next: OneNext::get(),
+            start: hash::start(layout.counts.seed),
             layout,
         })
     }
@@ -156,14 +159,20 @@ impl Loaded {
             stack[n] = label;
             n += 1;
         }
-        self.lookup_reversed(stack[..n].iter().copied())
+        self.lookup_reversed(stack[..n].iter().copied()).0
     }
 
     /// Look a name up given as text (any case, one trailing dot allowed),
-    /// reading its labels right to left.
+    /// reading its labels right to left. `None` when a label it had to read
+    /// is not ASCII: such a name must first be converted to A-labels. (A
+    /// name ruled out by its last two labels, both ASCII, is answered
+    /// whatever its other labels hold: its A-label form ends in the same
+    /// two labels.)
     #[inline]
-    pub(crate) fn lookup_text(&self, name: &[u8]) -> Option<(u32, u32)> {
-        self.lookup_reversed(name.rsplit(|b| *b == b'.').filter(|l| !l.is_empty()))
+    pub(crate) fn lookup_text(&self, name: &[u8]) -> Option<Option<(u32, u32)>> {
+        let labels = name.rsplit(|b| *b == b'.').filter(|l| !l.is_empty());
+        let (found, seen) = self.lookup_reversed(labels);
+        (seen & hash::HIGH_BITS == 0).then_some(found)
     }
 
     /// The index sections.
@@ -183,16 +192,18 @@ impl Loaded {
     /// in the index. The deepest present rule that applies decides (the rule
     /// for the name itself at the last label, for names below it before). A
     /// key whose value the index does not hold sends the name to the FST
-    /// walk, which replays `labels`.
+    /// walk, which replays `labels`. Also returns every word of the labels
+    /// read, or-ed together (see [`hash::step_label_seen`]).
     #[inline]
-    fn lookup_reversed<'a, I>(&self, labels: I) -> Option<(u32, u32)>
+    fn lookup_reversed<'a, I>(&self, labels: I) -> (Option<(u32, u32)>, u64)
     where
         I: Iterator<Item = &'a [u8]> + Clone,
     {
         let index = self.index();
         let filter = &(*self.bytes).as_ref()[self.layout.filter.clone()];
         let mask = self.layout.counts.label_mask;
-        let mut h = hash::start(self.layout.counts.seed);
+        let mut h = self.start;
+        let mut seen = 0u64;
         let mut best = None;
         // The last hit: its rule for names below it applies once another
         // label follows, its rule for the name itself if none does.
@@ -204,12 +215,12 @@ impl Loaded {
             {
                 best = Some((v as u32, d));
             }
-            h = hash::step_label(h, label);
+            h = hash::step_label_seen(h, label, &mut seen);
             depth += 1;
             // No parent test when some key has one label: it has no parent.
             if depth == 2 && mask & (1 << 1) == 0 && !filter::may_contain(filter, filter::parent(h))
             {
-                return None;
+                return (None, seen);
             }
             if mask & (1 << depth.min(31)) == 0 {
                 continue;
@@ -223,7 +234,10 @@ impl Loaded {
             match index.get(h) {
                 None => {}
                 Some(Hit::Value(v)) => pending = Some((v, depth)),
-                Some(Hit::Walk) => return self.walk(labels),
+                Some(Hit::Walk) => {
+                    let seen = labels.clone().fold(0, |s, l| s | (!l.is_ascii() as u64));
+                    return (self.walk(labels), seen * hash::HIGH_BITS);
+                }
             }
         }
         if let Some((v, d)) = pending
@@ -231,7 +245,7 @@ impl Loaded {
         {
             best = Some(((v >> 32) as u32, d));
         }
-        best
+        (best, seen)
     }
 
     /// Walk the labels (right to left) through the FST nodes, lowercasing as

@@ -104,6 +104,12 @@ fn unicode_names_are_compiled_to_a_labels() {
     let bl = compile(&[(Format::Domains, "bücher.example\n", false)]);
     assert!(bl.check_name("xn--bcher-kva.example").is_block());
     assert!(bl.check_name("www.BÜCHER.example").is_block());
+    // Only a deeper label is Unicode: the last two are read as they are.
+    assert!(bl.check_name("bücher.xn--bcher-kva.example").is_block());
+    assert_eq!(word(bl.check_name("bücher.example.org")), "none");
+    assert_eq!(word(bl.check_name("ünï.other.example")), "none");
+    // Full stops other than `.` separate labels too (IDNA maps them).
+    assert!(bl.check_name("www.bücher。example").is_block());
 }
 
 #[test]
