@@ -304,6 +304,13 @@ pub struct Stats {
     pub allow_rules: u64,
     /// Size of the artifact in bytes.
     pub bytes: u64,
+    /// Bytes of the domain sections: the FST, its filter, its hash index
+    /// (value table included).
+    pub fst_bytes: u64,
+    /// See [`Stats::fst_bytes`].
+    pub filter_bytes: u64,
+    /// See [`Stats::fst_bytes`].
+    pub index_bytes: u64,
     /// Build time, seconds since the Unix epoch.
     pub built_at: u64,
     /// Sources: name, category, SHA-256 of the raw input (hex), rules taken.
@@ -450,6 +457,9 @@ impl Blocklist {
             ip_rules: layout.counts.ip_rules,
             allow_rules: layout.counts.allow_rules,
             bytes: self.inner.len() as u64,
+            fst_bytes: layout.fst.len() as u64,
+            filter_bytes: layout.filter.len() as u64,
+            index_bytes: (layout.values.len() + layout.index.len()) as u64,
             built_at: layout.counts.built_at,
             sources: layout
                 .sources

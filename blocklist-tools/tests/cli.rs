@@ -172,6 +172,18 @@ fn compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names()
             && s.contains("source\tblocklistproject_scam.hosts\tmalware\t"),
         "{s}"
     );
+    let field = |key: &str| -> u64 {
+        let line = s.lines().find(|l| l.starts_with(&format!("{key}\t")));
+        line.and_then(|l| l.split('\t').nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {s}"))
+    };
+    let sections = [
+        field("fst_bytes"),
+        field("filter_bytes"),
+        field("index_bytes"),
+    ];
+    assert!(sections.iter().all(|b| *b > 0), "{s}");
+    assert!(sections.iter().sum::<u64>() < field("bytes"), "{s}");
 }
 
 #[test]

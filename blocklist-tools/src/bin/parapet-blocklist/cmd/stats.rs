@@ -24,6 +24,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s.bytes as f64 / s.domain_rules as f64
         )?;
     }
+    writeln!(out, "fst_bytes\t{}", s.fst_bytes)?;
+    writeln!(out, "filter_bytes\t{}", s.filter_bytes)?;
+    writeln!(out, "index_bytes\t{}", s.index_bytes)?;
     writeln!(out, "built_at\t{}", s.built_at)?;
     for (name, category, sha, rules) in &s.sources {
         writeln!(
