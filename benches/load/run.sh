@@ -241,6 +241,11 @@ gen_unbound_list "$WORK/list-names" "$WORK/unbound-nxdomain.conf" nxdomain "$SIN
 gen_unbound_list "$WORK/list-names" "$WORK/unbound-sinkhole.conf" sinkhole "$SINK4" "$SINK6" "$BLOCK_TTL"
 
 # --- configs -------------------------------------------------------------
+# Response rate limiting off: NSD's default (200 answers a second per /24
+# and answer class) lumps every NODATA answer of the zone into one bucket,
+# so the realistic mix's AAAA misses were dropped or truncated and waited
+# for the forwarder's retransmission (hickory: 333 ms floor) or a TCP retry;
+# the run measured NSD's rate limit, not the servers.
 cat >"$WORK/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@$UP_PORT
@@ -254,6 +259,7 @@ server:
   pidfile: "$WORK/nsd.pid"
   logfile: "$WORK/nsd.log"
   verbosity: 1
+  rrl-ratelimit: 0
 remote-control:
   control-enable: no
 zone:
