@@ -1,5 +1,7 @@
 //! One step at a time through the raw FST, with a short cut for the node
-//! kind that makes up most of the walk.
+//! kind that makes up most of the walk. Lookups walk the FST only where the
+//! hash index cannot answer (keys it marks "walk", names of more than 16
+//! labels); see `index`.
 //!
 //! The tail of a key that no other key shares is a chain of nodes with one
 //! transition leading to the node compiled just before it. The `fst` crate
