@@ -173,7 +173,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
 /// The async runtime for a process that may use `cpus` CPUs: tokio's
 /// single-threaded scheduler for one (pinned, or a one-CPU machine), where
 /// the multi-threaded one would still run a single worker but pay for its
-/// cross-thread wake-ups on every task (about a tenth more CPU per
+/// cross-thread machinery on every task wake-up (a few percent of CPU per
 /// forwarded query in the load benchmark); else the multi-threaded one, a
 /// worker per CPU. Blocking work (list reloads) has its own pool either way.
 fn runtime(cpus: usize) -> std::io::Result<tokio::runtime::Runtime> {
