@@ -43,6 +43,11 @@ const HEADER_LEN: usize = 12;
 const TYPE_OPT: u16 = 41;
 /// Longest key: a 255-byte name, the type and one flags byte.
 const MAX_KEY: usize = 255 + 3;
+/// Largest answer kept, bytes. Larger answers (rare: long TXT or DNSSEC
+/// chains asked over TCP, DoT or DoH) are forwarded each time, so the
+/// cache's memory stays within about `cache_size` × 4 KiB even when a
+/// client asks for large answers on purpose.
+const MAX_KEPT: usize = 4096;
 
 /// Cache key: lower-cased wire name, query type, EDNS shape.
 #[derive(Debug, Clone, Copy)]
@@ -269,8 +274,12 @@ impl AnswerCache {
     }
 
     /// Keep `response` (as sent to the query with `key`) for repeats, if it
-    /// is a complete, cacheable answer with a positive smallest TTL.
+    /// is a complete, cacheable answer with a positive smallest TTL and at
+    /// most [`MAX_KEPT`] bytes.
     pub fn insert(&self, key: &Key, response: &[u8], list: &Arc<Blocklist>, outcome: Outcome) {
+        if response.len() > MAX_KEPT {
+            return;
+        }
         let Some(layout) = Layout::of(response) else {
             return;
         };

@@ -173,6 +173,21 @@ fn max_ttl_bounds_the_stay_and_size_is_bounded() {
 }
 
 #[test]
+fn answers_over_the_size_bound_are_not_kept() {
+    let (c, l) = (cache(""), list());
+    let q = query(1, "txt.example.", RecordType::A, Some(65535));
+    // 16-27 bytes per A record (name compressed or not): 100 fit in 4 KiB,
+    // 300 do not.
+    let small = response(&q, &[300; 100], false);
+    let large = response(&q, &[300; 300], false);
+    assert!(small.len() <= super::MAX_KEPT && large.len() > super::MAX_KEPT);
+    c.insert(&key(&q), &large, &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_none(), "{} bytes kept", large.len());
+    c.insert(&key(&q), &small, &l, FORWARDED);
+    assert!(hit(&c, &q, &l).is_some());
+}
+
+#[test]
 fn hostile_responses_are_not_kept() {
     let (c, l) = (cache(""), list());
     let q = query(1, "www.example.", RecordType::A, None);

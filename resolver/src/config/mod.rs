@@ -142,10 +142,10 @@ pub struct UpstreamConfig {
     /// Attempts per server (default 2).
     pub attempts: usize,
     /// Cache entries (default 8192), for hickory-resolver's record cache
-    /// (TCP, DoT, DoH) and again for the UDP encoded-answer cache (about
-    /// 250 bytes per typical answer); 0 turns both off. UDP answers kept in
-    /// the answer cache are not kept in hickory's cache as well (see
-    /// [`crate::forward::Cache`]).
+    /// and again for the encoded-answer cache all transports share (about
+    /// 250 bytes per typical answer; answers over 4 KiB are not kept);
+    /// 0 turns both off. Answers kept in the answer cache are not kept in
+    /// hickory's full cache as well (see [`crate::forward::Cache`]).
     pub cache_size: u64,
     /// Lower bound on cached positive TTLs, s (default: none).
     pub cache_min_ttl: Option<u32>,
