@@ -178,3 +178,35 @@ fn corrupt_file_error_names_the_file() {
         Err(Error::Io { .. })
     ));
 }
+
+#[test]
+fn scrambled_hash_index_with_valid_checksum_never_panics_or_hangs() {
+    let b = artifact();
+    let (off, len) = (
+        u64_at(&b, INDEX_OFF) as usize,
+        u64_at(&b, INDEX_OFF + 8) as usize,
+    );
+    // Every slot taken (no empty slot ends a probe), then pseudo-random slots.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for fill in [Some(0xffu8), Some(0x01), None] {
+        let mut bad = b.clone();
+        for byte in &mut bad[off..off + len] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *byte = fill.unwrap_or(x as u8);
+        }
+        set_u64(&mut bad, INDEX_OFF, off as u64); // same field: refreshes the checksum
+        let bl = Blocklist::from_bytes(bad).expect("lengths are intact, so it loads");
+        for name in [
+            "evil.example",
+            "www.bad.example",
+            "example",
+            "a.b.c.d.e",
+            "x",
+        ] {
+            // Any verdict will do; it must come back.
+            let _ = bl.check_name(name);
+        }
+    }
+}
