@@ -141,3 +141,26 @@ fn messy_maltrail_trails_compile_and_skip_only_junk() {
     assert!(list.stats().domain_rules > 200_000);
     assert!(!reasons.is_empty());
 }
+
+#[test]
+fn denyallow_hints_do_not_drop_typosquat_rules() {
+    // DandelionSprout marks typo-squats with `$denyallow=` names that lie
+    // outside the rule (`you-were-likely-looking-for-…`): the rule applies.
+    let path =
+        parapet_blocklist::data_dir().join("adblock/dandelionsprout_antimalware_adguardhome.txt");
+    if !path.exists() {
+        eprintln!("SKIPPED: {} not found", path.display());
+        return;
+    }
+    let (list, _) =
+        Blocklist::compile(&[SourceSpec::new(&path)], CompileOptions::default()).unwrap();
+    for name in ["ubuntu.org", "www.githu.com", "snapchat.cm"] {
+        assert!(list.check_name(name).is_block(), "{name}");
+    }
+    // The hint names themselves are not listed.
+    assert!(
+        !list
+            .check_name("you-were-likely-looking-for-ubuntu.com")
+            .is_block()
+    );
+}

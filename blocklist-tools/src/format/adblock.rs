@@ -1,6 +1,10 @@
 //! Adblock/AdGuard DNS subset: `||name^`, `@@||name^`, `||*.name^`, plain
-//! `name`, bare IPs, `$important`. Cosmetic rules, URL rules, regexes and
-//! other modifiers are ignored (counted, not applied).
+//! `name`, bare IPs, `$important`, and `$denyallow` when none of its names
+//! falls under the rule's (then it changes nothing: lists use it to carry a
+//! hint such as `you-were-likely-looking-for-ubuntu.com`). Cosmetic rules,
+//! URL rules, regexes, other modifiers, and `$denyallow` names inside the
+//! rule's subtree (a hole the rule model cannot express without allowing
+//! those names for every list) are ignored (counted, not applied).
 
 use super::{Kind, LineResult, is_ip_or_net};
 use crate::name::normalize;
@@ -28,17 +32,21 @@ pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
     if body.starts_with('/') {
         return Ok(Kind::Ignored); // regex
     }
-    let pattern = match body.split_once('$') {
+    let (pattern, denyallow) = match body.split_once('$') {
         Some((pattern, options)) => {
-            if !options
-                .split(',')
-                .all(|o| o.trim().eq_ignore_ascii_case("important"))
-            {
-                return Ok(Kind::Ignored);
+            let mut denyallow = None;
+            for o in options.split(',').map(str::trim) {
+                match o.split_once('=') {
+                    Some((key, names)) if key.eq_ignore_ascii_case("denyallow") => {
+                        denyallow = Some(names);
+                    }
+                    _ if o.eq_ignore_ascii_case("important") => {}
+                    _ => return Ok(Kind::Ignored),
+                }
             }
-            pattern
+            (pattern, denyallow)
         }
-        None => body,
+        None => (body, None),
     };
     let name = if let Some(rest) = pattern.strip_prefix("||") {
         match rest.strip_suffix('^').or_else(|| rest.strip_suffix("^|")) {
@@ -71,12 +79,30 @@ pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
         return Ok(Kind::Rules);
     }
     let name = normalize(name).map_err(|e| format!("{e}: {line:?}"))?;
+    if let Some(names) = denyallow
+        && !denyallow_is_outside(names, &name, scope)
+    {
+        return Ok(Kind::Ignored);
+    }
     out.push(RawRule {
         target: crate::rule::Target::Name(name),
         scope,
         action,
     });
     Ok(Kind::Rules)
+}
+
+/// True when every `$denyallow` name is a plain name outside what the rule
+/// covers (`name` and below for a subtree rule, below for `*.`), so that
+/// the option changes nothing.
+fn denyallow_is_outside(names: &str, name: &str, scope: Scope) -> bool {
+    names.split('|').all(|d| {
+        let Ok(d) = normalize(d) else {
+            return false; // wildcards and junk: cannot tell
+        };
+        let below = d.strip_suffix(name).is_some_and(|head| head.ends_with('.'));
+        !(below || (scope == Scope::Subtree && d == name))
+    })
 }
 
 #[cfg(test)]
@@ -112,13 +138,37 @@ mod tests {
             parse(Format::Adblock, "||*.loan^$dnstype=~CNAME").0,
             Ok(Kind::Ignored)
         );
+        // `$denyallow` naming only names outside the rule: the rule as is.
         assert_eq!(
             parse(
                 Format::Adblock,
                 "||ubuntu.org^$denyallow=you-were-likely-looking-for-ubuntu.com"
             )
-            .0,
-            Ok(Kind::Ignored)
+            .1,
+            ["block subtree ubuntu.org"]
+        );
+        assert_eq!(
+            parse(
+                Format::Adblock,
+                "||*.evil.example^$important,denyallow=evil.example|a.org"
+            )
+            .1,
+            ["block below evil.example"]
+        );
+        // A name inside the rule would be a hole: not applied.
+        for line in [
+            "||evil.example^$denyallow=a.org|ok.evil.example",
+            "||evil.example^$denyallow=EVIL.example",
+            "@@||*.ok.example^$denyallow=x.ok.example",
+            "||aussie-gamer.com^$denyallow=the-site-was-stolen-by-casino-link-spammers.*",
+            "||evil.example^$denyallow=",
+            "||evil.example^$denyallow=a.org,domain=b.org",
+        ] {
+            assert_eq!(parse(Format::Adblock, line).0, Ok(Kind::Ignored), "{line}");
+        }
+        assert_eq!(
+            parse(Format::Adblock, "||notevil.example^$denyallow=evil.example").1,
+            ["block subtree notevil.example"]
         );
         assert_eq!(
             parse(Format::Adblock, "@@||masto*.top^").0,
