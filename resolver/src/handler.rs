@@ -354,7 +354,7 @@ impl Handler {
             _ => ResponseCode::NoError,
         };
         if let Some(rl) = &inner.ratelimit
-            && !rl.check(client.ip())
+            && !rl.check_client(client.ip(), &crate::transport::tokens::current_auth())
         {
             query.write_empty(ResponseCode::Refused, false, out);
             outcome = Outcome::RateLimited;
@@ -561,9 +561,9 @@ impl Handler {
             reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
             return (Outcome::Refused, reply);
         }
-        // 2. Rate limit per client network.
+        // 2. Rate limit per client network (per device for token clients).
         if let Some(rl) = &inner.ratelimit
-            && !rl.check(src.ip())
+            && !rl.check_client(src.ip(), &crate::transport::tokens::current_auth())
         {
             return (
                 Outcome::RateLimited,

@@ -1,6 +1,8 @@
 //! Per-client rate limiting: a token bucket per client network (/24 for
 //! IPv4, /56 for IPv6 by default), so one host or one flood source cannot
-//! starve the others.
+//! starve the others. A device that presented an access token (DoT/DoH)
+//! has a bucket of its own instead: phones behind one carrier's NAT share
+//! addresses, not a bucket.
 //!
 //! The table is sharded behind small mutexes (held for a few nanoseconds,
 //! never across an await) and pruned of idle buckets as it grows.
@@ -10,7 +12,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use ahash::RandomState;
+
 use crate::config::AccessConfig;
+use crate::transport::tokens::ClientAuth;
 
 const SHARDS: usize = 16;
 /// Prune a shard when it holds more buckets than this.
@@ -25,13 +30,16 @@ pub struct RateLimiter {
     v6_prefix: u8,
     shards: Vec<Mutex<HashMap<Key, Bucket>>>,
     started: Instant,
+    /// Hashes token labels into [`Key::Device`].
+    devices: RandomState,
 }
 
-/// A client network.
+/// A client network, or a device known by its token's label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     V4(u32),
     V6(u128),
+    Device(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +71,7 @@ impl RateLimiter {
             v6_prefix: v6_prefix.min(128),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             started: Instant::now(),
+            devices: RandomState::new(),
         }
     }
 
@@ -85,11 +94,24 @@ impl RateLimiter {
 
     /// Take one token for `ip`'s network; false when the bucket is empty.
     pub fn check(&self, ip: IpAddr) -> bool {
-        let key = self.key(ip);
+        self.take(self.key(ip))
+    }
+
+    /// Take one token for the client of a request: its device's bucket when
+    /// it was authenticated by an access token, else its network's.
+    pub fn check_client(&self, ip: IpAddr, auth: &ClientAuth) -> bool {
+        match auth {
+            ClientAuth::Token(label) => self.take(Key::Device(self.devices.hash_one(&**label))),
+            ClientAuth::Address => self.check(ip),
+        }
+    }
+
+    fn take(&self, key: Key) -> bool {
         let now = self.started.elapsed().as_secs_f64();
         let folded = match key {
             Key::V4(x) => u64::from(x),
             Key::V6(x) => (x >> 64) as u64 ^ x as u64,
+            Key::Device(x) => x,
         };
         let shard =
             &self.shards[(folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % SHARDS];
@@ -133,6 +155,31 @@ mod tests {
         assert!(!rl.check(a));
         assert!(!rl.check(same_net), "same /24 shares the bucket");
         assert!(rl.check(other), "another network has its own bucket");
+    }
+
+    #[test]
+    fn token_clients_have_a_bucket_per_device_apart_from_their_network() {
+        let rl = RateLimiter::new(1, 2, 24, 56);
+        let nat: IpAddr = "198.51.100.7".parse().expect("ip");
+        let alice = ClientAuth::Token("alice phone".into());
+        let bob = ClientAuth::Token("bob phone".into());
+        for _ in 0..2 {
+            assert!(rl.check_client(nat, &alice));
+        }
+        assert!(!rl.check_client(nat, &alice), "alice's bucket is empty");
+        assert!(
+            rl.check_client(nat, &bob),
+            "bob behind the same NAT has his own"
+        );
+        assert!(
+            rl.check_client(nat, &ClientAuth::Address),
+            "the network's bucket is apart from its devices'"
+        );
+        assert!(rl.check(nat));
+        assert!(
+            !rl.check_client(nat, &ClientAuth::Address),
+            "and it empties too"
+        );
     }
 
     #[test]

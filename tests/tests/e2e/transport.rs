@@ -137,6 +137,41 @@ async fn dot_ask(s: &mut TlsStream<TcpStream>, name: &str) -> Result<Message> {
     Ok(Message::from_vec(&answer)?)
 }
 
+#[tokio::test]
+async fn token_devices_behind_one_address_have_their_own_rate_limit() -> Result<()> {
+    let up = Upstream::start().await;
+    let cert = Cert::new();
+    let bob = "bob-0c1d";
+    let tokens = format!(
+        "{} alice phone\n{} bob phone\n",
+        hash_token(TOKEN),
+        hash_token(bob)
+    );
+    let p = encrypted(up.addr(), &cert)
+        .file("tokens", tokens)
+        .section(
+            "access",
+            "allow = [\"10.0.0.0/8\"]\nrate_limit_qps = 1\nrate_limit_burst = 3\ntokens_file = \"tokens\"",
+        )
+        .start()
+        .await?;
+    let roots = [&cert.der[..]];
+    // Both phones connect from 127.0.0.1, as phones behind one carrier NAT.
+    let mut alice =
+        tls_connect(dot_addr(&p), &format!("{TOKEN}.{HOST}"), &roots, &[b"dot"]).await?;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(rcode(&dot_ask(&mut alice, "www.example.").await?));
+    }
+    // A burst of 3 at 1 a second: at least the last of five is refused.
+    assert_eq!(codes[0], ResponseCode::NoError, "{codes:?}");
+    assert_eq!(codes[4], ResponseCode::Refused, "{codes:?}");
+    let mut bob = tls_connect(dot_addr(&p), &format!("{bob}.{HOST}"), &roots, &[b"dot"]).await?;
+    let answer = dot_ask(&mut bob, "www.example.").await?;
+    assert_eq!(addresses(&answer), [ALLOWED], "bob has a bucket of his own");
+    Ok(())
+}
+
 /// One HTTP/1.1 request over TLS: (status, headers lower-cased, body).
 async fn http1(
     addr: SocketAddr,
