@@ -61,6 +61,7 @@ pub(crate) fn build(keys: &[(u64, u64)]) -> (Vec<u8>, Vec<u8>) {
         return (Vec::new(), Vec::new());
     }
     let mut values: Vec<u64> = Vec::new();
+    let mut ids: std::collections::HashMap<u64, u8> = std::collections::HashMap::new();
     let mut by_hash: Vec<(u64, usize)> = keys.iter().enumerate().map(|(i, k)| (k.0, i)).collect();
     by_hash.sort_unstable();
     let collides = |at: usize| {
@@ -73,11 +74,13 @@ pub(crate) fn build(keys: &[(u64, u64)]) -> (Vec<u8>, Vec<u8>) {
         let value = keys[i].1;
         let id = if collides(at) {
             WALK
-        } else if let Some(p) = values.iter().position(|v| *v == value) {
-            p as u8
+        } else if let Some(&id) = ids.get(&value) {
+            id
         } else if values.len() < MAX_VALUES {
+            let id = values.len() as u8;
             values.push(value);
-            (values.len() - 1) as u8
+            ids.insert(value, id);
+            id
         } else {
             WALK
         };

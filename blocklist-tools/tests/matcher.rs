@@ -28,6 +28,20 @@ fn word(v: Verdict) -> &'static str {
     }
 }
 
+/// Check `name` as text and as wire labels: both give `want`; returns the
+/// text verdict.
+fn check_both(bl: &Blocklist, name: &str, want: &str) -> Verdict {
+    let v = bl.check_name(name);
+    assert_eq!(word(v), want, "{name}");
+    let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+    assert_eq!(
+        word(bl.check_labels(labels.into_iter())),
+        want,
+        "{name} as labels"
+    );
+    v
+}
+
 #[test]
 fn subdomain_of_blocked_name_is_blocked_and_lookalike_is_not() {
     let bl = compile(&[(Format::Domains, "evil.example\n", false)]);
@@ -256,13 +270,7 @@ fn names_under_a_listed_parent_are_decided_by_the_full_walk() {
         ("com", "none"),
         ("..", "none"),
     ] {
-        assert_eq!(word(bl.check_name(name)), want, "{name}");
-        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
-        assert_eq!(
-            word(bl.check_labels(labels.into_iter())),
-            want,
-            "{name} as labels"
-        );
+        check_both(&bl, name, want);
     }
 }
 
@@ -304,11 +312,7 @@ fn keys_beyond_the_index_value_table_are_walked_in_the_fst() {
             (format!("ok.x{i}.example"), "allow"),
             (format!("nok.x{i}.example"), "block"),
         ] {
-            let v = bl.check_name(&name);
-            assert_eq!(word(v), want, "{name}");
-            let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
-            assert_eq!(word(bl.check_labels(labels.into_iter())), want, "{name}");
-            if let Some(r) = v.rule() {
+            if let Some(r) = check_both(&bl, &name, want).rule() {
                 assert_eq!(bl.source_of(r).name, format!("src{i}.txt"), "{name}");
             }
         }

@@ -40,6 +40,7 @@ use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::RateLimiter;
 use crate::transport::exchange::CapturedResponse;
+use crate::transport::tokens;
 
 /// How a query ended. Recorded once per query, at one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,7 +355,7 @@ impl Handler {
             _ => ResponseCode::NoError,
         };
         if let Some(rl) = &inner.ratelimit
-            && !rl.check_client(client.ip(), &crate::transport::tokens::current_auth())
+            && !tokens::with_current_auth(|auth| rl.check_client(client.ip(), auth))
         {
             query.write_empty(ResponseCode::Refused, false, out);
             outcome = Outcome::RateLimited;
@@ -545,7 +546,7 @@ impl Handler {
     /// Access control: a client in the allowed networks, or a DoT/DoH
     /// query carrying a valid access token.
     fn admits(&self, client: std::net::IpAddr) -> bool {
-        self.inner.access.is_allowed(client) || crate::transport::tokens::is_token_authenticated()
+        self.inner.access.is_allowed(client) || tokens::is_token_authenticated()
     }
 
     /// The query path for one request; returns the outcome and the reply.
@@ -563,7 +564,7 @@ impl Handler {
         }
         // 2. Rate limit per client network (per device for token clients).
         if let Some(rl) = &inner.ratelimit
-            && !rl.check_client(src.ip(), &crate::transport::tokens::current_auth())
+            && !tokens::with_current_auth(|auth| rl.check_client(src.ip(), auth))
         {
             return (
                 Outcome::RateLimited,

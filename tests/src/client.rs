@@ -52,6 +52,16 @@ impl Default for QueryOptions {
     }
 }
 
+impl QueryOptions {
+    /// UDP without an OPT record: a plain 512-byte client.
+    pub fn without_edns() -> Self {
+        QueryOptions {
+            edns: false,
+            ..QueryOptions::default()
+        }
+    }
+}
+
 /// Send one query with hickory's client and return the response message.
 pub async fn query(
     server: SocketAddr,

@@ -293,15 +293,21 @@ pub async fn with_auth<F: Future>(auth: ClientAuth, f: F) -> F::Output {
 /// stage calls this: `Token(_)` skips the address allow-list. Plain UDP and
 /// TCP requests (and any code outside [`with_auth`]) get `Address`.
 pub fn current_auth() -> ClientAuth {
+    with_current_auth(ClientAuth::clone)
+}
+
+/// Call `f` with how the request being handled on this task was
+/// authenticated (see [`current_auth`]), without cloning it.
+pub fn with_current_auth<R>(f: impl Fn(&ClientAuth) -> R) -> R {
     CLIENT_AUTH
-        .try_with(|auth| auth.clone())
-        .unwrap_or_default()
+        .try_with(&f)
+        .unwrap_or_else(|_| f(&ClientAuth::Address))
 }
 
 /// Whether the request being handled on this task carried a valid token
 /// (what the access stage asks; no allocation).
 pub fn is_token_authenticated() -> bool {
-    CLIENT_AUTH.try_with(ClientAuth::is_token).unwrap_or(false)
+    with_current_auth(ClientAuth::is_token)
 }
 
 #[cfg(test)]

@@ -155,10 +155,7 @@ async fn truncation_is_unchanged_after_a_cached_large_answer() -> anyhow::Result
     let again = p.query("big.example.", RecordType::TXT).await?;
     assert_eq!(again.answers.len(), 10);
     assert!(!again.metadata.truncation);
-    let no_edns = QueryOptions {
-        edns: false,
-        ..QueryOptions::default()
-    };
+    let no_edns = QueryOptions::without_edns();
     for _ in 0..2 {
         let udp = p
             .query_with("big.example.", RecordType::TXT, &no_edns)
@@ -175,10 +172,7 @@ async fn truncation_is_unchanged_after_a_cached_large_answer() -> anyhow::Result
 async fn answers_the_answer_cache_does_not_keep_are_still_cached() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let p = Parapet::start(up.addr()).await?;
-    let no_edns = QueryOptions {
-        edns: false,
-        ..QueryOptions::default()
-    };
+    let no_edns = QueryOptions::without_edns();
     // Truncated for a 512-byte client, and blocked on inspection (CNAME
     // into a blocked name): neither is kept as encoded bytes, so hickory's
     // small cache behind the answer cache must serve the repeats.
@@ -271,10 +265,7 @@ async fn udp_and_tcp_share_answers_without_a_second_upstream_query() -> anyhow::
 async fn truncated_udp_answer_is_not_served_to_tcp_as_complete() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let p = Parapet::start(up.addr()).await?;
-    let no_edns = QueryOptions {
-        edns: false,
-        ..QueryOptions::default()
-    };
+    let no_edns = QueryOptions::without_edns();
     let tcp_no_edns = QueryOptions {
         transport: Transport::Tcp,
         ..no_edns.clone()

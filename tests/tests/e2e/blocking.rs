@@ -61,10 +61,7 @@ async fn ede_15_names_category_and_source() -> anyhow::Result<()> {
 async fn no_edns_in_query_means_no_opt_in_answer() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let p = Parapet::start(up.addr()).await?;
-    let opts = QueryOptions {
-        edns: false,
-        ..QueryOptions::default()
-    };
+    let opts = QueryOptions::without_edns();
     let msg = p
         .query_with("phishing.example.", RecordType::A, &opts)
         .await?;

@@ -123,10 +123,7 @@ async fn upstream_down_gives_servfail_in_time_and_blocked_names_still_answered()
 async fn large_answer_is_truncated_over_plain_udp_and_whole_over_tcp() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let p = Parapet::start(up.addr()).await?;
-    let no_edns = QueryOptions {
-        edns: false,
-        ..QueryOptions::default()
-    };
+    let no_edns = QueryOptions::without_edns();
     let udp = p
         .query_with("big.example.", RecordType::TXT, &no_edns)
         .await?;

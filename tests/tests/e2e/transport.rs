@@ -742,10 +742,7 @@ async fn a_udp_answer_is_served_over_dot_and_doh_from_the_shared_cache() -> Resu
     let p = encrypted(up.addr(), &cert).start().await?;
     let roots = [&cert.der[..]];
     // The DoT and DoH queries below carry no EDNS: ask UDP the same way.
-    let no_edns = parapet_e2e::client::QueryOptions {
-        edns: false,
-        ..Default::default()
-    };
+    let no_edns = parapet_e2e::client::QueryOptions::without_edns();
     let udp = p
         .query_with("www.example.", RecordType::A, &no_edns)
         .await?;
