@@ -118,27 +118,17 @@ print_table() {
         "for a blocked name, polled with dig every ~10 ms. RSS = VmRSS from /proc/PID/status."
 }
 
-# append_benchmarks FILE TABLE — adds a dated entry at the end of the
-# "End to end against Unbound" section (dropping its placeholder line).
-append_benchmarks() {
-    local file=$1 table=$2 entry
-    entry=$(mktemp "$WORK/entry.XXXXXX")
+# write_result FILE TABLE — writes one dated run to FILE (a new file in
+# benches/results/; BENCHMARKS.md keeps the current summary by hand).
+write_result() {
+    local file=$1 table=$2
     {
+        echo "# $(date -u '+%Y-%m-%d %H:%M UTC'): \`$COMMAND_LINE\`"
         echo
-        echo "### $(date -u '+%Y-%m-%d %H:%M UTC'): \`$COMMAND_LINE\`"
-        echo
+        echo "Commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)."
         echo "Machine: 2 cores ($(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)," \
-            "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)), shared with other work while it ran."
+            "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo))."
         echo
         echo "$table"
-    } >"$entry"
-    awk -v entry="$entry" '
-        function flush() { while ((getline line < entry) > 0) print line; close(entry); done = 1 }
-        /^## / && insec && !done { flush(); print ""; insec = 0 }
-        /^## End to end against Unbound/ { insec = 1; print; next }
-        insec && /^\(to be measured\)$/ { next }
-        { print }
-        END { if (!done) { if (!insec) print "\n## End to end against Unbound"; flush() } }
-    ' "$file" | cat -s >"$file.tmp"
-    mv "$file.tmp" "$file"
+    } >"$file"
 }

@@ -6,14 +6,14 @@
 # 1.16M-domain maltrail list compiled to a .pbl artifact) and Unbound (the
 # same list as local zones), both forwarding to that upstream; drives each
 # with dnsperf (pinned to the other CPU) using identical query files, and
-# prints one table of parapet/Unbound ratios, which it also appends to
-# BENCHMARKS.md. Talks only to 127.0.0.1; every step has a deadline; every
+# prints one table of parapet/Unbound ratios, which it also writes to
+# benches/results/DATE-load.md. Talks only to 127.0.0.1; every step has a deadline; every
 # process it starts is stopped on exit.
 #
 # Usage: benches/load/run.sh [--quick] [--no-append] [--no-build] [--keep]
 #                            [--install] [--only parapet|unbound]
 #   --quick      smoke run (~2 min): 3 s runs, 6 s steady-rate runs
-#   --no-append  print the table only, leave BENCHMARKS.md alone
+#   --no-append  print the table only, write no results file
 #   --no-build   use the existing target/release binaries
 #   --keep       keep the work directory (configs, query files, raw dnsperf
 #                output) and print its path
@@ -442,6 +442,7 @@ stop_bg "$NSD_PID"
 TABLE=$(print_table)
 printf '\n%s\n' "$TABLE"
 if ((APPEND)); then
-    append_benchmarks "$ROOT/BENCHMARKS.md" "$TABLE"
-    log "appended to $ROOT/BENCHMARKS.md"
+    RESULT="$ROOT/benches/results/$(date -u '+%Y-%m-%d-%H%M')-load.md"
+    write_result "$RESULT" "$TABLE"
+    log "wrote $RESULT (update the summary in BENCHMARKS.md)"
 fi
