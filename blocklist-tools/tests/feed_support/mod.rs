@@ -362,3 +362,71 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures/feed")
         .join(name)
 }
+
+/// Whether `tool` runs. When it does not: with `PARAPET_REQUIRE_TOOLS` set
+/// this panics (CI must have it); otherwise it prints `SKIPPED: …` and
+/// returns false so the test can return early.
+pub fn require_tool(tool: &str, test: &str) -> bool {
+    if std::process::Command::new(tool).arg("-v").output().is_ok() {
+        return true;
+    }
+    if std::env::var_os("PARAPET_REQUIRE_TOOLS").is_some() {
+        panic!("{test}: `{tool}` is required (PARAPET_REQUIRE_TOOLS is set) but not installed");
+    }
+    eprintln!("SKIPPED: {test}: `{tool}` is not installed");
+    false
+}
+
+/// A minisign key pair made by the real `minisign` binary (no password).
+pub struct Signer {
+    dir: tempfile::TempDir,
+}
+
+impl Signer {
+    /// `minisign -G`.
+    pub fn new() -> Signer {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(dir.path().join("key.pub"))
+            .arg("-s")
+            .arg(dir.path().join("key.sec"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run minisign -G");
+        assert!(status.status.success(), "minisign -G: {status:?}");
+        Signer { dir }
+    }
+
+    /// The public key's base64 line, for `minisign_key`.
+    pub fn public_key(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("key.pub")).unwrap();
+        text.lines().nth(1).unwrap().to_string()
+    }
+
+    /// Sign `body` as a file named `file_name` with `minisign -S`: with
+    /// `trusted` as the trusted comment, or minisign's default
+    /// (`timestamp:<now>\tfile:<file_name>\thashed`) when `None`. Returns
+    /// the `.minisig` text.
+    pub fn sign(&self, file_name: &str, body: &[u8], trusted: Option<&str>) -> Vec<u8> {
+        let work = tempfile::tempdir().unwrap();
+        let file = work.path().join(file_name);
+        std::fs::write(&file, body).unwrap();
+        let mut command = std::process::Command::new("minisign");
+        command
+            .arg("-S")
+            .arg("-s")
+            .arg(self.dir.path().join("key.sec"))
+            .arg("-m")
+            .arg(&file)
+            .stdin(std::process::Stdio::null());
+        if let Some(comment) = trusted {
+            command.arg("-t").arg(comment);
+        }
+        let output = command.output().expect("run minisign -S");
+        assert!(output.status.success(), "minisign -S: {output:?}");
+        let mut sig = file.into_os_string();
+        sig.push(".minisig");
+        std::fs::read(sig).unwrap()
+    }
+}
