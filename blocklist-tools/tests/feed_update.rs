@@ -157,11 +157,14 @@ fn body_over_the_size_cap_is_refused_while_streaming() {
     assert_eq!(only(&report).rules, Some(1));
     assert!(blocks(&setup, "phish-one.example"));
     assert!(!blocks(&setup, "endless.example"));
-    // Nothing but the last good copy and its metadata is left behind.
-    let leftovers = std::fs::read_dir(setup.state_body("f").parent().unwrap())
+    // Nothing but the last good copy, its metadata and status and the
+    // metrics file is left behind.
+    let mut leftovers: Vec<String> = std::fs::read_dir(setup.state_body("f").parent().unwrap())
         .unwrap()
-        .count();
-    assert_eq!(leftovers, 2);
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    leftovers.sort();
+    assert_eq!(leftovers, ["f.body", "f.meta", "f.status", "feeds.prom"]);
 }
 
 #[test]
@@ -243,7 +246,7 @@ fn signed_setup(server: &FeedServer, key_file: &str) -> Setup {
     let key = key.lines().nth(1).unwrap().to_string();
     Setup::new(&url_feed(
         "signed",
-        &server.url("/signed.txt"),
+        &server.url("/signed-hosts.txt"),
         &format!("minisign_key = \"{key}\""),
     ))
 }
@@ -252,12 +255,12 @@ fn signed_setup(server: &FeedServer, key_file: &str) -> Setup {
 fn good_minisign_signature_is_accepted() {
     let server = FeedServer::start();
     server.set_body(
-        "/signed.txt",
+        "/signed-hosts.txt",
         &std::fs::read(fixture("signed-hosts.txt")).unwrap(),
         "s1",
     );
     server.set_body(
-        "/signed.txt.minisig",
+        "/signed-hosts.txt.minisig",
         &std::fs::read(fixture("signed-hosts.txt.minisig")).unwrap(),
         "m1",
     );
@@ -274,22 +277,22 @@ fn tampered_body_or_wrong_key_or_missing_signature_is_refused() {
     tampered.extend_from_slice(b"0.0.0.0 google.com\n");
     let signature = std::fs::read(fixture("signed-hosts.txt.minisig")).unwrap();
 
-    server.set_body("/signed.txt", &tampered, "t1");
-    server.set_body("/signed.txt.minisig", &signature, "m1");
+    server.set_body("/signed-hosts.txt", &tampered, "t1");
+    server.set_body("/signed-hosts.txt.minisig", &signature, "m1");
     let report = signed_setup(&server, "signed-hosts.pub").update(false);
     assert_refused(only(&report), "does not verify");
     assert_eq!(only(&report).rules, None);
     assert!(report.published.is_err());
 
     server.set_body(
-        "/signed.txt",
+        "/signed-hosts.txt",
         &std::fs::read(fixture("signed-hosts.txt")).unwrap(),
         "s1",
     );
     let report = signed_setup(&server, "other-key.pub").update(false);
     assert_refused(only(&report), "signature");
 
-    server.set("/signed.txt.minisig", Route::Status(404));
+    server.set("/signed-hosts.txt.minisig", Route::Status(404));
     let report = signed_setup(&server, "signed-hosts.pub").update(false);
     assert_refused(only(&report), "HTTP 404");
 }

@@ -118,3 +118,56 @@ fn units_keep_a_low_exposure_score() {
         assert!(score < 3.0, "{}: exposure {score}\n{text}", unit.display());
     }
 }
+
+/// `parapet-update.service` asks parapet to reload after exit 0 (published)
+/// and 3 (published, a feed failed), not after 1 (nothing published) or 2
+/// (bad config): its `ExecStopPost` script runs under `sh` with each
+/// `EXIT_STATUS`, `/bin/systemctl` replaced by a stub that records its call.
+#[test]
+fn update_unit_reloads_parapet_after_a_publish_only() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd/parapet-update.service"),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStopPost=+/bin/sh -c '"))
+        .expect("ExecStopPost=+/bin/sh -c '…' in parapet-update.service");
+    let script = line.strip_suffix('\'').expect("script ends with '");
+    assert!(
+        !text.lines().any(|l| l.starts_with("SuccessExitStatus=")),
+        "exit 3 must leave the unit failed"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    let stub = dir.path().join("systemctl");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // systemd turns "$$" into "$" before running the command.
+    let script = script
+        .replace("$$", "$")
+        .replace("/bin/systemctl", &stub.display().to_string());
+    for (status, reloads) in [("0", true), ("1", false), ("2", false), ("3", true)] {
+        let _ = std::fs::remove_file(&calls);
+        let output = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("EXIT_STATUS", status)
+            .output()
+            .expect("run /bin/sh");
+        assert!(output.status.success(), "exit {status}: {output:?}");
+        let called = std::fs::read_to_string(&calls).unwrap_or_default();
+        assert_eq!(
+            called == "--no-block try-reload-or-restart parapet.service\n",
+            reloads,
+            "exit {status}: systemctl called with {called:?}"
+        );
+    }
+}

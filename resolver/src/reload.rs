@@ -145,6 +145,17 @@ fn log_loaded(list: &Blocklist, what: &str) {
         sources = s.sources.len(),
         "{what}"
     );
+    if block_rules(&s) == 0 && !s.sources.is_empty() {
+        warn!(
+            allow_rules = s.allow_rules,
+            "the list has no block rules: it protects from nothing (did every feed fail?)"
+        );
+    }
+}
+
+/// Block rules of a list: its domain and IP rules less the allow rules.
+pub fn block_rules(stats: &parapet_blocklist::Stats) -> u64 {
+    (stats.domain_rules + stats.ip_rules).saturating_sub(stats.allow_rules)
 }
 
 /// Start the reloader for `shared`: a file watcher (when `config.watch`)

@@ -95,7 +95,10 @@ impl ServerBuilder {
         let config = self.config;
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(
+            Metrics::new()
+                .with_feed_file(metrics::feed_file::default_path(&config.blocklist.source)),
+        );
         let mut handler = Handler::new(&config, list.clone())?.with_metrics(Arc::clone(&metrics));
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();

@@ -49,6 +49,10 @@ pub struct FeedConfig {
     /// URL of the detached minisign signature (default: `url` + `.minisig`;
     /// for `path` feeds the signature is always `path` + `.minisig`).
     pub signature_url: Option<String>,
+    /// PEM file of the CA certificates trusted for this feed's `https://`
+    /// URLs, in place of the public roots (a feed server with a private CA);
+    /// relative to the config file.
+    pub ca_file: Option<PathBuf>,
     /// Largest body accepted, in bytes (default [`DEFAULT_MAX_BYTES`]).
     pub max_bytes: Option<u64>,
     /// Download timeout in seconds (default [`DEFAULT_TIMEOUT_SECS`]).
@@ -83,10 +87,21 @@ impl FeedConfig {
         match (&self.url, &self.path) {
             (Some(_), Some(_)) => return Err("set either url or path, not both".into()),
             (None, None) => return Err("set url or path".into()),
-            (Some(url), None) => check_url("url", url)?,
+            (Some(url), None) => {
+                check_url("url", url)?;
+                if !is_https(url) && self.sha256.is_none() && self.minisign_key.is_none() {
+                    return Err(format!(
+                        "url: {url:?} is plain http:// with neither sha256 nor minisign_key: \
+                         anyone on the path could change the list; use https:// or pin it"
+                    ));
+                }
+            }
             (None, Some(_)) => {
                 if self.signature_url.is_some() {
                     return Err("signature_url: only for url feeds; a path feed's signature is path + \".minisig\"".into());
+                }
+                if self.ca_file.is_some() {
+                    return Err("ca_file: only for url feeds".into());
                 }
             }
         }
@@ -96,6 +111,11 @@ impl FeedConfig {
                 return Err(
                     "signature_url: set minisign_key too, or the signature is not checked".into(),
                 );
+            }
+            if self.is_https() && !is_https(url) {
+                return Err(format!(
+                    "signature_url: {url:?} is http:// while url is https:// (an https feed never fetches over http)"
+                ));
             }
         }
         if let Some(format) = &self.format {
@@ -153,6 +173,34 @@ impl FeedConfig {
         self.max_drop_percent.unwrap_or(DEFAULT_MAX_DROP_PERCENT)
     }
 
+    /// Whether the feed is fetched over `https://` (and so never over
+    /// `http://`, redirects included).
+    pub fn is_https(&self) -> bool {
+        self.url.as_deref().is_some_and(is_https)
+    }
+
+    /// The feed's file name: the last segment of its URL's path (query and
+    /// fragment removed) or of its local path; `None` when empty (a URL
+    /// ending in `/`). A signature's `file:` must name it.
+    pub fn file_name(&self) -> Option<String> {
+        let name = match (&self.url, &self.path) {
+            (Some(url), _) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let path = rest.split(['?', '#']).next().unwrap_or("");
+                match path.split_once('/') {
+                    Some((_, path)) => path.rsplit('/').next().unwrap_or("").to_string(),
+                    None => String::new(),
+                }
+            }
+            (None, Some(path)) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        (!name.is_empty()).then_some(name)
+    }
+
     /// Where the feed comes from, as text (the URL or the path).
     pub fn origin(&self) -> String {
         match (&self.url, &self.path) {
@@ -161,6 +209,11 @@ impl FeedConfig {
             (None, None) => String::new(),
         }
     }
+}
+
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
 fn check_url(key: &str, url: &str) -> Result<(), String> {
@@ -236,6 +289,13 @@ impl UpdateConfig {
             })?;
             if let Some(path) = &feed.path {
                 feed.path = Some(base_dir.join(path));
+            }
+            if let Some(ca) = &feed.ca_file {
+                let ca = base_dir.join(ca);
+                super::fetch::read_ca_file(&ca).map_err(|message| {
+                    config_error(format!("feeds[{i}] ({}): ca_file: {message}", feed.name))
+                })?;
+                feed.ca_file = Some(ca);
             }
         }
         for (i, feed) in feeds.iter().enumerate() {

@@ -27,6 +27,8 @@ pub(crate) struct Download {
     pub etag: Option<String>,
     /// `Last-Modified` response header.
     pub last_modified: Option<String>,
+    /// The verified signature's trusted comment (signed feeds only).
+    pub trusted_comment: Option<String>,
 }
 
 /// Why a fetch failed.
@@ -51,13 +53,49 @@ pub(crate) fn fetch(
     }
 }
 
-fn agent(feed: &FeedConfig) -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// The HTTP client for `feed`: an `https://` feed never makes a plain
+/// `http://` request, a redirect included; `ca_file` replaces the public roots.
+fn agent(feed: &FeedConfig) -> Result<ureq::Agent, FetchError> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = &feed.ca_file {
+        let certs = read_ca_file(path)
+            .map_err(|e| FetchError::Download(format!("ca_file {}: {e}", path.display())))?;
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    Ok(ureq::Agent::config_builder()
         .timeout_global(Some(feed.timeout()))
         .http_status_as_error(false)
+        .https_only(feed.is_https())
+        .tls_config(tls.build())
         .user_agent(concat!("parapet-blocklist/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into()
+        .into())
+}
+
+/// The certificates in the PEM file at `path` (at least one).
+pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item.map_err(|e| format!("not PEM: {e}"))? {
+            ureq::tls::PemItem::Certificate(cert) => certs.push(cert),
+            _ => return Err("holds a private key, not only certificates".into()),
+        }
+    }
+    if certs.is_empty() {
+        return Err("no PEM certificate in the file".into());
+    }
+    Ok(certs)
+}
+
+/// A request error as text; the refusal of a redirect to `http://` says so.
+fn request_error(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::RequireHttpsOnly(target) => format!(
+            "refused to leave https for {target}: an https:// feed is never fetched over http:// (redirects included)"
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn fetch_url(
@@ -67,7 +105,7 @@ fn fetch_url(
     dir: &Path,
 ) -> Result<Fetched, FetchError> {
     let download = |e: String| FetchError::Download(format!("{url}: {e}"));
-    let agent = agent(feed);
+    let agent = agent(feed)?;
     let mut request = agent.get(url);
     let mut conditional = false;
     if let Some(meta) = previous {
@@ -80,7 +118,7 @@ fn fetch_url(
             conditional = true;
         }
     }
-    let response = request.call().map_err(|e| download(e.to_string()))?;
+    let response = request.call().map_err(|e| download(request_error(&e)))?;
     let status = response.status().as_u16();
     if status == 304 && conditional {
         return Ok(Fetched::NotModified);
@@ -123,12 +161,16 @@ fn fetch_url(
         sha256,
         etag,
         last_modified,
+        trusted_comment: check.map(|c| c.trusted_comment().to_string()),
     }))
 }
 
 fn fetch_signature(agent: &ureq::Agent, url: &str) -> Result<String, FetchError> {
     let refused = |e: String| FetchError::Refused(format!("signature {url}: {e}"));
-    let mut response = agent.get(url).call().map_err(|e| refused(e.to_string()))?;
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|e| refused(request_error(&e)))?;
     let status = response.status().as_u16();
     if status != 200 {
         return Err(refused(format!("HTTP {status}")));
@@ -174,6 +216,7 @@ fn fetch_path(feed: &FeedConfig, path: &Path, dir: &Path) -> Result<Fetched, Fet
         sha256,
         etag: None,
         last_modified: None,
+        trusted_comment: check.map(|c| c.trusted_comment().to_string()),
     }))
 }
 

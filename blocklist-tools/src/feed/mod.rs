@@ -3,20 +3,26 @@
 //! One update run, per feed: fetch the body into a temporary file (an HTTP
 //! fetch is conditional on the last good copy's `ETag`/`Last-Modified`,
 //! capped at `max_bytes` while it streams, bounded by `timeout_secs`) and
-//! verify it as it streams (pinned `sha256`, minisign signature); compile it
+//! verify it as it streams (pinned `sha256`, minisign signature; a signed
+//! copy must also be signed after the copy in use and for this feed's file,
+//! see [`rollback`]); compile it
 //! on its own and apply the guards (no rules; more malformed lines than
 //! rules; a fall of the rule count beyond `max_drop_percent` unless forced);
 //! accept it as the feed's new last good copy. A feed that fails keeps its
 //! last good copy. Then every feed's good copy is compiled into one artifact
-//! that is published atomically at `[blocklist] path`.
+//! that is published atomically at `[blocklist] path`, unless it holds no
+//! block rule (then nothing is published unless forced).
 //!
 //! State lives next to the artifact: `<artifact dir>/feeds/<name>.body` (the
-//! last good copy) and `<name>.meta`.
+//! last good copy), `<name>.meta`, `<name>.status` (last success and
+//! failure) and `feeds.prom` (per-feed metrics, see [`status`]).
 
 mod config;
 mod fetch;
 mod publish;
+mod rollback;
 mod state;
+pub mod status;
 mod verify;
 
 use std::fmt;
@@ -55,7 +61,8 @@ pub enum FeedError {
 /// Options of an update run.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateOptions {
-    /// Accept every feed whose rule count fell beyond its `max_drop_percent`.
+    /// Accept every feed whose rule count fell beyond its `max_drop_percent`,
+    /// and publish a list with no block rule.
     pub force: bool,
     /// Where feed state is kept (default: `feeds/` next to the artifact).
     pub state_dir: Option<PathBuf>,
@@ -126,11 +133,25 @@ pub struct UpdateReport {
     pub artifact: PathBuf,
     /// The published artifact's stats, or why nothing was published.
     pub published: Result<Stats, String>,
+    /// Where the per-feed metrics were written, or why they were not.
+    pub metrics_file: Result<PathBuf, String>,
+}
+
+impl UpdateReport {
+    /// Whether every feed was updated or unchanged (none failed or was
+    /// refused).
+    pub fn all_feeds_ok(&self) -> bool {
+        self.feeds
+            .iter()
+            .all(|f| matches!(f.outcome, FeedOutcome::Updated | FeedOutcome::Unchanged))
+    }
 }
 
 /// Run an update: fetch and check every feed, then compile the good copies
 /// and publish the artifact. Per-feed failures are reported, not returned;
-/// `published` is an error only when nothing could be published.
+/// `published` is an error when nothing was published (no usable copy, no
+/// block rule without `force`, a compile or write error). Each feed's status
+/// and the metrics file are written to the state directory.
 pub fn update(config: &UpdateConfig, options: &UpdateOptions) -> UpdateReport {
     let state_dir = options.state_dir.clone().unwrap_or_else(|| {
         config
@@ -162,12 +183,14 @@ pub fn update(config: &UpdateConfig, options: &UpdateOptions) -> UpdateReport {
     let published = if sources.is_empty() {
         Err("no feed has a usable copy".to_string())
     } else {
-        publish::publish(&config.artifact, &sources)
+        publish::publish(&config.artifact, &sources, options.force)
     };
+    let metrics_file = status::record(&state_dir, &feeds, published.is_ok());
     UpdateReport {
         feeds,
         artifact: config.artifact.clone(),
         published,
+        metrics_file,
     }
 }
 
@@ -208,11 +231,24 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
             return report(FeedOutcome::Refused(reason), previous_rules);
         }
     };
-    if let Some(meta) = current
-        && meta.sha256 == download.sha256
-    {
-        return report(FeedOutcome::Unchanged, previous_rules);
-    }
+    let signed_at = match &download.trusted_comment {
+        None if current.is_some_and(|m| m.sha256 == download.sha256) => {
+            return report(FeedOutcome::Unchanged, previous_rules);
+        }
+        None => None,
+        Some(comment) => {
+            let signer = previous.as_ref().filter(|m| state::same_signer(m, feed));
+            let last = signer.and_then(|m| m.signed_at);
+            let same_content = signer.is_some_and(|m| m.sha256 == download.sha256);
+            match rollback::check(comment, feed.file_name().as_deref(), last, same_content) {
+                Ok((rollback::Freshness::Same, _)) => {
+                    return report(FeedOutcome::Unchanged, previous_rules);
+                }
+                Ok((rollback::Freshness::Newer, at)) => Some(at),
+                Err(reason) => return report(FeedOutcome::Refused(reason), previous_rules),
+            }
+        }
+    };
     let (rules, skipped) = match count_rules(feed, download.file.path()) {
         Ok(counts) => counts,
         Err(reason) => return report(FeedOutcome::Failed(reason), previous_rules),
@@ -233,6 +269,7 @@ fn update_feed(feed: &FeedConfig, state: &FeedState, force: bool) -> FeedReport 
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
+        signed_at,
     };
     match state.accept(download.file, &meta) {
         Ok(()) => FeedReport {
@@ -357,6 +394,18 @@ mod tests {
                 "bogus",
             ),
             (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\nurl='http://x/l.txt'\n",
+                "feeds[0] (a): url: \"http://x/l.txt\" is plain http:// with neither sha256 nor minisign_key",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\nurl='https://x/l'\nminisign_key='RWQSyyMTzwn7FTjfSdzy3QEy1AbecLnJjGeDNXQ6s30usWTu+e3+UkSS'\nsignature_url='http://x/l.minisig'\n",
+                "signature_url: \"http://x/l.minisig\" is http://",
+            ),
+            (
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\nurl='https://x/l'\nca_file='/nonexistent/ca.pem'\n",
+                "ca_file:",
+            ),
+            (
                 "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\npath='x'\n[[feeds]]\nname='a'\npath='y'\n",
                 "twice",
             ),
@@ -367,6 +416,37 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{text:?}: {err:?} does not name {key:?}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_accepted_with_a_pin_or_a_key() {
+        let base = Path::new("/etc/parapet");
+        for guard in [
+            format!("sha256='{}'", "ab".repeat(32)),
+            "minisign_key='RWQSyyMTzwn7FTjfSdzy3QEy1AbecLnJjGeDNXQ6s30usWTu+e3+UkSS'".into(),
+        ] {
+            let text = format!(
+                "[blocklist]\npath='a.pbl'\n[[feeds]]\nname='a'\nurl='HTTP://x/l'\n{guard}\n"
+            );
+            let config = UpdateConfig::from_toml_str(&text, base).unwrap();
+            assert!(!config.feeds[0].is_https());
+        }
+    }
+
+    #[test]
+    fn file_name_is_the_last_path_segment() {
+        let url = |u: &str| FeedConfig {
+            url: Some(u.into()),
+            path: None,
+            ..feed(None)
+        };
+        assert_eq!(
+            url("https://h/a/list.txt?x=1#f").file_name().as_deref(),
+            Some("list.txt")
+        );
+        assert_eq!(url("https://h/downloads/hostfile/").file_name(), None);
+        assert_eq!(url("https://h").file_name(), None);
+        assert_eq!(feed(None).file_name().as_deref(), Some("x"));
     }
 
     #[test]

@@ -9,8 +9,13 @@ use crate::{Blocklist, CompileOptions, Compiler, SourceSpec, Stats};
 /// temporary file in the same directory, fsynced, opened and verified as
 /// the resolver would, then renamed over `artifact` (and the directory
 /// fsynced). A reader sees the old file or the new one, never a mix; a
-/// result that does not open is never published.
-pub(crate) fn publish(artifact: &Path, sources: &[SourceSpec]) -> Result<Stats, String> {
+/// result that does not open is never published, nor one without a block
+/// rule unless `allow_no_blocks` (it would protect from nothing).
+pub(crate) fn publish(
+    artifact: &Path,
+    sources: &[SourceSpec],
+    allow_no_blocks: bool,
+) -> Result<Stats, String> {
     let bytes = {
         let mut compiler = Compiler::new(CompileOptions::default());
         for spec in sources {
@@ -35,6 +40,14 @@ pub(crate) fn publish(artifact: &Path, sources: &[SourceSpec]) -> Result<Stats, 
     let stats = Blocklist::open(tmp.path())
         .map_err(|e| format!("the new artifact does not verify, not published: {e}"))?
         .stats();
+    let blocks = (stats.domain_rules + stats.ip_rules).saturating_sub(stats.allow_rules);
+    if blocks == 0 && !allow_no_blocks {
+        return Err(format!(
+            "the new list has no block rules ({} allow rules): it would protect from nothing; \
+             run with --force to publish it anyway",
+            stats.allow_rules
+        ));
+    }
     #[cfg(unix)]
     {
         // The resolver may run as another user than the updater.

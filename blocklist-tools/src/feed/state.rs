@@ -23,6 +23,10 @@ pub(crate) struct Meta {
     pub rules: u64,
     /// When it was accepted, seconds since the Unix epoch.
     pub accepted_at: u64,
+    /// The `timestamp:` of its minisign trusted comment (signed feeds): a
+    /// later copy must be signed after it.
+    #[serde(default)]
+    pub signed_at: Option<u64>,
 }
 
 /// The state files of one feed.
@@ -77,6 +81,13 @@ impl FeedState {
         tmp.persist(self.meta_path()).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Whether `meta` was accepted for `feed` from the same place under the same
+/// minisign key (its `signed_at` then bounds the next copy's signature).
+pub(crate) fn same_signer(meta: &Meta, feed: &FeedConfig) -> bool {
+    let key = feed.minisign_key.as_deref().unwrap_or("").trim();
+    meta.origin == feed.origin() && meta.guards.ends_with(&format!(";minisign_key={key}"))
 }
 
 /// A fingerprint of the guards a copy passed. A copy accepted under other

@@ -24,6 +24,12 @@ impl SignatureCheck {
             .map_err(|e| format!("signature is not a minisign signature: {e}"))?;
         Ok(SignatureCheck { key, signature })
     }
+
+    /// The signature's trusted comment (covered by the signature: only
+    /// meaningful once the body has verified).
+    pub fn trusted_comment(&self) -> &str {
+        self.signature.trusted_comment()
+    }
 }
 
 /// A reader that hashes and signature-checks every byte that passes.

@@ -1,5 +1,8 @@
-//! A tiny HTTP/1.1 feed server on 127.0.0.1:0 for the feed tests: each path
-//! serves a scripted [`Route`], and every request's headers are recorded.
+//! A tiny HTTPS (or plain HTTP) /1.1 feed server on 127.0.0.1:0 for the feed
+//! tests: each path serves a scripted [`Route`], and every request's headers
+//! are recorded. HTTPS uses one self-signed test certificate for 127.0.0.1,
+//! which each [`Setup`] writes as `test-ca.pem` and [`url_feed`] names as the
+//! feed's `ca_file`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -7,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use parapet_blocklist::feed::{UpdateConfig, UpdateOptions, UpdateReport};
@@ -31,6 +34,37 @@ pub enum Route {
     Endless,
     /// 200 declaring a large body, then one byte every 50 ms (at most 30 s).
     Slow,
+    /// 302 to `location`.
+    Redirect(String),
+}
+
+/// The test certificate (PEM) and the TLS server config that presents it.
+struct TestTls {
+    cert_pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+fn test_tls() -> &'static TestTls {
+    static TLS: OnceLock<TestTls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der_key = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der_key)
+            .unwrap();
+        TestTls {
+            cert_pem: cert.pem(),
+            config: Arc::new(config),
+        }
+    })
 }
 
 /// One recorded request.
@@ -43,17 +77,30 @@ pub struct Request {
 
 pub struct FeedServer {
     addr: SocketAddr,
+    tls: bool,
     routes: Arc<Mutex<HashMap<String, Route>>>,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl FeedServer {
+    /// An HTTPS server presenting the test certificate.
     pub fn start() -> FeedServer {
+        Self::start_with(true)
+    }
+
+    /// A plain HTTP server.
+    pub fn start_plain() -> FeedServer {
+        Self::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> FeedServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
+        let tls_config = tls.then(|| test_tls().config.clone());
         let server = FeedServer {
             addr,
+            tls,
             routes: Arc::default(),
             requests: Arc::default(),
             stop: Arc::default(),
@@ -69,15 +116,28 @@ impl FeedServer {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
                 let (routes, requests) = (routes.clone(), requests.clone());
-                std::thread::spawn(move || serve(stream, &routes, &requests));
+                let tls_config = tls_config.clone();
+                std::thread::spawn(move || match tls_config {
+                    None => serve(stream, &routes, &requests),
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let stream = rustls::StreamOwned::new(connection, stream);
+                        serve(stream, &routes, &requests);
+                    }
+                });
             }
         });
         server
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     pub fn set(&self, path: &str, route: Route) {
@@ -114,12 +174,10 @@ impl Drop for FeedServer {
 }
 
 fn serve(
-    mut stream: TcpStream,
+    mut stream: impl Read + Write,
     routes: &Mutex<HashMap<String, Route>>,
     requests: &Mutex<Vec<Request>>,
 ) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -150,10 +208,11 @@ fn serve(
         .cloned()
         .unwrap_or(Route::Status(404));
     let _ = respond(&mut stream, route, &headers);
+    let _ = stream.flush();
 }
 
 fn respond(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     route: Route,
     headers: &HashMap<String, String>,
 ) -> std::io::Result<()> {
@@ -187,6 +246,10 @@ fn respond(
                 stream.write_all(&body)
             }
         }
+        Route::Redirect(location) => write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
         Route::Status(code) => write!(
             stream,
             "HTTP/1.1 {code} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -248,6 +311,7 @@ pub struct Setup {
 impl Setup {
     pub fn new(feeds: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("test-ca.pem"), &test_tls().cert_pem).unwrap();
         let setup = Setup { dir };
         setup.write_config(feeds);
         setup
@@ -282,13 +346,87 @@ impl Setup {
     }
 }
 
-/// `[[feeds]]` text for one URL feed with extra keys.
+/// `[[feeds]]` text for one URL feed with extra keys; an `https://` feed
+/// trusts the test certificate.
 pub fn url_feed(name: &str, url: &str, extra: &str) -> String {
-    format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\ncategory = \"phishing\"\n{extra}\n")
+    let ca = if url.starts_with("https://") {
+        "ca_file = \"test-ca.pem\"\n"
+    } else {
+        ""
+    };
+    format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\ncategory = \"phishing\"\n{ca}{extra}\n")
 }
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/feed")
         .join(name)
+}
+
+/// Whether `tool` runs. When it does not: with `PARAPET_REQUIRE_TOOLS` set
+/// this panics (CI must have it); otherwise it prints `SKIPPED: …` and
+/// returns false so the test can return early.
+pub fn require_tool(tool: &str, test: &str) -> bool {
+    if std::process::Command::new(tool).arg("-v").output().is_ok() {
+        return true;
+    }
+    if std::env::var_os("PARAPET_REQUIRE_TOOLS").is_some() {
+        panic!("{test}: `{tool}` is required (PARAPET_REQUIRE_TOOLS is set) but not installed");
+    }
+    eprintln!("SKIPPED: {test}: `{tool}` is not installed");
+    false
+}
+
+/// A minisign key pair made by the real `minisign` binary (no password).
+pub struct Signer {
+    dir: tempfile::TempDir,
+}
+
+impl Signer {
+    /// `minisign -G`.
+    pub fn new() -> Signer {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(dir.path().join("key.pub"))
+            .arg("-s")
+            .arg(dir.path().join("key.sec"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run minisign -G");
+        assert!(status.status.success(), "minisign -G: {status:?}");
+        Signer { dir }
+    }
+
+    /// The public key's base64 line, for `minisign_key`.
+    pub fn public_key(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("key.pub")).unwrap();
+        text.lines().nth(1).unwrap().to_string()
+    }
+
+    /// Sign `body` as a file named `file_name` with `minisign -S`: with
+    /// `trusted` as the trusted comment, or minisign's default
+    /// (`timestamp:<now>\tfile:<file_name>\thashed`) when `None`. Returns
+    /// the `.minisig` text.
+    pub fn sign(&self, file_name: &str, body: &[u8], trusted: Option<&str>) -> Vec<u8> {
+        let work = tempfile::tempdir().unwrap();
+        let file = work.path().join(file_name);
+        std::fs::write(&file, body).unwrap();
+        let mut command = std::process::Command::new("minisign");
+        command
+            .arg("-S")
+            .arg("-s")
+            .arg(self.dir.path().join("key.sec"))
+            .arg("-m")
+            .arg(&file)
+            .stdin(std::process::Stdio::null());
+        if let Some(comment) = trusted {
+            command.arg("-t").arg(comment);
+        }
+        let output = command.output().expect("run minisign -S");
+        assert!(output.status.success(), "minisign -S: {output:?}");
+        let mut sig = file.into_os_string();
+        sig.push(".minisig");
+        std::fs::read(sig).unwrap()
+    }
 }

@@ -134,3 +134,24 @@ fn effective_config_renders_as_toml() {
     assert!(t.contains("listen"), "{t}");
     assert!(t.contains("127.0.0.0/8"), "{t}");
 }
+
+#[test]
+fn feeds_get_the_updater_checks() {
+    let found = issues(&format!(
+        "{MIN}[[feeds]]\nname = \"cleartext\"\nurl = \"http://lists.example/l.txt\"\n\
+         [[feeds]]\nname = \"both\"\nurl = \"https://x/l\"\npath = \"l.txt\"\n"
+    ));
+    for w in [
+        "feeds[0] (cleartext): url: \"http://lists.example/l.txt\" is plain http://",
+        "feeds[1] (both): set either url or path",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(w)),
+            "missing {w:?} in {found:#?}"
+        );
+    }
+    ok(&format!(
+        "{MIN}[[feeds]]\nname = \"pinned\"\nurl = \"http://lists.example/l.txt\"\nsha256 = \"{}\"\n",
+        "ab".repeat(32)
+    ));
+}

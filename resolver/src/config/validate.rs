@@ -333,14 +333,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     let query_log = validate_query_log(raw.query_log, &resolve, &mut is);
 
     // [[feeds]]
+    // The updater's own checks (url or path, format, plain http without a
+    // pin or key, ...), so that check-config reports them too.
     for (i, f) in raw.feeds.iter().enumerate() {
-        if f.url.is_some() == f.path.is_some() {
-            is.push(format!("feeds[{i}]"), "set exactly one of `url` or `path`");
-        }
-        if let Some(fmt) = &f.format
-            && let Err(e) = fmt.parse::<Format>()
-        {
-            is.push(format!("feeds[{i}].format"), e);
+        if let Err(e) = f.validate() {
+            is.push(format!("feeds[{i}] ({})", f.name), e);
         }
     }
     let feeds = raw

@@ -20,15 +20,29 @@
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
 //! | `parapet_cache_hits_total`, `parapet_cache_misses_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
+//! | `parapet_list_block_rules` | gauge | — (block rules, allow rules excluded; 0: the list protects from nothing, and a WARN is logged) |
 //! | `parapet_list_built_timestamp_seconds` | gauge | — |
 //! | `parapet_list_age_seconds` | gauge, computed at scrape | — |
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
 //! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//!
+//! Appended from the feed updater's `feeds.prom` when it exists beside the
+//! artifact ([`feed_file`]; written by `parapet-blocklist update`):
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `parapet_feed_up` | gauge | `feed` (1: last run updated or revalidated it; 0: failed or refused) |
+//! | `parapet_feed_rules` | gauge | `feed` (rules of the copy in use; 0: none) |
+//! | `parapet_feed_last_success_timestamp_seconds` | gauge | `feed` |
+//! | `parapet_feed_last_failure_timestamp_seconds` | gauge | `feed`, `reason` (the failure message) |
+//! | `parapet_feed_update_timestamp_seconds` | gauge | — (last run of the updater) |
+//! | `parapet_feed_published` | gauge | — (1: the last run published a list) |
 
 pub mod cache_probe;
 pub mod category;
+pub mod feed_file;
 pub mod http;
 pub mod label;
 pub mod list;
@@ -77,6 +91,7 @@ pub struct Metrics {
     cache_hits: Counter,
     cache_misses: Counter,
     list_rules: [Gauge; RuleKind::ALL.len()],
+    list_block_rules: Gauge,
     list_built: Gauge,
     list_built_secs: AtomicU64,
     list_age: Gauge,
@@ -84,6 +99,7 @@ pub struct Metrics {
     querylog_written: Counter,
     querylog_dropped: Counter,
     warning_views: [Counter; WarningView::ALL.len()],
+    feed_file: Option<std::path::PathBuf>,
 }
 
 /// One pre-created child per label value of a single-label family.
@@ -177,6 +193,12 @@ impl Metrics {
                 .clone()
         });
         registry.register("list_rules", "Rules in the list in service", rules_family);
+        let list_block_rules = Gauge::default();
+        registry.register(
+            "list_block_rules",
+            "Block rules (domain and IP, allow rules excluded) in the list in service; 0: it protects from nothing",
+            list_block_rules.clone(),
+        );
         let list_built = Gauge::default();
         registry.register_with_unit(
             "list_built_timestamp",
@@ -235,6 +257,7 @@ impl Metrics {
             cache_hits,
             cache_misses,
             list_rules,
+            list_block_rules,
             list_built,
             list_built_secs: AtomicU64::new(0),
             list_age,
@@ -242,7 +265,20 @@ impl Metrics {
             querylog_written,
             querylog_dropped,
             warning_views,
+            feed_file: None,
         }
+    }
+
+    /// Append the feed updater's metrics file at `path` (when it exists) to
+    /// every scrape; see [`feed_file`].
+    pub fn with_feed_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.feed_file = path;
+        self
+    }
+
+    /// Record the number of block rules in the list in service.
+    pub fn record_block_rules(&self, rules: u64) {
+        self.list_block_rules.set(saturating_i64(rules));
     }
 
     /// Count one answered query. Call exactly once per query.
@@ -323,6 +359,9 @@ impl Metrics {
         // Writing to a String cannot fail; the encoder only propagates
         // fmt::Error from the writer.
         let _ = text::encode(&mut out, &self.registry);
+        if let Some(path) = &self.feed_file {
+            feed_file::append(&mut out, path);
+        }
         out
     }
 }

@@ -32,6 +32,7 @@ fn every_series_exists_at_zero_before_any_query() {
         "parapet_cache_hits_total",
         "parapet_cache_misses_total",
         "parapet_list_rules{kind=\"domain\"}",
+        "parapet_list_block_rules",
         "parapet_list_built_timestamp_seconds",
         "parapet_list_age_seconds",
         "parapet_upstream_latency_seconds_count",

@@ -1,6 +1,7 @@
 //! `parapet-blocklist`: compile, check, stats, bench, update.
 //!
-//! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error.
+//! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error;
+//! `update` adds 3 (published, but a feed failed).
 use clap::{Parser, Subcommand};
 
 mod cmd;
@@ -25,6 +26,7 @@ enum Command {
     /// Measure lookup speed and memory.
     Bench(cmd::bench::Args),
     /// Fetch the feeds of a config file and publish the compiled artifact.
+    #[command(after_help = cmd::update::EXIT_CODES)]
     Update(cmd::update::Args),
 }
 
