@@ -23,19 +23,7 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
 /// The Chromium binary, or `None` (after printing `SKIPPED:`) when absent
 /// and not required.
 fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("PARAPET_REQUIRE_TOOLS").is_none(),
-            "chromium is required (PARAPET_REQUIRE_TOOLS is set) but not installed: apt-get install chromium"
-        );
-        eprintln!("SKIPPED: chromium not installed (apt-get install chromium)");
-    }
-    found
+    parapet_test_support::tool_any(&["chromium", "chromium-browser"], "warning_browser")
 }
 
 fn compile_fixture() -> Blocklist {

@@ -543,23 +543,11 @@ fn replace_pair(dir: &Path, cert: &TestCert) {
 
 /// The path of an external tool, or `None` (after printing `SKIPPED`) when
 /// it is absent and `PARAPET_REQUIRE_TOOLS` is unset.
-fn tool(name: &str) -> Option<&str> {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(name);
-    }
-    assert!(
-        std::env::var_os("PARAPET_REQUIRE_TOOLS").is_none(),
-        "{name} is required (PARAPET_REQUIRE_TOOLS is set)"
-    );
-    eprintln!("SKIPPED: {name} not installed");
-    None
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    parapet_test_support::tool(name, "transport::tests")
 }
 
-async fn run(cmd: &str, args: &[String]) -> String {
+async fn run(cmd: &std::path::Path, args: &[String]) -> String {
     let out = tokio::time::timeout(
         DEADLINE,
         tokio::process::Command::new(cmd)
@@ -600,7 +588,7 @@ async fn kdig_over_tls_and_https_and_curl_over_http2() {
             if sni == "doh" {
                 args.push(format!("+tls-hostname={HOST}"));
             }
-            let out = run(kdig, &args).await;
+            let out = run(&kdig, &args).await;
             assert!(out.contains(want), "{transport}: {out}");
         }
     }
@@ -610,7 +598,7 @@ async fn kdig_over_tls_and_https_and_curl_over_http2() {
         let a = f.dir.path().join("a.bin");
         let port = f.doh.port();
         let out = run(
-            curl,
+            &curl,
             &[
                 "-sS".into(),
                 "--http2".into(),
