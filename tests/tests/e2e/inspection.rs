@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use hickory_proto::rr::RecordType;
 use parapet_e2e::client::{addresses, ede};
-use parapet_e2e::parapet::{SINKHOLE_V4, SINKHOLE_V6};
-use parapet_e2e::{Parapet, Upstream};
+use parapet_e2e::parapet::{SINKHOLE_V4, SINKHOLE_V6, WAIT};
+use parapet_e2e::{Parapet, Upstream, eventually};
 use parapet_resolver::policy::Trigger;
 use parapet_resolver::{Observer, Outcome, QueryEvent};
 
@@ -27,12 +27,33 @@ impl Observer for Recorder {
 }
 
 impl Recorder {
-    fn outcome_of(&self, name: &str) -> Option<(Outcome, String)> {
-        let v = self.0.lock().ok()?;
-        v.iter()
-            .rev()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, o, r)| (*o, r.clone()))
+    /// The outcome and rule recorded for `name`, waiting for it: observers
+    /// run after the answer is sent, so the client can be first.
+    async fn outcome_of(&self, name: &str) -> (Outcome, String) {
+        let found = eventually(
+            WAIT,
+            || async {
+                let v = self.0.lock().ok()?;
+                v.iter()
+                    .rev()
+                    .find(|(n, _, _)| n == name)
+                    .map(|(_, o, r)| (*o, r.clone()))
+            },
+            Option::is_some,
+        )
+        .await;
+        found
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{name} not observed within {WAIT:?}"))
+    }
+
+    /// Every recorded event once `n` have arrived (within [`WAIT`]).
+    async fn wait_for(&self, n: usize) -> Vec<(String, Outcome, String)> {
+        let all = || async { self.0.lock().map(|v| v.clone()).unwrap_or_default() };
+        eventually(WAIT, all, |v| v.len() >= n)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -51,7 +72,7 @@ async fn cname_into_blocked_name_is_sinkholed() -> anyhow::Result<()> {
         "no CNAME leaks"
     );
     assert_eq!(ede(&msg).map(|e| e.0), Some(15));
-    let (outcome, _) = rec.outcome_of("cloaked.example.").expect("observed");
+    let (outcome, _) = rec.outcome_of("cloaked.example.").await;
     assert!(
         matches!(
             outcome,
@@ -75,7 +96,7 @@ async fn answer_with_blocked_ip_is_sinkholed() -> anyhow::Result<()> {
         .await?;
     let msg = p.query("flux.example.", RecordType::A).await?;
     assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
-    let (outcome, rule) = rec.outcome_of("flux.example.").expect("observed");
+    let (outcome, rule) = rec.outcome_of("flux.example.").await;
     assert!(
         matches!(
             outcome,
@@ -104,7 +125,7 @@ async fn observer_sees_one_outcome_per_query() -> anyhow::Result<()> {
     p.query_tcp("www.example.", RecordType::A).await?;
     p.query_tcp("phishing.example.", RecordType::A).await?;
     p.query_tcp("safe.phishing.example.", RecordType::A).await?;
-    let v = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let v = rec.wait_for(3).await;
     assert_eq!(v.len(), 3, "{v:?}");
     assert!(matches!(v[0].1, Outcome::Forwarded { .. }));
     assert!(matches!(
