@@ -138,3 +138,57 @@ async fn observer_sees_one_outcome_per_query() -> anyhow::Result<()> {
     assert!(matches!(v[2].1, Outcome::AllowedByException { .. }));
     Ok(())
 }
+
+/// A CNAME chain whose last name is not listed but whose address is: the
+/// answer is sinkholed for A and AAAA alike, no CNAME leaks, and the block
+/// is counted under trigger `ip` (observer and metric).
+#[tokio::test]
+async fn cname_chain_ending_at_a_listed_ip_is_sinkholed_for_a_and_aaaa() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let rec = Arc::new(Recorder::default());
+    let p = Parapet::builder(up.addr())
+        .observer(rec.clone())
+        .start()
+        .await?;
+    let metrics = p.server().metrics().clone();
+    for (rtype, sinkhole, rule) in [
+        (RecordType::A, SINKHOLE_V4, "203.0.113.66"),
+        (RecordType::AAAA, SINKHOLE_V6, "2001:db8:bad::"),
+    ] {
+        let msg = p.query("ipchain.example.", rtype).await?;
+        assert_eq!(addresses(&msg), vec![sinkhole], "{rtype}");
+        assert!(
+            msg.answers.iter().all(|r| r.record_type() == rtype),
+            "{rtype}: no CNAME of the chain leaks: {:?}",
+            msg.answers
+        );
+        assert_eq!(ede(&msg).map(|e| e.0), Some(15), "{rtype}");
+        let (outcome, matched) = rec.outcome_of("ipchain.example.").await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Blocked {
+                    trigger: Trigger::Ip,
+                    ..
+                }
+            ),
+            "{rtype}: {outcome:?}"
+        );
+        assert!(matched.contains(rule), "{rtype}: {matched}");
+        rec.0.lock().map(|mut v| v.clear()).ok();
+    }
+    let ip_blocks = eventually(
+        WAIT,
+        || async { metrics.encode() },
+        |text| text.contains("parapet_blocks_by_trigger_total{trigger=\"ip\"} 2"),
+    )
+    .await;
+    assert!(ip_blocks.is_ok(), "{ip_blocks:?}");
+    let text = metrics.encode();
+    assert!(
+        text.contains("parapet_blocks_by_trigger_total{trigger=\"cname\"} 0")
+            && text.contains("parapet_blocks_by_trigger_total{trigger=\"name\"} 0"),
+        "{text}"
+    );
+    Ok(())
+}
