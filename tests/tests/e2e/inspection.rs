@@ -57,7 +57,7 @@ impl Recorder {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cname_into_blocked_name_is_sinkholed() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let rec = Arc::new(Recorder::default());
@@ -86,7 +86,7 @@ async fn cname_into_blocked_name_is_sinkholed() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answer_with_blocked_ip_is_sinkholed() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let rec = Arc::new(Recorder::default());
@@ -113,7 +113,7 @@ async fn answer_with_blocked_ip_is_sinkholed() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observer_sees_one_outcome_per_query() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let rec = Arc::new(Recorder::default());
@@ -142,7 +142,7 @@ async fn observer_sees_one_outcome_per_query() -> anyhow::Result<()> {
 /// A CNAME chain whose last name is not listed but whose address is: the
 /// answer is sinkholed for A and AAAA alike, no CNAME leaks, and the block
 /// is counted under trigger `ip` (observer and metric).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cname_chain_ending_at_a_listed_ip_is_sinkholed_for_a_and_aaaa() -> anyhow::Result<()> {
     let up = Upstream::start().await;
     let rec = Arc::new(Recorder::default());
