@@ -198,15 +198,23 @@ fn scrambled_hash_index_with_valid_checksum_never_panics_or_hangs() {
         }
         set_u64(&mut bad, INDEX_OFF, off as u64); // same field: refreshes the checksum
         let bl = Blocklist::from_bytes(bad).expect("lengths are intact, so it loads");
-        for name in [
-            "evil.example",
-            "www.bad.example",
-            "example",
-            "a.b.c.d.e",
-            "x",
-        ] {
-            // Any verdict will do; it must come back.
-            let _ = bl.check_name(name);
-        }
+        // Any verdict will do; it must come back, within a deadline (a probe
+        // loop that never ends would otherwise hang the test run).
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for name in [
+                "evil.example",
+                "www.bad.example",
+                "example",
+                "a.b.c.d.e",
+                "x",
+            ] {
+                let _ = bl.check_name(name);
+            }
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("lookups in a scrambled hash index returned");
     }
 }

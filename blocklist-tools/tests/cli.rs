@@ -8,14 +8,11 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_parapet-blocklist"))
 }
 
-fn data() -> Option<PathBuf> {
+/// The real data directory, or `None` after a skip (a failure under
+/// `PARAPET_REQUIRE_TOOLS`).
+fn data(test: &str) -> Option<PathBuf> {
     let dir = parapet_blocklist::data_dir();
-    if dir.join("hosts").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: real data not found at {}", dir.display());
-        None
-    }
+    parapet_test_support::data(&dir.join("hosts"), test).map(|_| dir)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -41,7 +38,11 @@ fn lines(out: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names() {
-    let Some(d) = data() else { return };
+    let Some(d) =
+        data("compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names")
+    else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let pbl = tmp.path().join("real.pbl");
     let sources = [
@@ -188,7 +189,9 @@ fn compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names()
 
 #[test]
 fn benign_names_are_not_blocked_by_malware_lists() {
-    let Some(d) = data() else { return };
+    let Some(d) = data("benign_names_are_not_blocked_by_malware_lists") else {
+        return;
+    };
     let benign = d.join("benign/umbrella_top100k.txt.gz");
     let mut names = String::new();
     std::io::Read::read_to_string(

@@ -5,11 +5,13 @@ use parapet_blocklist::{Blocklist, CompileOptions, Format, SourceSpec};
 
 #[test]
 fn every_real_list_compiles_with_its_format_detected() {
-    let dir = parapet_blocklist::data_dir();
-    if !dir.join("hosts").is_dir() {
-        eprintln!("SKIPPED: real data not found at {}", dir.display());
+    let test = "every_real_list_compiles_with_its_format_detected";
+    let Some(hosts) =
+        parapet_test_support::data(&parapet_blocklist::data_dir().join("hosts"), test)
+    else {
         return;
-    }
+    };
+    let dir = hosts.parent().expect("hosts has a parent").to_path_buf();
     // (file, expected format, minimum rules)
     let cases: &[(&str, Format, u64)] = &[
         (
@@ -119,8 +121,8 @@ fn every_real_list_compiles_with_its_format_detected() {
 #[test]
 fn messy_maltrail_trails_compile_and_skip_only_junk() {
     let path = parapet_blocklist::data_dir().join("messy/maltrail_raw_malicious_suspicious.txt.gz");
-    if !path.exists() {
-        eprintln!("SKIPPED: {} not found", path.display());
+    let test = "messy_maltrail_trails_compile_and_skip_only_junk";
+    if parapet_test_support::data(&path, test).is_none() {
         return;
     }
     let mut spec = SourceSpec::new(&path);
@@ -148,8 +150,7 @@ fn denyallow_hints_do_not_drop_typosquat_rules() {
     // outside the rule (`you-were-likely-looking-for-…`): the rule applies.
     let path =
         parapet_blocklist::data_dir().join("adblock/dandelionsprout_antimalware_adguardhome.txt");
-    if !path.exists() {
-        eprintln!("SKIPPED: {} not found", path.display());
+    if parapet_test_support::data(&path, "denyallow_hints_do_not_drop_typosquat_rules").is_none() {
         return;
     }
     let (list, _) =

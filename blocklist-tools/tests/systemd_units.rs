@@ -19,21 +19,8 @@ const UNITS: [&str; 3] = [
 
 /// `systemd-analyze`, or `None` after printing SKIPPED (a failure when
 /// `PARAPET_REQUIRE_TOOLS` is set).
-fn systemd_analyze() -> Option<&'static str> {
-    let found = Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("systemd-analyze");
-    }
-    if std::env::var_os("PARAPET_REQUIRE_TOOLS").is_some() {
-        panic!(
-            "systemd-analyze not found and PARAPET_REQUIRE_TOOLS is set (apt-get install systemd)"
-        );
-    }
-    eprintln!("SKIPPED: systemd-analyze not found (apt-get install systemd)");
-    None
+fn systemd_analyze(test: &str) -> Option<PathBuf> {
+    parapet_test_support::tool("systemd-analyze", test)
 }
 
 /// Copy the units into `dir` with the two binary paths rewritten.
@@ -66,12 +53,12 @@ fn staged_units(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn units_pass_systemd_analyze_verify() {
-    let Some(tool) = systemd_analyze() else {
+    let Some(tool) = systemd_analyze("units_pass_systemd_analyze_verify") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let units = staged_units(dir.path());
-    let output = Command::new(tool)
+    let output = Command::new(&tool)
         .arg("verify")
         .args(&units)
         .output()
@@ -89,7 +76,7 @@ fn units_pass_systemd_analyze_verify() {
 
 #[test]
 fn units_keep_a_low_exposure_score() {
-    let Some(tool) = systemd_analyze() else {
+    let Some(tool) = systemd_analyze("units_keep_a_low_exposure_score") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +85,7 @@ fn units_keep_a_low_exposure_score() {
         .iter()
         .filter(|u| u.extension().is_some_and(|e| e == "service"))
     {
-        let output = Command::new(tool)
+        let output = Command::new(&tool)
             .args(["security", "--offline=true", "--no-pager"])
             .arg(unit)
             .output()

@@ -23,19 +23,7 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
 /// The Chromium binary, or `None` (after printing `SKIPPED:`) when absent
 /// and not required.
 fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("PARAPET_REQUIRE_TOOLS").is_none(),
-            "chromium is required (PARAPET_REQUIRE_TOOLS is set) but not installed: apt-get install chromium"
-        );
-        eprintln!("SKIPPED: chromium not installed (apt-get install chromium)");
-    }
-    found
+    parapet_test_support::tool_any(&["chromium", "chromium-browser"], "warning_browser")
 }
 
 fn compile_fixture() -> Blocklist {
@@ -86,8 +74,10 @@ async fn run_chromium(
             "--no-proxy-server",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
+        // The test names go to the page; every other name fails to
+        // resolve, so the browser reaches nothing but loopback.
         .arg(format!(
-            "--host-resolver-rules=MAP phishing.example {page}, MAP *.phishing.example {page}, EXCLUDE localhost"
+            "--host-resolver-rules=MAP phishing.example {page}, MAP *.phishing.example {page}, EXCLUDE localhost, MAP * ~NOTFOUND"
         ))
         .args(extra)
         .arg(url)
@@ -225,4 +215,31 @@ async fn chromium_gets_an_immediate_error_for_https() {
         log.contains("ERR_CONNECTION_RESET"),
         "chromium did not report a reset:\n{log}"
     );
+}
+
+/// The browser reaches nothing but the names it was given: any other name
+/// fails to resolve, even one (`*.localhost`) that Chromium would otherwise
+/// send to loopback, where the page is listening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_resolves_no_other_name() {
+    let Some(browser) = chromium() else { return };
+    let config = WarningPageConfig {
+        listen: Some(vec!["127.0.0.1:0".parse().unwrap()]),
+        tls_listen: Some(vec![]),
+        ..WarningPageConfig::default()
+    };
+    let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
+    let page = listeners.http_addrs()[0];
+    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));
+
+    let url = format!("http://escape.localhost:{}/", page.port());
+    let (dom, log) = run_chromium(&browser, page, &url, &["--dump-dom".into()]).await;
+    assert!(
+        log.contains("ERR_NAME_NOT_RESOLVED"),
+        "escape.localhost resolved:\n{log}\n{dom}"
+    );
+    assert!(!dom.contains("blocked"), "the page was reached:\n{dom}");
 }

@@ -13,10 +13,13 @@ use tokio_util::sync::CancellationToken;
 /// Upper bound for waits; a hang fails the test.
 const DEADLINE: Duration = Duration::from_secs(15);
 
-/// A config in `dir` whose list is `list.txt` (category phishing).
+/// A config in `dir` whose list is `list.txt` (category phishing). Every
+/// listener binds port 0 (`[metrics]` too: its default is the fixed
+/// `127.0.0.1:9153`, which another process may hold).
 fn config_text(warning_page: &str) -> String {
     format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n\
          [upstream]\nservers = [\"127.0.0.1:9\"]\n\
          [blocklist]\nsources = [{{ path = \"list.txt\", name = \"party-feed\", category = \"phishing\" }}]\n\
          [block]\nsinkhole_ipv4 = \"127.0.0.1\"\n\

@@ -1,5 +1,5 @@
 //! External tools (dig, kdig, …): found, or the test skips, or, under
-//! `PARAPET_REQUIRE_TOOLS`, fails.
+//! `PARAPET_REQUIRE_TOOLS`, fails (the rule of [`parapet_test_support`]).
 
 use std::process::Command;
 
@@ -7,19 +7,7 @@ use std::process::Command;
 /// set this panics (CI must have it); otherwise it prints `SKIPPED: …` to
 /// stderr and returns false so the test can return early.
 pub fn require_tool(tool: &str, test: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("-v")
-        .output()
-        .map(|_| true)
-        .unwrap_or(false);
-    if found {
-        return true;
-    }
-    if std::env::var_os("PARAPET_REQUIRE_TOOLS").is_some() {
-        panic!("{test}: `{tool}` is required (PARAPET_REQUIRE_TOOLS is set) but not installed");
-    }
-    eprintln!("SKIPPED: {test}: `{tool}` is not installed");
-    false
+    parapet_test_support::tool(tool, test).is_some()
 }
 
 /// Run `dig` against `server` with `args`; returns stdout. `+tries=1

@@ -38,6 +38,7 @@ pub const ZONE_NEGATIVE_TTL: u32 = 120;
 /// | `cloaked.example` | CNAME phishing.example | CNAME into a blocked name |
 /// | `flux.example` | A 192.0.2.70, A 203.0.113.66 | answer holds a blocked IP |
 /// | `flux6.example` | AAAA 2001:db8:bad::1 | answer holds a blocked IPv6 |
+/// | `ipchain.example` | CNAME `ipchain-hop.example` CNAME `ipchain-end.example` (A 203.0.113.66, AAAA 2001:db8:bad::2) | CNAME chain ending at blocked IPs |
 /// | `malware.test` | A 192.0.2.99 | blocked (malware) |
 /// | `newthreat.example` | A 192.0.2.100 | not listed (tests add it) |
 /// | `big.example` | 10 × TXT, ~900 bytes | not listed (truncation) |
@@ -85,6 +86,10 @@ pub fn test_zone() -> Vec<Record> {
         a("flux.example.", [192, 0, 2, 70]),
         a("flux.example.", [203, 0, 113, 66]),
         aaaa("flux6.example.", "2001:db8:bad::1"),
+        cname("ipchain.example.", "ipchain-hop.example."),
+        cname("ipchain-hop.example.", "ipchain-end.example."),
+        a("ipchain-end.example.", [203, 0, 113, 66]),
+        aaaa("ipchain-end.example.", "2001:db8:bad::2"),
         a("malware.test.", [192, 0, 2, 99]),
         a("newthreat.example.", [192, 0, 2, 100]),
     ];

@@ -34,6 +34,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     };
 
     // [server]
+    let issues_before_listen = is.0.len();
     let listen = socket_addrs(
         &mut is,
         "server.listen",
@@ -41,7 +42,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             .listen
             .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_string()]),
     );
-    if listen.is_empty() {
+    // Bad entries are reported on their own; "none" only for an empty list.
+    if listen.is_empty() && is.0.len() == issues_before_listen {
         is.push("server.listen", "at least one address is needed");
     }
     let tls_listen = socket_addrs(
@@ -146,8 +148,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         ca_file: raw.upstream.ca_file.map(|p| resolve(&p)),
     };
     if let Some(ca) = &upstream.ca_file {
+        let before = is.0.len();
         check_file(&mut is, "upstream.ca_file", ca);
-        if let Err(e) = crate::forward::load_roots(ca) {
+        // A file that cannot be read is one issue, not also "no roots".
+        if is.0.len() == before
+            && let Err(e) = crate::forward::load_roots(ca)
+        {
             is.push("upstream.ca_file", e);
         }
     }

@@ -11,16 +11,20 @@
 //! never on the blocked path. Measured by `cargo bench -p parapet-benches
 //! --bench observe`.
 //!
+//! Every metric, from [`catalog::definitions`] (a test checks this table
+//! is its rendering by [`catalog::markdown_table`]):
+//!
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr) |
 //! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip) |
-//! | `parapet_blocks_by_category_total` | counter | `category` (from the list's sources, at most 32, plus `none` and `other`) |
+//! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
-//! | `parapet_cache_hits_total`, `parapet_cache_misses_total` | counter | — |
+//! | `parapet_cache_hits_total` | counter | — |
+//! | `parapet_cache_misses_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
-//! | `parapet_list_block_rules` | gauge | — (block rules, allow rules excluded; 0: the list protects from nothing, and a WARN is logged) |
+//! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
 //! | `parapet_list_built_timestamp_seconds` | gauge | — |
 //! | `parapet_list_age_seconds` | gauge, computed at scrape | — |
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
@@ -41,6 +45,7 @@
 //! | `parapet_feed_published` | gauge | — (1: the last run published a list) |
 
 pub mod cache_probe;
+pub mod catalog;
 pub mod category;
 pub mod feed_file;
 pub mod http;

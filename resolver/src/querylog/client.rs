@@ -224,9 +224,14 @@ mod tests {
         let client = ip("192.0.2.77");
         let random = ClientFormat::new(ClientAddresses::Hashed, None).expect("rng");
         let h = random.format(client).expect("hashed");
-        // Neither the address nor its hex form appears (a random 3-digit
-        // substring such as "192" may, by chance).
-        assert!(!h.contains("192.0.2.77") && !h.contains("c000024d"), "{h}");
+        // Not an encoding of the address: its hex form does not appear, and
+        // a neighbouring address (one bit apart) shares no more hex digits
+        // in place than chance allows (2 of 32 expected; an encoding
+        // shares about 31).
+        assert!(h.len() == 32 && !h.contains("c000024d"), "{h}");
+        let neighbour = random.format(ip("192.0.2.76")).expect("hashed");
+        let same = h.bytes().zip(neighbour.bytes()).filter(|(a, b)| a == b);
+        assert!(same.count() < 12, "{h} vs {neighbour}");
         // Without the key, hashing the address yourself does not give it.
         let guess = ClientFormat::new(ClientAddresses::Hashed, Some(b"")).expect("key");
         assert_ne!(guess.format(client), Some(h.clone()));

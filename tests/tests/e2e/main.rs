@@ -11,6 +11,7 @@ mod forwarding;
 mod inspection;
 mod observe;
 mod reload;
+mod reload_under_load;
 mod robustness;
 mod transport;
 mod udp_batch;

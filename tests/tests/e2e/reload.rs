@@ -131,3 +131,67 @@ async fn trigger_reloads_without_file_change() -> anyhow::Result<()> {
     assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
     Ok(())
 }
+
+/// `artifact` with its format version replaced by `version` and the
+/// checksum recomputed, so that only the version is wrong.
+fn with_version(artifact: &[u8], version: u32) -> Vec<u8> {
+    let mut bytes = artifact.to_vec();
+    bytes[8..12].copy_from_slice(&version.to_le_bytes());
+    let body = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..body]);
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// Publish `bytes` at `path` atomically, as the updater does.
+fn publish(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn artifact_of_another_format_version_is_refused_by_live_reload() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir()?;
+    let pbl = dir.path().join("list.pbl");
+    compile_artifact(&pbl, "0.0.0.0 phishing.example\n")?;
+    let p = Parapet::builder(up.addr())
+        .section("blocklist", &format!("path = \"{}\"", pbl.display()))
+        .start()
+        .await?;
+    // The next list (it adds newthreat.example), compiled by this build.
+    let next = dir.path().join("next.pbl");
+    compile_artifact(
+        &next,
+        "0.0.0.0 phishing.example\n0.0.0.0 newthreat.example\n",
+    )?;
+    let next = std::fs::read(&next)?;
+    let ours = u32::from_le_bytes(next[8..12].try_into()?);
+    for version in [ours + 1, ours - 1] {
+        let before = p.reload().status();
+        publish(&pbl, &with_version(&next, version))?;
+        let after = p
+            .wait_reload(WAIT, |s| s.failures > before.failures)
+            .await?;
+        assert_eq!(after.generation, before.generation, "version {version}");
+        let msg = p.query("newthreat.example.", RecordType::A).await?;
+        assert_eq!(
+            addresses(&msg),
+            vec!["192.0.2.100"],
+            "version {version} not served"
+        );
+        let msg = p.query("phishing.example.", RecordType::A).await?;
+        assert_eq!(addresses(&msg), vec![SINKHOLE_V4], "old list still serving");
+    }
+    // The same bytes with this build's version (checksum recomputed the
+    // same way) are taken: only the version was refused.
+    let before = p.reload().status();
+    publish(&pbl, &with_version(&next, ours))?;
+    p.wait_reload(WAIT, |s| s.generation > before.generation)
+        .await?;
+    let msg = p.query("newthreat.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+    Ok(())
+}

@@ -706,11 +706,12 @@ async fn apple_profile_and_android_words_name_the_server() -> Result<()> {
     Ok(())
 }
 
-/// The value of the sample line `name{labels}` in Prometheus text, or 0.
+/// The value of the sample line `name{labels}` in Prometheus text; panics
+/// when the series is missing (a missing series is not a zero).
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
 }
 
 #[tokio::test]

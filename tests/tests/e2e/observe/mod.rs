@@ -11,6 +11,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use parapet_e2e::client::{self, QueryOptions};
 use parapet_e2e::{Parapet, Upstream};
+use parapet_resolver::querylog::{ClientAddresses, ClientFormat};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -47,13 +48,19 @@ async fn scrape(addr: SocketAddr) -> Result<(String, Exposition)> {
     Ok((content_type, parsed))
 }
 
-/// Scrape until `total` queries have been counted, then return the scrape.
+/// Scrape until `total` queries have been counted and every counted block
+/// also has its trigger and category counted (the metrics observer records
+/// the query first, the block after, and runs after the answer is sent),
+/// then return the scrape.
 async fn scrape_after(addr: SocketAddr, total: f64) -> Result<Exposition> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, e) = scrape(addr).await?;
         let counted = e.sum("parapet_queries_total", &[]);
-        if counted >= total {
+        let blocked = e.sum("parapet_queries_total", &[("outcome", "blocked")]);
+        let settled = e.sum("parapet_blocks_by_trigger_total", &[]) == blocked
+            && e.sum("parapet_blocks_by_category_total", &[]) == blocked;
+        if counted >= total && settled {
             ensure!(
                 counted == total,
                 "{counted} queries counted, expected {total}"
@@ -275,7 +282,11 @@ async fn query_log_blocks_mode_writes_only_the_blocked_query() -> Result<()> {
 
 #[tokio::test]
 async fn query_log_all_mode_writes_both_queries() -> Result<()> {
-    let lines = logged_lines("mode = \"all\"\nclient_addresses = \"hashed\"").await?;
+    let key = "0123456789abcdef-e2e";
+    let lines = logged_lines(&format!(
+        "mode = \"all\"\nclient_addresses = \"hashed\"\nhash_key = \"{key}\""
+    ))
+    .await?;
     ensure!(lines.len() == 2, "{lines:?}");
     let forwarded = &lines[0];
     ensure!(forwarded["name"] == "www.example", "{forwarded}");
@@ -288,12 +299,16 @@ async fn query_log_all_mode_writes_both_queries() -> Result<()> {
     );
     ensure!(forwarded.get("rule").is_none(), "{forwarded}");
     ensure!(lines[1]["outcome"] == "blocked", "{}", lines[1]);
-    // Hashed: the same client hashes the same, and the address is not shown.
+    // Hashed: the client is logged as the keyed hash of its address (not
+    // the address, not an unkeyed digest), the same for both queries.
     let hash = forwarded["client"].as_str().context("client hash")?;
-    ensure!(
-        hash.len() == 32 && !hash.contains("127.0") && !hash.contains("7f000001"),
-        "{hash}"
-    );
+    let keyed = |key: &[u8]| {
+        ClientFormat::new(ClientAddresses::Hashed, Some(key))
+            .ok()
+            .and_then(|f| f.format([127, 0, 0, 1].into()))
+    };
+    ensure!(keyed(key.as_bytes()).as_deref() == Some(hash), "{hash}");
+    ensure!(keyed(b"").as_deref() != Some(hash), "{hash}");
     ensure!(lines[1]["client"] == hash);
     Ok(())
 }
