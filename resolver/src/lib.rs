@@ -32,6 +32,7 @@ pub mod enrol;
 pub mod fastpath;
 pub mod forward;
 pub mod handler;
+pub mod listen;
 pub mod metrics;
 pub mod policy;
 pub mod profile;

@@ -97,6 +97,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             raw.server.tcp_timeout_ms,
             DEFAULT_TCP_TIMEOUT_MS,
         ),
+        freebind: raw.server.freebind.unwrap_or(false),
     };
 
     // [upstream]
@@ -354,6 +355,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
 
     // [warning_page]
     for (key, message) in raw.warning_page.issues() {
+        is.push(key, message);
+    }
+
+    // No two listeners on one address and port.
+    let listeners = super::overlap::listeners_of(&server, &block, &raw.warning_page, &metrics);
+    for (key, message) in super::overlap::find(&listeners) {
         is.push(key, message);
     }
 
