@@ -12,6 +12,7 @@ pub mod doh;
 pub mod dot;
 pub mod exchange;
 pub mod limits;
+pub mod sni;
 pub mod tokens;
 
 #[cfg(test)]

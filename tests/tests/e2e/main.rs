@@ -12,5 +12,6 @@ mod inspection;
 mod observe;
 mod reload;
 mod robustness;
+mod shipped_configs;
 mod transport;
 mod udp_batch;
