@@ -10,6 +10,7 @@ mod dig;
 mod forwarding;
 mod inspection;
 mod observe;
+mod one_address;
 mod reload;
 mod robustness;
 mod shipped_configs;

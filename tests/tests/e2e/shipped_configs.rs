@@ -72,8 +72,13 @@ async fn inside_the_shipped_config_serves() -> Result<()> {
 /// `upstream`. Returns the config path.
 pub fn install(file: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> {
     let text = std::fs::read_to_string(config_dir().join(file))?;
+    install_text(&text, etc, upstream)
+}
+
+/// [`install`] for config text `text` (a shipped config, edited).
+pub fn install_text(text: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> {
     let path = etc.join("parapet.toml");
-    std::fs::write(&path, with_upstream(&text, upstream)?)?;
+    std::fs::write(&path, with_upstream(text, upstream)?)?;
     let lists = etc.join("lists");
     std::fs::create_dir(&lists)?;
     for entry in std::fs::read_dir(config_dir().join("lists"))? {
