@@ -9,6 +9,7 @@ mod config_files;
 mod dig;
 mod forwarding;
 mod inspection;
+mod listeners;
 mod observe;
 mod one_address;
 mod reload;
