@@ -14,7 +14,7 @@
 //! ```
 //!
 //! [`handler::Handler`] runs the path for any transport; [`server`] binds
-//! the listeners; [`reload`] swaps the list in service ([`SharedBlocklist`]);
+//! the listeners (every socket through [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
 //! [`config`] reads and validates the TOML file.
 #![warn(missing_docs)]
 

@@ -49,6 +49,9 @@ pub fn inside() -> bool {
     };
     static SETUP: std::sync::Once = std::sync::Once::new();
     SETUP.call_once(|| {
+        // Best effort: hosts that turn IPv6 off by default still get ::1
+        // here (the setting belongs to the namespace).
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "0");
         run("ip", &["link", "set", "lo", "up"]);
         for addr in addrs.split(',').filter(|a| !a.is_empty()) {
             run("ip", &["address", "add", addr, "dev", "lo"]);

@@ -396,6 +396,10 @@ fn socket_addrs(is: &mut Issues, key: &str, raw: Vec<String>) -> Vec<SocketAddr>
     let mut out = Vec::new();
     for (i, s) in raw.iter().enumerate() {
         match s.parse::<SocketAddr>() {
+            Ok(SocketAddr::V6(a)) if a.ip().to_ipv4_mapped().is_some() => is.push(
+                format!("{key}[{i}]"),
+                format!("{s:?}: write IPv4 addresses as IPv4 (IPv6 listeners are IPv6-only)"),
+            ),
             Ok(a) => out.push(a),
             Err(_) => is.push(
                 format!("{key}[{i}]"),

@@ -193,3 +193,19 @@ fn a_udp_only_listener_beside_tcp_does_not_overlap() {
     assert_eq!(found.len(), 1);
     assert!(found[0].1.contains("(TCP port 53)"), "{found:?}");
 }
+
+#[test]
+fn ipv4_mapped_listen_addresses_are_refused() {
+    let found = issues(&sections(
+        "listen = [\"[::ffff:127.0.0.1]:5353\"]",
+        QUIET_PAGE,
+        QUIET_METRICS,
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("server.listen[0]: ")
+                && i.contains("write IPv4 addresses as IPv4")),
+        "{found:#?}"
+    );
+}
