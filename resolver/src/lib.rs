@@ -14,7 +14,7 @@
 //! ```
 //!
 //! [`handler::Handler`] runs the path for any transport; [`server`] binds
-//! the listeners; [`reload`] swaps the list in service ([`SharedBlocklist`]);
+//! the listeners (every socket through [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
 //! [`config`] reads and validates the TOML file.
 #![warn(missing_docs)]
 
@@ -32,6 +32,7 @@ pub mod enrol;
 pub mod fastpath;
 pub mod forward;
 pub mod handler;
+pub mod listen;
 pub mod metrics;
 pub mod policy;
 pub mod profile;

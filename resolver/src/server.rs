@@ -45,17 +45,9 @@ pub enum ServerError {
     /// The handler could not be built.
     #[error(transparent)]
     Handler(#[from] HandlerError),
-    /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A warning page listener could not be bound.
+    /// A listener could not be bound (the error names the key and the fix).
     #[error(transparent)]
-    Warning(#[from] crate::warning::BindError),
+    Bind(#[from] crate::listen::BindError),
     /// The query log could not be opened.
     #[error("cannot open the query log: {0}")]
     QueryLog(std::io::Error),
@@ -93,6 +85,7 @@ impl ServerBuilder {
     /// `shutdown` is cancelled.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let config = self.config;
+        let bind = config.server.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
         let metrics = Arc::new(
@@ -120,8 +113,11 @@ impl ServerBuilder {
         // path); TCP by hickory's Server.
         let mut udp_tasks = tokio::task::JoinSet::new();
         for &addr in &config.server.listen {
-            let (udp, tcp) = bind_pair(addr).await?;
-            let (u, t) = (local(&udp[0], addr)?, local_tcp(&tcp, addr)?);
+            let (udp, tcp) = bind_pair(addr, bind)?;
+            let (u, t) = (
+                local(udp[0].local_addr(), addr)?,
+                local(tcp.local_addr(), addr)?,
+            );
             for socket in udp {
                 udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
             }
@@ -141,9 +137,10 @@ impl ServerBuilder {
         .await?;
 
         // Warning page: where the sinkhole answers send browsers.
-        let warning = crate::warning::WarningListeners::bind(
+        let warning = crate::warning::WarningListeners::bind_with(
             &config.warning_page,
             &config.block.sinkhole_addrs(),
+            bind,
         )?;
         let warning_addrs = warning.http_addrs();
         let warning_task = tokio::spawn(crate::warning::serve(
@@ -158,9 +155,7 @@ impl ServerBuilder {
         metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
         let metrics_addr = if config.metrics.enabled {
             let addr = config.metrics.listen;
-            let bound = metrics::http::start(addr, Arc::clone(&metrics), shutdown.clone())
-                .await
-                .map_err(|source| ServerError::Bind { addr, source })?;
+            let bound = metrics::http::start(addr, bind, Arc::clone(&metrics), shutdown.clone())?;
             Some(bound)
         } else {
             None
@@ -338,31 +333,31 @@ pub fn spawn_signal_handler(
     });
 }
 
-/// Bind UDP (one `SO_REUSEPORT` socket per core, see [`udp::bind`]) and TCP
-/// on the same address; with port 0, on the same free port.
-async fn bind_pair(addr: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), ServerError> {
-    let bind_err = |source| ServerError::Bind { addr, source };
+/// Bind UDP (one `SO_REUSEPORT` socket per core, see [`udp::socket_count`])
+/// and TCP on the same address; with port 0, on the same free port.
+fn bind_pair(
+    addr: SocketAddr,
+    opts: crate::listen::BindOptions,
+) -> Result<(Vec<UdpSocket>, TcpListener), ServerError> {
+    const KEY: &str = "server.listen";
     let tries = if addr.port() == 0 { 20 } else { 1 };
     let mut last = None;
     for _ in 0..tries {
-        let udp = udp::bind(addr, udp::socket_count()).map_err(bind_err)?;
-        let port_addr = udp[0].local_addr().map_err(bind_err)?;
-        match TcpListener::bind(port_addr).await {
+        let udp = crate::listen::udp(KEY, addr, udp::socket_count(), opts)?;
+        let port_addr = local(udp[0].local_addr(), addr)?;
+        match crate::listen::tokio_tcp(KEY, port_addr, opts) {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) => last = Some(e),
         }
     }
-    Err(bind_err(
-        last.unwrap_or_else(|| std::io::Error::other("no free port")),
-    ))
+    Err(last
+        .unwrap_or_else(|| {
+            crate::listen::BindError::new(KEY, addr, std::io::Error::other("no free port"))
+        })
+        .into())
 }
 
-fn local(s: &UdpSocket, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
-    s.local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })
-}
-
-fn local_tcp(s: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
-    s.local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })
+/// The bound address of a listener for `server.listen` entry `addr`.
+fn local(bound: std::io::Result<SocketAddr>, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+    bound.map_err(|source| crate::listen::BindError::new("server.listen", addr, source).into())
 }

@@ -10,7 +10,6 @@
 //! server does (512 bytes without EDNS, else the client's payload size,
 //! truncated with TC beyond it).
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -21,7 +20,6 @@ use hickory_resolver::net::NetError;
 use hickory_resolver::net::xfer::Protocol;
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use socket2::{Domain, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -33,28 +31,10 @@ mod batch;
 
 use batch::{Received, Replies};
 
-/// How many sockets to open per address: one per CPU this process may use.
+/// How many sockets to open per address: one per CPU this process may use
+/// (bound by [`crate::listen::udp`]).
 pub fn socket_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Bind `count` UDP sockets to `addr` with `SO_REUSEPORT` (Linux spreads
-/// clients over them by address and port). With port 0 the first socket
-/// picks the port and the others join it.
-pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
-    let mut sockets = Vec::with_capacity(count);
-    let mut addr = addr;
-    for _ in 0..count.max(1) {
-        // IPV6_V6ONLY stays at the system default, as with a plain bind.
-        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
-        socket.set_reuse_port(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        let socket = UdpSocket::from_std(socket.into())?;
-        addr = socket.local_addr()?;
-        sockets.push(socket);
-    }
-    Ok(sockets)
 }
 
 /// Serve queries on `socket` until `shutdown`; queries in flight get to

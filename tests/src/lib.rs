@@ -14,6 +14,9 @@
 //!   [`client::ede`], [`client::has_soa`], raw datagrams.
 //! * [`tools`] — `dig` and friends; skip (or fail under
 //!   `PARAPET_REQUIRE_TOOLS`) when absent.
+//! * [`netns`] — run a test inside a network namespace of its own (real
+//!   ports and addresses such as `192.168.1.2:53`); [`http::get`] — a
+//!   plain HTTP GET with a deadline.
 //!
 //! A typical test (add a module under `tests/tests/e2e/` and a `mod` line
 //! in `tests/tests/e2e/main.rs`):
@@ -34,7 +37,9 @@
 //! ```
 
 pub mod client;
+pub mod http;
 pub mod lists;
+pub mod netns;
 pub mod parapet;
 pub mod tools;
 pub mod upstream;

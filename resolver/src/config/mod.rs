@@ -19,6 +19,7 @@ use serde::Serialize;
 pub use crate::querylog::{ClientAddresses, HashKey, LogMode};
 use crate::warning::WarningPageConfig;
 
+pub mod overlap;
 pub mod raw;
 pub mod validate;
 
@@ -108,6 +109,10 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Idle timeout of TCP connections, ms (default 10 s).
     pub tcp_timeout_ms: u64,
+    /// Bind every listener with `IP_FREEBIND`/`IPV6_FREEBIND`, so that an
+    /// address not (yet) on the machine can be bound (default false: such
+    /// an address is a start-up error naming the key).
+    pub freebind: bool,
 }
 
 impl Config {
@@ -121,6 +126,7 @@ impl Config {
             tokens: self.access.tokens.clone(),
             tokens_file: self.access.tokens_file.clone(),
             limits: crate::transport::Limits::default(),
+            bind: self.server.bind_options(),
         }
     }
 }
@@ -129,6 +135,13 @@ impl ServerConfig {
     /// Idle timeout of stream connections.
     pub fn tcp_timeout(&self) -> Duration {
         Duration::from_millis(self.tcp_timeout_ms)
+    }
+
+    /// How every listener is bound (see [`crate::listen`]).
+    pub fn bind_options(&self) -> crate::listen::BindOptions {
+        crate::listen::BindOptions {
+            freebind: self.freebind,
+        }
     }
 }
 

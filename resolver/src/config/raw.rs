@@ -58,6 +58,8 @@ pub struct RawServer {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for DoT/DoH.
     pub tls_key: Option<PathBuf>,
+    /// Bind listen addresses not (yet) on this machine (`IP_FREEBIND`).
+    pub freebind: Option<bool>,
     /// Idle timeout of TCP/DoT/DoH connections, milliseconds.
     pub tcp_timeout_ms: Option<u64>,
 }

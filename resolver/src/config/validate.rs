@@ -99,6 +99,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             raw.server.tcp_timeout_ms,
             DEFAULT_TCP_TIMEOUT_MS,
         ),
+        freebind: raw.server.freebind.unwrap_or(false),
     };
 
     // [upstream]
@@ -360,6 +361,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         is.push(key, message);
     }
 
+    // No two listeners on one address and port.
+    let listeners = super::overlap::listeners_of(&server, &block, &raw.warning_page, &metrics);
+    for (key, message) in super::overlap::find(&listeners) {
+        is.push(key, message);
+    }
+
     if !is.0.is_empty() {
         return Err(is.0);
     }
@@ -392,6 +399,10 @@ fn socket_addrs(is: &mut Issues, key: &str, raw: Vec<String>) -> Vec<SocketAddr>
     let mut out = Vec::new();
     for (i, s) in raw.iter().enumerate() {
         match s.parse::<SocketAddr>() {
+            Ok(SocketAddr::V6(a)) if a.ip().to_ipv4_mapped().is_some() => is.push(
+                format!("{key}[{i}]"),
+                format!("{s:?}: write IPv4 addresses as IPv4 (IPv6 listeners are IPv6-only)"),
+            ),
             Ok(a) => out.push(a),
             Err(_) => is.push(
                 format!("{key}[{i}]"),

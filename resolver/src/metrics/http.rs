@@ -35,19 +35,23 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a single connection (with keep-alive) is kept.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
-/// Bind `addr` (port 0 picks a free port), log `metrics listening on
-/// http://ADDR/metrics` and serve in a task until `shutdown`. Returns the
-/// bound address.
+/// Bind `addr` (port 0 picks a free port; see [`crate::listen`]), log
+/// `metrics listening on http://ADDR/metrics` and serve in a task until
+/// `shutdown`. Returns the bound address.
 ///
 /// # Errors
-/// The address cannot be bound.
-pub async fn start(
+/// The address cannot be bound; the error names `metrics.listen`.
+pub fn start(
     addr: SocketAddr,
+    opts: crate::listen::BindOptions,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
+) -> Result<SocketAddr, crate::listen::BindError> {
+    const KEY: &str = "metrics.listen";
+    let listener = crate::listen::tokio_tcp(KEY, addr, opts)?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| crate::listen::BindError::new(KEY, addr, source))?;
     info!("metrics listening on http://{bound}/metrics");
     tokio::spawn(serve(listener, metrics, shutdown));
     Ok(bound)

@@ -32,12 +32,12 @@ use hyper::{
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::{net::TcpListener, sync::Notify, time::timeout};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     exchange::{ExchangeError, exchange, min_ttl},
     limits::{Limits, MAX_DOH_BODY, accept_bounded},
+    sni,
     tokens::{ClientAuth, Tokens},
 };
 
@@ -59,7 +59,6 @@ pub async fn serve<H>(
 ) where
     H: RequestHandler + Clone,
 {
-    let acceptor = TlsAcceptor::from(tls);
     let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -82,13 +81,19 @@ pub async fn serve<H>(
             limits: limits.clone(),
             src,
         };
-        let acceptor = acceptor.clone();
+        let tls = Arc::clone(&tls);
         let http = Arc::clone(&http);
         let shutdown = shutdown.clone();
         async move {
             let limits = endpoint.limits.clone();
-            let tls = match timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
+            // A name the certificate does not cover is a sinkholed https://
+            // visit: reset at once (see `sni`).
+            let tls = match timeout(limits.handshake_timeout, sni::accept(&tls, tcp)).await {
+                Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
+                Ok(Ok(sni::Accepted::Reset(name))) => {
+                    tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
+                    return;
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(client = %src, %error, "DoH handshake failed");
                     return;

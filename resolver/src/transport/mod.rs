@@ -12,6 +12,7 @@ pub mod doh;
 pub mod dot;
 pub mod exchange;
 pub mod limits;
+pub mod sni;
 pub mod tokens;
 
 #[cfg(test)]
@@ -45,6 +46,8 @@ pub struct Settings {
     pub tokens_file: Option<PathBuf>,
     /// Resource bounds for both listeners.
     pub limits: Limits,
+    /// How the listeners are bound (`[server] freebind`).
+    pub bind: crate::listen::BindOptions,
 }
 
 /// Why the encrypted listeners could not start.
@@ -66,13 +69,8 @@ pub enum TransportError {
     #[error("TLS setup: {0}")]
     Tls(#[from] rustls::Error),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::listen::BindError),
 }
 
 /// The running encrypted listeners.
@@ -130,17 +128,16 @@ where
     if tokens.file().is_some() {
         spawn_sighup_reload(Arc::clone(&tokens), shutdown.clone());
     }
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| TransportError::Bind { addr, source })
+    let bind = |key, addr: SocketAddr| -> Result<(TcpListener, SocketAddr), TransportError> {
+        let listener = crate::listen::tokio_tcp(key, addr, settings.bind)?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| crate::listen::BindError::new(key, addr, source))?;
+        Ok((listener, local))
     };
     let dot_tls = Arc::new(certs::server_config(certs.clone(), &[dot::ALPN_DOT])?);
     for &addr in &settings.tls_listen {
-        let listener = bind(addr).await?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| TransportError::Bind { addr, source })?;
+        let (listener, local) = bind("server.tls_listen", addr)?;
         tracing::info!("listening on DoT {local}");
         running.tls_addrs.push(local);
         tokio::spawn(dot::serve(
@@ -154,10 +151,7 @@ where
     }
     let doh_tls = Arc::new(certs::server_config(certs, doh::ALPN_DOH)?);
     for &addr in &settings.https_listen {
-        let listener = bind(addr).await?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| TransportError::Bind { addr, source })?;
+        let (listener, local) = bind("server.https_listen", addr)?;
         tracing::info!("listening on DoH {local}");
         running.https_addrs.push(local);
         tokio::spawn(doh::serve(

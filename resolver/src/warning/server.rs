@@ -18,7 +18,6 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parapet_blocklist::Verdict;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +26,7 @@ use super::host::Host;
 use super::notice::{self, Generic};
 use super::{WarningPageConfig, page, tls_reset};
 use crate::SharedBlocklist;
+use crate::listen::BindOptions;
 use crate::metrics::{Metrics, WarningView};
 
 /// Largest request head read (hyper's minimum buffer).
@@ -37,21 +37,8 @@ const CONNECTION_DEADLINE: Duration = Duration::from_secs(20);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed accept (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-/// Listen backlog.
-const BACKLOG: i32 = 1024;
 
-/// A listener that could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: cannot listen on {addr}: {source}{hint}")]
-pub struct BindError {
-    /// The config key (`warning_page.listen` or `warning_page.tls_listen`).
-    pub key: &'static str,
-    /// The address.
-    pub addr: SocketAddr,
-    /// What the system said.
-    pub source: io::Error,
-    hint: &'static str,
-}
+pub use crate::listen::BindError;
 
 /// The bound sockets of the warning page: HTTP, and the TLS port that is
 /// reset. Bind first (start-up errors surface before serving), then
@@ -77,6 +64,18 @@ impl WarningListeners {
         config: &WarningPageConfig,
         sinkholes: &[std::net::IpAddr],
     ) -> Result<Self, BindError> {
+        Self::bind_with(config, sinkholes, BindOptions::default())
+    }
+
+    /// [`WarningListeners::bind`] with `[server] freebind` and the like.
+    ///
+    /// # Errors
+    /// As [`WarningListeners::bind`].
+    pub fn bind_with(
+        config: &WarningPageConfig,
+        sinkholes: &[std::net::IpAddr],
+        opts: BindOptions,
+    ) -> Result<Self, BindError> {
         let (http_addrs, explicit) = config.listen_addrs(sinkholes);
         if http_addrs.is_empty() && !explicit {
             tracing::info!(
@@ -88,6 +87,7 @@ impl WarningListeners {
             "warning_page.listen",
             http_addrs,
             explicit,
+            opts,
             "blocked sites show a connection error instead",
         )?;
         let (tls_addrs, explicit) = config.tls_listen_addrs(sinkholes);
@@ -95,6 +95,7 @@ impl WarningListeners {
             "warning_page.tls_listen",
             tls_addrs,
             explicit,
+            opts,
             "https:// visits to blocked sites may hang instead of failing at once",
         )?;
         Ok(WarningListeners { http, tls })
@@ -127,47 +128,18 @@ fn bind_all(
     key: &'static str,
     addrs: Vec<SocketAddr>,
     explicit: bool,
+    opts: BindOptions,
     consequence: &str,
 ) -> Result<Vec<std::net::TcpListener>, BindError> {
     let mut listeners = Vec::new();
     for addr in addrs {
-        match bind_tcp(addr) {
+        match crate::listen::tcp(key, addr, opts) {
             Ok(listener) => listeners.push(listener),
-            Err(e) if explicit => return Err(bind_error(key, addr, e)),
-            Err(e) => tracing::warn!("{}; {consequence}", bind_error(key, addr, e)),
+            Err(e) if explicit => return Err(e),
+            Err(e) => tracing::warn!("{e}; {consequence}"),
         }
     }
     Ok(listeners)
-}
-
-fn bind_error(key: &'static str, addr: SocketAddr, source: io::Error) -> BindError {
-    let hint = match source.kind() {
-        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
-            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-        }
-        io::ErrorKind::AddrInUse => " (another program is using it)",
-        io::ErrorKind::AddrNotAvailable => " (no such address on this machine)",
-        _ => "",
-    };
-    BindError {
-        key,
-        addr,
-        source,
-        hint,
-    }
-}
-
-fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        // `[::]:80` beside `0.0.0.0:80` must not clash.
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    Ok(socket.into())
 }
 
 /// Shared by every connection.

@@ -24,6 +24,9 @@ fn every_config_file_validates_and_its_list_loads() {
     }
     for f in files {
         let cfg = parapet_resolver::config::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        use parapet_resolver::config::overlap;
+        let overlaps = overlap::find(&overlap::listeners(&cfg));
+        assert!(overlaps.is_empty(), "{}: {overlaps:?}", f.display());
         let list = parapet_resolver::reload::load(&cfg.blocklist)
             .unwrap_or_else(|e| panic!("{}: list does not load: {e}", f.display()));
         assert!(list.stats().domain_rules > 0, "{}: empty list", f.display());
