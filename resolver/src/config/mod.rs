@@ -56,9 +56,12 @@ pub const DEFAULT_ACCESS_ALLOW: &[&str] = &[
 ];
 /// Default sustained rate per client network (queries per second). A busy
 /// household stays well under this; a flood does not.
-pub const DEFAULT_RATE_LIMIT_QPS: u32 = 200;
-/// Default burst per client network.
-pub const DEFAULT_RATE_LIMIT_BURST: u32 = 1_000;
+pub const DEFAULT_RATE_LIMIT_QPS: u32 = 1_000;
+/// Default burst per client (a home router forwarding for a household).
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 5_000;
+/// Every 2nd rate-limited UDP answer is sent truncated (TC=1), the others
+/// dropped.
+pub const DEFAULT_RATE_LIMIT_SLIP: u32 = 2;
 /// IPv4 clients are grouped by /24 for rate limiting.
 pub const DEFAULT_RATE_LIMIT_IPV4_PREFIX: u8 = 24;
 /// IPv6 clients are grouped by /56 for rate limiting.
@@ -338,10 +341,14 @@ pub struct AccessConfig {
     /// Served networks (default loopback and private ranges).
     #[serde(serialize_with = "serialize_display_vec")]
     pub allow: Vec<IpNet>,
-    /// Sustained rate per client network; 0 = unlimited (default 200).
+    /// Sustained UDP rate per client (an address in private and loopback
+    /// ranges, else a network); 0 = unlimited (default 1000).
     pub rate_limit_qps: u32,
-    /// Burst per client network (default 1000).
+    /// Burst per client (default 5000).
     pub rate_limit_burst: u32,
+    /// Every Nth rate-limited UDP answer is sent truncated (TC=1) instead
+    /// of dropped; 0 = drop all (default 2).
+    pub rate_limit_slip: u32,
     /// IPv4 grouping prefix (default 24).
     pub rate_limit_ipv4_prefix: u8,
     /// IPv6 grouping prefix (default 56).

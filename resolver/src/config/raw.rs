@@ -159,6 +159,8 @@ pub struct RawAccess {
     pub rate_limit_qps: Option<u32>,
     /// Burst size per client network.
     pub rate_limit_burst: Option<u32>,
+    /// Every Nth limited UDP answer is truncated instead of dropped.
+    pub rate_limit_slip: Option<u32>,
     /// Prefix length grouping IPv4 clients.
     pub rate_limit_ipv4_prefix: Option<u8>,
     /// Prefix length grouping IPv6 clients.

@@ -309,6 +309,10 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         tokens_file,
         rate_limit_qps: qps,
         rate_limit_burst: burst,
+        rate_limit_slip: raw
+            .access
+            .rate_limit_slip
+            .unwrap_or(DEFAULT_RATE_LIMIT_SLIP),
         rate_limit_ipv4_prefix: v4p.min(32),
         rate_limit_ipv6_prefix: v6p.min(128),
     };

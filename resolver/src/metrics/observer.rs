@@ -14,6 +14,7 @@ impl From<&Outcome> for OutcomeKind {
             Outcome::RateLimited => OutcomeKind::RateLimited,
             Outcome::ServFail => OutcomeKind::Servfail,
             Outcome::FormErr => OutcomeKind::Formerr,
+            Outcome::Synthesised { .. } => OutcomeKind::Synthesised,
         }
     }
 }
