@@ -33,12 +33,13 @@ use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::answer;
 use crate::answer_cache::{AnswerCache, Key};
-use crate::config::{BlockConfig, Config};
+use crate::config::{BlockConfig, Config, PrivateAnswers};
 use crate::fastpath::{self, WireQuery};
-use crate::forward::{Cache, Forwarder};
+use crate::forward::{Cache, Forwarder, Upstream};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::{Limit, UdpLimits};
+use crate::rebinding;
 use crate::transport::exchange::CapturedResponse;
 use crate::transport::tokens;
 
@@ -75,6 +76,9 @@ pub enum Outcome {
     /// The request was not a single standard query (FORMERR), or asked for
     /// an EDNS version above 0 (BADVERS).
     FormErr,
+    /// A forwarded answer held a private address and was replaced by the
+    /// block answer (`[block] private_answers = "block"`).
+    Rebinding,
     /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482) or
     /// NXDOMAIN for Firefox's canary `use-application-dns.net`.
     Synthesised,
@@ -91,6 +95,7 @@ impl Outcome {
             Outcome::RateLimited => "rate_limited",
             Outcome::ServFail => "servfail",
             Outcome::FormErr => "formerr",
+            Outcome::Rebinding => "rebinding",
             Outcome::Synthesised => "synthesised",
         }
     }
@@ -683,6 +688,9 @@ impl Handler {
                     };
                     return (outcome, reply);
                 }
+                if let Some(reply) = self.rebinding(name, qtype, &upstream) {
+                    return (Outcome::Rebinding, reply);
+                }
                 Outcome::Forwarded {
                     rcode: upstream.rcode,
                 }
@@ -704,6 +712,29 @@ impl Handler {
             },
         };
         (outcome, reply)
+    }
+
+    /// The block answer replacing `upstream` when it holds a private
+    /// address and `[block] private_answers = "block"` covers `name`.
+    fn rebinding(&self, name: &Name, qtype: RecordType, upstream: &Upstream) -> Option<Reply> {
+        let block = &self.inner.block;
+        if block.private_answers != PrivateAnswers::Block
+            || rebinding::is_exempt(&block.private_answers_allow, name)
+        {
+            return None;
+        }
+        let address = rebinding::private_address(&upstream.answers)?;
+        debug!(query = %name, %qtype, %address, "private address in answer blocked");
+        let mut reply = Reply::synthesised(answer::blocked(block, name, qtype));
+        reply.ede = Some((
+            answer::EDE_BLOCKED,
+            "Blocked: private address in a public answer (DNS rebinding)".into(),
+        ));
+        reply.trace = Trace {
+            upstream: Some(upstream.elapsed),
+            matched: Some(address.to_string()),
+        };
+        Some(reply)
     }
 
     fn blocked(

@@ -43,6 +43,9 @@ pub const DEFAULT_CACHE_NEGATIVE_MAX_TTL: u32 = 3_600;
 pub const DEFAULT_SINKHOLE_IPV4: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 /// Default TTL of synthesised answers: short, so a list fix takes effect soon.
 pub const DEFAULT_BLOCK_TTL: u32 = 60;
+/// Names whose answers may hold private addresses under
+/// `private_answers = "block"`: the home network's own names.
+pub const DEFAULT_PRIVATE_ANSWERS_ALLOW: &[&str] = &["home.arpa", "local", "lan", "internal"];
 /// Networks served by default: loopback and private ranges (not an open resolver).
 pub const DEFAULT_ACCESS_ALLOW: &[&str] = &[
     "127.0.0.0/8",
@@ -319,6 +322,24 @@ pub struct BlockConfig {
     pub justification: Option<String>,
     /// Structured DNS error organisation.
     pub organisation: Option<String>,
+    /// Whether forwarded answers may hold private addresses (default
+    /// allow; block = DNS rebinding protection).
+    pub private_answers: PrivateAnswers,
+    /// Domains (and the names under them) exempt from
+    /// `private_answers = "block"`, lower case without trailing dot.
+    pub private_answers_allow: Vec<String>,
+}
+
+/// What a forwarded answer holding a private, loopback or link-local
+/// address gets (`[block] private_answers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivateAnswers {
+    /// Relayed as received.
+    Allow,
+    /// Replaced by the block answer (DNS rebinding protection), except for
+    /// names under `private_answers_allow`.
+    Block,
 }
 
 impl BlockConfig {

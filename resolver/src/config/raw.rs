@@ -147,6 +147,10 @@ pub struct RawBlock {
     pub justification: Option<String>,
     /// Structured DNS error: who runs this resolver.
     pub organisation: Option<String>,
+    /// `allow | block`: forwarded answers holding private addresses.
+    pub private_answers: Option<String>,
+    /// Domains exempt from `private_answers = "block"`.
+    pub private_answers_allow: Option<Vec<String>>,
 }
 
 /// `[access]`

@@ -10,6 +10,10 @@ use parapet_blocklist::{Format, SourceSpec};
 use super::raw::{RawConfig, RawSource};
 use super::*;
 
+mod private_answers;
+
+use private_answers::{private_answers, private_answers_allow};
+
 /// Collects issues while converting.
 struct Issues(Vec<ConfigIssue>);
 
@@ -240,6 +244,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         contact,
         justification: raw.block.justification,
         organisation: raw.block.organisation,
+        private_answers: private_answers(&mut is, raw.block.private_answers.as_deref()),
+        private_answers_allow: private_answers_allow(&mut is, raw.block.private_answers_allow),
     };
 
     // [access]

@@ -110,6 +110,9 @@ label_values! {
         Cname => "cname",
         /// An A/AAAA address in the upstream answer matched an IP rule.
         Ip => "ip",
+        /// A private address in the upstream answer (`[block]
+        /// private_answers = "block"`, DNS rebinding protection).
+        Rebinding => "rebinding",
     }
 }
 

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised) |
 //! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
-//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip) |
+//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (from the list's sources, at most 32, plus `none` and `other`) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
