@@ -3,6 +3,7 @@
 //! `parapet_e2e` harness), so tests run in parallel.
 
 mod access;
+mod amplification;
 mod answer_cache;
 mod blocking;
 mod config_files;
