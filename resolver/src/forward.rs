@@ -192,7 +192,7 @@ impl Forwarder {
                 upstreams = %self.names,
                 %error,
                 suppressed,
-                "upstream failure, answering SERVFAIL (at most one line per {}s; suppressed = failures since the last line)",
+                "upstream failure, answered SERVFAIL (logged once per {}s at most; suppressed: failures not logged since the last line)",
                 failure_log::INTERVAL.as_secs()
             );
         }

@@ -8,6 +8,7 @@ mod answer_cache;
 mod blocking;
 mod config_files;
 mod dig;
+mod failures;
 mod forwarding;
 mod inspection;
 mod observe;
