@@ -6,6 +6,7 @@ mod access;
 mod amplification;
 mod answer_cache;
 mod blocking;
+mod bypass;
 mod config_files;
 mod dig;
 mod failures;
