@@ -15,7 +15,7 @@ impl From<&Outcome> for OutcomeKind {
             Outcome::ServFail => OutcomeKind::Servfail,
             Outcome::FormErr => OutcomeKind::Formerr,
             Outcome::Rebinding => OutcomeKind::Blocked,
-            Outcome::Synthesised { .. } => OutcomeKind::Synthesised,
+            Outcome::Synthesised => OutcomeKind::Synthesised,
         }
     }
 }

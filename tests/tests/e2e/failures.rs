@@ -43,12 +43,25 @@ async fn check_failure(p: &Parapet, codes: &[u16]) -> Result<()> {
         let took = started.elapsed();
         assert_eq!(rcode(&msg), ResponseCode::ServFail, "tcp {tcp}");
         let (code, text) = ede(&msg).expect("an Extended DNS Error");
-        assert!(codes.contains(&code), "EDE {code} {text:?}, expected {codes:?}");
-        assert!(took < TIMEOUT * 2, "SERVFAIL after {took:?}, timeout {TIMEOUT:?}");
+        assert!(
+            codes.contains(&code),
+            "EDE {code} {text:?}, expected {codes:?}"
+        );
+        assert!(
+            took < TIMEOUT * 2,
+            "SERVFAIL after {took:?}, timeout {TIMEOUT:?}"
+        );
         let started = Instant::now();
         let msg = p.query("phishing.example.", RecordType::A).await?;
-        assert_eq!(addresses(&msg), [SINKHOLE_V4], "blocked with the upstream down");
-        assert!(started.elapsed() < TIMEOUT, "without waiting for the upstream");
+        assert_eq!(
+            addresses(&msg),
+            [SINKHOLE_V4],
+            "blocked with the upstream down"
+        );
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "without waiting for the upstream"
+        );
     }
     Ok(())
 }
