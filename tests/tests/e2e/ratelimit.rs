@@ -290,3 +290,46 @@ async fn refusals_to_outsiders_are_limited_dropped_and_without_text() -> Result<
     assert_eq!(up.queries(), 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn forwarded_queries_without_a_cache_are_limited_the_same_way() -> Result<()> {
+    // No answer cache: every query takes the full (hickory) path.
+    let up = Upstream::start().await;
+    let p = Parapet::builder(up.addr())
+        .section(
+            "upstream",
+            &format!("servers = [\"{}\"]\ntimeout_ms = 1000\ncache_size = 0", up.addr()),
+        )
+        .section(
+            "access",
+            "allow = [\"127.0.0.0/8\"]\nrate_limit_qps = 1\nrate_limit_burst = 2\nrate_limit_slip = 1",
+        )
+        .start()
+        .await?;
+    let socket = wire::socket("127.0.0.1").await?;
+    let started = Instant::now();
+    let (mut answered, mut slipped) = (0u32, 0u32);
+    for id in 0..8 {
+        let packet = wire::query(id, "www.example.", RecordType::A, Some(1232))?;
+        let msg = wire::decode(&wire::ask(&socket, p.addr(), &packet).await?)?;
+        assert_eq!(msg.metadata.id, id);
+        assert_eq!(rcode(&msg), ResponseCode::NoError, "never REFUSED");
+        if msg.metadata.truncation {
+            assert!(msg.answers.is_empty() && msg.queries.len() == 1);
+            slipped += 1;
+        } else {
+            assert_eq!(addresses(&msg), ["192.0.2.10"]);
+            answered += 1;
+        }
+    }
+    let ceiling = 2.0 + started.elapsed().as_secs_f64();
+    assert!(
+        answered >= 2 && f64::from(answered) <= ceiling,
+        "{answered} answered, {slipped} slipped"
+    );
+    assert_eq!(
+        wire::ratelimit_actions(&p, "slip", "rate"),
+        f64::from(slipped)
+    );
+    Ok(())
+}
