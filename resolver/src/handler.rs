@@ -592,31 +592,43 @@ impl Handler {
         self.inner.access.is_allowed(client) || tokens::is_token_authenticated()
     }
 
+    /// Access control, then the UDP rate limit: the outcome and reply of a
+    /// request turned away, `None` for one to answer.
+    ///
+    /// Outside the allowed networks → REFUSED, no recursion, no text; over
+    /// UDP itself rate-limited (dropped beyond). A DoT/DoH query carrying a
+    /// valid access token skips the address check. Over the rate over UDP
+    /// (RRL): dropped or slipped, never REFUSED.
+    fn admission(&self, request: &Request) -> Option<(Outcome, Reply)> {
+        let inner = &*self.inner;
+        let ip = request.src().ip();
+        let udp = request.protocol() == Protocol::Udp;
+        let metrics = inner.metrics.as_deref();
+        if !self.admits(ip) {
+            if udp && inner.limits.check_refusal(ip, metrics) != Limit::Pass {
+                return Some((Outcome::Refused, Reply::limited(Limit::Drop)));
+            }
+            let mut reply = Reply::empty(ResponseCode::Refused, false);
+            reply.ede = Some((answer::EDE_PROHIBITED, String::new()));
+            return Some((Outcome::Refused, reply));
+        }
+        if udp {
+            let limit = inner.limits.check_client(ip, metrics);
+            if limit != Limit::Pass {
+                return Some((Outcome::RateLimited, Reply::limited(limit)));
+            }
+        }
+        None
+    }
+
     /// The query path for one request; returns the outcome and the reply.
     /// `cache` is the hickory cache a forwarded lookup uses.
     async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
         let inner = &*self.inner;
-        let src = request.src();
 
-        let udp = request.protocol() == Protocol::Udp;
-        let metrics = inner.metrics.as_deref();
-        // 1. Access control: outside the allowed networks → REFUSED, no
-        //    recursion, no text; over UDP itself rate-limited (dropped).
-        //    A DoT/DoH query carrying a valid access token skips the address check.
-        if !self.admits(src.ip()) {
-            if udp && inner.limits.check_refusal(src.ip(), metrics) != Limit::Pass {
-                return (Outcome::Refused, Reply::limited(Limit::Drop));
-            }
-            let mut reply = Reply::empty(ResponseCode::Refused, false);
-            reply.ede = Some((answer::EDE_PROHIBITED, String::new()));
-            return (Outcome::Refused, reply);
-        }
-        // 2. Rate limit over UDP (RRL): drop or slip, never REFUSED.
-        if udp {
-            let limit = inner.limits.check_client(src.ip(), metrics);
-            if limit != Limit::Pass {
-                return (Outcome::RateLimited, Reply::limited(limit));
-            }
+        // 1. Access control and 2. rate limit.
+        if let Some(turned_away) = self.admission(request) {
+            return turned_away;
         }
         // EDNS versions above 0 are not spoken here (RFC 6891 §6.1.3).
         if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
