@@ -315,3 +315,6 @@ fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, 
             .with_no_client_auth(),
     )
 }
+
+#[cfg(test)]
+mod tests;
