@@ -66,7 +66,8 @@ label_values! {
         Blocked => "blocked",
         /// A block rule covered the name but a more specific allow rule won.
         AllowedByException => "allowed_by_exception",
-        /// Refused by access control.
+        /// Refused by access control (over UDP beyond the refusal rate:
+        /// dropped), or a class or type a resolver does not serve.
         Refused => "refused",
         /// Over the per-client rate limit: dropped or truncated (TC=1).
         RateLimited => "rate_limited",
