@@ -13,7 +13,7 @@ use std::io::Write as _;
 
 use hickory_proto::op::{Edns, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use hickory_proto::rr::rdata::{A, AAAA, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, HINFO, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use parapet_blocklist::SourceInfo;
 
@@ -25,6 +25,15 @@ pub const EDE_OPTION_CODE: u16 = 15;
 pub const EDE_BLOCKED: u16 = 15;
 /// INFO-CODE 18: Prohibited (REFUSED by access control).
 pub const EDE_PROHIBITED: u16 = 18;
+/// INFO-CODE 22: No Reachable Authority (no upstream answered in time).
+pub const EDE_NO_REACHABLE_AUTHORITY: u16 = 22;
+/// INFO-CODE 23: Network Error (an upstream could not be reached: refused
+/// connection, ICMP unreachable, broken stream).
+pub const EDE_NETWORK_ERROR: u16 = 23;
+/// The labels of `use-application-dns.net`, Firefox's canary name: while it
+/// resolves, Firefox may switch to its own DNS over HTTPS and bypass
+/// parapet; NXDOMAIN keeps it on the system resolver.
+pub const CANARY_LABELS: [&str; 2] = ["use-application-dns", "net"];
 /// SOA refresh/retry/expire of the synthesised SOA (RFC 1912 values).
 pub(crate) const SOA_TIMERS: (i32, i32, i32) = (1800, 900, 604_800);
 /// MNAME of the synthesised SOA.
@@ -85,6 +94,35 @@ pub fn blocked(config: &BlockConfig, qname: &Name, qtype: RecordType) -> Synthes
             answers: Vec::new(),
             authorities: vec![soa(qname, ttl)],
         },
+    }
+}
+
+/// Whether `qname` is `use-application-dns.net` (any case).
+pub fn is_canary(qname: &Name) -> bool {
+    qname.num_labels() == 2
+        && qname
+            .iter()
+            .zip(CANARY_LABELS)
+            .all(|(l, c)| l.eq_ignore_ascii_case(c.as_bytes()))
+}
+
+/// The answer to Firefox's canary name: NXDOMAIN with an SOA, every type.
+pub fn canary(qname: &Name, ttl: u32) -> Synthesised {
+    Synthesised {
+        rcode: ResponseCode::NXDomain,
+        answers: Vec::new(),
+        authorities: vec![soa(qname, ttl)],
+    }
+}
+
+/// The minimal answer to an `ANY` query (RFC 8482 §4.2): one synthesised
+/// HINFO record, CPU "RFC8482" and OS "", instead of every record set.
+pub fn minimal_any(qname: &Name, ttl: u32) -> Synthesised {
+    let hinfo = RData::HINFO(HINFO::new("RFC8482".into(), String::new()));
+    Synthesised {
+        rcode: ResponseCode::NoError,
+        answers: vec![Record::from_rdata(qname.clone(), ttl, hinfo)],
+        authorities: Vec::new(),
     }
 }
 

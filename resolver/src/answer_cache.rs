@@ -268,7 +268,8 @@ impl AnswerCache {
         out[q.clone()].copy_from_slice(&packet[q]);
         if let (at @ 1.., Some((payload, _))) = (opt_at, query.edns()) {
             let at = usize::from(at);
-            out[at..at + 2].copy_from_slice(&payload.max(512).to_be_bytes());
+            out[at..at + 2]
+                .copy_from_slice(&crate::fastpath::udp_payload(Some(payload)).to_be_bytes());
         }
         Some(outcome)
     }

@@ -31,6 +31,19 @@ static SOA_HEAD: LazyLock<Vec<u8>> = LazyLock::new(|| {
     head
 });
 
+/// Largest UDP answer sent (the DNS Flag Day 2020 size, which fits an
+/// IPv6 packet without fragmenting): larger answers go out truncated
+/// (TC=1) and the client retries over TCP. Caps reflection, too.
+pub const UDP_PAYLOAD_MAX: u16 = 1232;
+
+/// The size limit of a UDP answer to a query that offered `edns_payload`
+/// (`None` without EDNS): RFC 1035's 512 bytes without EDNS, else the
+/// offer within 512..=[`UDP_PAYLOAD_MAX`]. Also the payload size the
+/// answer's OPT record advertises.
+pub fn udp_payload(edns_payload: Option<u16>) -> u16 {
+    edns_payload.map_or(512, |p| p.clamp(512, UDP_PAYLOAD_MAX))
+}
+
 /// Most labels a 255-byte name can have.
 const MAX_LABELS: usize = 128;
 const HEADER_LEN: usize = 12;
@@ -154,10 +167,23 @@ impl<'a> WireQuery<'a> {
         self.edns
     }
 
-    /// Response size limit: 512 bytes, or the EDNS payload size offered
-    /// (never below 512).
+    /// UDP response size limit (see [`udp_payload`]).
     pub fn max_response_size(&self) -> usize {
-        usize::from(self.edns.map_or(512, |(p, _)| p.max(512)))
+        usize::from(udp_payload(self.edns.map(|(p, _)| p)))
+    }
+
+    /// Whether the name is `use-application-dns.net` (any case), Firefox's
+    /// canary: answered NXDOMAIN by the full path whatever the lists say.
+    pub fn is_canary(&self) -> bool {
+        let mut labels = self.labels();
+        let [first, second] = answer::CANARY_LABELS;
+        self.label_count == 2
+            && labels
+                .next()
+                .is_some_and(|l| l.eq_ignore_ascii_case(first.as_bytes()))
+            && labels
+                .next()
+                .is_some_and(|l| l.eq_ignore_ascii_case(second.as_bytes()))
     }
 
     /// Check the name against `list`.
@@ -172,6 +198,13 @@ impl<'a> WireQuery<'a> {
         self.write_header(out, rcode, recursion_available, 0, 0);
         out.extend_from_slice(&self.packet[self.question.clone()]);
         self.write_opt(out, None, |_| {});
+    }
+
+    /// Write an empty NOERROR answer with TC=1 into `out`: a rate-limited
+    /// query's "slip", which sends a real client over to TCP.
+    pub fn write_truncated(&self, out: &mut Vec<u8>) {
+        self.write_empty(ResponseCode::NoError, true, out);
+        out[2] |= 0x02; // TC
     }
 
     /// Write the answer to this blocked query into `out`, exactly as
@@ -234,7 +267,7 @@ impl<'a> WireQuery<'a> {
         };
         out.push(0); // root owner
         out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-        out.extend_from_slice(&payload.max(512).to_be_bytes());
+        out.extend_from_slice(&udp_payload(Some(payload)).to_be_bytes());
         out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
         let Some(code) = ede else {
             out.extend_from_slice(&[0, 0]);

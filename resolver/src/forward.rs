@@ -24,10 +24,16 @@ use hickory_resolver::config::{
     ServerOrderingStrategy,
 };
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
+use tracing::warn;
 
+use crate::answer::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
 use crate::config::{UpstreamConfig, UpstreamProtocol};
 use crate::metrics::cache_probe::{self, ProbedProvider};
 use crate::metrics::{Metrics, UpstreamFailure};
+
+mod failure_log;
+
+use failure_log::FailureLog;
 
 /// An upstream answer, ready to be relayed.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +63,31 @@ pub enum ForwardError {
     Upstream(#[from] NetError),
 }
 
+impl ForwardError {
+    /// The Extended DNS Error INFO-CODE of the SERVFAIL this failure gives:
+    /// 22 (No Reachable Authority) when no upstream answered in time or
+    /// the upstreams answered with an error; 23 (Network Error) when they
+    /// could not be reached (refused connection, ICMP unreachable, broken
+    /// stream).
+    pub fn ede_code(&self) -> u16 {
+        match self {
+            ForwardError::Timeout(_) => EDE_NO_REACHABLE_AUTHORITY,
+            ForwardError::Upstream(NetError::Timeout | NetError::Dns(_)) => {
+                EDE_NO_REACHABLE_AUTHORITY
+            }
+            ForwardError::Upstream(_) => EDE_NETWORK_ERROR,
+        }
+    }
+
+    /// A short EXTRA-TEXT for the EDE option.
+    pub fn ede_text(&self) -> &'static str {
+        match self.ede_code() {
+            EDE_NETWORK_ERROR => "upstream unreachable",
+            _ => "no upstream answer",
+        }
+    }
+}
+
 /// Entries of the hickory cache behind the answer cache ([`Cache::Answers`]).
 pub const ANSWERS_SIDE_CACHE: u64 = 1024;
 
@@ -79,6 +110,9 @@ pub struct Forwarder {
     answers: Option<Arc<Resolver<ProbedProvider>>>,
     deadline: Duration,
     metrics: Option<Arc<Metrics>>,
+    /// The configured upstreams, as the failure log names them.
+    names: Arc<str>,
+    failures: Arc<FailureLog>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -104,6 +138,14 @@ impl Forwarder {
             answers,
             deadline: config.timeout(),
             metrics: None,
+            names: config
+                .servers
+                .iter()
+                .map(|s| s.addr.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+                .into(),
+            failures: Arc::new(FailureLog::new(failure_log::INTERVAL)),
         })
     }
 
@@ -143,6 +185,17 @@ impl Forwarder {
             Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no)))) => Ok(negative(no, elapsed)),
             Ok(Err(e)) => Err(ForwardError::Upstream(e)),
         };
+        if let Err(error) = &result
+            && let Some(suppressed) = self.failures.note(Instant::now())
+        {
+            warn!(
+                upstreams = %self.names,
+                %error,
+                suppressed,
+                "upstream failure, answered SERVFAIL (logged once per {}s at most; suppressed: failures not logged since the last line)",
+                failure_log::INTERVAL.as_secs()
+            );
+        }
         if let Some(metrics) = &self.metrics {
             match &result {
                 Ok(_) => metrics.record_upstream(elapsed, !sent_upstream),
@@ -262,3 +315,6 @@ fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, 
             .with_no_client_auth(),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,12 +33,13 @@ use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::answer;
 use crate::answer_cache::{AnswerCache, Key};
-use crate::config::{BlockConfig, Config};
+use crate::config::{BlockConfig, Config, PrivateAnswers};
 use crate::fastpath::{self, WireQuery};
-use crate::forward::{Cache, ForwardError, Forwarder};
+use crate::forward::{Cache, Forwarder, Upstream};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Limit, UdpLimits};
+use crate::rebinding;
 use crate::transport::exchange::CapturedResponse;
 use crate::transport::tokens;
 
@@ -67,13 +68,20 @@ pub enum Outcome {
     /// The client is outside `access.allow`, or the query is not one a
     /// resolver serves (class other than IN, zone transfer).
     Refused,
-    /// The client's network exceeded its rate.
+    /// The client exceeded its rate over UDP: dropped, or answered
+    /// truncated (TC=1) so that it retries over TCP.
     RateLimited,
     /// No usable upstream answer in time.
     ServFail,
     /// The request was not a single standard query (FORMERR), or asked for
     /// an EDNS version above 0 (BADVERS).
     FormErr,
+    /// A forwarded answer held a private address and was replaced by the
+    /// block answer (`[block] private_answers = "block"`).
+    Rebinding,
+    /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482) or
+    /// NXDOMAIN for Firefox's canary `use-application-dns.net`.
+    Synthesised,
 }
 
 impl Outcome {
@@ -87,6 +95,8 @@ impl Outcome {
             Outcome::RateLimited => "rate_limited",
             Outcome::ServFail => "servfail",
             Outcome::FormErr => "formerr",
+            Outcome::Rebinding => "rebinding",
+            Outcome::Synthesised => "synthesised",
         }
     }
 }
@@ -154,7 +164,8 @@ struct Inner {
     forwarder: Forwarder,
     block: BlockConfig,
     access: AccessList,
-    ratelimit: Option<Arc<RateLimiter>>,
+    /// Rate limits on UDP answers (clients, refusals).
+    limits: Arc<UdpLimits>,
     observers: Vec<Arc<dyn Observer>>,
     /// Some observer reads the query name and time taken.
     details_wanted: bool,
@@ -182,6 +193,10 @@ struct Reply {
     authorities: Vec<Record>,
     additionals: Vec<Record>,
     ede: Option<(u16, String)>,
+    /// Sent with TC=1 (a rate-limited query's slip).
+    truncated: bool,
+    /// Not sent at all (a rate-limited query's drop).
+    dropped: bool,
     /// For the observers, not sent.
     trace: Trace,
 }
@@ -203,8 +218,27 @@ impl Reply {
             authorities: Vec::new(),
             additionals: Vec::new(),
             ede: None,
+            truncated: false,
+            dropped: false,
             trace: Trace::default(),
         }
+    }
+
+    /// The reply to a UDP query over a rate limit: nothing, or an empty
+    /// truncated answer.
+    fn limited(limit: Limit) -> Self {
+        let mut reply = Reply::empty(ResponseCode::NoError, true);
+        reply.truncated = limit == Limit::Slip;
+        reply.dropped = limit != Limit::Slip;
+        reply
+    }
+
+    /// A reply made of a synthesised answer.
+    fn synthesised(synth: answer::Synthesised) -> Self {
+        let mut reply = Reply::empty(synth.rcode, true);
+        reply.answers = synth.answers;
+        reply.authorities = synth.authorities;
+        reply
     }
 }
 
@@ -217,7 +251,7 @@ impl Handler {
                 forwarder: Forwarder::new(&config.upstream)?,
                 block: config.block.clone(),
                 access: AccessList::new(config.access.allow.clone()),
-                ratelimit: RateLimiter::from_config(&config.access).map(Arc::new),
+                limits: Arc::new(UdpLimits::from_config(&config.access)),
                 observers: Vec::new(),
                 details_wanted: false,
                 answers: AnswerCache::new(&config.upstream),
@@ -261,7 +295,7 @@ impl Handler {
             return false;
         };
         let inner = &*self.inner;
-        if !inner.access.is_allowed(client.ip()) {
+        if !inner.access.is_allowed(client.ip()) || query.is_canary() {
             return false;
         }
         let started = inner.details_wanted.then(Instant::now);
@@ -273,12 +307,15 @@ impl Handler {
                 return self.answer_udp_cached(&query, client, &list, started, out);
             }
         };
-        let (outcome, rcode) = match &inner.ratelimit {
-            Some(rl) if !rl.check(client.ip()) => {
-                query.write_empty(ResponseCode::Refused, false, out);
-                (Outcome::RateLimited, ResponseCode::Refused)
+        let limit = inner
+            .limits
+            .check_client(client.ip(), inner.metrics.as_deref());
+        let (outcome, rcode) = match limit {
+            Limit::Drop | Limit::Slip => {
+                write_limited(&query, limit, out);
+                (Outcome::RateLimited, ResponseCode::NoError)
             }
-            _ => {
+            Limit::Pass => {
                 query.write_blocked(&inner.block, &list, rule, out);
                 if out.len() > query.max_response_size() {
                     // Too long for the client (a long EDE text): the full
@@ -354,12 +391,18 @@ impl Handler {
             Outcome::Forwarded { rcode } | Outcome::AllowedByException { rcode, .. } => rcode,
             _ => ResponseCode::NoError,
         };
-        if let Some(rl) = &inner.ratelimit
-            && !tokens::with_current_auth(|auth| rl.check_client(client.ip(), auth))
-        {
-            query.write_empty(ResponseCode::Refused, false, out);
+        // Only UDP is limited: a stream's client address is not spoofed,
+        // and its answer is no reflection.
+        let limit = match protocol {
+            Protocol::Udp => inner
+                .limits
+                .check_client(client.ip(), inner.metrics.as_deref()),
+            _ => Limit::Pass,
+        };
+        if limit != Limit::Pass {
+            write_limited(query, limit, out);
             outcome = Outcome::RateLimited;
-            rcode = ResponseCode::Refused;
+            rcode = ResponseCode::NoError;
         } else if let Some(metrics) = &inner.metrics {
             metrics.record_upstream(lookup, true);
         }
@@ -549,27 +592,43 @@ impl Handler {
         self.inner.access.is_allowed(client) || tokens::is_token_authenticated()
     }
 
+    /// Access control, then the UDP rate limit: the outcome and reply of a
+    /// request turned away, `None` for one to answer.
+    ///
+    /// Outside the allowed networks → REFUSED, no recursion, no text; over
+    /// UDP itself rate-limited (dropped beyond). A DoT/DoH query carrying a
+    /// valid access token skips the address check. Over the rate over UDP
+    /// (RRL): dropped or slipped, never REFUSED.
+    fn admission(&self, request: &Request) -> Option<(Outcome, Reply)> {
+        let inner = &*self.inner;
+        let ip = request.src().ip();
+        let udp = request.protocol() == Protocol::Udp;
+        let metrics = inner.metrics.as_deref();
+        if !self.admits(ip) {
+            if udp && inner.limits.check_refusal(ip, metrics) != Limit::Pass {
+                return Some((Outcome::Refused, Reply::limited(Limit::Drop)));
+            }
+            let mut reply = Reply::empty(ResponseCode::Refused, false);
+            reply.ede = Some((answer::EDE_PROHIBITED, String::new()));
+            return Some((Outcome::Refused, reply));
+        }
+        if udp {
+            let limit = inner.limits.check_client(ip, metrics);
+            if limit != Limit::Pass {
+                return Some((Outcome::RateLimited, Reply::limited(limit)));
+            }
+        }
+        None
+    }
+
     /// The query path for one request; returns the outcome and the reply.
     /// `cache` is the hickory cache a forwarded lookup uses.
     async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
         let inner = &*self.inner;
-        let src = request.src();
 
-        // 1. Access control: outside the allowed networks → REFUSED, no recursion.
-        //    A DoT/DoH query carrying a valid access token skips the address check.
-        if !self.admits(src.ip()) {
-            let mut reply = Reply::empty(ResponseCode::Refused, false);
-            reply.ede = Some((answer::EDE_PROHIBITED, "client not allowed".into()));
-            return (Outcome::Refused, reply);
-        }
-        // 2. Rate limit per client network (per device for token clients).
-        if let Some(rl) = &inner.ratelimit
-            && !tokens::with_current_auth(|auth| rl.check_client(src.ip(), auth))
-        {
-            return (
-                Outcome::RateLimited,
-                Reply::empty(ResponseCode::Refused, false),
-            );
+        // 1. Access control and 2. rate limit.
+        if let Some(turned_away) = self.admission(request) {
+            return turned_away;
         }
         // EDNS versions above 0 are not spoken here (RFC 6891 §6.1.3).
         if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
@@ -594,29 +653,33 @@ impl Handler {
             return (Outcome::Refused, Reply::empty(ResponseCode::Refused, true));
         }
 
+        // Firefox's canary: NXDOMAIN whatever the lists say.
+        if answer::is_canary(name) {
+            let synth = answer::canary(name, inner.block.ttl);
+            return (Outcome::Synthesised, Reply::synthesised(synth));
+        }
+
         // 3. Policy check on the name.
         let exception = match policy::check_name(list, name) {
             Verdict::Block(rule) => return self.blocked(list, name, qtype, Trigger::Name, rule),
             Verdict::Allow(rule) => Some(rule),
             Verdict::None => None,
         };
+        // ANY gets a minimal answer (RFC 8482), not every record set.
+        if qtype == RecordType::ANY {
+            let synth = answer::minimal_any(name, inner.block.ttl);
+            return (Outcome::Synthesised, Reply::synthesised(synth));
+        }
 
         // 4. Forward.
         let upstream = match inner.forwarder.forward(name, qtype, cache).await {
             Ok(u) => u,
             Err(e) => {
-                match &e {
-                    ForwardError::Timeout(_) => {
-                        debug!(query = %name, %qtype, error = %e, "upstream timeout")
-                    }
-                    ForwardError::Upstream(_) => {
-                        debug!(query = %name, %qtype, error = %e, "upstream failure")
-                    }
-                }
-                return (
-                    Outcome::ServFail,
-                    Reply::empty(ResponseCode::ServFail, true),
-                );
+                // The forwarder logs failures (rate-limited, at WARN).
+                debug!(query = %name, %qtype, error = %e, "upstream failure");
+                let mut reply = Reply::empty(ResponseCode::ServFail, true);
+                reply.ede = Some((e.ede_code(), e.ede_text().into()));
+                return (Outcome::ServFail, reply);
             }
         };
 
@@ -637,6 +700,9 @@ impl Handler {
                     };
                     return (outcome, reply);
                 }
+                if let Some(reply) = self.rebinding(name, qtype, &upstream) {
+                    return (Outcome::Rebinding, reply);
+                }
                 Outcome::Forwarded {
                     rcode: upstream.rcode,
                 }
@@ -650,12 +716,37 @@ impl Handler {
             authorities: upstream.authorities,
             additionals: upstream.additionals,
             ede: None,
+            truncated: false,
+            dropped: false,
             trace: Trace {
                 upstream: Some(upstream.elapsed),
                 matched: None,
             },
         };
         (outcome, reply)
+    }
+
+    /// The block answer replacing `upstream` when it holds a private
+    /// address and `[block] private_answers = "block"` covers `name`.
+    fn rebinding(&self, name: &Name, qtype: RecordType, upstream: &Upstream) -> Option<Reply> {
+        let block = &self.inner.block;
+        if block.private_answers != PrivateAnswers::Block
+            || rebinding::is_exempt(&block.private_answers_allow, name)
+        {
+            return None;
+        }
+        let address = rebinding::private_address(&upstream.answers)?;
+        debug!(query = %name, %qtype, %address, "private address in answer blocked");
+        let mut reply = Reply::synthesised(answer::blocked(block, name, qtype));
+        reply.ede = Some((
+            answer::EDE_BLOCKED,
+            "Blocked: private address in a public answer (DNS rebinding)".into(),
+        ));
+        reply.trace = Trace {
+            upstream: Some(upstream.elapsed),
+            matched: Some(address.to_string()),
+        };
+        Some(reply)
     }
 
     fn blocked(
@@ -677,6 +768,8 @@ impl Handler {
             authorities: synth.authorities,
             additionals: Vec::new(),
             ede: Some((answer::EDE_BLOCKED, text)),
+            truncated: false,
+            dropped: false,
             trace: Trace::default(),
         };
         (Outcome::Blocked { trigger, rule }, reply)
@@ -723,6 +816,15 @@ impl RequestHandler for Handler {
             return self.handle(request, response_handle, Cache::Full).await.0;
         }
         self.handle_stream(request, response_handle).await
+    }
+}
+
+/// Write the UDP reply to a query over its rate limit into `out`: nothing
+/// for a drop, an empty truncated answer for a slip.
+fn write_limited(query: &WireQuery<'_>, limit: Limit, out: &mut Vec<u8>) {
+    match limit {
+        Limit::Slip => query.write_truncated(out),
+        Limit::Drop | Limit::Pass => out.clear(),
     }
 }
 
@@ -780,13 +882,20 @@ async fn send_encoded<R: ResponseHandler>(
 /// carried EDNS.
 async fn send<R: ResponseHandler>(request: &Request, mut handle: R, reply: &Reply) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);
+    if reply.dropped {
+        return ResponseInfo::from(Header {
+            metadata,
+            counts: HeaderCounts::default(),
+        });
+    }
+    metadata.truncation = reply.truncated;
     metadata.recursion_available = reply.recursion_available;
     metadata.authentic_data = reply.authentic_data;
     metadata.response_code = reply.rcode;
 
     let edns = request.edns.as_ref().map(|req| {
         let mut edns = Edns::new();
-        edns.set_max_payload(req.max_payload().max(512));
+        edns.set_max_payload(fastpath::udp_payload(Some(req.max_payload())));
         edns.set_dnssec_ok(req.flags().dnssec_ok);
         // Extended response codes (BADVERS) carry their high bits here.
         edns.set_rcode_high(reply.rcode.high());

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod profile;
 pub mod querylog;
 pub mod ratelimit;
+pub mod rebinding;
 pub mod reload;
 pub mod server;
 pub mod transport;

@@ -7,8 +7,8 @@
 //! [`crate::fastpath`] (no decoding, no allocation, no task); everything
 //! else is decoded into a hickory [`Request`] and handed to the
 //! [`Handler`] on its own task, its response encoded as hickory's own UDP
-//! server does (512 bytes without EDNS, else the client's payload size,
-//! truncated with TC beyond it).
+//! server does (512 bytes without EDNS, else the client's payload size up
+//! to 1232 bytes, truncated with TC beyond it).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::fastpath;
 use crate::handler::Handler;
 
 mod batch;
@@ -91,8 +92,12 @@ fn dispatch(
     replies: &mut Replies,
     tasks: &mut JoinSet<()>,
 ) {
-    if handler.answer_udp_fast(packet, src, replies.next_buffer()) {
-        replies.queue(src);
+    let out = replies.next_buffer();
+    if handler.answer_udp_fast(packet, src, out) {
+        // Nothing written: rate-limited and dropped.
+        if !out.is_empty() {
+            replies.queue(src);
+        }
         return;
     }
     let key = handler.answer_cache_key(packet);
@@ -123,12 +128,10 @@ fn dispatch(
 }
 
 /// Response size limit for a UDP query: RFC 1035's 512 bytes, or the EDNS
-/// payload size the client offered (never below 512).
+/// payload size the client offered, at most 1232 (see
+/// [`fastpath::udp_payload`]).
 fn max_size(request: &Request) -> u16 {
-    request
-        .edns
-        .as_ref()
-        .map_or(512, |e| e.max_payload().max(512))
+    fastpath::udp_payload(request.edns.as_ref().map(|e| e.max_payload()))
 }
 
 /// Write into `out` a FORMERR for a query whose header could be read but

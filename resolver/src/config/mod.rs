@@ -44,6 +44,9 @@ pub const DEFAULT_CACHE_NEGATIVE_MAX_TTL: u32 = 3_600;
 pub const DEFAULT_SINKHOLE_IPV4: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 /// Default TTL of synthesised answers: short, so a list fix takes effect soon.
 pub const DEFAULT_BLOCK_TTL: u32 = 60;
+/// Names whose answers may hold private addresses under
+/// `private_answers = "block"`: the home network's own names.
+pub const DEFAULT_PRIVATE_ANSWERS_ALLOW: &[&str] = &["home.arpa", "local", "lan", "internal"];
 /// Networks served by default: loopback and private ranges (not an open resolver).
 pub const DEFAULT_ACCESS_ALLOW: &[&str] = &[
     "127.0.0.0/8",
@@ -57,9 +60,12 @@ pub const DEFAULT_ACCESS_ALLOW: &[&str] = &[
 ];
 /// Default sustained rate per client network (queries per second). A busy
 /// household stays well under this; a flood does not.
-pub const DEFAULT_RATE_LIMIT_QPS: u32 = 200;
-/// Default burst per client network.
-pub const DEFAULT_RATE_LIMIT_BURST: u32 = 1_000;
+pub const DEFAULT_RATE_LIMIT_QPS: u32 = 1_000;
+/// Default burst per client (a home router forwarding for a household).
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 5_000;
+/// Every 2nd rate-limited UDP answer is sent truncated (TC=1), the others
+/// dropped.
+pub const DEFAULT_RATE_LIMIT_SLIP: u32 = 2;
 /// IPv4 clients are grouped by /24 for rate limiting.
 pub const DEFAULT_RATE_LIMIT_IPV4_PREFIX: u8 = 24;
 /// IPv6 clients are grouped by /56 for rate limiting.
@@ -329,6 +335,24 @@ pub struct BlockConfig {
     pub justification: Option<String>,
     /// Structured DNS error organisation.
     pub organisation: Option<String>,
+    /// Whether forwarded answers may hold private addresses (default
+    /// allow; block = DNS rebinding protection).
+    pub private_answers: PrivateAnswers,
+    /// Domains (and the names under them) exempt from
+    /// `private_answers = "block"`, lower case without trailing dot.
+    pub private_answers_allow: Vec<String>,
+}
+
+/// What a forwarded answer holding a private, loopback or link-local
+/// address gets (`[block] private_answers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivateAnswers {
+    /// Relayed as received.
+    Allow,
+    /// Replaced by the block answer (DNS rebinding protection), except for
+    /// names under `private_answers_allow`.
+    Block,
 }
 
 impl BlockConfig {
@@ -351,10 +375,14 @@ pub struct AccessConfig {
     /// Served networks (default loopback and private ranges).
     #[serde(serialize_with = "serialize_display_vec")]
     pub allow: Vec<IpNet>,
-    /// Sustained rate per client network; 0 = unlimited (default 200).
+    /// Sustained UDP rate per client (an address in private and loopback
+    /// ranges, else a network); 0 = unlimited (default 1000).
     pub rate_limit_qps: u32,
-    /// Burst per client network (default 1000).
+    /// Burst per client (default 5000).
     pub rate_limit_burst: u32,
+    /// Every Nth rate-limited UDP answer is sent truncated (TC=1) instead
+    /// of dropped; 0 = drop all (default 2).
+    pub rate_limit_slip: u32,
     /// IPv4 grouping prefix (default 24).
     pub rate_limit_ipv4_prefix: u8,
     /// IPv6 grouping prefix (default 56).

@@ -149,6 +149,10 @@ pub struct RawBlock {
     pub justification: Option<String>,
     /// Structured DNS error: who runs this resolver.
     pub organisation: Option<String>,
+    /// `allow | block`: forwarded answers holding private addresses.
+    pub private_answers: Option<String>,
+    /// Domains exempt from `private_answers = "block"`.
+    pub private_answers_allow: Option<Vec<String>>,
 }
 
 /// `[access]`
@@ -161,6 +165,8 @@ pub struct RawAccess {
     pub rate_limit_qps: Option<u32>,
     /// Burst size per client network.
     pub rate_limit_burst: Option<u32>,
+    /// Every Nth limited UDP answer is truncated instead of dropped.
+    pub rate_limit_slip: Option<u32>,
     /// Prefix length grouping IPv4 clients.
     pub rate_limit_ipv4_prefix: Option<u8>,
     /// Prefix length grouping IPv6 clients.

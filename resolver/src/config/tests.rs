@@ -36,6 +36,45 @@ fn defaults_are_safe() {
 }
 
 #[test]
+fn rate_limit_and_private_answer_defaults() {
+    let c = ok(MIN);
+    assert_eq!(c.access.rate_limit_qps, DEFAULT_RATE_LIMIT_QPS);
+    assert_eq!(c.access.rate_limit_burst, DEFAULT_RATE_LIMIT_BURST);
+    assert_eq!(c.access.rate_limit_slip, 2);
+    assert_eq!(c.block.private_answers, PrivateAnswers::Allow);
+    assert_eq!(
+        c.block.private_answers_allow,
+        ["home.arpa", "local", "lan", "internal"]
+    );
+    let c = ok(&format!(
+        "{MIN}[access]\nrate_limit_slip = 0\n[block]\nprivate_answers = \"block\"\n\
+         private_answers_allow = [\"Fritz.Box.\", \"nas.example\"]\n"
+    ));
+    assert_eq!(c.access.rate_limit_slip, 0);
+    assert_eq!(c.block.private_answers, PrivateAnswers::Block);
+    assert_eq!(c.block.private_answers_allow, ["fritz.box", "nas.example"]);
+}
+
+#[test]
+fn bad_private_answer_keys_are_named() {
+    let found = issues(&format!(
+        "{MIN}[block]\nprivate_answers = \"deny\"\nprivate_answers_allow = [\"ok.example\", \"bad name\", \"\"]\n"
+    ));
+    let want = [
+        "block.private_answers: \"deny\" is not one of allow, block",
+        "block.private_answers_allow[1]: \"bad name\" is not a domain name",
+        "block.private_answers_allow[2]: \"\" is not a domain name",
+    ];
+    for w in want {
+        assert!(
+            found.iter().any(|f| f.contains(w)),
+            "missing {w:?} in {found:?}"
+        );
+    }
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+#[test]
 fn unknown_key_is_named() {
     let err = from_toml_str(
         &format!("{MIN}[block]\nsinkhole = \"1.2.3.4\"\n"),

@@ -10,6 +10,10 @@ use parapet_blocklist::{Format, SourceSpec};
 use super::raw::{RawConfig, RawSource};
 use super::*;
 
+mod private_answers;
+
+use private_answers::{private_answers, private_answers_allow};
+
 /// Collects issues while converting.
 struct Issues(Vec<ConfigIssue>);
 
@@ -247,6 +251,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         contact,
         justification: raw.block.justification,
         organisation: raw.block.organisation,
+        private_answers: private_answers(&mut is, raw.block.private_answers.as_deref()),
+        private_answers_allow: private_answers_allow(&mut is, raw.block.private_answers_allow),
     };
 
     // [access]
@@ -316,6 +322,10 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         tokens_file,
         rate_limit_qps: qps,
         rate_limit_burst: burst,
+        rate_limit_slip: raw
+            .access
+            .rate_limit_slip
+            .unwrap_or(DEFAULT_RATE_LIMIT_SLIP),
         rate_limit_ipv4_prefix: v4p.min(32),
         rate_limit_ipv6_prefix: v6p.min(128),
     };

@@ -210,3 +210,50 @@ fn answers_too_long_for_the_client_take_the_full_path() {
     let (_, text) = crate::answer::read_ede(&edns).expect("EDE");
     assert!(text.contains(&justification), "whole text");
 }
+
+#[test]
+fn udp_payload_is_512_without_edns_and_capped_at_1232() {
+    assert_eq!(super::udp_payload(None), 512);
+    assert_eq!(super::udp_payload(Some(100)), 512);
+    assert_eq!(super::udp_payload(Some(1000)), 1000);
+    assert_eq!(super::udp_payload(Some(4096)), 1232);
+    assert_eq!(super::udp_payload(Some(u16::MAX)), 1232);
+}
+
+#[test]
+fn truncated_slip_is_an_empty_noerror_answer_with_tc() {
+    for edns in [None, Some((4096, true))] {
+        let packet = query("www.Example.", RecordType::A, edns);
+        let q = WireQuery::parse(&packet).expect("simple query");
+        let mut out = Vec::new();
+        q.write_truncated(&mut out);
+        let m = Message::from_vec(&out).expect("decodes");
+        assert_eq!(m.metadata.id, 0x1234);
+        assert_eq!(m.metadata.message_type, MessageType::Response);
+        assert!(m.metadata.truncation && m.metadata.recursion_desired);
+        assert_eq!(
+            m.metadata.response_code,
+            hickory_proto::op::ResponseCode::NoError
+        );
+        assert!(m.answers.is_empty() && m.authorities.is_empty());
+        assert_eq!(m.queries[0].name().to_ascii(), "www.Example.");
+        assert_eq!(m.edns.map(|e| e.max_payload()), edns.map(|_| 1232));
+    }
+}
+
+#[test]
+fn canary_is_the_exact_name_in_any_case() {
+    for (name, canary) in [
+        ("use-application-dns.net.", true),
+        ("USE-Application-DNS.Net.", true),
+        ("x.use-application-dns.net.", false),
+        ("use-application-dns.net.example.", false),
+        ("use-application-dns.org.", false),
+    ] {
+        let packet = query(name, RecordType::A, None);
+        let q = WireQuery::parse(&packet).expect("simple query");
+        assert_eq!(q.is_canary(), canary, "{name}");
+        let n = Name::from_ascii(name).expect("name");
+        assert_eq!(crate::answer::is_canary(&n), canary, "{name}");
+    }
+}

@@ -5,7 +5,8 @@
 
 use super::category;
 use super::label::{
-    OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, RuleKind, Trigger,
+    UpstreamFailure, WarningView,
 };
 
 /// One metric family as exported (counters with their `_total` suffix,
@@ -64,6 +65,14 @@ pub fn definitions() -> Vec<MetricDef> {
             vec![
                 label("protocol", strs(Protocol::ALL, Protocol::as_str)),
                 label("outcome", strs(OutcomeKind::ALL, OutcomeKind::as_str)),
+            ],
+        ),
+        metric(
+            "parapet_ratelimit_actions_total",
+            "counter",
+            vec![
+                label("action", strs(RateLimitAction::ALL, RateLimitAction::as_str)),
+                label("reason", strs(RateLimitReason::ALL, RateLimitReason::as_str)),
             ],
         ),
         metric(

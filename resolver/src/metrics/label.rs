@@ -66,14 +66,39 @@ label_values! {
         Blocked => "blocked",
         /// A block rule covered the name but a more specific allow rule won.
         AllowedByException => "allowed_by_exception",
-        /// Refused by access control.
+        /// Refused by access control (over UDP beyond the refusal rate:
+        /// dropped), or a class or type a resolver does not serve.
         Refused => "refused",
-        /// Dropped or refused by the per-client rate limit.
+        /// Over the per-client rate limit: dropped or truncated (TC=1).
         RateLimited => "rate_limited",
         /// Upstream failure or timeout.
         Servfail => "servfail",
         /// A malformed query.
         Formerr => "formerr",
+        /// Answered by parapet itself, not forwarded: a minimal `ANY`
+        /// answer (RFC 8482) or the `use-application-dns.net` canary.
+        Synthesised => "synthesised",
+    }
+}
+
+label_values! {
+    /// What the rate limiter did with an answer over the limit.
+    RateLimitAction {
+        /// Nothing was sent.
+        Drop => "drop",
+        /// A truncated empty answer (TC=1) was sent, so a real client
+        /// retries over TCP.
+        Slip => "slip",
+    }
+}
+
+label_values! {
+    /// Which limit an answer was over.
+    RateLimitReason {
+        /// The per-client query rate (`[access] rate_limit_qps`).
+        Rate => "rate",
+        /// The rate of REFUSED answers to clients outside `[access] allow`.
+        Refused => "refused",
     }
 }
 
@@ -86,6 +111,9 @@ label_values! {
         Cname => "cname",
         /// An A/AAAA address in the upstream answer matched an IP rule.
         Ip => "ip",
+        /// A private address in the upstream answer (`[block]
+        /// private_answers = "block"`, DNS rebinding protection).
+        Rebinding => "rebinding",
     }
 }
 
@@ -150,6 +178,13 @@ pub(crate) struct QueryLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct TriggerLabels {
     pub(crate) trigger: Trigger,
+}
+
+/// Labels of `parapet_ratelimit_actions_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RateLimitLabels {
+    pub(crate) action: RateLimitAction,
+    pub(crate) reason: RateLimitReason,
 }
 
 /// Labels of `parapet_list_rules`.

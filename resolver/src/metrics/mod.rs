@@ -16,8 +16,9 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr) |
-//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised) |
+//! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
+//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
@@ -64,11 +65,12 @@ use prometheus_client::registry::{Registry, Unit};
 
 use category::Categories;
 pub use label::{
-    OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, RuleKind, Trigger,
+    UpstreamFailure, WarningView,
 };
 use label::{
-    QueryLabels, ReloadLabels, RuleKindLabels, TriggerLabels, UpstreamFailureLabels,
-    WarningViewLabels,
+    QueryLabels, RateLimitLabels, ReloadLabels, RuleKindLabels, TriggerLabels,
+    UpstreamFailureLabels, WarningViewLabels,
 };
 
 /// Upper bounds of the upstream latency buckets, in seconds: 0.5 ms to 5 s.
@@ -93,6 +95,7 @@ pub struct Metrics {
     categories: Categories,
     upstream_latency: Histogram,
     upstream_failures: [Counter; UpstreamFailure::ALL.len()],
+    ratelimit_actions: [[Counter; RateLimitReason::ALL.len()]; RateLimitAction::ALL.len()],
     cache_hits: Counter,
     cache_misses: Counter,
     list_rules: [Gauge; RuleKind::ALL.len()],
@@ -174,6 +177,23 @@ impl Metrics {
             "upstream_failures",
             "Forwarded queries that failed (answered SERVFAIL), by reason",
             failure_family,
+        );
+
+        let ratelimit_family = Family::<RateLimitLabels, Counter>::default();
+        let ratelimit_actions = std::array::from_fn(|a| {
+            std::array::from_fn(|r| {
+                ratelimit_family
+                    .get_or_create(&RateLimitLabels {
+                        action: RateLimitAction::ALL[a],
+                        reason: RateLimitReason::ALL[r],
+                    })
+                    .clone()
+            })
+        });
+        registry.register(
+            "ratelimit_actions",
+            "UDP answers over a rate limit, by what was done (dropped, or truncated so the client retries over TCP) and which limit",
+            ratelimit_family,
         );
 
         let cache_hits = Counter::default();
@@ -259,6 +279,7 @@ impl Metrics {
             categories,
             upstream_latency,
             upstream_failures,
+            ratelimit_actions,
             cache_hits,
             cache_misses,
             list_rules,
@@ -312,6 +333,11 @@ impl Metrics {
     /// Count a failed forwarded lookup.
     pub fn record_upstream_failure(&self, reason: UpstreamFailure) {
         self.upstream_failures[reason as usize].inc();
+    }
+
+    /// Count one UDP answer over a rate limit.
+    pub fn record_ratelimit(&self, action: RateLimitAction, reason: RateLimitReason) {
+        self.ratelimit_actions[action as usize][reason as usize].inc();
     }
 
     /// Record the list now in service: rule counts, build time (seconds since

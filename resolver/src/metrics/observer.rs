@@ -14,6 +14,8 @@ impl From<&Outcome> for OutcomeKind {
             Outcome::RateLimited => OutcomeKind::RateLimited,
             Outcome::ServFail => OutcomeKind::Servfail,
             Outcome::FormErr => OutcomeKind::Formerr,
+            Outcome::Rebinding => OutcomeKind::Blocked,
+            Outcome::Synthesised => OutcomeKind::Synthesised,
         }
     }
 }
@@ -33,8 +35,12 @@ impl Observer for Metrics {
     /// a lock-free table load and a short scan. No allocation.
     fn observe(&self, event: &QueryEvent<'_>) {
         self.record_query(event.protocol.into(), OutcomeKind::from(&event.outcome));
-        if let Outcome::Blocked { trigger, rule } = event.outcome {
-            self.record_block(trigger.into(), event.list.source_of(rule).category);
+        match event.outcome {
+            Outcome::Blocked { trigger, rule } => {
+                self.record_block(trigger.into(), event.list.source_of(rule).category)
+            }
+            Outcome::Rebinding => self.record_block(Trigger::Rebinding, None),
+            _ => {}
         }
     }
 

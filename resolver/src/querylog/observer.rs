@@ -29,6 +29,7 @@ impl Observer for QueryLog {
             Outcome::AllowedByException { rule, .. } => {
                 (None, Some(rule_info(event.list, rule, &name)))
             }
+            Outcome::Rebinding => (Some(crate::metrics::Trigger::Rebinding), None),
             _ => (None, None),
         };
         let mut record = QueryRecord::new(

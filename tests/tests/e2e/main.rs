@@ -3,18 +3,23 @@
 //! `parapet_e2e` harness), so tests run in parallel.
 
 mod access;
+mod amplification;
 mod answer_cache;
 mod blocking;
+mod bypass;
 mod config_files;
 mod dig;
+mod failures;
 mod forwarding;
 mod inspection;
 mod listeners;
 mod observe;
 mod one_address;
+mod ratelimit;
 mod reload;
 mod reload_under_load;
 mod robustness;
 mod shipped_configs;
 mod transport;
 mod udp_batch;
+mod wire;

@@ -138,7 +138,7 @@ async fn dot_ask(s: &mut TlsStream<TcpStream>, name: &str) -> Result<Message> {
 }
 
 #[tokio::test]
-async fn token_devices_behind_one_address_have_their_own_rate_limit() -> Result<()> {
+async fn token_devices_behind_one_address_are_never_rate_limited() -> Result<()> {
     let up = Upstream::start().await;
     let cert = Cert::new();
     let bob = "bob-0c1d";
@@ -159,16 +159,19 @@ async fn token_devices_behind_one_address_have_their_own_rate_limit() -> Result<
     // Both phones connect from 127.0.0.1, as phones behind one carrier NAT.
     let mut alice =
         tls_connect(dot_addr(&p), &format!("{TOKEN}.{HOST}"), &roots, &[b"dot"]).await?;
-    let mut codes = Vec::new();
-    for _ in 0..5 {
-        codes.push(rcode(&dot_ask(&mut alice, "www.example.").await?));
+    // A burst of 3 at 1 a second limits UDP only: a stream's address is
+    // not spoofed, so ten queries in a row are all answered.
+    for i in 0..10 {
+        let answer = dot_ask(&mut alice, "www.example.").await?;
+        assert_eq!(addresses(&answer), [ALLOWED], "query {i}");
     }
-    // A burst of 3 at 1 a second: at least the last of five is refused.
-    assert_eq!(codes[0], ResponseCode::NoError, "{codes:?}");
-    assert_eq!(codes[4], ResponseCode::Refused, "{codes:?}");
     let mut bob = tls_connect(dot_addr(&p), &format!("{bob}.{HOST}"), &roots, &[b"dot"]).await?;
     let answer = dot_ask(&mut bob, "www.example.").await?;
-    assert_eq!(addresses(&answer), [ALLOWED], "bob has a bucket of his own");
+    assert_eq!(
+        addresses(&answer),
+        [ALLOWED],
+        "bob behind the same address too"
+    );
     Ok(())
 }
 

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{MetricDef, definitions, markdown_table};
 use crate::metrics::{
-    Metrics, OutcomeKind, Protocol, ReloadResult, Trigger, UpstreamFailure, WarningView,
+    Metrics, OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, Trigger,
+    UpstreamFailure, WarningView,
 };
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -45,9 +46,14 @@ fn exercise_every_label(m: &Metrics) {
     }
     for (t, category) in Trigger::ALL
         .iter()
-        .zip([Some("phishing"), None, Some("unknown")])
+        .zip([Some("phishing"), None, Some("unknown"), Some("phishing")])
     {
         m.record_block(*t, category);
+    }
+    for a in RateLimitAction::ALL {
+        for r in RateLimitReason::ALL {
+            m.record_ratelimit(*a, *r);
+        }
     }
     m.record_upstream(Duration::from_millis(3), false);
     m.record_upstream(Duration::from_millis(1), true);

@@ -1,0 +1,66 @@
+use std::io;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use super::*;
+
+/// A log sink the test reads back.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn failures_get_ede_22_and_one_warn_line_per_interval_naming_the_upstream() {
+    // An upstream that receives and never answers.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = udp.local_addr().expect("addr");
+    let config = crate::config::from_toml_str(
+        &format!("[upstream]\nservers = [\"{addr}\"]\ntimeout_ms = 200\nattempts = 1\n"),
+        Path::new("."),
+    )
+    .expect("config");
+    let forwarder = Forwarder::new(&config.upstream).expect("forwarder");
+    let log = Capture::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let name = Name::from_str("www.example.").expect("name");
+    for _ in 0..3 {
+        let error = forwarder
+            .forward(&name, RecordType::A, Cache::Full)
+            .await
+            .expect_err("no answer");
+        assert_eq!(error.ede_code(), EDE_NO_REACHABLE_AUTHORITY, "{error}");
+    }
+    let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("utf-8");
+    assert_eq!(
+        text.matches("answered SERVFAIL").count(),
+        1,
+        "three failures within 10 s, one line: {text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+    assert!(
+        text.contains(&addr.to_string()),
+        "names the upstream: {text}"
+    );
+    assert!(
+        text.contains("no upstream answered"),
+        "names the error: {text}"
+    );
+    drop(udp);
+}
