@@ -5,7 +5,10 @@
 //! - an IPv6 socket sets `IPV6_V6ONLY`, so `[::]:53` takes IPv6 only and can
 //!   be listed beside `0.0.0.0:53` whatever `net.ipv6.bindv6only` says
 //!   (Linux defaults to 0: a plain `[::]` socket would also claim IPv4 and
-//!   the second bind would fail with "address in use");
+//!   the second bind would fail with "address in use"). The one exception:
+//!   a `[::]:P` listener when no IPv4 listener of the config uses port P is
+//!   dual-stack on purpose (whatever the sysctl says), so `[::]:53` alone
+//!   serves IPv4 clients too, as `::ffff:a.b.c.d` ([`BindOptions::v4_ports`]);
 //! - TCP listeners set `SO_REUSEADDR` (a restart is not refused while old
 //!   connections linger in `TIME_WAIT`); UDP sockets set `SO_REUSEPORT`
 //!   (one socket per core on the same address, see [`crate::udp`]);
@@ -24,11 +27,63 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Listen backlog of TCP listeners.
 pub const BACKLOG: i32 = 1024;
 
-/// How listeners are bound (from `[server]`).
+/// How listeners are bound (from the config).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BindOptions {
     /// Set `IP_FREEBIND`/`IPV6_FREEBIND`: bind addresses not (yet) present.
     pub freebind: bool,
+    /// Ports that some IPv4 listener of the config uses: a `[::]` listener
+    /// on one of them is IPv6-only; on any other port it is dual-stack.
+    pub v4_ports: PortSet,
+}
+
+/// A small set of ports (configs list a handful of listeners). Past its
+/// capacity it answers `true` for every port: IPv6-only everywhere, the
+/// safe side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortSet {
+    ports: [u16; 16],
+    len: usize,
+    overflow: bool,
+}
+
+impl PortSet {
+    /// Every port: every `[::]` listener IPv6-only.
+    pub fn all() -> Self {
+        PortSet {
+            overflow: true,
+            ..PortSet::default()
+        }
+    }
+
+    /// Add `port`.
+    pub fn insert(&mut self, port: u16) {
+        if self.contains(port) {
+            return;
+        }
+        match self.ports.get_mut(self.len) {
+            Some(slot) => {
+                *slot = port;
+                self.len += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// Whether `port` is in the set (always, past its capacity).
+    pub fn contains(&self, port: u16) -> bool {
+        self.overflow || self.ports[..self.len].contains(&port)
+    }
+}
+
+impl FromIterator<u16> for PortSet {
+    fn from_iter<I: IntoIterator<Item = u16>>(iter: I) -> Self {
+        let mut set = PortSet::default();
+        for port in iter {
+            set.insert(port);
+        }
+        set
+    }
 }
 
 /// A listener that could not be opened: the config key, the address, what
@@ -105,7 +160,9 @@ fn socket(
 ) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        // Dual-stack only for a wildcard no IPv4 listener shares a port with.
+        let dual = addr.ip().is_unspecified() && !opts.v4_ports.contains(addr.port());
+        socket.set_only_v6(!dual)?;
     }
     if opts.freebind {
         if addr.is_ipv6() {

@@ -85,7 +85,7 @@ impl ServerBuilder {
     /// `shutdown` is cancelled.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let config = self.config;
-        let bind = config.server.bind_options();
+        let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
         let metrics = Arc::new(

@@ -122,6 +122,20 @@ pub struct ServerConfig {
 }
 
 impl Config {
+    /// How every listener is bound (see [`crate::listen`]): `[server]
+    /// freebind`, and the ports IPv4 listeners use (a `[::]` listener on
+    /// another port is dual-stack).
+    pub fn bind_options(&self) -> crate::listen::BindOptions {
+        crate::listen::BindOptions {
+            freebind: self.server.freebind,
+            v4_ports: overlap::listeners(self)
+                .iter()
+                .filter(|l| l.addr.is_ipv4() && l.addr.port() != 0)
+                .map(|l| l.addr.port())
+                .collect(),
+        }
+    }
+
     /// What the DoT/DoH listeners need (see [`crate::transport`]).
     pub fn transport_settings(&self) -> crate::transport::Settings {
         crate::transport::Settings {
@@ -132,7 +146,7 @@ impl Config {
             tokens: self.access.tokens.clone(),
             tokens_file: self.access.tokens_file.clone(),
             limits: crate::transport::Limits::default(),
-            bind: self.server.bind_options(),
+            bind: self.bind_options(),
         }
     }
 }
@@ -141,13 +155,6 @@ impl ServerConfig {
     /// Idle timeout of stream connections.
     pub fn tcp_timeout(&self) -> Duration {
         Duration::from_millis(self.tcp_timeout_ms)
-    }
-
-    /// How every listener is bound (see [`crate::listen`]).
-    pub fn bind_options(&self) -> crate::listen::BindOptions {
-        crate::listen::BindOptions {
-            freebind: self.freebind,
-        }
     }
 }
 

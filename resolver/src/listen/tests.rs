@@ -12,7 +12,11 @@ async fn ipv6_wildcard_beside_ipv4_wildcard_on_one_port() {
         eprintln!("SKIPPED: no IPv6 on this machine");
         return;
     }
-    let opts = BindOptions::default();
+    // Both wildcards listed on the port: [::] is IPv6-only.
+    let opts = BindOptions {
+        v4_ports: PortSet::all(),
+        ..BindOptions::default()
+    };
     // TCP: 0.0.0.0:P first, then [::]:P must not clash (IPV6_V6ONLY).
     let v4 = tcp("server.tls_listen", "0.0.0.0:0".parse().unwrap(), opts).unwrap();
     let port = v4.local_addr().unwrap().port();
@@ -80,7 +84,48 @@ async fn an_absent_address_needs_the_network_or_freebind() {
     assert!(text.contains("network-online.target"), "{text}");
     assert!(text.contains("server.freebind = true"), "{text}");
 
-    let freebind = BindOptions { freebind: true };
+    let freebind = BindOptions {
+        freebind: true,
+        ..BindOptions::default()
+    };
     tcp("warning_page.listen", absent, freebind).expect("IP_FREEBIND binds it");
     udp("server.listen", absent, 1, freebind).expect("IP_FREEBIND binds it (UDP)");
+}
+
+#[tokio::test]
+async fn ipv6_wildcard_alone_on_its_port_serves_ipv4_clients_too() {
+    if !v6_loopback_available() {
+        eprintln!("SKIPPED: no IPv6 on this machine");
+        return;
+    }
+    // No IPv4 listener on the port: dual-stack, an IPv4 client reaches it.
+    let dual = tokio_tcp(
+        "server.listen",
+        "[::]:0".parse().unwrap(),
+        BindOptions::default(),
+    )
+    .unwrap();
+    let port = dual.local_addr().unwrap().port();
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("IPv4 client of a dual-stack [::] listener");
+    // And 0.0.0.0:P cannot be bound beside it: that is why a config that
+    // lists both gets an IPv6-only [::]:P.
+    assert!(
+        tcp(
+            "server.listen",
+            SocketAddr::from(([0, 0, 0, 0], port)),
+            BindOptions::default()
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn port_sets_hold_listed_ports_and_all_past_capacity() {
+    let set: PortSet = [53, 853, 53].into_iter().collect();
+    assert!(set.contains(53) && set.contains(853) && !set.contains(443));
+    let full: PortSet = (1..=40).collect();
+    assert!(full.contains(41), "past capacity: every port");
+    assert!(PortSet::all().contains(9));
 }

@@ -71,8 +71,14 @@ pub fn definitions() -> Vec<MetricDef> {
             "parapet_ratelimit_actions_total",
             "counter",
             vec![
-                label("action", strs(RateLimitAction::ALL, RateLimitAction::as_str)),
-                label("reason", strs(RateLimitReason::ALL, RateLimitReason::as_str)),
+                label(
+                    "action",
+                    strs(RateLimitAction::ALL, RateLimitAction::as_str),
+                ),
+                label(
+                    "reason",
+                    strs(RateLimitReason::ALL, RateLimitReason::as_str),
+                ),
             ],
         ),
         metric(
