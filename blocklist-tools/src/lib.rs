@@ -1,13 +1,14 @@
 //! parapet-blocklist: real blocklists in, one compiled artifact out, one-pass lookup.
 //!
 //! Data flow: list files ([`format`]) → rules → [`Compiler`] → `.pbl`
-//! artifact → [`Blocklist`] (mmap) → [`Verdict`].
+//! artifact → [`Blocklist`] (read into owned memory) → [`Verdict`].
 //!
 //! Private modules: `name` (normalisation, public-suffix guard), `rule`
 //! (rule model, packed decisions), `compile` (precedence, artifact bytes),
 //! `artifact` (layout, verification), `iprange` (overlap resolution),
 //! `hash` (the key hash), `filter` (Bloom filter over the keys and their parents),
-//! `index` (hash index over the domain keys beside the FST), `walk` (FST steps), `matcher` (lookups).
+//! `index` (hash index over the domain keys beside the FST), `walk` (FST steps), `matcher` (lookups),
+//! `scoped` (exceptions that cancel their own source's blocks only).
 //!
 //! ```
 //! use parapet_blocklist::{Blocklist, CompileOptions, Compiler, Format, SourceSpec, Verdict};
@@ -43,6 +44,7 @@ mod iprange;
 mod matcher;
 mod name;
 mod rule;
+mod scoped;
 mod walk;
 
 /// Feed configuration and updates.
@@ -241,6 +243,10 @@ pub struct SourceReport {
     pub skipped: u64,
     /// Lines that are not DNS-relevant (e.g. cosmetic Adblock rules), ignored.
     pub ignored: u64,
+    /// Exceptions dropped because the source's format was detected, not
+    /// named: only a list whose format the config or CLI names may carry
+    /// exceptions.
+    pub exceptions_dropped: u64,
     /// The first skipped lines (at most 100), with line numbers.
     pub errors: Vec<LineError>,
 }
@@ -324,20 +330,22 @@ pub struct Blocklist {
     inner: matcher::Loaded,
 }
 
-/// The verdict of a name lookup's (decision, depth).
+/// The verdict of a name lookup's (decision, depth of the key that held it).
 #[inline]
 fn verdict(found: Option<(u32, u32)>) -> Verdict {
     match found {
         Some((d, depth)) => Verdict::from_rule(RuleRef {
             value: u64::from(d),
-            pos: depth,
+            pos: depth.saturating_sub(rule::up(d)),
         }),
         None => Verdict::None,
     }
 }
 
 impl Blocklist {
-    /// Map and verify a `.pbl` file (magic, version, checksum).
+    /// Read a `.pbl` file into memory and verify it (magic, version,
+    /// checksum). The file is not kept open or mapped: changing it later does
+    /// not affect the returned list.
     pub fn open(path: &Path) -> Result<Blocklist, Error> {
         Ok(Blocklist {
             inner: matcher::Loaded::open(path)?,
@@ -409,6 +417,19 @@ impl Blocklist {
                 category: None,
             },
         }
+    }
+    /// True for an allow rule from a source marked `allow` (an allowlist):
+    /// the only kind of exception that overrides other sources' blocks, and
+    /// the only one under which a resolver may skip inspecting the answer.
+    /// An exception inside a block list only cancels that list's own blocks.
+    pub fn allows_across_sources(&self, rule: RuleRef) -> bool {
+        rule.action() == Action::Allow
+            && self
+                .inner
+                .layout
+                .sources
+                .get(rule::source(rule.value as u32))
+                .is_some_and(|s| s.allow)
     }
     /// Full description of the rule that decided a lookup of `query` (the
     /// name or IP text that was looked up).

@@ -81,7 +81,7 @@ impl ReloadHandle {
     }
 }
 
-/// Build or map the configured list (blocking: call it off the query path).
+/// Build or read the configured list (blocking: call it off the query path).
 pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
     let options = CompileOptions {
         force_public_suffix: config.force_public_suffix,
