@@ -4,9 +4,11 @@
 
 mod access;
 mod answer_cache;
+mod artifact_swap;
 mod blocking;
 mod config_files;
 mod dig;
+mod exceptions;
 mod forwarding;
 mod inspection;
 mod observe;
