@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Counts, SourceMeta};
-use crate::format::{Kind, Parser};
+use crate::format::{Kind, Parser, is_shared_host};
 use crate::iprange::{self, IpRule};
 use crate::name::{is_public_suffix, push_reversed};
 use crate::rule::{self, RawRule, Target};
@@ -110,6 +110,7 @@ impl State {
                     lineno,
                     &String::from_utf8_lossy(line),
                     "not valid UTF-8".into(),
+                    false,
                 );
                 continue;
             };
@@ -123,7 +124,7 @@ impl State {
                     report.exceptions_dropped += 1;
                     continue;
                 }
-                match self.add_rule(r, spec, index as u32) {
+                match self.add_rule(r, spec, format, index as u32) {
                     Ok(true) => report.domain_rules += 1,
                     Ok(false) => report.ip_rules += 1,
                     Err(reason) => {
@@ -132,7 +133,8 @@ impl State {
                 }
             }
             match (result, refused) {
-                (Err(reason), _) | (Ok(_), Some(reason)) => skip(&mut report, lineno, text, reason),
+                (Err(reason), _) => skip(&mut report, lineno, text, reason, false),
+                (Ok(_), Some(reason)) => skip(&mut report, lineno, text, reason, true),
                 (Ok(Kind::Ignored), None) => report.ignored += 1,
                 (Ok(_), None) => {}
             }
@@ -148,8 +150,15 @@ impl State {
         Ok(&self.reports[index])
     }
 
-    /// Add one rule; Ok(true) for a name rule, Ok(false) for an IP rule.
-    fn add_rule(&mut self, mut r: RawRule, spec: &SourceSpec, source: u32) -> Result<bool, String> {
+    /// Add one rule; Ok(true) for a name rule, Ok(false) for an IP rule;
+    /// the reason when the rule is refused (a public suffix, a shared host).
+    fn add_rule(
+        &mut self,
+        mut r: RawRule,
+        spec: &SourceSpec,
+        format: Format,
+        source: u32,
+    ) -> Result<bool, String> {
         if spec.allow {
             r.action = Action::Allow;
         }
@@ -168,6 +177,11 @@ impl State {
                     };
                     return Err(format!(
                         "{name:?} is a public suffix: this rule would {what} every site under it (use --force-public-suffix to accept)"
+                    ));
+                }
+                if format == Format::Urls && is_shared_host(&name) {
+                    return Err(format!(
+                        "{name:?} is a shared host (documents, file sharing, link shortener): a URL on it says nothing about the host"
                     ));
                 }
                 let off =
@@ -411,8 +425,11 @@ fn built_at() -> u64 {
         .unwrap_or(0)
 }
 
-fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
+/// Count a skipped line (`refused` by policy, else malformed) and keep it
+/// among the first ones.
+fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String, refused: bool) {
     report.skipped += 1;
+    report.refused += u64::from(refused);
     if report.errors.len() < MAX_LINE_ERRORS {
         let mut cut = text.len().min(MAX_LINE_TEXT);
         while !text.is_char_boundary(cut) {
@@ -422,6 +439,7 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
             line,
             text: text[..cut].to_string(),
             reason,
+            refused,
         });
     }
 }

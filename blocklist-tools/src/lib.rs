@@ -224,6 +224,8 @@ pub struct LineError {
     pub text: String,
     /// Why it was skipped.
     pub reason: String,
+    /// Refused by policy (a public suffix, a shared host), not malformed.
+    pub refused: bool,
 }
 
 /// What compiling one source produced.
@@ -241,6 +243,10 @@ pub struct SourceReport {
     pub ip_rules: u64,
     /// Lines skipped as malformed or refused (public suffix).
     pub skipped: u64,
+    /// Of the skipped lines, those refused rather than malformed: a rule
+    /// for a public suffix, a URL on a shared host. They do not count
+    /// against the list in [`SourceReport::refusal`].
+    pub refused: u64,
     /// Lines that are not DNS-relevant (e.g. cosmetic Adblock rules), ignored.
     pub ignored: u64,
     /// Exceptions dropped because the source's format was detected, not
@@ -249,6 +255,44 @@ pub struct SourceReport {
     pub exceptions_dropped: u64,
     /// The first skipped lines (at most 100), with line numbers.
     pub errors: Vec<LineError>,
+}
+
+/// Malformed lines named in a refusal.
+const REFUSAL_LINES: usize = 3;
+
+impl SourceReport {
+    /// Lines skipped as malformed (not refused by policy).
+    pub fn malformed(&self) -> u64 {
+        self.skipped.saturating_sub(self.refused)
+    }
+
+    /// Why this source is not a list, or `None` when it is one. The one rule
+    /// that `parapet-blocklist compile`, `parapet check-config` and the
+    /// server apply: a source with at least as many malformed lines as rules
+    /// is probably not a list at all (an HTML error page, a truncated
+    /// download, the wrong format). The text names the first malformed lines.
+    pub fn refusal(&self) -> Option<String> {
+        let rules = self.domain_rules + self.ip_rules;
+        let malformed = self.malformed();
+        if malformed == 0 || malformed < rules.max(1) {
+            return None;
+        }
+        let format = self.format.map_or("?", Format::name);
+        let mut text = format!(
+            "{}: {malformed} malformed lines against {rules} rules as {format}: not a list (wrong format?); first malformed lines:",
+            self.path.display()
+        );
+        let path = self.path.display();
+        for e in self
+            .errors
+            .iter()
+            .filter(|e| !e.refused)
+            .take(REFUSAL_LINES)
+        {
+            text.push_str(&format!("\n  {path}:{}: {} ({})", e.line, e.text, e.reason));
+        }
+        Some(text)
+    }
 }
 
 /// Compile options.
