@@ -11,6 +11,7 @@ mod dig;
 mod exceptions;
 mod forwarding;
 mod inspection;
+mod list_sources;
 mod observe;
 mod reload;
 mod robustness;
