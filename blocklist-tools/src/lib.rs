@@ -68,7 +68,9 @@ pub fn data_dir() -> PathBuf {
 pub enum Action {
     /// Block the name or address.
     Block,
-    /// An exception: let the name through even if a less specific rule blocks it.
+    /// An exception: let the name through even if a less specific rule
+    /// blocks it. An exception inside a list cancels that list's own blocks
+    /// only; a source marked `allow` (an allowlist) allows across sources.
     Allow,
 }
 
@@ -114,7 +116,9 @@ pub enum Verdict {
     None,
     /// The most specific covering rule blocks.
     Block(RuleRef),
-    /// The most specific covering rule is an exception.
+    /// No block survives and an exception decided: an allowlist's rule (see
+    /// [`Blocklist::allows_across_sources`]), or a list's own exception
+    /// that cancelled that list's block.
     Allow(RuleRef),
 }
 
