@@ -12,7 +12,12 @@
 //! end crc32 (IEEE, crc32fast) u32 LE over every byte before it
 //! ```
 //! A source record is 32-byte SHA-256, rules u64, name (off u32, len u32),
-//! category (off u32, len u32; len `u32::MAX` = none) into the string table.
+//! category (off u32, len u32; len `u32::MAX` = none) into the string table,
+//! flags u32 (bit 0: the source allows across sources), reserved u32.
+//! Domain values are two packed decisions (see `rule`), for the name and for
+//! names below it, already resolved against the rules above the key (see
+//! `scoped`); a name rule's prefix bits say how many labels above the key
+//! the deciding rule's name is. Format 6: scoped exceptions, source flags.
 //! IPv4 ranges are (start u32, end u32, decision u32); IPv6 ranges
 //! (start u128, end u128, decision u32); all little endian, sorted, disjoint.
 //! The filter is a register-blocked Bloom filter over the keys and their parents
@@ -23,11 +28,13 @@
 use crate::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
-pub(crate) const VERSION: u32 = 5;
+pub(crate) const VERSION: u32 = 6;
 pub(crate) const HEADER_LEN: usize = 192;
 const SECTIONS: usize = 8;
 const TABLE: usize = 64;
-pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16;
+pub(crate) const SOURCE_RECORD: usize = 32 + 8 + 16 + 8;
+/// Source flag: the source allows across sources (an allowlist).
+const FLAG_ALLOW: u32 = 1;
 pub(crate) const V4_RECORD: usize = 12;
 pub(crate) const V6_RECORD: usize = 36;
 const NO_CATEGORY: u32 = u32::MAX;
@@ -39,6 +46,8 @@ pub(crate) struct SourceMeta {
     pub(crate) category: Option<String>,
     pub(crate) sha256: [u8; 32],
     pub(crate) rules: u64,
+    /// Its rules allow across sources (`allow = true`, `--allow FILE`).
+    pub(crate) allow: bool,
 }
 
 /// Header counts.
@@ -93,6 +102,9 @@ pub(crate) fn write(counts: Counts, sources: &[SourceMeta], parts: Parts<'_>) ->
         };
         records.extend_from_slice(&off.to_le_bytes());
         records.extend_from_slice(&len.to_le_bytes());
+        let flags = if s.allow { FLAG_ALLOW } else { 0 };
+        records.extend_from_slice(&flags.to_le_bytes());
+        records.extend_from_slice(&0u32.to_le_bytes());
     }
     let sections: [&[u8]; SECTIONS] = [&records, &strings, fst, v4, v6, filter, values, index];
     let before_index: usize = HEADER_LEN
@@ -308,6 +320,7 @@ fn read_sources(records: &[u8], strings: &[u8]) -> Result<Vec<SourceMeta>, Artif
                 rules: u64_at(r, 32),
                 name: text(u32_at(r, 40), u32_at(r, 44))?,
                 category,
+                allow: u32_at(r, 56) & FLAG_ALLOW != 0,
             })
         })
         .collect()

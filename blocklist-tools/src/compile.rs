@@ -7,10 +7,11 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Counts, SourceMeta};
-use crate::format::{Kind, Parser};
+use crate::format::{Kind, Parser, is_shared_host};
 use crate::iprange::{self, IpRule};
 use crate::name::{is_public_suffix, push_reversed};
 use crate::rule::{self, RawRule, Target};
+use crate::scoped::Chain;
 use crate::{Action, CompileOptions, Error, Format, LineError, Scope, SourceReport, SourceSpec};
 use crate::{filter, hash, index};
 
@@ -87,6 +88,7 @@ impl State {
                 rule::MAX_SOURCES
             )));
         }
+        let detected = spec.format.is_none();
         let format = spec.format.unwrap_or_else(|| {
             let sample = &raw[..raw.len().min(256 * 1024)];
             Format::detect(&String::from_utf8_lossy(sample))
@@ -108,6 +110,7 @@ impl State {
                     lineno,
                     &String::from_utf8_lossy(line),
                     "not valid UTF-8".into(),
+                    false,
                 );
                 continue;
             };
@@ -115,7 +118,13 @@ impl State {
             let result = parser.parse_line(text, &mut rules);
             let mut refused = None;
             for r in rules.drain(..) {
-                match self.add_rule(r, spec, index as u32) {
+                if detected && !spec.allow && r.action == Action::Allow {
+                    // A list that did not name its format cannot carry
+                    // exceptions: a feed must not turn itself into one.
+                    report.exceptions_dropped += 1;
+                    continue;
+                }
+                match self.add_rule(r, spec, format, index as u32) {
                     Ok(true) => report.domain_rules += 1,
                     Ok(false) => report.ip_rules += 1,
                     Err(reason) => {
@@ -124,7 +133,8 @@ impl State {
                 }
             }
             match (result, refused) {
-                (Err(reason), _) | (Ok(_), Some(reason)) => skip(&mut report, lineno, text, reason),
+                (Err(reason), _) => skip(&mut report, lineno, text, reason, false),
+                (Ok(_), Some(reason)) => skip(&mut report, lineno, text, reason, true),
                 (Ok(Kind::Ignored), None) => report.ignored += 1,
                 (Ok(_), None) => {}
             }
@@ -134,13 +144,21 @@ impl State {
             category: spec.category.clone(),
             sha256: Sha256::digest(&raw).into(),
             rules: report.domain_rules + report.ip_rules,
+            allow: spec.allow,
         });
         self.reports.push(report);
         Ok(&self.reports[index])
     }
 
-    /// Add one rule; Ok(true) for a name rule, Ok(false) for an IP rule.
-    fn add_rule(&mut self, mut r: RawRule, spec: &SourceSpec, source: u32) -> Result<bool, String> {
+    /// Add one rule; Ok(true) for a name rule, Ok(false) for an IP rule;
+    /// the reason when the rule is refused (a public suffix, a shared host).
+    fn add_rule(
+        &mut self,
+        mut r: RawRule,
+        spec: &SourceSpec,
+        format: Format,
+        source: u32,
+    ) -> Result<bool, String> {
         if spec.allow {
             r.action = Action::Allow;
         }
@@ -149,13 +167,21 @@ impl State {
         }
         match r.target {
             Target::Name(name) => {
-                if r.action == Action::Block
-                    && r.scope != Scope::Exact
+                if r.scope != Scope::Exact
                     && !self.options.force_public_suffix
                     && is_public_suffix(&name)
                 {
+                    let what = match r.action {
+                        Action::Block => "block",
+                        Action::Allow => "allow",
+                    };
                     return Err(format!(
-                        "{name:?} is a public suffix: this rule would block every site under it (use --force-public-suffix to accept)"
+                        "{name:?} is a public suffix: this rule would {what} every site under it (use --force-public-suffix to accept)"
+                    ));
+                }
+                if format == Format::Urls && is_shared_host(&name) {
+                    return Err(format!(
+                        "{name:?} is a shared host (documents, file sharing, link shortener): a URL on it says nothing about the host"
                     ));
                 }
                 let off =
@@ -195,11 +221,58 @@ impl State {
         }
     }
 
+    /// The name rules, one per key, each with its verdicts resolved against
+    /// the rules of its ancestors (see [`crate::scoped`]), sorted by key;
+    /// keys left with no verdict are dropped.
+    fn resolved_names(&self) -> Vec<NameEntry> {
+        let key = |e: &NameEntry| &self.arena[e.off as usize..(e.off + e.len) as usize];
+        let mut entries = self.names.clone();
+        // Label by label: a key's descendants directly follow it.
+        entries.sort_unstable_by(|a, b| by_label(key(a), key(b)));
+        let cross: Vec<bool> = self.sources.iter().map(|s| s.allow).collect();
+        let mut ancestors: Vec<(NameEntry, Chain)> = Vec::new();
+        let mut out = Vec::with_capacity(entries.len());
+        let mut i = 0;
+        while i < entries.len() {
+            let k = key(&entries[i]);
+            let j = i + entries[i..].iter().take_while(|e| key(e) == k).count();
+            while let Some((top, _)) = ancestors.last() {
+                let t = key(top);
+                if k.len() > t.len() && k.starts_with(t) && k[t.len()] == b'.' {
+                    break;
+                }
+                ancestors.pop();
+            }
+            let depth = k.iter().filter(|b| **b == b'.').count() as u32 + 1;
+            let inherited = ancestors.last().map(|(_, c)| c.clone()).unwrap_or_default();
+            let (mut this, mut below) = (inherited.clone(), inherited);
+            for e in &entries[i..j] {
+                this.overlay(e.this, depth);
+                below.overlay(e.below, depth);
+            }
+            let resolve = |c: &Chain| {
+                c.decide(&cross)
+                    .map_or(0, |x| rule::with_up(x.d, depth - x.depth))
+            };
+            let (this_d, below_d) = (resolve(&this), resolve(&below));
+            if this_d | below_d != 0 {
+                out.push(NameEntry {
+                    this: this_d,
+                    below: below_d,
+                    ..entries[i]
+                });
+            }
+            ancestors.push((entries[i], below));
+            i = j;
+        }
+        out.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        out
+    }
+
     /// Build the artifact bytes.
     pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let key = |e: &NameEntry| &self.arena[e.off as usize..(e.off + e.len) as usize];
-        let mut entries = self.names.clone();
-        entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        let entries = self.resolved_names();
         let mut map = fst::MapBuilder::memory();
         let mut counts = Counts {
             built_at: built_at(),
@@ -211,17 +284,9 @@ impl State {
         let mut keys = Vec::with_capacity(entries.len());
         let mut entries_in_filter = Vec::with_capacity(entries.len() * 2);
         let mut last_parent = None;
-        let mut i = 0;
-        while i < entries.len() {
-            let (mut this, mut below) = (entries[i].this, entries[i].below);
-            let mut j = i + 1;
-            while j < entries.len() && key(&entries[j]) == key(&entries[i]) {
-                this = rule::better(this, entries[j].this);
-                below = rule::better(below, entries[j].below);
-                j += 1;
-            }
-            let k = key(&entries[i]);
-            let value = (u64::from(this) << 32) | u64::from(below);
+        for e in &entries {
+            let k = key(e);
+            let value = (u64::from(e.this) << 32) | u64::from(e.below);
             let h = hash::hash_key(counts.seed, k);
             keys.push((h, value));
             entries_in_filter.push(h);
@@ -232,38 +297,35 @@ impl State {
                 entries_in_filter.push(filter::parent(hash::hash_key(counts.seed, p)));
                 last_parent = Some(p);
             }
-            map.insert(key(&entries[i]), value).map_err(fst_err)?;
+            map.insert(k, value).map_err(fst_err)?;
             counts.domain_rules += 1;
-            let labels = key(&entries[i]).iter().filter(|b| **b == b'.').count() + 1;
+            let labels = k.iter().filter(|b| **b == b'.').count() + 1;
             counts.label_mask |= 1 << labels.min(31);
             let is_allow = |d: u32| d & rule::PRESENT != 0 && rule::action(d) == Action::Allow;
-            if is_allow(this) || is_allow(below) {
+            if is_allow(e.this) || is_allow(e.below) {
                 counts.allow_rules += 1;
             }
-            i = j;
         }
         let fst = map.into_inner().map_err(fst_err)?;
+        let cross: Vec<bool> = self.sources.iter().map(|s| s.allow).collect();
         let mut v4 = Vec::new();
-        for r in iprange::resolve(self.ip4.clone()) {
+        let mut ip_allows = 0;
+        for r in iprange::resolve(self.ip4.clone(), &cross) {
             v4.extend_from_slice(&(r.start as u32).to_le_bytes());
             v4.extend_from_slice(&(r.end as u32).to_le_bytes());
             v4.extend_from_slice(&r.decision.to_le_bytes());
             counts.ip_rules += 1;
+            ip_allows += u64::from(rule::action(r.decision) == Action::Allow);
         }
         let mut v6 = Vec::new();
-        for r in iprange::resolve(self.ip6.clone()) {
+        for r in iprange::resolve(self.ip6.clone(), &cross) {
             v6.extend_from_slice(&r.start.to_le_bytes());
             v6.extend_from_slice(&r.end.to_le_bytes());
             v6.extend_from_slice(&r.decision.to_le_bytes());
             counts.ip_rules += 1;
+            ip_allows += u64::from(rule::action(r.decision) == Action::Allow);
         }
-        let ip_allows = self
-            .ip4
-            .iter()
-            .chain(&self.ip6)
-            .filter(|r| rule::action(r.decision) == Action::Allow)
-            .count();
-        counts.allow_rules += ip_allows as u64;
+        counts.allow_rules += ip_allows;
         let filter = filter::build(&entries_in_filter);
         let (values, index) = index::build(&keys);
         let parts = artifact::Parts {
@@ -342,6 +404,13 @@ fn two_labels(key: &[u8]) -> Option<&[u8]> {
     Some(&key[..end])
 }
 
+/// Byte order with the label separator below every other byte: labels
+/// compare one by one, so the keys under a key follow it directly.
+fn by_label(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let sep = |x: &u8| if *x == b'.' { 0 } else { *x };
+    a.iter().map(sep).cmp(b.iter().map(sep))
+}
+
 /// Seconds since the epoch, or `$SOURCE_DATE_EPOCH` for reproducible builds.
 fn built_at() -> u64 {
     if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
@@ -356,8 +425,11 @@ fn built_at() -> u64 {
         .unwrap_or(0)
 }
 
-fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
+/// Count a skipped line (`refused` by policy, else malformed) and keep it
+/// among the first ones.
+fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String, refused: bool) {
     report.skipped += 1;
+    report.refused += u64::from(refused);
     if report.errors.len() < MAX_LINE_ERRORS {
         let mut cut = text.len().min(MAX_LINE_TEXT);
         while !text.is_char_boundary(cut) {
@@ -367,6 +439,7 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String) {
             line,
             text: text[..cut].to_string(),
             reason,
+            refused,
         });
     }
 }

@@ -1,13 +1,15 @@
 //! parapet-blocklist: real blocklists in, one compiled artifact out, one-pass lookup.
 //!
 //! Data flow: list files ([`format`]) → rules → [`Compiler`] → `.pbl`
-//! artifact → [`Blocklist`] (mmap) → [`Verdict`].
+//! artifact → [`Blocklist`] (read into owned memory) → [`Verdict`].
 //!
 //! Private modules: `name` (normalisation, public-suffix guard), `rule`
 //! (rule model, packed decisions), `compile` (precedence, artifact bytes),
 //! `artifact` (layout, verification), `iprange` (overlap resolution),
 //! `hash` (the key hash), `filter` (Bloom filter over the keys and their parents),
-//! `index` (hash index over the domain keys beside the FST), `walk` (FST steps), `matcher` (lookups).
+//! `index` (hash index over the domain keys beside the FST), `walk` (FST steps), `matcher` (lookups),
+//! `scoped` (exceptions that cancel their own source's blocks only), `report`
+//! (when a source is not a list).
 //!
 //! ```
 //! use parapet_blocklist::{Blocklist, CompileOptions, Compiler, Format, SourceSpec, Verdict};
@@ -42,7 +44,9 @@ mod index;
 mod iprange;
 mod matcher;
 mod name;
+mod report;
 mod rule;
+mod scoped;
 mod walk;
 
 /// Feed configuration and updates.
@@ -64,7 +68,9 @@ pub fn data_dir() -> PathBuf {
 pub enum Action {
     /// Block the name or address.
     Block,
-    /// An exception: let the name through even if a less specific rule blocks it.
+    /// An exception: let the name through even if a less specific rule
+    /// blocks it. An exception inside a list cancels that list's own blocks
+    /// only; a source marked `allow` (an allowlist) allows across sources.
     Allow,
 }
 
@@ -110,7 +116,9 @@ pub enum Verdict {
     None,
     /// The most specific covering rule blocks.
     Block(RuleRef),
-    /// The most specific covering rule is an exception.
+    /// No block survives and an exception decided: an allowlist's rule (see
+    /// [`Blocklist::allows_across_sources`]), or a list's own exception
+    /// that cancelled that list's block.
     Allow(RuleRef),
 }
 
@@ -222,6 +230,8 @@ pub struct LineError {
     pub text: String,
     /// Why it was skipped.
     pub reason: String,
+    /// Refused by policy (a public suffix, a shared host), not malformed.
+    pub refused: bool,
 }
 
 /// What compiling one source produced.
@@ -239,8 +249,16 @@ pub struct SourceReport {
     pub ip_rules: u64,
     /// Lines skipped as malformed or refused (public suffix).
     pub skipped: u64,
+    /// Of the skipped lines, those refused rather than malformed: a rule
+    /// for a public suffix, a URL on a shared host. They do not count
+    /// against the list in [`SourceReport::refusal`].
+    pub refused: u64,
     /// Lines that are not DNS-relevant (e.g. cosmetic Adblock rules), ignored.
     pub ignored: u64,
+    /// Exceptions dropped because the source's format was detected, not
+    /// named: only a list whose format the config or CLI names may carry
+    /// exceptions.
+    pub exceptions_dropped: u64,
     /// The first skipped lines (at most 100), with line numbers.
     pub errors: Vec<LineError>,
 }
@@ -324,20 +342,22 @@ pub struct Blocklist {
     inner: matcher::Loaded,
 }
 
-/// The verdict of a name lookup's (decision, depth).
+/// The verdict of a name lookup's (decision, depth of the key that held it).
 #[inline]
 fn verdict(found: Option<(u32, u32)>) -> Verdict {
     match found {
         Some((d, depth)) => Verdict::from_rule(RuleRef {
             value: u64::from(d),
-            pos: depth,
+            pos: depth.saturating_sub(rule::up(d)),
         }),
         None => Verdict::None,
     }
 }
 
 impl Blocklist {
-    /// Map and verify a `.pbl` file (magic, version, checksum).
+    /// Read a `.pbl` file into memory and verify it (magic, version,
+    /// checksum). The file is not kept open or mapped: changing it later does
+    /// not affect the returned list.
     pub fn open(path: &Path) -> Result<Blocklist, Error> {
         Ok(Blocklist {
             inner: matcher::Loaded::open(path)?,
@@ -409,6 +429,19 @@ impl Blocklist {
                 category: None,
             },
         }
+    }
+    /// True for an allow rule from a source marked `allow` (an allowlist):
+    /// the only kind of exception that overrides other sources' blocks, and
+    /// the only one under which a resolver may skip inspecting the answer.
+    /// An exception inside a block list only cancels that list's own blocks.
+    pub fn allows_across_sources(&self, rule: RuleRef) -> bool {
+        rule.action() == Action::Allow
+            && self
+                .inner
+                .layout
+                .sources
+                .get(rule::source(rule.value as u32))
+                .is_some_and(|s| s.allow)
     }
     /// Full description of the rule that decided a lookup of `query` (the
     /// name or IP text that was looked up).

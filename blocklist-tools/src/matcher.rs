@@ -20,36 +20,57 @@ use crate::{ArtifactError, Error};
 /// Labels held on the stack for the index pass; longer names walk the FST.
 const STACK_LABELS: usize = 16;
 
-/// The artifact's bytes: mapped from a file or held in memory. Held bytes
-/// start at an offset of their buffer that keeps the index's buckets on
-/// cache lines, as a page-aligned mapping does.
+/// The artifact's bytes, owned by the process: read from a file or handed
+/// over in memory, never mapped, so a file changed or truncated under a
+/// running server cannot touch the list in service. The bytes start at an
+/// offset of their buffer that keeps the index's buckets on cache lines.
 #[derive(Debug)]
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Heap { buf: Vec<u8>, start: usize },
+struct Bytes {
+    buf: Vec<u8>,
+    start: usize,
 }
 
 impl Bytes {
     fn heap(bytes: Vec<u8>) -> Bytes {
         let align = index::BUCKET;
-        let start = bytes.as_ptr().align_offset(align);
-        if start == 0 {
-            return Bytes::Heap { buf: bytes, start };
+        if bytes.as_ptr().align_offset(align) == 0 {
+            return Bytes {
+                buf: bytes,
+                start: 0,
+            };
         }
-        let mut buf: Vec<u8> = Vec::with_capacity(bytes.len() + align);
-        let start = buf.as_ptr().align_offset(align).min(align);
-        buf.resize(start, 0);
+        let mut buf = aligned_buffer(bytes.len());
+        let start = buf.len();
         buf.extend_from_slice(&bytes);
-        Bytes::Heap { buf, start }
+        Bytes { buf, start }
     }
+
+    /// Read a whole file into an aligned buffer (one copy, from the page
+    /// cache). A file that grows or shrinks while it is read is read as it
+    /// was; the checksum then refuses a torn copy.
+    fn read(file: &mut std::fs::File) -> std::io::Result<Bytes> {
+        use std::io::Read;
+        let hint = file.metadata().map_or(0, |m| m.len()) as usize;
+        let mut buf = aligned_buffer(hint);
+        let start = buf.len();
+        file.read_to_end(&mut buf)?;
+        Ok(Bytes { buf, start })
+    }
+}
+
+/// An empty buffer with room for `len` bytes after a zero padding that puts
+/// the next byte on a bucket (cache line) boundary.
+fn aligned_buffer(len: usize) -> Vec<u8> {
+    let align = index::BUCKET;
+    let mut buf: Vec<u8> = Vec::with_capacity(len + align);
+    let start = buf.as_ptr().align_offset(align).min(align);
+    buf.resize(start, 0);
+    buf
 }
 
 impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Heap { buf, start } => &buf[*start..],
-        }
+        &self.buf[self.start..]
     }
 }
 
@@ -90,21 +111,17 @@ impl std::fmt::Debug for Loaded {
 pub(crate) const V6_FLAG: u32 = 1 << 31;
 
 impl Loaded {
+    /// Read and verify a `.pbl` file. The bytes are copied into memory the
+    /// process owns: the file may be replaced, rewritten or truncated
+    /// afterwards without effect on the loaded list.
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
-        let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        let io = |e| Error::Io {
             path: path.to_path_buf(),
             source: e,
-        })?;
-        // SAFETY: the artifact is published by atomic rename and never written
-        // in place, so the mapped bytes do not change under us; every byte is
-        // verified (checksum, bounds) before any lookup reads it.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&file) };
-        let map = map.map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        Self::new(Bytes::Mapped(map)).map_err(|kind| Error::Artifact {
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let bytes = Bytes::read(&mut file).map_err(io)?;
+        Self::new(bytes).map_err(|kind| Error::Artifact {
             path: path.to_path_buf(),
             kind,
         })

@@ -87,18 +87,15 @@ pub(crate) fn source(d: u32) -> usize {
     (d & 0xF_FFFF) as usize
 }
 
-/// Of two decisions for the same name (or the same range), the one that
-/// wins: a present one over an absent one, allow over block, then the
-/// lower source index, then the lower scope code. Deterministic.
-pub(crate) fn better(a: u32, b: u32) -> u32 {
-    if a & PRESENT == 0 {
-        return b;
-    }
-    if b & PRESENT == 0 {
-        return a;
-    }
-    let key = |d: u32| (d & ALLOW == 0, source(d), (d >> SCOPE_SHIFT) & 3);
-    if key(b) < key(a) { b } else { a }
+/// A name rule's decision as stored for a key `up` labels below the rule's
+/// own name (the prefix bits, unused by name rules, hold it).
+pub(crate) fn with_up(d: u32, up: u32) -> u32 {
+    (d & !(0xFF << PREFIX_SHIFT)) | ((up.min(0xFF)) << PREFIX_SHIFT)
+}
+
+/// How many labels above the key holding it a name rule's name is.
+pub(crate) fn up(d: u32) -> u32 {
+    u32::from(prefix(d))
 }
 
 #[cfg(test)]
@@ -120,12 +117,14 @@ mod tests {
     }
 
     #[test]
-    fn allow_wins_ties() {
-        let b = pack(Action::Block, Scope::Subtree, 0, 0);
-        let a = pack(Action::Allow, Scope::Exact, 0, 3);
-        assert_eq!(better(b, a), a);
-        assert_eq!(better(a, b), a);
-        assert_eq!(better(0, b), b);
-        assert_eq!(better(b, 0), b);
+    fn up_round_trips_and_keeps_the_rest() {
+        let d = pack(Action::Allow, Scope::Below, 0, 77);
+        let u = with_up(d, 5);
+        assert_eq!(up(u), 5);
+        assert_eq!(
+            (action(u), scope(u), source(u)),
+            (Action::Allow, Scope::Below, 77)
+        );
+        assert_eq!(with_up(u, 0), d);
     }
 }

@@ -240,10 +240,87 @@ fn raw_list_is_compiled_in_memory_for_check() {
         "evil.example.org",
     ]));
     assert!(out.status.success());
+    // Detected as adblock: its exception is dropped (the format is not named).
     assert_eq!(
         stdout(&out),
-        "a.evil.example\tblock\tevil.example\tlist.txt\t-\nok.evil.example\tallow\tok.evil.example\tlist.txt\t-\nevil.example.org\tnone\n"
+        "a.evil.example\tblock\tevil.example\tlist.txt\t-\nok.evil.example\tblock\tevil.example\tlist.txt\t-\nevil.example.org\tnone\n"
     );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 exceptions dropped"));
+    let named = format!("adblock:{}", list.display());
+    let out = run(bin().arg("check").arg(&named).args([
+        "ok.evil.example",
+        "https://user@a.evil.example:8443/login?x=1",
+    ]));
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "ok.evil.example\tallow\tok.evil.example\tlist.txt\t-\town-list exception\nhttps://user@a.evil.example:8443/login?x=1\tblock\tevil.example\tlist.txt\t-\n"
+    );
+}
+
+/// A list that is mostly not rules: the compile fails naming the first
+/// malformed lines, as `parapet check-config` and the server do.
+pub const NOT_A_LIST: &str = "<html>\n<head><title>502 Bad Gateway</title></head>\nevil.example\n<body>oops</body>\n</html>\n";
+
+#[test]
+fn compile_refuses_a_mostly_malformed_list_naming_its_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = tmp.path().join("feed.txt");
+    std::fs::write(&list, NOT_A_LIST).unwrap();
+    let out_file = tmp.path().join("o.pbl");
+    let out = run(bin()
+        .arg("compile")
+        .arg("-o")
+        .arg(&out_file)
+        .arg(format!("domains:{}", list.display())));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("4 malformed lines against 1 rules"), "{err}");
+    assert!(err.contains("feed.txt:1: <html>"), "{err}");
+    assert!(err.contains("feed.txt:2: <head>"), "{err}");
+    assert!(!out_file.exists());
+    // `check` on the raw list applies the same rule.
+    let out = run(bin()
+        .arg("check")
+        .arg(format!("domains:{}", list.display()))
+        .arg("evil.example"));
+    assert!(!out.status.success());
+}
+
+#[test]
+fn url_feed_blocks_own_hosts_never_shared_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("openphish.txt");
+    std::fs::write(
+        &feed,
+        "https://secure-login.evil.example/paypal/\nhttp://docs.google.com/forms/d/e/1FAIpQL/viewform\nhttps://bit.ly/3xYz\nhttps://phish.github.io/bank/\nhttp://192.0.2.9:8080/x.exe\nhttps://github.io/\n",
+    )
+    .unwrap();
+    let pbl = tmp.path().join("o.pbl");
+    let out = run(bin()
+        .arg("compile")
+        .arg("-o")
+        .arg(&pbl)
+        .arg(format!("urls:{}", feed.display())));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("urls format, 2 domain rules, 0 IP rules, 3 skipped (3 refused), 1 ignored"),
+        "{err}"
+    );
+    assert!(
+        err.contains("openphish.txt:2: \"docs.google.com\" is a shared host"),
+        "{err}"
+    );
+    let out = run(bin().arg("check").arg(&pbl).args([
+        "https://secure-login.evil.example/other",
+        "phish.github.io",
+        "docs.google.com",
+        "bit.ly",
+        "github.io",
+    ]));
+    let words: Vec<String> = lines(&stdout(&out)).iter().map(|l| l[1].clone()).collect();
+    assert_eq!(words, ["block", "block", "none", "none", "none"]);
 }
 
 #[test]

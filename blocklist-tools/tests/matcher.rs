@@ -318,3 +318,102 @@ fn keys_beyond_the_index_value_table_are_walked_in_the_fst() {
         }
     }
 }
+
+/// A block list and an adblock list whose exceptions try to unblock it.
+const BLOCKS: &str = "evil.example\nphish-login.com\nbank-secure.com\nwww.drop.com\n";
+const EXCEPTIONS: &str = "||ads.example^\n@@||evil.example^\n@@||com^\n@@||www.bank-secure.com^\n";
+
+#[test]
+fn an_exception_does_not_cross_into_another_list() {
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut blocks = SourceSpec::new("blocks.txt");
+    blocks.format = Some(Format::Domains);
+    c.add_reader(&blocks, Cursor::new(BLOCKS)).unwrap();
+    let mut adblock = SourceSpec::new("feed.txt");
+    adblock.format = Some(Format::Adblock);
+    let report = c.add_reader(&adblock, Cursor::new(EXCEPTIONS)).unwrap();
+    // `@@||com^` is refused like a public-suffix block, naming its line.
+    assert_eq!(report.skipped, 1);
+    assert_eq!(report.errors[0].line, 3);
+    assert!(report.errors[0].reason.contains("public suffix"));
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    for name in [
+        "evil.example",
+        "www.evil.example",
+        "phish-login.com",
+        "bank-secure.com",
+        "www.bank-secure.com",
+        "www.drop.com",
+    ] {
+        let v = check_both(&bl, name, "block");
+        assert_eq!(bl.rule_info(v.rule().unwrap(), name).source, "blocks.txt");
+    }
+    check_both(&bl, "ads.example", "block");
+    check_both(&bl, "example.com", "none");
+}
+
+#[test]
+fn an_allowlist_source_allows_across_lists() {
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut blocks = SourceSpec::new("blocks.txt");
+    blocks.format = Some(Format::Domains);
+    c.add_reader(&blocks, Cursor::new(BLOCKS)).unwrap();
+    let mut allow = SourceSpec::new("allow.txt");
+    allow.format = Some(Format::Adblock);
+    allow.allow = true;
+    let report = c.add_reader(&allow, Cursor::new(EXCEPTIONS)).unwrap();
+    assert_eq!(report.skipped, 1, "@@||com^ is still refused");
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    let v = check_both(&bl, "www.evil.example", "allow");
+    assert!(bl.allows_across_sources(v.rule().unwrap()));
+    assert_eq!(
+        bl.rule_info(v.rule().unwrap(), "www.evil.example").pattern,
+        "evil.example"
+    );
+    check_both(&bl, "www.bank-secure.com", "allow");
+    check_both(&bl, "bank-secure.com", "block");
+    check_both(&bl, "phish-login.com", "block");
+}
+
+#[test]
+fn an_exception_in_its_own_list_applies_and_says_whose_it_is() {
+    let bl = compile(&[
+        (
+            Format::Adblock,
+            "||evil.example^\n@@||ok.evil.example^\n",
+            false,
+        ),
+        (Format::Domains, "other.example\n", false),
+    ]);
+    let v = check_both(&bl, "www.ok.evil.example", "allow");
+    let rule = v.rule().unwrap();
+    assert!(!bl.allows_across_sources(rule));
+    let info = bl.rule_info(rule, "www.ok.evil.example");
+    assert_eq!(
+        (info.pattern.as_str(), info.source.as_str()),
+        ("ok.evil.example", "src0.txt")
+    );
+    // The same exception cannot cancel another list's block of that name.
+    let bl = compile(&[
+        (Format::Adblock, "@@||ok.evil.example^\n", false),
+        (Format::Domains, "evil.example\n", false),
+    ]);
+    let v = check_both(&bl, "www.ok.evil.example", "block");
+    let info = bl.rule_info(v.rule().unwrap(), "www.ok.evil.example");
+    assert_eq!(
+        (info.pattern.as_str(), info.source.as_str()),
+        ("evil.example", "src1.txt")
+    );
+}
+
+#[test]
+fn a_detected_format_carries_no_exceptions() {
+    let mut c = Compiler::new(CompileOptions::default());
+    let spec = SourceSpec::new("feed.txt");
+    let text = "[Adblock Plus]\n||evil.example^\n@@||ok.evil.example^\n";
+    let report = c.add_reader(&spec, Cursor::new(text)).unwrap();
+    assert_eq!(report.format, Some(Format::Adblock));
+    assert_eq!((report.domain_rules, report.exceptions_dropped), (1, 1));
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    check_both(&bl, "www.ok.evil.example", "block");
+}

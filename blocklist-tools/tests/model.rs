@@ -1,6 +1,8 @@
 //! Property test: the compiled FST matcher agrees with a naive reference (a
 //! rule table walked suffix by suffix, same precedence rules), for names and
-//! for IPs.
+//! for IPs. Name rules come from two adblock lists, an RPZ zone (exact
+//! rules) and an allowlist: an exception cancels its own list's blocks
+//! only, the allowlist's rules allow across lists.
 
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr};
@@ -20,7 +22,12 @@ struct NameRule {
     labels: Vec<String>,
     scope: Sc,
     allow: bool,
+    /// 0 and 1: adblock lists, 2: the RPZ zone (exact rules), 3: the allowlist.
+    source: usize,
 }
+
+/// The model's allowlist source.
+const ALLOWLIST: usize = 3;
 
 fn label() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -39,28 +46,39 @@ fn name_rule() -> impl Strategy<Value = NameRule> {
         prop::collection::vec(label(), 1..4),
         prop_oneof![Just(Sc::Subtree), Just(Sc::Exact), Just(Sc::Below)],
         any::<bool>(),
+        prop_oneof![Just(0usize), Just(1), Just(ALLOWLIST)],
     )
-        .prop_map(|(labels, scope, allow)| NameRule {
-            labels,
-            scope,
-            allow,
+        .prop_map(|(labels, scope, allow, source)| {
+            let source = if scope == Sc::Exact { 2 } else { source };
+            NameRule {
+                labels,
+                scope,
+                allow: allow || source == ALLOWLIST,
+                source,
+            }
         })
 }
 
 fn build(names: &[NameRule], nets: &[(u8, u8, bool)]) -> Blocklist {
-    let (mut adblock, mut rpz, mut ip_block, mut ip_allow) =
-        (String::new(), String::new(), String::new(), String::new());
+    let mut text: [String; 4] = Default::default();
+    let (mut ip_block, mut ip_allow) = (String::new(), String::new());
     for r in names {
         let name = r.labels.join(".");
-        match (r.scope, r.allow) {
-            (Sc::Subtree, false) => adblock.push_str(&format!("||{name}^\n")),
-            (Sc::Subtree, true) => adblock.push_str(&format!("@@||{name}^\n")),
-            (Sc::Below, false) => adblock.push_str(&format!("||*.{name}^\n")),
-            (Sc::Below, true) => adblock.push_str(&format!("@@||*.{name}^\n")),
-            (Sc::Exact, false) => rpz.push_str(&format!("{name} CNAME .\n")),
-            (Sc::Exact, true) => rpz.push_str(&format!("{name} CNAME rpz-passthru.\n")),
-        }
+        let line = match (r.scope, r.allow) {
+            (_, true) if r.source == ALLOWLIST => match r.scope {
+                Sc::Below => format!("*.{name}\n"),
+                _ => format!("{name}\n"),
+            },
+            (Sc::Subtree, false) => format!("||{name}^\n"),
+            (Sc::Subtree, true) => format!("@@||{name}^\n"),
+            (Sc::Below, false) => format!("||*.{name}^\n"),
+            (Sc::Below, true) => format!("@@||*.{name}^\n"),
+            (Sc::Exact, false) => format!("{name} CNAME .\n"),
+            (Sc::Exact, true) => format!("{name} CNAME rpz-passthru.\n"),
+        };
+        text[r.source].push_str(&line);
     }
+    let [a, b, rpz, allowlist] = text;
     for (last, prefix, allow) in nets {
         let line = format!("10.0.0.{last}/{prefix}\n");
         if *allow {
@@ -73,8 +91,10 @@ fn build(names: &[NameRule], nets: &[(u8, u8, bool)]) -> Blocklist {
         force_public_suffix: true,
     });
     for (name, format, text, allow) in [
-        ("a.txt", Format::Adblock, adblock, false),
+        ("a.txt", Format::Adblock, a, false),
+        ("b.txt", Format::Adblock, b, false),
         ("r.rpz", Format::Rpz, rpz, false),
+        ("allow.txt", Format::Domains, allowlist, true),
         ("ip.txt", Format::Ip, ip_block, false),
         ("ipallow.txt", Format::Ip, ip_allow, true),
     ] {
@@ -87,25 +107,51 @@ fn build(names: &[NameRule], nets: &[(u8, u8, bool)]) -> Blocklist {
     Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap()
 }
 
-/// Reference: (allow?, depth of the deciding rule).
+/// Reference: (allow?, depth of the deciding rule). Per list, its most
+/// specific covering rule (an exception winning ties); the most specific
+/// surviving block or allowlist rule decides, allow winning ties; else an
+/// exception that cancelled a block of its own list.
 fn reference_name(rules: &[NameRule], query: &[String]) -> Option<(bool, usize)> {
     let n = query.len();
-    for d in (1..=n).rev() {
-        let suffix = &query[n - d..];
-        let covering: Vec<&NameRule> = rules
-            .iter()
-            .filter(|r| r.labels.as_slice() == suffix)
-            .filter(|r| match r.scope {
+    let covering = |r: &NameRule| {
+        let d = r.labels.len();
+        let ok = d <= n
+            && r.labels.as_slice() == &query[n - d..]
+            && match r.scope {
                 Sc::Subtree => true,
                 Sc::Exact => d == n,
                 Sc::Below => d < n,
-            })
+            };
+        ok.then_some(d)
+    };
+    let (mut block, mut global, mut local) = (None, None, None);
+    for source in 0..=ALLOWLIST {
+        let cov: Vec<(usize, bool)> = rules
+            .iter()
+            .filter(|r| r.source == source)
+            .filter_map(|r| covering(r).map(|d| (d, r.allow)))
             .collect();
-        if !covering.is_empty() {
-            return Some((covering.iter().any(|r| r.allow), d));
-        }
+        let Some(best) = cov.iter().map(|c| c.0).max() else {
+            continue;
+        };
+        let allowed = cov.iter().any(|c| c.0 == best && c.1);
+        let slot = if source == ALLOWLIST {
+            &mut global
+        } else if !allowed {
+            &mut block
+        } else if cov.iter().any(|c| !c.1) {
+            &mut local
+        } else {
+            continue;
+        };
+        *slot = Some(slot.map_or(best, |d: usize| d.max(best)));
     }
-    None
+    match (block, global) {
+        (Some(b), Some(g)) if g >= b => Some((true, g)),
+        (Some(b), _) => Some((false, b)),
+        (None, Some(g)) => Some((true, g)),
+        (None, None) => local.map(|d| (true, d)),
+    }
 }
 
 fn reference_ip(nets: &[(u8, u8, bool)], ip: u8) -> Option<bool> {

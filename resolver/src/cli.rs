@@ -97,9 +97,22 @@ impl Cli {
 fn check_config(file: &std::path::Path) -> ExitCode {
     match config::load(file) {
         Ok(cfg) => {
+            // The list as the server would load it: the same refusals.
+            let list = match crate::reload::load(&cfg.blocklist) {
+                Ok(list) => list.stats(),
+                Err(e) => {
+                    eprintln!("Error: blocklist: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
             #[allow(clippy::print_stdout)]
             {
-                println!("# {}: OK. Effective config:", file.display());
+                println!(
+                    "# {}: OK ({} domain rules, {} IP ranges). Effective config:",
+                    file.display(),
+                    list.domain_rules,
+                    list.ip_rules
+                );
                 print!("{}", cfg.to_toml());
             }
             ExitCode::from(EXIT_OK)

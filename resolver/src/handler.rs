@@ -58,7 +58,9 @@ pub enum Outcome {
         /// The deciding rule (resolve it with [`QueryEvent::list`]).
         rule: RuleRef,
     },
-    /// An allow rule let the name through; forwarded without inspection.
+    /// An allowlist source's rule (`allow = true`) let the name through;
+    /// forwarded without inspection. (An exception inside a block list only
+    /// cancels that list's blocks: its answers are still inspected.)
     AllowedByException {
         /// The allow rule.
         rule: RuleRef,
@@ -662,7 +664,7 @@ impl Handler {
         // 3. Policy check on the name.
         let exception = match policy::check_name(list, name) {
             Verdict::Block(rule) => return self.blocked(list, name, qtype, Trigger::Name, rule),
-            Verdict::Allow(rule) => Some(rule),
+            Verdict::Allow(rule) => policy::uninspected_allow(list, rule),
             Verdict::None => None,
         };
         // ANY gets a minimal answer (RFC 8482), not every record set.

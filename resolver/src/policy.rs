@@ -46,9 +46,19 @@ pub fn check_name(list: &Blocklist, name: &Name) -> Verdict {
     list.check_labels(name.iter())
 }
 
+/// The allow rule under which a name's answer is passed on uninspected: only
+/// a rule of an allowlist source (`allow = true`, `--allow FILE`). An
+/// exception inside a block list cancels that list's own blocks of the name,
+/// but a compromised list must not be able to switch off the CNAME and
+/// address checks of the answer with it.
+pub fn uninspected_allow(list: &Blocklist, rule: RuleRef) -> Option<RuleRef> {
+    list.allows_across_sources(rule).then_some(rule)
+}
+
 /// Check a forwarded answer: every CNAME target against the domain rules and
 /// every A/AAAA address against the IP rules. The first blocking hit wins.
-/// An allow exception on a CNAME target lets that target through.
+/// A CNAME target no surviving block covers (an exception cancelled its own
+/// list's block, or an allowlist allows it) goes through.
 pub fn inspect_answers<'r>(
     list: &Blocklist,
     records: impl IntoIterator<Item = &'r Record>,

@@ -33,16 +33,11 @@ pub enum ReloadError {
     #[error(transparent)]
     List(#[from] parapet_blocklist::Error),
     /// A source produced mostly malformed lines: probably not a list at all
-    /// (a truncated download, an HTML error page).
-    #[error("{path}: {skipped} malformed lines against {rules} rules; refusing it as not a list")]
-    Garbage {
-        /// The source file.
-        path: PathBuf,
-        /// Malformed lines.
-        skipped: u64,
-        /// Rules taken.
-        rules: u64,
-    },
+    /// (a truncated download, an HTML error page). The text names the first
+    /// malformed lines ([`SourceReport::refusal`], the rule that
+    /// `check-config` and `parapet-blocklist compile` apply too).
+    #[error("{0}")]
+    Garbage(String),
     /// The build thread failed.
     #[error("list build task failed: {0}")]
     Task(String),
@@ -81,7 +76,7 @@ impl ReloadHandle {
     }
 }
 
-/// Build or map the configured list (blocking: call it off the query path).
+/// Build or read the configured list (blocking: call it off the query path).
 pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
     let options = CompileOptions {
         force_public_suffix: config.force_public_suffix,
@@ -99,13 +94,8 @@ pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
 
 fn check_reports(reports: &[SourceReport]) -> Result<(), ReloadError> {
     for r in reports {
-        let rules = r.domain_rules + r.ip_rules;
-        if r.skipped > 0 && r.skipped >= rules.max(1) {
-            return Err(ReloadError::Garbage {
-                path: r.path.clone(),
-                skipped: r.skipped,
-                rules,
-            });
+        if let Some(why) = r.refusal() {
+            return Err(ReloadError::Garbage(why));
         }
         if r.skipped > 0 {
             let first = r.errors.first();

@@ -60,6 +60,33 @@ fn check_config_names_the_bad_key_and_exits_2() {
 }
 
 #[test]
+fn check_config_refuses_a_list_the_server_would_refuse_naming_its_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An error page where a list should be: 4 malformed lines, 1 rule.
+    std::fs::write(
+        dir.path().join("feed.txt"),
+        "<html>\n<head><title>502 Bad Gateway</title></head>\nevil.example\n<body>oops</body>\n</html>\n",
+    )
+    .expect("write");
+    let path = dir.path().join("parapet.toml");
+    std::fs::write(
+        &path,
+        "[upstream]\nservers = [\"127.0.0.1:53\"]\n[blocklist]\nsources = [\"domains:feed.txt\"]\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("4 malformed lines against 1 rules"), "{err}");
+    assert!(err.contains("feed.txt:1: <html>"), "{err}");
+    assert!(err.contains("feed.txt:4: <body>oops</body>"), "{err}");
+}
+
+#[test]
 fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("list.txt"), "phishing.example\n").expect("write");

@@ -17,6 +17,10 @@ mod domains;
 mod hosts;
 mod ip;
 mod rpz;
+mod urls;
+
+pub(crate) use urls::is_shared_host;
+pub use urls::url_host;
 
 /// A list format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +37,10 @@ pub enum Format {
     Dnsmasq,
     /// IP addresses and CIDR ranges.
     Ip,
+    /// URLs (OpenPhish, URLhaus URL lists, PhishTank CSV): each URL's host,
+    /// never a shared host or a public suffix. Only when named: never
+    /// detected.
+    Urls,
 }
 
 impl FromStr for Format {
@@ -45,9 +53,10 @@ impl FromStr for Format {
             "rpz" => Format::Rpz,
             "dnsmasq" => Format::Dnsmasq,
             "ip" | "ips" | "cidr" => Format::Ip,
+            "urls" | "url" => Format::Urls,
             other => {
                 return Err(format!(
-                    "unknown list format {other:?} (hosts, domains, adblock, rpz, dnsmasq, ip)"
+                    "unknown list format {other:?} (hosts, domains, adblock, rpz, dnsmasq, ip, urls)"
                 ));
             }
         })
@@ -64,12 +73,14 @@ impl Format {
             Format::Rpz => "rpz",
             Format::Dnsmasq => "dnsmasq",
             Format::Ip => "ip",
+            Format::Urls => "urls",
         }
     }
 
-    /// Guess the format of a list from its first meaningful lines.
+    /// Guess the format of a list from its first meaningful lines. Never
+    /// guesses [`Format::Urls`].
     pub fn detect(text: &str) -> Format {
-        let mut votes = [0usize; 6];
+        let mut votes = [0usize; 7];
         let mut seen = 0;
         for line in text.lines().take(5000) {
             let line = line.trim_start_matches('\u{feff}').trim();
@@ -187,6 +198,7 @@ impl Parser {
             Format::Rpz => self.rpz.parse(line, out),
             Format::Dnsmasq => dnsmasq::parse(line, out),
             Format::Ip => ip::parse(line, out),
+            Format::Urls => urls::parse(line, out),
         }
     }
 }

@@ -252,7 +252,7 @@ pub struct BlocklistConfig {
 /// Where the list comes from.
 #[derive(Debug, Clone)]
 pub enum ListSource {
-    /// A compiled artifact, mapped.
+    /// A compiled artifact, read into memory.
     Artifact(PathBuf),
     /// Raw lists, compiled in memory.
     Sources(Vec<SourceSpec>),

@@ -5,13 +5,16 @@
 mod access;
 mod amplification;
 mod answer_cache;
+mod artifact_swap;
 mod blocking;
 mod bypass;
 mod config_files;
 mod dig;
+mod exceptions;
 mod failures;
 mod forwarding;
 mod inspection;
+mod list_sources;
 mod listeners;
 mod observe;
 mod one_address;

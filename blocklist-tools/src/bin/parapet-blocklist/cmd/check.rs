@@ -1,11 +1,13 @@
 //! `check LIST NAME_OR_IP...` (`-` reads them from stdin).
 //!
 //! Output, one line per input, tab-separated:
-//! `input block|allow|none [rule source category-or-dash]`.
+//! `input block|allow|none [rule source category-or-dash [allowlist|own-list exception]]`;
+//! a URL input is checked by its host.
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
 
+use parapet_blocklist::format::url_host;
 use parapet_blocklist::{Blocklist, Verdict};
 
 /// Check names or IP addresses against a list.
@@ -39,11 +41,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The output line for one query.
+/// The output line for one query: a name, an address, or a URL (its host
+/// is checked).
 pub fn check_line(list: &Blocklist, query: &str) -> String {
-    let verdict = match query.parse::<IpAddr>() {
+    let subject = if query.contains("://") {
+        url_host(query).unwrap_or(query)
+    } else {
+        query
+    };
+    let verdict = match subject.parse::<IpAddr>() {
         Ok(ip) => list.check_ip(ip),
-        Err(_) => list.check_name(query),
+        Err(_) => list.check_name(subject),
     };
     let word = match verdict {
         Verdict::None => return format!("{query}\tnone"),
@@ -53,9 +61,16 @@ pub fn check_line(list: &Blocklist, query: &str) -> String {
     let Some(rule) = verdict.rule() else {
         return format!("{query}\tnone");
     };
-    let info = list.rule_info(rule, query);
+    let info = list.rule_info(rule, subject);
+    // Whose exception applied: an allowlist's applies across sources, a
+    // list's own only cancels that list's blocks.
+    let scope = match verdict {
+        Verdict::Allow(rule) if list.allows_across_sources(rule) => "\tallowlist",
+        Verdict::Allow(_) => "\town-list exception",
+        _ => "",
+    };
     format!(
-        "{query}\t{word}\t{}\t{}\t{}",
+        "{query}\t{word}\t{}\t{}\t{}{scope}",
         info.pattern,
         info.source,
         info.category.as_deref().unwrap_or("-")

@@ -11,7 +11,8 @@ pub struct Args {
     /// Output artifact.
     #[arg(short, long)]
     output: PathBuf,
-    /// An allowlist file (every rule in it is an exception). Repeatable.
+    /// An allowlist file (`path` or `FORMAT:path`): every rule in it is an
+    /// exception that applies across sources. Repeatable.
     #[arg(long = "allow", value_name = "FILE")]
     allow: Vec<String>,
     /// Category recorded for every block source (e.g. `malware`).
@@ -23,7 +24,8 @@ pub struct Args {
     /// How many skipped lines to print per source.
     #[arg(long, default_value_t = 5)]
     show_skipped: usize,
-    /// List sources: `path` or `FORMAT:path` (hosts, domains, adblock, rpz, dnsmasq, ip).
+    /// List sources: `path` or `FORMAT:path` (hosts, domains, adblock, rpz,
+    /// dnsmasq, ip, urls). Only a named format keeps its exceptions.
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
 }
@@ -47,6 +49,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for spec in &specs {
         let report = compiler.add_source(spec)?;
         super::print_report(report, args.show_skipped);
+        // The rule the server applies: a source it would refuse is an error here.
+        if let Some(why) = report.refusal() {
+            anyhow::bail!("{why}");
+        }
     }
     compiler
         .write_file(&args.output)

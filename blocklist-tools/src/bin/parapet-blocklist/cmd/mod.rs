@@ -21,6 +21,9 @@ pub fn load_list(list: &str) -> anyhow::Result<Blocklist> {
         .with_context(|| format!("compiling {list}"))?;
     for r in &reports {
         print_report(r, 0);
+        if let Some(why) = r.refusal() {
+            anyhow::bail!("{why}");
+        }
     }
     Ok(bl)
 }
@@ -39,14 +42,22 @@ fn is_artifact(path: &Path) -> bool {
 /// Print a source's counts, and its first `errors` skipped lines, to stderr.
 pub fn print_report(r: &SourceReport, errors: usize) {
     eprintln!(
-        "{}: {} format, {} domain rules, {} IP rules, {} skipped, {} ignored",
+        "{}: {} format, {} domain rules, {} IP rules, {} skipped ({} refused), {} ignored, {} exceptions dropped",
         r.path.display(),
         r.format.map(|f| f.name()).unwrap_or("?"),
         r.domain_rules,
         r.ip_rules,
         r.skipped,
-        r.ignored
+        r.refused,
+        r.ignored,
+        r.exceptions_dropped
     );
+    if r.exceptions_dropped > 0 {
+        eprintln!(
+            "  exceptions are kept only when the format is named (e.g. adblock:{})",
+            r.path.display()
+        );
+    }
     for e in r.errors.iter().take(errors) {
         eprintln!(
             "  {}:{}: {}: {}",
