@@ -28,6 +28,7 @@ pub mod answer;
 pub mod answer_cache;
 pub mod cli;
 pub mod config;
+pub mod conntable;
 pub mod enrol;
 pub mod fastpath;
 pub mod forward;

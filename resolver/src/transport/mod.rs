@@ -12,6 +12,8 @@ pub mod doh;
 pub mod dot;
 pub mod exchange;
 pub mod limits;
+mod stream;
+pub mod tcp;
 pub mod tokens;
 
 #[cfg(test)]
