@@ -27,7 +27,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, Ipv6Addr},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -50,7 +50,7 @@ pub struct ConnTable {
     max_per_client: usize,
     epoch: Instant,
     state: Mutex<State>,
-    metrics: Option<(Arc<Metrics>, Listener)>,
+    metrics: OnceLock<(Arc<Metrics>, Listener)>,
 }
 
 #[derive(Debug, Default)]
@@ -80,15 +80,14 @@ impl ConnTable {
             max_per_client: max_per_client.clamp(1, max_total.max(1)),
             epoch: Instant::now(),
             state: Mutex::new(State::default()),
-            metrics: None,
+            metrics: OnceLock::new(),
         }
     }
 
     /// Count refusals, evictions and open connections in `metrics` under
-    /// the `listener` label.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>, listener: Listener) -> Self {
-        self.metrics = Some((metrics, listener));
-        self
+    /// the `listener` label (the first call wins; set it before serving).
+    pub fn set_metrics(&self, metrics: Arc<Metrics>, listener: Listener) {
+        let _ = self.metrics.set((metrics, listener));
     }
 
     /// A slot for a new connection from `ip`, making room by closing an
@@ -114,7 +113,11 @@ impl ConnTable {
             trusted: AtomicBool::new(trusted),
             close: CancellationToken::new(),
         });
-        state.clients.entry(key).or_default().push(Arc::clone(&entry));
+        state
+            .clients
+            .entry(key)
+            .or_default()
+            .push(Arc::clone(&entry));
         state.total += 1;
         drop(state);
         self.open_changed(1);
@@ -160,10 +163,12 @@ impl ConnTable {
                     .iter()
                     .filter(|e| e.busy.load(Ordering::Acquire) == 0)
                     .map(move |e| {
+                        // Ties on idle time (same millisecond): the older goes.
                         let rank = (
                             !e.trusted.load(Ordering::Relaxed),
                             conns.len(),
                             u64::MAX - e.idle_since.load(Ordering::Relaxed),
+                            u64::MAX - e.id,
                         );
                         (rank, (*key, e.id))
                     })
@@ -177,13 +182,13 @@ impl ConnTable {
     }
 
     fn record(&self, reason: ConnectionClose) {
-        if let Some((metrics, listener)) = &self.metrics {
+        if let Some((metrics, listener)) = self.metrics.get() {
             metrics.record_connection_closed(*listener, reason);
         }
     }
 
     fn open_changed(&self, delta: i64) {
-        if let Some((metrics, listener)) = &self.metrics {
+        if let Some((metrics, listener)) = self.metrics.get() {
             metrics.connections_open_changed(*listener, delta);
         }
     }

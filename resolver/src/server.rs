@@ -18,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,8 +32,6 @@ use crate::udp;
 
 /// How long in-flight queries get to finish on shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Outgoing buffer per TCP connection, in responses.
-const TCP_RESPONSE_BUFFER: usize = 64;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -110,11 +107,18 @@ impl ServerBuilder {
             handler = handler.with_observer(o);
         }
 
-        let mut server = Server::new(handler.clone());
         let mut udp_addrs = Vec::new();
         let mut tcp_addrs = Vec::new();
         // UDP is served by crate::udp (one socket per core, blocked-name fast
-        // path); TCP by hickory's Server.
+        // path); TCP by crate::transport::tcp, in one connection table with
+        // DoT and DoH (crate::conntable).
+        let transport_settings = config.transport_settings();
+        let conns = &transport_settings.limits.connections;
+        conns.set_metrics(Arc::clone(&metrics), metrics::Listener::Dns);
+        let tcp_limits = crate::transport::Limits {
+            idle_timeout: config.server.tcp_timeout(),
+            ..transport_settings.limits.clone()
+        };
         let mut udp_tasks = tokio::task::JoinSet::new();
         for &addr in &config.server.listen {
             let (udp, tcp) = bind_pair(addr).await?;
@@ -122,7 +126,12 @@ impl ServerBuilder {
             for socket in udp {
                 udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
             }
-            server.register_listener(tcp, config.server.tcp_timeout(), TCP_RESPONSE_BUFFER);
+            udp_tasks.spawn(crate::transport::tcp::serve(
+                tcp,
+                handler.clone(),
+                tcp_limits.clone(),
+                shutdown.clone(),
+            ));
             info!("listening on UDP {u}");
             info!("listening on TCP {t}");
             udp_addrs.push(u);
@@ -130,12 +139,9 @@ impl ServerBuilder {
         }
 
         // DoT / DoH: same handler, own listeners (crate::transport).
-        let transport = crate::transport::start(
-            &config.transport_settings(),
-            handler.clone(),
-            shutdown.clone(),
-        )
-        .await?;
+        let transport =
+            crate::transport::start(&transport_settings, handler.clone(), shutdown.clone()).await?;
+        transport.tokens.set_metrics(Arc::clone(&metrics));
 
         // Warning page: where the sinkhole answers send browsers.
         let warning = crate::warning::WarningListeners::bind(
@@ -165,30 +171,14 @@ impl ServerBuilder {
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let task = tokio::spawn(async move {
-            let early = tokio::select! {
-                _ = shutdown.cancelled() => None,
-                r = server.block_until_done() => Some(r),
-            };
+            shutdown.cancelled().await;
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            let result = match early {
-                Some(Ok(())) => Ok(()),
-                Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
-                None => {
-                    info!("shutting down");
-                    let drain = async {
-                        while udp_tasks.join_next().await.is_some() {}
-                        server.shutdown_gracefully().await
-                    };
-                    match tokio::time::timeout(SHUTDOWN_GRACE, drain).await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(ServerError::Serve(e.to_string())),
-                        Err(_) => {
-                            warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
-                            Ok(())
-                        }
-                    }
-                }
-            };
+            info!("shutting down");
+            let drain = async { while udp_tasks.join_next().await.is_some() {} };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
+            }
+            let result = Ok(());
             // The warning page stops on the same token and bounds its own drain.
             if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
                 warn!("warning page stopped with an error: {e}");

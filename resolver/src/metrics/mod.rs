@@ -50,7 +50,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use category::Categories;
 pub use label::{
-    ConnectionClose, Listener, OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    ConnectionClose, Listener, OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger,
+    UpstreamFailure, WarningView,
 };
 use label::{
     QueryLabels, ReloadLabels, RuleKindLabels, TriggerLabels, UpstreamFailureLabels,

@@ -89,7 +89,11 @@ impl<H: RequestHandler + Clone> Connection<H> {
             .server_name()
             .and_then(|name| name.split('.').next())
             .map(str::to_owned);
-        if token.as_deref().and_then(|t| self.tokens.check(t)).is_some() {
+        if token
+            .as_deref()
+            .and_then(|t| self.tokens.check(t))
+            .is_some()
+        {
             slot.trust();
         } else if !slot.is_trusted() {
             tracing::debug!(client = %src, "DoT client not allowed and without a valid token; closing");
@@ -98,7 +102,9 @@ impl<H: RequestHandler + Clone> Connection<H> {
         }
         let tokens = self.tokens;
         let auth = move || match &token {
-            Some(t) => tokens.check(t).map_or(ClientAuth::Address, ClientAuth::Token),
+            Some(t) => tokens
+                .check(t)
+                .map_or(ClientAuth::Address, ClientAuth::Token),
             None => ClientAuth::Address,
         };
         let framed = FramedDns {

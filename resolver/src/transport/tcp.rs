@@ -17,8 +17,12 @@ use super::{
 };
 
 /// Serve plain DNS over TCP on `listener` until `shutdown` is cancelled.
-pub async fn serve<H>(listener: TcpListener, handler: H, limits: Limits, shutdown: CancellationToken)
-where
+pub async fn serve<H>(
+    listener: TcpListener,
+    handler: H,
+    limits: Limits,
+    shutdown: CancellationToken,
+) where
     H: RequestHandler + Clone,
 {
     let stop = shutdown.clone();
