@@ -291,14 +291,8 @@ impl Slot {
         };
         tokio::select! {
             () = self.evicted() => {}
-            () = untrusted => self.close_untrusted(),
+            () = untrusted => self.table.record(ConnectionClose::Untrusted),
         }
-    }
-
-    /// Count this connection as closed for being untrusted (the caller
-    /// closes it).
-    pub fn close_untrusted(&self) {
-        self.table.record(ConnectionClose::Untrusted);
     }
 }
 

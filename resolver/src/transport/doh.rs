@@ -86,17 +86,9 @@ pub async fn serve<H>(
         let acceptor = acceptor.clone();
         let http = Arc::clone(&http);
         let shutdown = shutdown.clone();
-        async move {
-            let limits = endpoint.limits.clone();
-            // A client off the allow-list must show a valid token in the
-            // path within the grace, or it is closed.
-            tokio::select! {
-                () = serve_connection(endpoint, acceptor, tcp, &http, &shutdown) => {}
-                () = slot.watch(limits.untrusted_grace) => {
-                    tracing::debug!(client = %src, "DoH client not allowed and without a valid token; closing");
-                }
-            }
-        }
+        // A client off the allow-list must show a valid token in the path
+        // within the grace, or it is closed (see `accept_bounded`).
+        async move { serve_connection(endpoint, acceptor, tcp, &http, &shutdown).await }
     })
     .await;
 }

@@ -29,7 +29,8 @@ pub const ALPN_DOT: &[u8] = b"dot";
 /// `tls` should offer the [`ALPN_DOT`] protocol (see
 /// [`certs::server_config`](super::certs::server_config)). A client off
 /// the allow-list whose server name does not start with a valid token is
-/// closed right after the handshake: it could only be REFUSED.
+/// closed [`Limits::untrusted_grace`] after it connected: it could only be
+/// REFUSED.
 pub async fn serve<H>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
@@ -89,16 +90,14 @@ impl<H: RequestHandler + Clone> Connection<H> {
             .server_name()
             .and_then(|name| name.split('.').next())
             .map(str::to_owned);
+        // A valid token lets the connection stay; a client off the
+        // allow-list without one is answered (REFUSED) for the grace only.
         if token
             .as_deref()
             .and_then(|t| self.tokens.check(t))
             .is_some()
         {
             slot.trust();
-        } else if !slot.is_trusted() {
-            tracing::debug!(client = %src, "DoT client not allowed and without a valid token; closing");
-            slot.close_untrusted();
-            return;
         }
         let tokens = self.tokens;
         let auth = move || match &token {

@@ -86,9 +86,11 @@ impl Limits {
 /// each admitted into `limits`' [connection table](crate::conntable)
 /// (trusted when its address is allowed): each accepted connection (with
 /// Nagle off: answers are small and latency-bound) is served by the future
-/// `serve` returns, in its own task that holds the connection's slot and
-/// ends when the table closes the connection to make room. A connection
-/// the table refuses is closed at once, before any handshake. `what` names
+/// `serve` returns, in its own task that holds the connection's slot. The
+/// task ends when the table closes the connection to make room, or when
+/// the client is still untrusted (off the allow-list, no valid token seen)
+/// after [`Limits::untrusted_grace`]. A connection the table refuses is
+/// closed at once, before any handshake. `what` names
 /// the listener in logs (`"TCP"`, `"DoT"`, `"DoH"`).
 pub(crate) async fn accept_bounded<F, Fut>(
     what: &'static str,
@@ -121,11 +123,12 @@ pub(crate) async fn accept_bounded<F, Fut>(
         };
         let slot = Arc::new(slot);
         let connection = serve(tcp, src, Arc::clone(&slot));
+        let grace = limits.untrusted_grace;
         tokio::spawn(async move {
             tokio::select! {
                 () = connection => {}
-                () = slot.evicted() => {
-                    tracing::debug!(client = %src, "{what} idle connection closed to make room");
+                () = slot.watch(grace) => {
+                    tracing::debug!(client = %src, "{what} connection closed by the limits");
                 }
             }
         });

@@ -35,14 +35,10 @@ pub async fn serve<H>(
             limits: limits.clone(),
             auth: Arc::clone(&auth),
         };
-        let grace = limits.untrusted_grace;
         let shutdown = shutdown.clone();
         async move {
             tokio::select! {
                 () = framed.serve(tcp, &slot) => {}
-                () = slot.watch(grace) => {
-                    tracing::debug!(client = %src, "TCP client not allowed; closing");
-                }
                 () = shutdown.cancelled() => {}
             }
         }
