@@ -6,6 +6,7 @@ mod access;
 mod answer_cache;
 mod blocking;
 mod config_files;
+mod connections;
 mod dig;
 mod forwarding;
 mod inspection;
