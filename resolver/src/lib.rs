@@ -31,6 +31,7 @@ pub mod config;
 pub mod conntable;
 pub mod enrol;
 pub mod fastpath;
+pub mod fdlimit;
 pub mod forward;
 pub mod handler;
 pub mod metrics;

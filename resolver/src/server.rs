@@ -89,7 +89,8 @@ impl ServerBuilder {
     /// the sockets are bound and the list is live. Serving stops when
     /// `shutdown` is cancelled.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
-        let config = self.config;
+        let mut config = self.config;
+        fit_connection_caps(&mut config);
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
         let metrics = Arc::new(Metrics::new());
@@ -323,6 +324,36 @@ pub fn spawn_signal_handler(
             }
         }
     });
+}
+
+/// Raise the descriptor limit for the connection caps; lower caps that
+/// still do not fit (see [`crate::fdlimit`]).
+fn fit_connection_caps(config: &mut Config) {
+    let (dns, page) = (
+        config.server.max_connections,
+        config.warning_page.max_connections,
+    );
+    let wanted = (dns + page) as u64 + crate::fdlimit::RESERVE;
+    let available = match crate::fdlimit::raise_to(wanted) {
+        Ok(n) => n,
+        Err(error) => {
+            warn!(%error, "cannot read the file descriptor limit");
+            return;
+        }
+    };
+    let (fit_dns, fit_page) = crate::fdlimit::fit(dns, page, available);
+    if (fit_dns, fit_page) != (dns, page) {
+        warn!(
+            "only {available} file descriptors (LimitNOFILE / ulimit -n): server.max_connections \
+             lowered from {dns} to {fit_dns}, warning_page.max_connections from {page} to {fit_page}"
+        );
+        config.server.max_connections = fit_dns;
+        config.server.max_connections_per_client =
+            config.server.max_connections_per_client.min(fit_dns);
+        config.warning_page.max_connections = fit_page;
+        config.warning_page.max_connections_per_client =
+            config.warning_page.max_connections_per_client.min(fit_page);
+    }
 }
 
 /// Bind UDP (one `SO_REUSEPORT` socket per core, see [`udp::bind`]) and TCP
