@@ -33,6 +33,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{ConnectionClose, Listener, Metrics};
@@ -51,6 +52,7 @@ pub struct ConnTable {
     epoch: Instant,
     state: Mutex<State>,
     metrics: OnceLock<(Arc<Metrics>, Listener)>,
+    released: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +83,7 @@ impl ConnTable {
             epoch: Instant::now(),
             state: Mutex::new(State::default()),
             metrics: OnceLock::new(),
+            released: Notify::new(),
         }
     }
 
@@ -136,6 +139,20 @@ impl ConnTable {
     /// Whether no connection is open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Completes once every connection has been released (for shutdown;
+    /// bound it with a timeout).
+    pub async fn drained(&self) {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            released.await;
+        }
     }
 
     /// Close `victim` to make room, or count a refusal when there is none.
@@ -303,6 +320,7 @@ impl Drop for Slot {
             drop(state);
             self.table.open_changed(-1);
         }
+        self.table.released.notify_waiters();
     }
 }
 

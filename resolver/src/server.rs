@@ -114,7 +114,7 @@ impl ServerBuilder {
         // path); TCP by crate::transport::tcp, in one connection table with
         // DoT and DoH (crate::conntable).
         let transport_settings = config.transport_settings();
-        let conns = &transport_settings.limits.connections;
+        let conns = Arc::clone(&transport_settings.limits.connections);
         conns.set_metrics(Arc::clone(&metrics), metrics::Listener::Dns);
         let tcp_limits = crate::transport::Limits {
             idle_timeout: config.server.tcp_timeout(),
@@ -175,7 +175,12 @@ impl ServerBuilder {
             shutdown.cancelled().await;
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
             info!("shutting down");
-            let drain = async { while udp_tasks.join_next().await.is_some() {} };
+            // Listeners stop on the token; open TCP and DoT connections
+            // answer the queries they have in flight, then close.
+            let drain = async {
+                while udp_tasks.join_next().await.is_some() {}
+                conns.drained().await;
+            };
             if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
                 warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
             }

@@ -78,3 +78,20 @@ async fn untrusted_connections_are_told_to_close_after_the_grace() {
     let trusted = tokio::time::timeout(grace * 5, slot.watch(grace)).await;
     assert!(trusted.is_err(), "a trusted connection stays");
 }
+
+#[tokio::test]
+async fn drained_completes_once_the_last_slot_is_released() {
+    let table = Arc::new(ConnTable::new(10, 10));
+    let slot = table.admit(ip("127.0.0.1"), true).expect("slot");
+    let waiter = tokio::spawn({
+        let table = Arc::clone(&table);
+        async move { table.drained().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "a slot is still held");
+    drop(slot);
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("drained after the release")
+        .expect("task");
+}

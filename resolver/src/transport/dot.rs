@@ -52,12 +52,7 @@ pub async fn serve<H>(
         };
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
-        async move {
-            tokio::select! {
-                () = conn.run(acceptor, tcp, &slot) => {}
-                () = shutdown.cancelled() => {}
-            }
-        }
+        async move { conn.run(acceptor, tcp, &slot, shutdown).await }
     })
     .await;
 }
@@ -70,9 +65,20 @@ struct Connection<H> {
 }
 
 impl<H: RequestHandler + Clone> Connection<H> {
-    async fn run(self, acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, slot: &Slot) {
+    async fn run(
+        self,
+        acceptor: TlsAcceptor,
+        tcp: tokio::net::TcpStream,
+        slot: &Slot,
+        shutdown: CancellationToken,
+    ) {
         let src = self.src;
-        let tls = match timeout(self.limits.handshake_timeout, acceptor.accept(tcp)).await {
+        let handshake = timeout(self.limits.handshake_timeout, acceptor.accept(tcp));
+        let handshake = tokio::select! {
+            h = handshake => h,
+            () = shutdown.cancelled() => return,
+        };
+        let tls = match handshake {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {
                 tracing::debug!(client = %src, %error, "DoT handshake failed");
@@ -112,6 +118,7 @@ impl<H: RequestHandler + Clone> Connection<H> {
             protocol: Protocol::Tls,
             limits: self.limits,
             auth: Arc::new(auth),
+            stop: shutdown,
         };
         framed.serve(tls, slot).await;
     }

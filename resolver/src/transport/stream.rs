@@ -11,6 +11,7 @@ use tokio::{
     sync::{Semaphore, mpsc},
     time::timeout,
 };
+use tokio_util::sync::CancellationToken;
 
 use super::{
     exchange::{exchange, formerr_for},
@@ -35,11 +36,15 @@ pub(crate) struct FramedDns<H> {
     pub limits: Limits,
     /// See [`AuthFn`].
     pub auth: AuthFn,
+    /// Cancelled on shutdown: stop reading, answer the queries in flight.
+    pub stop: CancellationToken,
 }
 
 impl<H: RequestHandler + Clone> FramedDns<H> {
     /// Serve queries from `stream` until the client closes it, stays idle
-    /// for the idle timeout, sends a bad frame or stops reading. The
+    /// for the idle timeout, sends a bad frame, stops reading, or
+    /// [`FramedDns::stop`] is cancelled (the queries in flight are still
+    /// answered). The
     /// connection is marked busy in `slot` while a query is being read or
     /// answered.
     pub(crate) async fn serve<S>(self, stream: S, slot: &Slot)
@@ -82,6 +87,7 @@ impl<H: RequestHandler + Clone> FramedDns<H> {
                 let first = tokio::select! {
                     b = reader.read_u8() => b,
                     () = idle => break,
+                    () = self.stop.cancelled() => break,
                 };
                 let Ok(first) = first else { break };
                 let busy = slot.busy();

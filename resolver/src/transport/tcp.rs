@@ -34,14 +34,9 @@ pub async fn serve<H>(
             protocol: Protocol::Tcp,
             limits: limits.clone(),
             auth: Arc::clone(&auth),
+            stop: shutdown.clone(),
         };
-        let shutdown = shutdown.clone();
-        async move {
-            tokio::select! {
-                () = framed.serve(tcp, &slot) => {}
-                () = shutdown.cancelled() => {}
-            }
-        }
+        async move { framed.serve(tcp, &slot).await }
     })
     .await;
 }

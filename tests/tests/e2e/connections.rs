@@ -13,7 +13,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use parapet_e2e::client::addresses;
 use parapet_e2e::parapet::WAIT;
-use parapet_e2e::{Parapet, Upstream, eventually};
+use parapet_e2e::{Blackhole, Parapet, Upstream, eventually};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -291,5 +291,40 @@ async fn tokenless_dot_off_the_allow_list_is_refused_then_closed_allowed_stays()
         addresses(&ask(&mut allowed, "www.example.").await?),
         [ALLOWED]
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn queries_on_one_tcp_connection_are_answered_concurrently() -> Result<()> {
+    // The upstream never answers: a forwarded query waits for its timeout,
+    // a blocked one is answered at once.
+    let down = Blackhole::start().await;
+    let p = Parapet::start(down.addr()).await?;
+    let mut s = connect_from(ip("127.0.0.5"), p.server().tcp_addrs()[0]).await?;
+    for name in ["www.example.", "phishing.example."] {
+        let q = query_bytes(name, RecordType::A);
+        let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
+        frame.extend_from_slice(&q);
+        s.write_all(&frame).await?;
+    }
+    let mut first_name = None;
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let answer = tokio::time::timeout(WAIT, async {
+            let len = s.read_u16().await?;
+            let mut buf = vec![0; usize::from(len)];
+            s.read_exact(&mut buf).await?;
+            Ok::<_, std::io::Error>(buf)
+        })
+        .await
+        .map_err(|_| anyhow!("no answer within {WAIT:?}"))??;
+        let m = Message::from_vec(&answer)?;
+        let name = m.queries.first().map(|q| q.name().to_ascii());
+        first_name.get_or_insert(name);
+        codes.push(m.metadata.response_code);
+    }
+    // The blocked name did not wait behind the forwarded one.
+    assert_eq!(first_name, Some(Some("phishing.example.".to_string())));
+    assert_eq!(codes, [ResponseCode::NoError, ResponseCode::ServFail]);
     Ok(())
 }
