@@ -1,5 +1,7 @@
-//! The server: load the list, bind the listeners, register them with
-//! hickory's `Server`, start the reloader, and shut down gracefully.
+//! The server: load the list, bind the listeners and serve them (UDP:
+//! [`crate::udp`]; TCP, DoT, DoH: [`crate::transport`], in one
+//! [connection table](crate::conntable)), start the reloader, and shut down
+//! gracefully.
 //!
 //! ```no_run
 //! # async fn demo(config: parapet_resolver::config::Config) -> Result<(), parapet_resolver::server::ServerError> {
