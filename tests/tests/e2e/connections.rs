@@ -28,10 +28,10 @@ use super::transport::{
 /// More connections than `[server] max_connections` (1024) by default.
 const FLOOD: usize = 1100;
 /// Descriptors the flood tests need together (they run in parallel in one
-/// process, which holds both ends of each connection): up to ~2,300 for
-/// the TCP test, ~1,200 each for the DoT and warning page tests, plus the
-/// other tests' sockets.
-const FD_NEEDED: u64 = 6144;
+/// process, which holds both ends of each connection): ~2,300 for the
+/// many-address TCP test, ~1,200 for each of the three one-address tests,
+/// plus the other tests' sockets.
+const FD_NEEDED: u64 = 8192;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
@@ -165,6 +165,27 @@ async fn idle_dot_flood_from_one_address_leaves_room_for_a_token_client() -> Res
         [ALLOWED]
     );
     drop(idle);
+    Ok(())
+}
+
+#[tokio::test]
+async fn idle_tcp_flood_from_one_address_leaves_room_for_another() -> Result<()> {
+    raise_fd_limit(FD_NEEDED)?;
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let tcp = p.server().tcp_addrs()[0];
+    let idle = flood(ip("127.0.0.2"), tcp, FLOOD).await?;
+    let started = Instant::now();
+    let mut client = connect_from(ip("127.0.0.3"), tcp).await?;
+    let answer = ask(&mut client, "www.example.").await?;
+    eprintln!(
+        "TCP client answered in {:?} beside {} idle connections from one address",
+        started.elapsed(),
+        idle.len()
+    );
+    assert_eq!(addresses(&answer), [ALLOWED]);
+    let open = metric(&p, "parapet_connections_open{listener=\"dns\"}");
+    assert!(open <= 65.0, "one address holds at most 64: {open}");
     Ok(())
 }
 
