@@ -284,7 +284,18 @@ impl Slot {
 
     /// The client showed a valid token: treat it like an allowed address.
     pub fn trust(&self) {
-        self.entry.trusted.store(true, Ordering::Relaxed);
+        self.set_trusted(true);
+    }
+
+    /// The client's token was revoked and its address is not allowed: its
+    /// queries are REFUSED, and the connection is among the first closed
+    /// when the table is full.
+    pub fn distrust(&self) {
+        self.set_trusted(false);
+    }
+
+    fn set_trusted(&self, trusted: bool) {
+        self.entry.trusted.store(trusted, Ordering::Relaxed);
     }
 
     /// Whether the client is allowed or showed a valid token.

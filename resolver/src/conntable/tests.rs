@@ -95,3 +95,14 @@ async fn drained_completes_once_the_last_slot_is_released() {
         .expect("drained after the release")
         .expect("task");
 }
+
+#[test]
+fn a_distrusted_connection_goes_before_trusted_ones() {
+    let table = Arc::new(ConnTable::new(2, 2));
+    let older = table.admit(ip("10.0.0.2"), true).expect("older");
+    let revoked = table.admit(ip("10.0.0.1"), true).expect("revoked");
+    revoked.distrust();
+    let _new = table.admit(ip("10.0.0.3"), true).expect("new");
+    assert!(revoked.entry.close.is_cancelled(), "the distrusted one goes");
+    assert!(!older.entry.close.is_cancelled(), "though the other is older");
+}

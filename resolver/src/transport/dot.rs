@@ -52,7 +52,7 @@ pub async fn serve<H>(
         };
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
-        async move { conn.run(acceptor, tcp, &slot, shutdown).await }
+        async move { conn.run(acceptor, tcp, slot, shutdown).await }
     })
     .await;
 }
@@ -69,7 +69,7 @@ impl<H: RequestHandler + Clone> Connection<H> {
         self,
         acceptor: TlsAcceptor,
         tcp: tokio::net::TcpStream,
-        slot: &Slot,
+        slot: Arc<Slot>,
         shutdown: CancellationToken,
     ) {
         let src = self.src;
@@ -105,12 +105,20 @@ impl<H: RequestHandler + Clone> Connection<H> {
         {
             slot.trust();
         }
+        // Checked per query: a revoked token takes effect on the next one
+        // (REFUSED off the allow-list, and the connection loses its trust:
+        // among the first closed when the table is full).
         let tokens = self.tokens;
-        let auth = move || match &token {
-            Some(t) => tokens
-                .check(t)
-                .map_or(ClientAuth::Address, ClientAuth::Token),
-            None => ClientAuth::Address,
+        let allowed = self.limits.is_allowed(src.ip());
+        let auth_slot = Arc::clone(&slot);
+        let auth = move || match token.as_deref().and_then(|t| tokens.check(t)) {
+            Some(label) => ClientAuth::Token(label),
+            None => {
+                if !allowed && auth_slot.is_trusted() {
+                    auth_slot.distrust();
+                }
+                ClientAuth::Address
+            }
         };
         let framed = FramedDns {
             handler: self.handler,
@@ -120,6 +128,6 @@ impl<H: RequestHandler + Clone> Connection<H> {
             auth: Arc::new(auth),
             stop: shutdown,
         };
-        framed.serve(tls, slot).await;
+        framed.serve(tls, &slot).await;
     }
 }
