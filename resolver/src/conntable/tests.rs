@@ -103,6 +103,12 @@ fn a_distrusted_connection_goes_before_trusted_ones() {
     let revoked = table.admit(ip("10.0.0.1"), true).expect("revoked");
     revoked.distrust();
     let _new = table.admit(ip("10.0.0.3"), true).expect("new");
-    assert!(revoked.entry.close.is_cancelled(), "the distrusted one goes");
-    assert!(!older.entry.close.is_cancelled(), "though the other is older");
+    assert!(
+        revoked.entry.close.is_cancelled(),
+        "the distrusted one goes"
+    );
+    assert!(
+        !older.entry.close.is_cancelled(),
+        "though the other is older"
+    );
 }
