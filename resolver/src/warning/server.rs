@@ -229,12 +229,7 @@ pub async fn serve(
     }
     while tasks.join_next().await.is_some() {}
     // Every connection holds a slot: an empty table = all finished.
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while !table.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, table.drained()).await;
     Ok(())
 }
 
