@@ -39,6 +39,12 @@ fn every_series_exists_at_zero_before_any_query() {
         "parapet_querylog_records_written_total",
         "parapet_warning_page_views_total{page=\"blocked\"}",
         "parapet_warning_page_views_total{page=\"no_name\"}",
+        "parapet_connections_open{listener=\"dns\"}",
+        "parapet_connections_open{listener=\"warning_page\"}",
+        "parapet_connections_closed_total{listener=\"dns\",reason=\"full\"}",
+        "parapet_connections_closed_total{listener=\"warning_page\",reason=\"untrusted\"}",
+        "parapet_tokens_valid",
+        "parapet_tokens_file_errors_total",
     ] {
         assert_eq!(sample(&text, series), Some(0.0), "{series} in\n{text}");
     }
