@@ -5,8 +5,9 @@
 //! else happens, and holds it until it closes. When the table is full the
 //! newcomer still gets in if an idle connection (no request in flight) can
 //! be closed to make room:
-//! - the client already holds `max_per_client` slots: its own connection
-//!   that has been idle longest is closed;
+//! - the client already holds `max_per_client` slots: one of its own idle
+//!   connections is closed, an untrusted one first, else the one idle
+//!   longest;
 //! - the table holds `max_total` slots: an idle connection is closed,
 //!   preferring *untrusted* ones (not on the allow-list and no valid token
 //!   yet), then ones from the client holding most slots, then the one idle
@@ -103,7 +104,7 @@ impl ConnTable {
         let held = state.clients.get(&key).map_or(0, Vec::len);
         if held >= self.max_per_client {
             let victim = state.clients.get(&key).and_then(|c| longest_idle(c));
-            self.evict_or_refuse(&mut state, victim.map(|(_, id)| (key, id)))?;
+            self.evict_or_refuse(&mut state, victim.map(|(_, _, id)| (key, id)))?;
         } else if state.total >= self.max_total {
             let victim = self.victim(&state);
             self.evict_or_refuse(&mut state, victim)?;
@@ -211,13 +212,18 @@ impl ConnTable {
     }
 }
 
-/// The idle connection of one client that has been idle longest, as
-/// (idle since, id).
-fn longest_idle(conns: &[Arc<Entry>]) -> Option<(u64, u64)> {
+/// The idle connection of one client to close for its new one: an
+/// untrusted one first (behind one NAT, a tokenless flood does not push
+/// out token-carrying phones while it has connections of its own), then
+/// the one idle longest. As (trusted, idle since, id).
+fn longest_idle(conns: &[Arc<Entry>]) -> Option<(bool, u64, u64)> {
     conns
         .iter()
         .filter(|e| e.busy.load(Ordering::Acquire) == 0)
-        .map(|e| (e.idle_since.load(Ordering::Relaxed), e.id))
+        .map(|e| {
+            let trusted = e.trusted.load(Ordering::Relaxed);
+            (trusted, e.idle_since.load(Ordering::Relaxed), e.id)
+        })
         .min()
 }
 

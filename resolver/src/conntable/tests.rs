@@ -112,3 +112,16 @@ fn a_distrusted_connection_goes_before_trusted_ones() {
         "though the other is older"
     );
 }
+
+#[test]
+fn behind_one_address_untrusted_connections_make_room_first() {
+    let table = Arc::new(ConnTable::new(10, 2));
+    let phone = table.admit(ip("198.51.100.7"), true).expect("token phone");
+    let flood = table.admit(ip("198.51.100.7"), false).expect("tokenless");
+    let _next = table.admit(ip("198.51.100.7"), false).expect("next");
+    assert!(flood.entry.close.is_cancelled(), "the untrusted one goes");
+    assert!(
+        !phone.entry.close.is_cancelled(),
+        "though the phone is older"
+    );
+}
