@@ -225,15 +225,34 @@ fn revoke(file: &Path, what: &str) -> std::io::Result<usize> {
 }
 
 /// Write `text` next to `file` and rename it over, so the server's watcher
-/// never sees half a file.
+/// never sees half a file. The new file keeps the old one's mode, owner and
+/// group (a file readable only by the server's group stays so); a file that
+/// did not exist yet is created with the default mode (umask).
 fn replace(file: &Path, text: &str) -> std::io::Result<()> {
     let tmp = file.with_extension("parapet-tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+    let old = fs::metadata(file).ok();
+    let _ = fs::remove_file(&tmp);
+    let written = write_like(&tmp, old.as_ref(), text).and_then(|()| fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, file)
+    written
+}
+
+/// Create `path` holding `text`, with the owner, group and mode of `like`.
+fn write_like(path: &Path, like: Option<&fs::Metadata>, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    if let Some(old) = like {
+        // Owner first: changing it may clear mode bits.
+        std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()))?;
+        f.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))?;
+    }
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 #[cfg(test)]
@@ -264,5 +283,21 @@ mod tests {
                 .unwrap()
                 .starts_with("# staff phones\n")
         );
+    }
+
+    #[test]
+    fn rewriting_keeps_the_mode_of_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, format!("{}\n", hash_line("tok-a", Some("a")))).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        append_line(&file, &hash_line("tok-b", Some("b"))).unwrap();
+        let mode = |f: &Path| fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o640, "token new");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(revoke(&file, "a").unwrap(), 1);
+        assert_eq!(mode(&file), 0o600, "token revoke");
+        assert!(!file.with_extension("parapet-tmp").exists());
     }
 }

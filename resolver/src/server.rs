@@ -1,5 +1,7 @@
-//! The server: load the list, bind the listeners, register them with
-//! hickory's `Server`, start the reloader, and shut down gracefully.
+//! The server: load the list, bind the listeners and serve them (UDP:
+//! [`crate::udp`]; TCP, DoT, DoH: [`crate::transport`], in one
+//! [connection table](crate::conntable)), start the reloader, and shut down
+//! gracefully.
 //!
 //! ```no_run
 //! # async fn demo(config: parapet_resolver::config::Config) -> Result<(), parapet_resolver::server::ServerError> {
@@ -18,7 +20,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,8 +34,6 @@ use crate::udp;
 
 /// How long in-flight queries get to finish on shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Outgoing buffer per TCP connection, in responses.
-const TCP_RESPONSE_BUFFER: usize = 64;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +83,8 @@ impl ServerBuilder {
     /// the sockets are bound and the list is live. Serving stops when
     /// `shutdown` is cancelled.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
-        let config = self.config;
+        let mut config = self.config;
+        fit_connection_caps(&mut config);
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
@@ -106,11 +106,18 @@ impl ServerBuilder {
             handler = handler.with_observer(o);
         }
 
-        let mut server = Server::new(handler.clone());
         let mut udp_addrs = Vec::new();
         let mut tcp_addrs = Vec::new();
         // UDP is served by crate::udp (one socket per core, blocked-name fast
-        // path); TCP by hickory's Server.
+        // path); TCP by crate::transport::tcp, in one connection table with
+        // DoT and DoH (crate::conntable).
+        let transport_settings = config.transport_settings();
+        let conns = Arc::clone(&transport_settings.limits.connections);
+        conns.set_metrics(Arc::clone(&metrics), metrics::Listener::Dns);
+        let tcp_limits = crate::transport::Limits {
+            idle_timeout: config.server.tcp_timeout(),
+            ..transport_settings.limits.clone()
+        };
         let mut udp_tasks = tokio::task::JoinSet::new();
         for &addr in &config.server.listen {
             let (udp, tcp) = bind_pair(addr, bind)?;
@@ -121,7 +128,12 @@ impl ServerBuilder {
             for socket in udp {
                 udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
             }
-            server.register_listener(tcp, config.server.tcp_timeout(), TCP_RESPONSE_BUFFER);
+            udp_tasks.spawn(crate::transport::tcp::serve(
+                tcp,
+                handler.clone(),
+                tcp_limits.clone(),
+                shutdown.clone(),
+            ));
             info!("listening on UDP {u}");
             info!("listening on TCP {t}");
             udp_addrs.push(u);
@@ -129,12 +141,9 @@ impl ServerBuilder {
         }
 
         // DoT / DoH: same handler, own listeners (crate::transport).
-        let transport = crate::transport::start(
-            &config.transport_settings(),
-            handler.clone(),
-            shutdown.clone(),
-        )
-        .await?;
+        let transport =
+            crate::transport::start(&transport_settings, handler.clone(), shutdown.clone()).await?;
+        transport.tokens.set_metrics(Arc::clone(&metrics));
 
         // Warning page: where the sinkhole answers send browsers.
         let warning = crate::warning::WarningListeners::bind_with(
@@ -163,30 +172,19 @@ impl ServerBuilder {
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let task = tokio::spawn(async move {
-            let early = tokio::select! {
-                _ = shutdown.cancelled() => None,
-                r = server.block_until_done() => Some(r),
-            };
+            shutdown.cancelled().await;
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            let result = match early {
-                Some(Ok(())) => Ok(()),
-                Some(Err(e)) => Err(ServerError::Serve(e.to_string())),
-                None => {
-                    info!("shutting down");
-                    let drain = async {
-                        while udp_tasks.join_next().await.is_some() {}
-                        server.shutdown_gracefully().await
-                    };
-                    match tokio::time::timeout(SHUTDOWN_GRACE, drain).await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(ServerError::Serve(e.to_string())),
-                        Err(_) => {
-                            warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
-                            Ok(())
-                        }
-                    }
-                }
+            info!("shutting down");
+            // Listeners stop on the token; open TCP and DoT connections
+            // answer the queries they have in flight, then close.
+            let drain = async {
+                while udp_tasks.join_next().await.is_some() {}
+                conns.drained().await;
             };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
+            }
+            let result = Ok(());
             // The warning page stops on the same token and bounds its own drain.
             if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
                 warn!("warning page stopped with an error: {e}");
@@ -331,6 +329,36 @@ pub fn spawn_signal_handler(
             }
         }
     });
+}
+
+/// Raise the descriptor limit for the connection caps; lower caps that
+/// still do not fit (see [`crate::fdlimit`]).
+fn fit_connection_caps(config: &mut Config) {
+    let (dns, page) = (
+        config.server.max_connections,
+        config.warning_page.max_connections,
+    );
+    let wanted = (dns + page) as u64 + crate::fdlimit::RESERVE;
+    let available = match crate::fdlimit::raise_to(wanted) {
+        Ok(n) => n,
+        Err(error) => {
+            warn!(%error, "cannot read the file descriptor limit");
+            return;
+        }
+    };
+    let (fit_dns, fit_page) = crate::fdlimit::fit(dns, page, available);
+    if (fit_dns, fit_page) != (dns, page) {
+        warn!(
+            "only {available} file descriptors (LimitNOFILE / ulimit -n): server.max_connections \
+             lowered from {dns} to {fit_dns}, warning_page.max_connections from {page} to {fit_page}"
+        );
+        config.server.max_connections = fit_dns;
+        config.server.max_connections_per_client =
+            config.server.max_connections_per_client.min(fit_dns);
+        config.warning_page.max_connections = fit_page;
+        config.warning_page.max_connections_per_client =
+            config.warning_page.max_connections_per_client.min(fit_page);
+    }
 }
 
 /// Bind UDP (one `SO_REUSEPORT` socket per core, see [`udp::socket_count`])

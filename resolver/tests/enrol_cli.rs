@@ -98,3 +98,21 @@ fn bad_host_or_token_is_a_usage_error() {
     ]);
     assert!(!ok && err.contains("--token"), "{err}");
 }
+
+#[test]
+fn token_new_and_revoke_keep_the_file_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens");
+    std::fs::write(&path, "# staff\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    let tokens = path.to_str().unwrap();
+    let (ok, _, err) = parapet(&["token", "new", "--label", "bob", "--file", tokens]);
+    assert!(ok, "{err}");
+    assert_eq!(mode(), 0o640, "token new kept the mode");
+    let (ok, out, err) = parapet(&["token", "revoke", "--file", tokens, "bob"]);
+    assert!(ok && out.contains("revoked 1"), "{out}{err}");
+    assert_eq!(mode(), 0o640, "token revoke kept the mode");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# staff\n");
+}

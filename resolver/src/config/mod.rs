@@ -119,6 +119,11 @@ pub struct ServerConfig {
     /// address not (yet) on the machine can be bound (default false: such
     /// an address is a start-up error naming the key).
     pub freebind: bool,
+    /// Open TCP, DoT and DoH connections in total (default 1024).
+    pub max_connections: usize,
+    /// Open TCP, DoT and DoH connections per client (IPv4 address or IPv6
+    /// /64; default 64).
+    pub max_connections_per_client: usize,
 }
 
 impl Config {
@@ -145,8 +150,17 @@ impl Config {
             tls_key: self.server.tls_key.clone(),
             tokens: self.access.tokens.clone(),
             tokens_file: self.access.tokens_file.clone(),
-            limits: crate::transport::Limits::default(),
             bind: self.bind_options(),
+            limits: crate::transport::Limits {
+                connections: std::sync::Arc::new(crate::conntable::ConnTable::new(
+                    self.server.max_connections,
+                    self.server.max_connections_per_client,
+                )),
+                allow: Some(std::sync::Arc::new(crate::access::AccessList::new(
+                    self.access.allow.clone(),
+                ))),
+                ..crate::transport::Limits::default()
+            },
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct RawServer {
     pub freebind: Option<bool>,
     /// Idle timeout of TCP/DoT/DoH connections, milliseconds.
     pub tcp_timeout_ms: Option<u64>,
+    /// Open TCP, DoT and DoH connections in total.
+    pub max_connections: Option<u64>,
+    /// Open TCP, DoT and DoH connections per client address (IPv6: per /64).
+    pub max_connections_per_client: Option<u64>,
 }
 
 /// `[upstream]`

@@ -194,3 +194,52 @@ fn feeds_get_the_updater_checks() {
         "ab".repeat(32)
     ));
 }
+
+#[test]
+fn connection_caps_default_and_bad_values_are_named() {
+    let c = ok(MIN);
+    assert_eq!(
+        (
+            c.server.max_connections,
+            c.server.max_connections_per_client
+        ),
+        (1024, 64)
+    );
+    let c = ok(&format!(
+        "[server]\nmax_connections = 10\nmax_connections_per_client = 2\n{MIN}"
+    ));
+    let limits = c.transport_settings().limits;
+    let table = limits.connections;
+    let slots: Vec<_> = (0..3)
+        .filter_map(|_| table.admit("192.0.2.1".parse().expect("ip"), true))
+        .collect();
+    assert_eq!((slots.len(), table.len()), (3, 2), "2 per client");
+    assert!(
+        !limits
+            .allow
+            .expect("allow-list")
+            .is_allowed("8.8.8.8".parse().expect("ip"))
+    );
+    let found = issues(&format!(
+        "[server]\nmax_connections = 0\n{MIN}[warning_page]\nmax_connections_per_client = 0\n"
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("server.max_connections: must be above 0")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("warning_page.max_connections_per_client")),
+        "{found:?}"
+    );
+    let found = issues(&format!(
+        "[server]\nmax_connections = 4\nmax_connections_per_client = 5\n{MIN}"
+    ));
+    assert!(
+        found[0].starts_with("server.max_connections_per_client: 5 is above"),
+        "{found:?}"
+    );
+}

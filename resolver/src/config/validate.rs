@@ -104,7 +104,28 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             DEFAULT_TCP_TIMEOUT_MS,
         ),
         freebind: raw.server.freebind.unwrap_or(false),
+        max_connections: count(
+            &mut is,
+            "server.max_connections",
+            raw.server.max_connections,
+            crate::conntable::DEFAULT_MAX_CONNECTIONS,
+        ),
+        max_connections_per_client: count(
+            &mut is,
+            "server.max_connections_per_client",
+            raw.server.max_connections_per_client,
+            crate::conntable::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        ),
     };
+    if server.max_connections_per_client > server.max_connections {
+        is.push(
+            "server.max_connections_per_client",
+            format!(
+                "{} is above server.max_connections ({})",
+                server.max_connections_per_client, server.max_connections
+            ),
+        );
+    }
 
     // [upstream]
     let mut servers = Vec::new();
@@ -403,6 +424,12 @@ fn positive(is: &mut Issues, key: &str, v: Option<u64>, default: u64) -> u64 {
         Some(v) => v,
         None => default,
     }
+}
+
+/// A count above 0 that fits in `usize` (`default` when unset).
+fn count(is: &mut Issues, key: &str, v: Option<u64>, default: usize) -> usize {
+    let v = positive(is, key, v, default as u64);
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 fn socket_addrs(is: &mut Issues, key: &str, raw: Vec<String>) -> Vec<SocketAddr> {

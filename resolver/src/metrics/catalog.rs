@@ -5,8 +5,8 @@
 
 use super::category;
 use super::label::{
-    OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, RuleKind, Trigger,
-    UpstreamFailure, WarningView,
+    ConnectionClose, Listener, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
+    ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
 };
 
 /// One metric family as exported (counters with their `_total` suffix,
@@ -134,6 +134,24 @@ pub fn definitions() -> Vec<MetricDef> {
             "counter",
             vec![label("page", strs(WarningView::ALL, WarningView::as_str))],
         ),
+        metric(
+            "parapet_connections_open",
+            "gauge",
+            vec![label("listener", strs(Listener::ALL, Listener::as_str))],
+        ),
+        metric(
+            "parapet_connections_closed_total",
+            "counter",
+            vec![
+                label("listener", strs(Listener::ALL, Listener::as_str)),
+                label(
+                    "reason",
+                    strs(ConnectionClose::ALL, ConnectionClose::as_str),
+                ),
+            ],
+        ),
+        metric("parapet_tokens_valid", "gauge", vec![]),
+        metric("parapet_tokens_file_errors_total", "counter", vec![]),
     ]
 }
 

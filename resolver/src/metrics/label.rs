@@ -224,3 +224,25 @@ impl From<hickory_resolver::net::xfer::Protocol> for Protocol {
         }
     }
 }
+
+label_values! {
+    /// The listeners sharing one connection table.
+    Listener {
+        /// Plain DNS over TCP, DoT and DoH (one table).
+        Dns => "dns",
+        /// The warning page.
+        WarningPage => "warning_page",
+    }
+}
+
+label_values! {
+    /// Why the connection limits closed a connection.
+    ConnectionClose {
+        /// Refused at once: the table was full and every slot busy.
+        Full => "full",
+        /// Idle, closed to make room for a new connection.
+        Evicted => "evicted",
+        /// Not on the allow-list and no valid token shown.
+        Untrusted => "untrusted",
+    }
+}

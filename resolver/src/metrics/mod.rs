@@ -32,6 +32,10 @@
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
 //! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//! | `parapet_connections_open` | gauge | `listener` (dns, warning_page) |
+//! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
+//! | `parapet_tokens_valid` | gauge | — |
+//! | `parapet_tokens_file_errors_total` | counter | — |
 //!
 //! Appended from the feed updater's `feeds.prom` when it exists beside the
 //! artifact ([`feed_file`]; written by `parapet-blocklist update`):
@@ -48,6 +52,7 @@
 pub mod cache_probe;
 pub mod catalog;
 pub mod category;
+mod connections;
 pub mod feed_file;
 pub mod http;
 pub mod label;
@@ -65,8 +70,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use category::Categories;
 pub use label::{
-    OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, RuleKind, Trigger,
-    UpstreamFailure, WarningView,
+    ConnectionClose, Listener, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
+    ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
 };
 use label::{
     QueryLabels, RateLimitLabels, ReloadLabels, RuleKindLabels, TriggerLabels,
@@ -108,6 +113,7 @@ pub struct Metrics {
     querylog_dropped: Counter,
     warning_views: [Counter; WarningView::ALL.len()],
     feed_file: Option<std::path::PathBuf>,
+    connections: connections::ConnectionMetrics,
 }
 
 /// One pre-created child per label value of a single-label family.
@@ -272,6 +278,8 @@ impl Metrics {
             view_family,
         );
 
+        let connections = connections::ConnectionMetrics::register(&mut registry);
+
         Metrics {
             registry,
             queries,
@@ -292,6 +300,7 @@ impl Metrics {
             querylog_dropped,
             warning_views,
             feed_file: None,
+            connections,
         }
     }
 
@@ -374,6 +383,22 @@ impl Metrics {
     /// Count a query-log record dropped.
     pub fn record_querylog_dropped(&self) {
         self.querylog_dropped.inc();
+    }
+
+    /// Count a connection closed by the connection limits.
+    pub fn record_connection_closed(&self, listener: Listener, reason: ConnectionClose) {
+        self.connections.closed(listener, reason);
+    }
+
+    /// Connections open on `listener` changed by `delta`.
+    pub fn connections_open_changed(&self, listener: Listener, delta: i64) {
+        self.connections.open_changed(listener, delta);
+    }
+
+    /// Record the access tokens now valid, and whether the tokens file
+    /// failed to load (counted in `parapet_tokens_file_errors_total`).
+    pub fn record_tokens(&self, valid: usize, file_error: bool) {
+        self.connections.tokens(valid, file_error);
     }
 
     /// The whole exposition in OpenMetrics text format (ends with `# EOF`).

@@ -40,6 +40,7 @@ use super::{
     sni,
     tokens::{ClientAuth, Tokens},
 };
+use crate::conntable::Slot;
 
 /// The ALPN ids offered by the DoH listener, preferred first.
 pub const ALPN_DOH: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -72,69 +73,85 @@ pub async fn serve<H>(
         .keep_alive_interval(Some(limits.idle_timeout))
         .keep_alive_timeout(limits.request_timeout);
     let http = Arc::new(http);
-    let max_connections = limits.max_connections;
     let stop = shutdown.clone();
-    accept_bounded("DoH", listener, max_connections, stop, |tcp, src| {
+    accept_bounded("DoH", listener, &limits, stop, |tcp, src, slot| {
         let endpoint = Endpoint {
             handler: handler.clone(),
             tokens: Arc::clone(&tokens),
             limits: limits.clone(),
             src,
+            slot: Arc::clone(&slot),
         };
         let tls = Arc::clone(&tls);
         let http = Arc::clone(&http);
         let shutdown = shutdown.clone();
-        async move {
-            let limits = endpoint.limits.clone();
-            // A name the certificate does not cover is a sinkholed https://
-            // visit: reset at once (see `sni`).
-            let tls = match timeout(limits.handshake_timeout, sni::accept(&tls, tcp)).await {
-                Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
-                Ok(Ok(sni::Accepted::Reset(name))) => {
-                    tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
-                    return;
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(client = %src, %error, "DoH handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(client = %src, "DoH handshake timed out");
-                    return;
-                }
-            };
-            let activity = Arc::new(Activity::default());
-            let endpoint = Arc::new(endpoint);
-            let service = {
-                let activity = Arc::clone(&activity);
-                service_fn(move |request| {
-                    let endpoint = Arc::clone(&endpoint);
-                    let activity = Arc::clone(&activity);
-                    async move {
-                        let _busy = activity.start();
-                        Ok::<_, Infallible>(endpoint.respond(request).await)
-                    }
-                })
-            };
-            let conn = http.serve_connection(TokioIo::new(tls), service);
-            tokio::pin!(conn);
-            // Close connections that stay idle; stop them on shutdown.
-            let stop = tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(client = %src, %error, "DoH connection ended");
-                    }
-                    return;
-                }
-                () = activity.idle_for(limits.idle_timeout) => "idle",
-                () = shutdown.cancelled() => "shutdown",
-            };
-            tracing::debug!(client = %src, reason = stop, "closing DoH connection");
-            conn.as_mut().graceful_shutdown();
-            let _ = timeout(limits.request_timeout, conn).await;
-        }
+        // A client off the allow-list must show a valid token in the path
+        // within the grace, or it is closed (see `accept_bounded`).
+        async move { serve_connection(endpoint, &tls, tcp, &http, &shutdown).await }
     })
     .await;
+}
+
+type Http = hyper_util::server::conn::auto::Builder<TokioExecutor>;
+
+/// TLS handshake, then HTTP until the client closes, the connection stays
+/// idle, or `shutdown`.
+async fn serve_connection<H: RequestHandler + Clone>(
+    endpoint: Endpoint<H>,
+    tls: &Arc<ServerConfig>,
+    tcp: tokio::net::TcpStream,
+    http: &Http,
+    shutdown: &CancellationToken,
+) {
+    let src = endpoint.src;
+    let limits = endpoint.limits.clone();
+    // A name the certificate does not cover is a sinkholed https:// visit:
+    // reset at once (see `sni`).
+    let tls = match timeout(limits.handshake_timeout, sni::accept(tls, tcp)).await {
+        Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
+        Ok(Ok(sni::Accepted::Reset(name))) => {
+            tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
+            return;
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(client = %src, %error, "DoH handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client = %src, "DoH handshake timed out");
+            return;
+        }
+    };
+    let activity = Arc::new(Activity::default());
+    let endpoint = Arc::new(endpoint);
+    let service = {
+        let activity = Arc::clone(&activity);
+        service_fn(move |request| {
+            let endpoint = Arc::clone(&endpoint);
+            let activity = Arc::clone(&activity);
+            async move {
+                let _busy = activity.start();
+                let _slot_busy = endpoint.slot.busy();
+                Ok::<_, Infallible>(endpoint.respond(request).await)
+            }
+        })
+    };
+    let conn = http.serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    // Close connections that stay idle; stop them on shutdown.
+    let stop = tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(client = %src, %error, "DoH connection ended");
+            }
+            return;
+        }
+        () = activity.idle_for(limits.idle_timeout) => "idle",
+        () = shutdown.cancelled() => "shutdown",
+    };
+    tracing::debug!(client = %src, reason = stop, "closing DoH connection");
+    conn.as_mut().graceful_shutdown();
+    let _ = timeout(limits.request_timeout, conn).await;
 }
 
 /// Requests in flight on one connection, to tell an idle connection.
@@ -182,6 +199,7 @@ struct Endpoint<H> {
     tokens: Arc<Tokens>,
     limits: Limits,
     src: SocketAddr,
+    slot: Arc<Slot>,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -190,7 +208,10 @@ impl<H: RequestHandler> Endpoint<H> {
     async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
         let auth = match token_in_path(request.uri().path()) {
             Some(Some(token)) => match self.tokens.check(token) {
-                Some(label) => ClientAuth::Token(label),
+                Some(label) => {
+                    self.slot.trust();
+                    ClientAuth::Token(label)
+                }
                 None => return status(StatusCode::FORBIDDEN, "unknown or revoked token"),
             },
             Some(None) => ClientAuth::Address,

@@ -1,13 +1,21 @@
-//! Resource bounds shared by the DoT and DoH listeners, so that handshake
-//! floods, slowloris clients and idle connections cannot starve others.
+//! Resource bounds shared by the plain TCP, DoT and DoH listeners, so that
+//! handshake floods, slowloris clients and idle connections cannot starve
+//! others: timeouts, and one [connection table](crate::conntable) with
+//! per-client and total caps.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
-
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::Semaphore,
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
 };
+
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+
+use crate::{
+    access::AccessList,
+    conntable::{ConnTable, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, Slot},
+};
 
 /// Default for [`Limits::handshake_timeout`]: a TLS handshake that takes
 /// longer is dropped (phones on bad networks finish well within this).
@@ -19,8 +27,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`Limits::request_timeout`]: the time a client gets to send
 /// one whole request (DoT frame, HTTP headers and body) once it started.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`Limits::max_connections`], per listener.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default for [`Limits::untrusted_grace`]: how long a connection from an
+/// address off the allow-list may stay open without showing a valid token.
+pub const DEFAULT_UNTRUSTED_GRACE: Duration = Duration::from_secs(5);
 /// Default for [`Limits::max_in_flight`]: concurrent queries (DoT pipelined
 /// frames, HTTP/2 streams) per connection.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
@@ -37,9 +46,14 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// See [`DEFAULT_REQUEST_TIMEOUT`].
     pub request_timeout: Duration,
-    /// See [`DEFAULT_MAX_CONNECTIONS`]. Connections beyond it are closed at
-    /// once, before the handshake.
-    pub max_connections: usize,
+    /// The connection table every listener sharing these limits admits
+    /// its connections into (clones share it).
+    pub connections: Arc<ConnTable>,
+    /// The address allow-list: connections from elsewhere are *untrusted*
+    /// until they show a valid token. `None`: every address is trusted.
+    pub allow: Option<Arc<AccessList>>,
+    /// See [`DEFAULT_UNTRUSTED_GRACE`].
+    pub untrusted_grace: Duration,
     /// See [`DEFAULT_MAX_IN_FLIGHT`].
     pub max_in_flight: usize,
 }
@@ -50,29 +64,44 @@ impl Default for Limits {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            connections: Arc::new(ConnTable::new(
+                DEFAULT_MAX_CONNECTIONS,
+                DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            )),
+            allow: None,
+            untrusted_grace: DEFAULT_UNTRUSTED_GRACE,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
 
-/// Accept TCP connections on `listener` until `shutdown` is cancelled, at
-/// most [`Limits::max_connections`] at a time: each accepted connection
-/// (with Nagle off: answers are small and latency-bound) is served by the
-/// future `serve` returns, in its own task that holds the connection's slot.
-/// Connections beyond the limit are closed at once, before any handshake.
-/// `what` names the listener in logs (`"DoT"`, `"DoH"`).
+impl Limits {
+    /// Whether `ip` is on the allow-list (always, without one).
+    pub fn is_allowed(&self, ip: IpAddr) -> bool {
+        self.allow.as_ref().is_none_or(|a| a.is_allowed(ip))
+    }
+}
+
+/// Accept TCP connections on `listener` until `shutdown` is cancelled,
+/// each admitted into `limits`' [connection table](crate::conntable)
+/// (trusted when its address is allowed): each accepted connection (with
+/// Nagle off: answers are small and latency-bound) is served by the future
+/// `serve` returns, in its own task that holds the connection's slot. The
+/// task ends when the table closes the connection to make room, or when
+/// the client is still untrusted (off the allow-list, no valid token seen)
+/// after [`Limits::untrusted_grace`]. A connection the table refuses is
+/// closed at once, before any handshake. `what` names
+/// the listener in logs (`"TCP"`, `"DoT"`, `"DoH"`).
 pub(crate) async fn accept_bounded<F, Fut>(
     what: &'static str,
     listener: TcpListener,
-    max_connections: usize,
+    limits: &Limits,
     shutdown: CancellationToken,
     mut serve: F,
 ) where
-    F: FnMut(TcpStream, SocketAddr) -> Fut,
+    F: FnMut(TcpStream, SocketAddr, Arc<Slot>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         let (tcp, src) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -87,14 +116,21 @@ pub(crate) async fn accept_bounded<F, Fut>(
             () = shutdown.cancelled() => break,
         };
         let _ = tcp.set_nodelay(true);
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let trusted = limits.is_allowed(src.ip());
+        let Some(slot) = limits.connections.admit(src.ip(), trusted) else {
             tracing::debug!(client = %src, "{what} connection limit reached; closing");
             continue;
         };
-        let connection = serve(tcp, src);
+        let slot = Arc::new(slot);
+        let connection = serve(tcp, src, Arc::clone(&slot));
+        let grace = limits.untrusted_grace;
         tokio::spawn(async move {
-            let _slot = slot;
-            connection.await;
+            tokio::select! {
+                () = connection => {}
+                () = slot.watch(grace) => {
+                    tracing::debug!(client = %src, "{what} connection closed by the limits");
+                }
+            }
         });
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Both listeners hand every query to the same request handler as plain DNS
 //! ([`exchange`]), so policy, access control, rate limits, metrics and logs
-//! are the same on every transport. Resource use is bounded per listener
-//! ([`limits`]).
+//! are the same on every transport. Plain DNS over TCP ([`tcp`]) is served
+//! the same way. Resource use is bounded by [`limits`]: timeouts, and one
+//! [connection table](crate::conntable) shared by TCP, DoT and DoH.
 
 pub mod certs;
 pub mod doh;
@@ -13,6 +14,8 @@ pub mod dot;
 pub mod exchange;
 pub mod limits;
 pub mod sni;
+mod stream;
+pub mod tcp;
 pub mod tokens;
 
 #[cfg(test)]
@@ -44,7 +47,8 @@ pub struct Settings {
     pub tokens: Vec<String>,
     /// `[access] tokens_file`: the same, one per line, watched.
     pub tokens_file: Option<PathBuf>,
-    /// Resource bounds for both listeners.
+    /// Resource bounds; clones share one connection table (the server
+    /// hands the same one to plain TCP).
     pub limits: Limits,
     /// How the listeners are bound (`[server] freebind`).
     pub bind: crate::listen::BindOptions,

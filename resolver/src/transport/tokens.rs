@@ -11,7 +11,11 @@
 //! config (`[access] tokens`) or in a file (`[access] tokens_file`, one
 //! `<sha256-hex> [label]` per line, `#` comments). The file is watched and
 //! re-read on change and on SIGHUP: adding or revoking a device needs no
-//! restart. A file that fails to parse is refused and the previous set kept.
+//! restart. Revocation fails closed: while the file is missing, unreadable
+//! or does not parse, *no* token is valid (inline ones included), logged at
+//! WARN and counted in `parapet_tokens_file_errors_total`; once it is back
+//! and valid, its tokens work again. (At start, a bad file is a config
+//! error.)
 //!
 //! Tokens are compared without case (SNI names are case-insensitive), so a
 //! token is hashed in lowercase; [`generate`] makes suitable ones.
@@ -29,11 +33,13 @@ use std::{
     collections::HashMap,
     fs,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, OnceLock},
 };
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
+
+use crate::metrics::Metrics;
 
 /// The SHA-256 of a token as stored in config: 64 lowercase hex digits.
 pub fn hash_token(token: &str) -> String {
@@ -140,6 +146,7 @@ pub struct Tokens {
     inline: Vec<String>,
     file: Option<PathBuf>,
     current: ArcSwap<TokenSet>,
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 impl Tokens {
@@ -152,6 +159,7 @@ impl Tokens {
             inline: inline.to_vec(),
             file: file.map(Path::to_owned),
             current: ArcSwap::from_pointee(TokenSet::default()),
+            metrics: OnceLock::new(),
         };
         tokens.current.store(Arc::new(tokens.load()?));
         Ok(tokens)
@@ -164,7 +172,15 @@ impl Tokens {
             inline: Vec::new(),
             file: None,
             current: ArcSwap::from_pointee(TokenSet::default()),
+            metrics: OnceLock::new(),
         }
+    }
+
+    /// Report the valid tokens and tokens-file errors in `metrics` from now
+    /// on (`parapet_tokens_valid`, `parapet_tokens_file_errors_total`).
+    pub fn set_metrics(&self, metrics: Arc<Metrics>) {
+        metrics.record_tokens(self.current.load().len(), false);
+        let _ = self.metrics.set(metrics);
     }
 
     /// The tokens file, if one is configured.
@@ -197,16 +213,24 @@ impl Tokens {
         TokenSet::parse(inline.chain(lines))
     }
 
-    /// Read the tokens again. A bad file is refused and the previous set
-    /// stays in service.
+    /// Read the tokens again. A missing, unreadable or bad file fails
+    /// closed: no token is valid until a reload succeeds.
     ///
     /// # Errors
-    /// The reason the new set was refused.
+    /// Why the file was refused.
     pub fn reload(&self) -> Result<usize, TokenError> {
-        let set = self.load()?;
-        let n = set.len();
+        let (set, result) = match self.load() {
+            Ok(set) => {
+                let n = set.len();
+                (set, Ok(n))
+            }
+            Err(error) => (TokenSet::default(), Err(error)),
+        };
+        if let Some(metrics) = self.metrics.get() {
+            metrics.record_tokens(set.len(), result.is_err());
+        }
         self.current.store(Arc::new(set));
-        Ok(n)
+        result
     }
 
     /// [`Tokens::reload`], logging the outcome (for watchers and SIGHUP).
@@ -214,7 +238,7 @@ impl Tokens {
         match self.reload() {
             Ok(n) => tracing::info!(tokens = n, "access tokens reloaded"),
             Err(error) => {
-                tracing::warn!(%error, "access tokens reload refused; previous tokens kept")
+                tracing::warn!(%error, "access tokens file refused: no token is valid until it is fixed")
             }
         }
     }
@@ -345,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_entries_name_their_place_and_a_bad_reload_keeps_the_old_set() {
+    fn bad_entries_name_their_place_and_a_bad_reload_fails_closed() {
         let err = Tokens::new(&["plaintext-token".into()], None).unwrap_err();
         assert!(err.to_string().starts_with("access.tokens[0]:"), "{err}");
 
@@ -356,11 +380,35 @@ mod tests {
         fs::write(&file, format!("{}\nzz not-a-hash\n", hash_token("t2"))).unwrap();
         let err = tokens.reload().unwrap_err();
         assert!(err.to_string().contains("tokens:2"), "{err}");
-        assert!(tokens.check("t1").is_some() && tokens.check("t2").is_none());
+        assert!(tokens.check("t1").is_none() && tokens.check("t2").is_none());
+        assert!(tokens.current().is_empty(), "no token is valid");
 
         fs::write(&file, format!("{}\n", hash_token("t2"))).unwrap();
         assert_eq!(tokens.reload().unwrap(), 1);
         assert!(tokens.check("t1").is_none() && tokens.check("t2").is_some());
+    }
+
+    #[test]
+    fn a_removed_file_revokes_every_token_until_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, format!("{}\n", hash_token("t1"))).unwrap();
+        let tokens = Tokens::new(&[hash_token("inline")], Some(&file)).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        tokens.set_metrics(Arc::clone(&metrics));
+        fs::remove_file(&file).unwrap();
+        assert!(tokens.reload().is_err());
+        assert!(tokens.check("t1").is_none() && tokens.check("inline").is_none());
+        let text = metrics.encode();
+        assert!(
+            text.contains("parapet_tokens_file_errors_total 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("parapet_tokens_valid 0\n"), "{text}");
+        fs::write(&file, format!("{}\n", hash_token("t1"))).unwrap();
+        assert_eq!(tokens.reload().unwrap(), 2);
+        assert!(tokens.check("t1").is_some() && tokens.check("inline").is_some());
+        assert!(metrics.encode().contains("parapet_tokens_valid 2\n"));
     }
 
     #[test]

@@ -35,8 +35,10 @@ pub use server::{BindError, WarningListeners, serve};
 pub const DEFAULT_PORT: u16 = 80;
 /// Port refused fast (RST) when `tls_listen` is not set.
 pub const DEFAULT_TLS_PORT: u16 = 443;
-/// Connections served at once; more wait in the kernel's queue.
+/// Connections open at once (see [`crate::conntable`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Connections open at once per client (IPv4 address or IPv6 /64).
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 32;
 /// Seconds a client has to send its request headers.
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 5;
 
@@ -67,10 +69,16 @@ pub struct WarningPageConfig {
     /// How to reach them (e-mail address or URL; shown as a link).
     #[serde(default)]
     pub contact_address: Option<String>,
-    /// Connections served at once (default 256), so the page cannot be used
-    /// to exhaust the resolver's memory or file descriptors.
+    /// Connections open at once (default 256), so the page cannot be used
+    /// to exhaust the resolver's memory or file descriptors. When full, an
+    /// idle connection (from the client holding most, idle longest) is
+    /// closed to make room.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Connections open at once per client (default 32), so one client
+    /// cannot hold the page's slots.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
     /// Seconds a client has to send its request headers (default 5);
     /// slow clients are disconnected.
     #[serde(default = "default_header_timeout_secs")]
@@ -79,6 +87,10 @@ pub struct WarningPageConfig {
 
 fn default_max_connections() -> usize {
     DEFAULT_MAX_CONNECTIONS
+}
+
+fn default_max_connections_per_client() -> usize {
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 }
 
 fn default_header_timeout_secs() -> u64 {
@@ -94,6 +106,7 @@ impl Default for WarningPageConfig {
             contact: None,
             contact_address: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
         }
     }
@@ -107,6 +120,12 @@ impl WarningPageConfig {
         let mut issues = Vec::new();
         if self.max_connections == 0 {
             issues.push(("warning_page.max_connections", "must be at least 1"));
+        }
+        if self.max_connections_per_client == 0 {
+            issues.push((
+                "warning_page.max_connections_per_client",
+                "must be at least 1",
+            ));
         }
         if self.header_timeout_secs == 0 {
             issues.push(("warning_page.header_timeout_secs", "must be at least 1"));

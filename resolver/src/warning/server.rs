@@ -1,10 +1,11 @@
 //! The HTTP/1.1 server behind the sinkhole addresses, with limits.
 //!
 //! Limits, so the page cannot be used to exhaust the resolver: at most
-//! `max_connections` connections at once (a semaphore taken before
-//! `accept`, so extra clients wait in the kernel's queue), request headers
-//! within `header_timeout_secs` and 16 KiB, one request per connection, and
-//! a hard deadline per connection.
+//! `max_connections` connections at once and `max_connections_per_client`
+//! from one client (a [connection table](crate::conntable): when full, the
+//! connection idle longest, from the client holding most, is closed to make
+//! room), request headers within `header_timeout_secs` and 16 KiB, one
+//! request per connection, and a hard deadline per connection.
 
 use std::convert::Infallible;
 use std::io;
@@ -19,15 +20,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parapet_blocklist::Verdict;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::host::Host;
 use super::notice::{self, Generic};
 use super::{WarningPageConfig, page, tls_reset};
 use crate::SharedBlocklist;
+use crate::conntable::{ConnTable, Slot};
 use crate::listen::BindOptions;
-use crate::metrics::{Metrics, WarningView};
+use crate::metrics::{Listener, Metrics, WarningView};
 
 /// Largest request head read (hyper's minimum buffer).
 const MAX_BUF_SIZE: usize = 16 * 1024;
@@ -165,8 +166,13 @@ pub async fn serve(
     metrics: Option<Arc<Metrics>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let max_connections = config.max_connections.max(1);
-    let limit = Arc::new(Semaphore::new(max_connections));
+    let table = Arc::new(ConnTable::new(
+        config.max_connections,
+        config.max_connections_per_client,
+    ));
+    if let Some(metrics) = &metrics {
+        table.set_metrics(Arc::clone(metrics), Listener::WarningPage);
+    }
     let state = Arc::new(State {
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
         config,
@@ -182,7 +188,7 @@ pub async fn serve(
         tasks.spawn(accept_loop(
             listener,
             state.clone(),
-            limit.clone(),
+            table.clone(),
             shutdown.clone(),
         ));
     }
@@ -194,36 +200,34 @@ pub async fn serve(
         tasks.spawn(tls_reset::refuse(listener, shutdown.clone()));
     }
     while tasks.join_next().await.is_some() {}
-    // Every connection holds a permit: all permits back = all finished.
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, limit.acquire_many(all)).await;
+    // Every connection holds a slot: an empty table = all finished.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, table.drained()).await;
     Ok(())
 }
 
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<State>,
-    limit: Arc<Semaphore>,
+    table: Arc<ConnTable>,
     shutdown: CancellationToken,
 ) {
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            permit = limit.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
+                // Every visitor is welcome here (phones with tokens come
+                // from anywhere): all are trusted alike.
+                let Some(slot) = table.admit(peer.ip(), true) else {
+                    tracing::debug!(client = %peer, "warning page: connection limit reached");
+                    continue;
+                };
                 tokio::spawn(serve_connection(
                     stream,
                     state.clone(),
-                    permit,
+                    slot,
                     shutdown.clone(),
                 ));
             }
@@ -238,11 +242,14 @@ async fn accept_loop(
 async fn serve_connection(
     stream: TcpStream,
     state: Arc<State>,
-    _permit: OwnedSemaphorePermit,
+    slot: Slot,
     shutdown: CancellationToken,
 ) {
     let service_state = state.clone();
+    let slot = Arc::new(slot);
+    let service_slot = Arc::clone(&slot);
     let service = hyper::service::service_fn(move |request| {
+        let _busy = service_slot.busy();
         let response = respond(&request, &service_state);
         async move { Ok::<_, Infallible>(response) }
     });
@@ -256,6 +263,7 @@ async fn serve_connection(
     let outcome = tokio::select! {
         outcome = connection.as_mut() => Some(outcome),
         _ = tokio::time::sleep(CONNECTION_DEADLINE) => None,
+        () = slot.evicted() => None,
         _ = shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await.ok()

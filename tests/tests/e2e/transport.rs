@@ -22,19 +22,19 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-const HOST: &str = "dns.example.org";
-const TOKEN: &str = "alice-7f3a";
-const ALLOWED: &str = "192.0.2.10"; // www.example in the test zone
+pub(crate) const HOST: &str = "dns.example.org";
+pub(crate) const TOKEN: &str = "alice-7f3a";
+pub(crate) const ALLOWED: &str = "192.0.2.10"; // www.example in the test zone
 
 /// A certificate for `HOST` and `*.HOST`, and its key.
-struct Cert {
-    der: Vec<u8>,
+pub(crate) struct Cert {
+    pub(crate) der: Vec<u8>,
     cert_pem: String,
     key_pem: String,
 }
 
 impl Cert {
-    fn new() -> Cert {
+    pub(crate) fn new() -> Cert {
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(vec![HOST.into(), format!("*.{HOST}")])
             .expect("params")
@@ -50,7 +50,7 @@ impl Cert {
 
 /// parapet with DoT and DoH on ephemeral ports, `cert`, and a tokens file
 /// holding `TOKEN`'s hash.
-fn encrypted(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
+pub(crate) fn encrypted(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
     Parapet::builder(upstream)
         .file("cert.pem", &cert.cert_pem)
         .file("key.pem", &cert.key_pem)
@@ -68,22 +68,22 @@ fn encrypted(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
 
 /// Like [`encrypted`], but loopback is *not* an allowed network: only
 /// token-carrying queries are served.
-fn tokens_only(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
+pub(crate) fn tokens_only(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
     encrypted(upstream, cert).section(
         "access",
         "allow = [\"10.0.0.0/8\"]\nrate_limit_qps = 0\ntokens_file = \"tokens\"",
     )
 }
 
-fn dot_addr(p: &Parapet) -> SocketAddr {
+pub(crate) fn dot_addr(p: &Parapet) -> SocketAddr {
     p.server().tls_addrs()[0]
 }
 
-fn doh_addr(p: &Parapet) -> SocketAddr {
+pub(crate) fn doh_addr(p: &Parapet) -> SocketAddr {
     p.server().https_addrs()[0]
 }
 
-fn tls_client(roots: &[&[u8]], alpn: &[&[u8]]) -> rustls::ClientConfig {
+pub(crate) fn tls_client(roots: &[&[u8]], alpn: &[&[u8]]) -> rustls::ClientConfig {
     let mut store = rustls::RootCertStore::empty();
     for der in roots {
         store.add(CertificateDer::from(der.to_vec())).expect("root");
@@ -99,7 +99,7 @@ fn tls_client(roots: &[&[u8]], alpn: &[&[u8]]) -> rustls::ClientConfig {
     config
 }
 
-async fn tls_connect(
+pub(crate) async fn tls_connect(
     addr: SocketAddr,
     sni: &str,
     roots: &[&[u8]],
@@ -113,7 +113,7 @@ async fn tls_connect(
         .map_err(|_| anyhow!("TLS handshake with {addr} timed out"))??)
 }
 
-fn query_bytes(name: &str, rtype: RecordType) -> Vec<u8> {
+pub(crate) fn query_bytes(name: &str, rtype: RecordType) -> Vec<u8> {
     let mut m = Message::new(0, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
@@ -121,7 +121,7 @@ fn query_bytes(name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 /// One query over an open DoT connection.
-async fn dot_ask(s: &mut TlsStream<TcpStream>, name: &str) -> Result<Message> {
+pub(crate) async fn dot_ask(s: &mut TlsStream<TcpStream>, name: &str) -> Result<Message> {
     let q = query_bytes(name, RecordType::A);
     let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
     frame.extend_from_slice(&q);
@@ -176,7 +176,7 @@ async fn token_devices_behind_one_address_are_never_rate_limited() -> Result<()>
 }
 
 /// One HTTP/1.1 request over TLS: (status, headers lower-cased, body).
-async fn http1(
+pub(crate) async fn http1(
     addr: SocketAddr,
     roots: &[&[u8]],
     head: &str,
@@ -212,7 +212,7 @@ async fn http1(
     Ok((status, headers, raw[split + 4..].to_vec()))
 }
 
-fn get(path: &str, name: &str) -> String {
+pub(crate) fn get(path: &str, name: &str) -> String {
     let q =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(query_bytes(name, RecordType::A));
     format!("GET {path}?dns={q} HTTP/1.1")
@@ -711,7 +711,7 @@ async fn apple_profile_and_android_words_name_the_server() -> Result<()> {
 
 /// The value of the sample line `name{labels}` in Prometheus text; panics
 /// when the series is missing (a missing series is not a zero).
-fn sample(text: &str, series: &str) -> f64 {
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no series {series} in\n{text}"))

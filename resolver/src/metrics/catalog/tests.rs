@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{MetricDef, definitions, markdown_table};
 use crate::metrics::{
-    Metrics, OutcomeKind, Protocol, RateLimitAction, RateLimitReason, ReloadResult, Trigger,
-    UpstreamFailure, WarningView,
+    ConnectionClose, Listener, Metrics, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
+    ReloadResult, Trigger, UpstreamFailure, WarningView,
 };
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -69,6 +69,13 @@ fn exercise_every_label(m: &Metrics) {
     for v in WarningView::ALL {
         m.record_warning_view(*v);
     }
+    for l in Listener::ALL {
+        m.connections_open_changed(*l, 1);
+        for r in ConnectionClose::ALL {
+            m.record_connection_closed(*l, *r);
+        }
+    }
+    m.record_tokens(2, true);
 }
 
 /// `GET /metrics` from a real endpoint on 127.0.0.1:0.
