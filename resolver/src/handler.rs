@@ -45,9 +45,15 @@ use crate::transport::tokens;
 /// How a query ended. Recorded once per query, at one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Relayed from upstream (or its cache) with this response code.
+    /// Relayed from an upstream with this response code.
     Forwarded {
         /// NOERROR or NXDOMAIN as the upstream said.
+        rcode: ResponseCode,
+    },
+    /// Answered from parapet's caches (the answer cache or the resolver
+    /// cache) without contacting an upstream.
+    Cached {
+        /// The response code of the cached answer.
         rcode: ResponseCode,
     },
     /// Answered from the blocklist.
@@ -81,6 +87,7 @@ impl Outcome {
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Forwarded { .. } => "forwarded",
+            Outcome::Cached { .. } => "cached",
             Outcome::Blocked { .. } => "blocked",
             Outcome::AllowedByException { .. } => "allowed_by_exception",
             Outcome::Refused => "refused",
@@ -111,8 +118,9 @@ pub struct QueryEvent<'a> {
     pub list: &'a Blocklist,
     /// Time from receipt to response sent.
     pub elapsed: Duration,
-    /// Time the upstream lookup took, for forwarded queries (also those
-    /// blocked on answer inspection).
+    /// Time the upstream lookup took, for queries that contacted an
+    /// upstream (also those blocked on answer inspection); `None` for
+    /// answers from the cache.
     pub upstream: Option<Duration>,
     /// For CNAME and answer-IP blocks: the CNAME target or address that
     /// matched (resolve the rule with `list.rule_info(rule, matched)`).
@@ -351,7 +359,12 @@ impl Handler {
         };
         let lookup = started.elapsed();
         let mut rcode = match outcome {
-            Outcome::Forwarded { rcode } | Outcome::AllowedByException { rcode, .. } => rcode,
+            Outcome::Forwarded { rcode } | Outcome::Cached { rcode } => {
+                // A hit: no upstream was asked this time.
+                outcome = Outcome::Cached { rcode };
+                rcode
+            }
+            Outcome::AllowedByException { rcode, .. } => rcode,
             _ => ResponseCode::NoError,
         };
         if let Some(rl) = &inner.ratelimit
@@ -365,7 +378,6 @@ impl Handler {
         }
         if !inner.observers.is_empty() {
             let name = self.observed_name(query);
-            let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
             self.notify(&QueryEvent {
                 client,
                 protocol,
@@ -375,7 +387,7 @@ impl Handler {
                 rcode,
                 list,
                 elapsed: started.elapsed(),
-                upstream,
+                upstream: None,
                 matched: None,
             });
         }
@@ -432,7 +444,9 @@ impl Handler {
         if let Some(bytes) = bytes
             && matches!(
                 outcome,
-                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+                Outcome::Forwarded { .. }
+                    | Outcome::Cached { .. }
+                    | Outcome::AllowedByException { .. }
             )
         {
             cache.insert(&key, &bytes, &list, outcome);
@@ -479,7 +493,9 @@ impl Handler {
         if let (Some(cache), Some(key), Some(bytes)) = (&self.inner.answers, key, sent.get())
             && matches!(
                 outcome,
-                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+                Outcome::Forwarded { .. }
+                    | Outcome::Cached { .. }
+                    | Outcome::AllowedByException { .. }
             )
         {
             cache.insert(&key, bytes, &list, outcome);
@@ -632,16 +648,24 @@ impl Handler {
                     let (outcome, mut reply) =
                         self.blocked(list, name, qtype, hit.trigger, hit.rule);
                     reply.trace = Trace {
-                        upstream: Some(upstream.elapsed),
+                        upstream: (!upstream.from_cache).then_some(upstream.elapsed),
                         matched: Some(hit.subject),
                     };
                     return (outcome, reply);
                 }
-                Outcome::Forwarded {
-                    rcode: upstream.rcode,
+                if upstream.from_cache {
+                    Outcome::Cached {
+                        rcode: upstream.rcode,
+                    }
+                } else {
+                    Outcome::Forwarded {
+                        rcode: upstream.rcode,
+                    }
                 }
             }
         };
+        // Upstream time only when an upstream was asked.
+        let upstream_time = (!upstream.from_cache).then_some(upstream.elapsed);
         let reply = Reply {
             rcode: upstream.rcode,
             recursion_available: true,
@@ -651,7 +675,7 @@ impl Handler {
             additionals: upstream.additionals,
             ede: None,
             trace: Trace {
-                upstream: Some(upstream.elapsed),
+                upstream: upstream_time,
                 matched: None,
             },
         };

@@ -130,8 +130,11 @@ impl ServerBuilder {
         }
 
         // DoT / DoH: same handler, own listeners (crate::transport).
+        let mut transport_settings = config.transport_settings();
+        transport_settings.refusals =
+            crate::transport::Refusals::new(Arc::clone(&metrics), query_log.clone());
         let transport = crate::transport::start(
-            &config.transport_settings(),
+            &transport_settings,
             handler.clone(),
             shutdown.clone(),
         )

@@ -121,6 +121,7 @@ impl Config {
             tokens: self.access.tokens.clone(),
             tokens_file: self.access.tokens_file.clone(),
             limits: crate::transport::Limits::default(),
+            refusals: crate::transport::Refusals::default(),
         }
     }
 }

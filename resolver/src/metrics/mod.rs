@@ -13,7 +13,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr) |
 //! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (from the list's sources, at most 32, plus `none` and `other`) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
@@ -26,6 +26,7 @@
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
 //! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//! | `parapet_token_refusals_total` | counter | `reason` (unknown, revoked, malformed) |
 
 pub mod cache_probe;
 pub mod category;
@@ -45,11 +46,12 @@ use prometheus_client::registry::{Registry, Unit};
 
 use category::Categories;
 pub use label::{
-    OutcomeKind, Protocol, ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    OutcomeKind, Protocol, ReloadResult, RuleKind, TokenRefusal, Trigger, UpstreamFailure,
+    WarningView,
 };
 use label::{
-    QueryLabels, ReloadLabels, RuleKindLabels, TriggerLabels, UpstreamFailureLabels,
-    WarningViewLabels,
+    QueryLabels, ReloadLabels, RuleKindLabels, TokenRefusalLabels, TriggerLabels,
+    UpstreamFailureLabels, WarningViewLabels,
 };
 
 /// Upper bounds of the upstream latency buckets, in seconds: 0.5 ms to 5 s.
@@ -84,6 +86,7 @@ pub struct Metrics {
     querylog_written: Counter,
     querylog_dropped: Counter,
     warning_views: [Counter; WarningView::ALL.len()],
+    token_refusals: [Counter; TokenRefusal::ALL.len()],
 }
 
 /// One pre-created child per label value of a single-label family.
@@ -141,7 +144,7 @@ impl Metrics {
         let upstream_latency = Histogram::new(UPSTREAM_LATENCY_BUCKETS);
         registry.register_with_unit(
             "upstream_latency",
-            "Time to resolve a forwarded query, including answers served from the resolver cache",
+            "Time to resolve a forwarded query that asked an upstream (cache hits are not included)",
             Unit::Seconds,
             upstream_latency.clone(),
         );
@@ -225,6 +228,16 @@ impl Metrics {
             view_family,
         );
 
+        let refusal_family = Family::<TokenRefusalLabels, Counter>::default();
+        let token_refusals = children(&refusal_family, TokenRefusal::ALL, |reason| {
+            TokenRefusalLabels { reason }
+        });
+        registry.register(
+            "token_refusals",
+            "DoH requests refused for their access token before reaching the query path, by reason",
+            refusal_family,
+        );
+
         Metrics {
             registry,
             queries,
@@ -242,6 +255,7 @@ impl Metrics {
             querylog_written,
             querylog_dropped,
             warning_views,
+            token_refusals,
         }
     }
 
@@ -257,13 +271,14 @@ impl Metrics {
         self.categories.inc(category);
     }
 
-    /// Record how long a forwarded lookup took and whether it was served
-    /// from the cache.
+    /// Record a forwarded lookup: a cache hit, or a miss that asked an
+    /// upstream and took `latency` (only misses feed the latency histogram,
+    /// so that it measures upstreams).
     pub fn record_upstream(&self, latency: Duration, cache_hit: bool) {
-        self.upstream_latency.observe(latency.as_secs_f64());
         if cache_hit {
             self.cache_hits.inc();
         } else {
+            self.upstream_latency.observe(latency.as_secs_f64());
             self.cache_misses.inc();
         }
     }
@@ -302,6 +317,11 @@ impl Metrics {
     /// Count a warning-page request by the page it got.
     pub fn record_warning_view(&self, page: WarningView) {
         self.warning_views[page as usize].inc();
+    }
+
+    /// Count one DoH request refused for its token.
+    pub fn record_token_refusal(&self, reason: TokenRefusal) {
+        self.token_refusals[reason as usize].inc();
     }
 
     /// Count a query-log record dropped.

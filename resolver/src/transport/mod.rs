@@ -12,6 +12,7 @@ pub mod doh;
 pub mod dot;
 pub mod exchange;
 pub mod limits;
+pub mod refusals;
 pub mod tokens;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 pub(crate) mod testutil;
 
 pub use limits::Limits;
+pub use refusals::Refusals;
 pub use tokens::{ClientAuth, Tokens, current_auth};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -45,6 +47,8 @@ pub struct Settings {
     pub tokens_file: Option<PathBuf>,
     /// Resource bounds for both listeners.
     pub limits: Limits,
+    /// Where DoH requests refused for their token are recorded.
+    pub refusals: Refusals,
 }
 
 /// Why the encrypted listeners could not start.
@@ -165,6 +169,7 @@ where
             Arc::clone(&doh_tls),
             handler.clone(),
             Arc::clone(&tokens),
+            settings.refusals.clone(),
             settings.limits.clone(),
             shutdown.clone(),
         ));

@@ -12,5 +12,6 @@ mod inspection;
 mod observe;
 mod reload;
 mod robustness;
+mod token_refusals;
 mod transport;
 mod udp_batch;

@@ -22,19 +22,19 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-const HOST: &str = "dns.example.org";
-const TOKEN: &str = "alice-7f3a";
+pub(crate) const HOST: &str = "dns.example.org";
+pub(crate) const TOKEN: &str = "alice-7f3a";
 const ALLOWED: &str = "192.0.2.10"; // www.example in the test zone
 
 /// A certificate for `HOST` and `*.HOST`, and its key.
-struct Cert {
-    der: Vec<u8>,
+pub(crate) struct Cert {
+    pub(crate) der: Vec<u8>,
     cert_pem: String,
     key_pem: String,
 }
 
 impl Cert {
-    fn new() -> Cert {
+    pub(crate) fn new() -> Cert {
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(vec![HOST.into(), format!("*.{HOST}")])
             .expect("params")
@@ -50,7 +50,7 @@ impl Cert {
 
 /// parapet with DoT and DoH on ephemeral ports, `cert`, and a tokens file
 /// holding `TOKEN`'s hash.
-fn encrypted(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
+pub(crate) fn encrypted(upstream: SocketAddr, cert: &Cert) -> ParapetBuilder {
     Parapet::builder(upstream)
         .file("cert.pem", &cert.cert_pem)
         .file("key.pem", &cert.key_pem)
@@ -79,7 +79,7 @@ fn dot_addr(p: &Parapet) -> SocketAddr {
     p.server().tls_addrs()[0]
 }
 
-fn doh_addr(p: &Parapet) -> SocketAddr {
+pub(crate) fn doh_addr(p: &Parapet) -> SocketAddr {
     p.server().https_addrs()[0]
 }
 
@@ -173,7 +173,7 @@ async fn token_devices_behind_one_address_have_their_own_rate_limit() -> Result<
 }
 
 /// One HTTP/1.1 request over TLS: (status, headers lower-cased, body).
-async fn http1(
+pub(crate) async fn http1(
     addr: SocketAddr,
     roots: &[&[u8]],
     head: &str,
@@ -209,7 +209,7 @@ async fn http1(
     Ok((status, headers, raw[split + 4..].to_vec()))
 }
 
-fn get(path: &str, name: &str) -> String {
+pub(crate) fn get(path: &str, name: &str) -> String {
     let q =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(query_bytes(name, RecordType::A));
     format!("GET {path}?dns={q} HTTP/1.1")
