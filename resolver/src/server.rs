@@ -133,12 +133,8 @@ impl ServerBuilder {
         let mut transport_settings = config.transport_settings();
         transport_settings.refusals =
             crate::transport::Refusals::new(Arc::clone(&metrics), query_log.clone());
-        let transport = crate::transport::start(
-            &transport_settings,
-            handler.clone(),
-            shutdown.clone(),
-        )
-        .await?;
+        let transport =
+            crate::transport::start(&transport_settings, handler.clone(), shutdown.clone()).await?;
 
         // Warning page: where the sinkhole answers send browsers.
         let warning = crate::warning::WarningListeners::bind(

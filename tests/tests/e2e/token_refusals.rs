@@ -70,8 +70,16 @@ async fn refused_tokens_are_counted_by_reason_and_logged_without_the_token() -> 
         Ok(refusals(&after, reason)? - refusals(&before, reason)?)
     };
     // `no.dots.allowed` is not token-shaped: malformed, as is the extra segment.
-    ensure!(moved("unknown")? == 1.0, "unknown moved {}", moved("unknown")?);
-    ensure!(moved("revoked")? == 2.0, "revoked moved {}", moved("revoked")?);
+    ensure!(
+        moved("unknown")? == 1.0,
+        "unknown moved {}",
+        moved("unknown")?
+    );
+    ensure!(
+        moved("revoked")? == 2.0,
+        "revoked moved {}",
+        moved("revoked")?
+    );
     ensure!(
         moved("malformed")? == 2.0,
         "malformed moved {}",
@@ -110,7 +118,10 @@ async fn refused_tokens_are_counted_by_reason_and_logged_without_the_token() -> 
     ensure!(line["client"] == "127.0.0.1", "{line}");
     let lower = text.to_ascii_lowercase();
     for secret in [TOKEN, GUESSED, "no.dots.allowed"] {
-        ensure!(!lower.contains(&secret.to_ascii_lowercase()), "{secret} in {text}");
+        ensure!(
+            !lower.contains(&secret.to_ascii_lowercase()),
+            "{secret} in {text}"
+        );
     }
     Ok(())
 }

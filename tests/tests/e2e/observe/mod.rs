@@ -137,7 +137,11 @@ async fn metrics_count_blocked_forwarded_and_refused_queries() -> Result<()> {
         q("udp", "blocked")
     );
     // The first www.example lookup went upstream, the next two were cache hits.
-    ensure!(q("udp", "forwarded") == Some(1.0), "{:?}", q("udp", "forwarded"));
+    ensure!(
+        q("udp", "forwarded") == Some(1.0),
+        "{:?}",
+        q("udp", "forwarded")
+    );
     ensure!(q("udp", "cached") == Some(2.0), "{:?}", q("udp", "cached"));
     ensure!(q("udp", "refused") == Some(1.0));
     ensure!(q("tcp", "blocked") == Some(1.0));
