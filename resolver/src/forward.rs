@@ -50,6 +50,8 @@ pub struct Upstream {
     pub additionals: Vec<Record>,
     /// How long the lookup took (cache hits included).
     pub elapsed: Duration,
+    /// Served from the resolver cache: no upstream was asked.
+    pub from_cache: bool,
 }
 
 /// Why a query could not be forwarded. The client gets SERVFAIL.
@@ -180,9 +182,13 @@ impl Forwarder {
                     authorities: msg.authorities.clone(),
                     additionals: msg.additionals.clone(),
                     elapsed,
+                    from_cache: !sent_upstream,
                 })
             }
-            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no)))) => Ok(negative(no, elapsed)),
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no)))) => Ok(Upstream {
+                from_cache: !sent_upstream,
+                ..negative(no, elapsed)
+            }),
             Ok(Err(e)) => Err(ForwardError::Upstream(e)),
         };
         if let Err(error) = &result
@@ -284,6 +290,7 @@ fn negative(no: NoRecords, elapsed: Duration) -> Upstream {
         authorities,
         additionals: Vec::new(),
         elapsed,
+        from_cache: false,
     }
 }
 

@@ -46,9 +46,15 @@ use crate::transport::tokens;
 /// How a query ended. Recorded once per query, at one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Relayed from upstream (or its cache) with this response code.
+    /// Relayed from an upstream with this response code.
     Forwarded {
         /// NOERROR or NXDOMAIN as the upstream said.
+        rcode: ResponseCode,
+    },
+    /// Answered from parapet's caches (the answer cache or the resolver
+    /// cache) without contacting an upstream.
+    Cached {
+        /// The response code of the cached answer.
         rcode: ResponseCode,
     },
     /// Answered from the blocklist.
@@ -91,6 +97,7 @@ impl Outcome {
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Forwarded { .. } => "forwarded",
+            Outcome::Cached { .. } => "cached",
             Outcome::Blocked { .. } => "blocked",
             Outcome::AllowedByException { .. } => "allowed_by_exception",
             Outcome::Refused => "refused",
@@ -123,8 +130,9 @@ pub struct QueryEvent<'a> {
     pub list: &'a Blocklist,
     /// Time from receipt to response sent.
     pub elapsed: Duration,
-    /// Time the upstream lookup took, for forwarded queries (also those
-    /// blocked on answer inspection).
+    /// Time the upstream lookup took, for queries that contacted an
+    /// upstream (also those blocked on answer inspection); `None` for
+    /// answers from the cache.
     pub upstream: Option<Duration>,
     /// For CNAME and answer-IP blocks: the CNAME target or address that
     /// matched (resolve the rule with `list.rule_info(rule, matched)`).
@@ -390,7 +398,12 @@ impl Handler {
         };
         let lookup = started.elapsed();
         let mut rcode = match outcome {
-            Outcome::Forwarded { rcode } | Outcome::AllowedByException { rcode, .. } => rcode,
+            Outcome::Forwarded { rcode } | Outcome::Cached { rcode } => {
+                // A hit: no upstream was asked this time.
+                outcome = Outcome::Cached { rcode };
+                rcode
+            }
+            Outcome::AllowedByException { rcode, .. } => rcode,
             _ => ResponseCode::NoError,
         };
         // Only UDP is limited: a stream's client address is not spoofed,
@@ -410,7 +423,6 @@ impl Handler {
         }
         if !inner.observers.is_empty() {
             let name = self.observed_name(query);
-            let upstream = (outcome != Outcome::RateLimited).then_some(lookup);
             self.notify(&QueryEvent {
                 client,
                 protocol,
@@ -420,7 +432,7 @@ impl Handler {
                 rcode,
                 list,
                 elapsed: started.elapsed(),
-                upstream,
+                upstream: None,
                 matched: None,
             });
         }
@@ -477,7 +489,9 @@ impl Handler {
         if let Some(bytes) = bytes
             && matches!(
                 outcome,
-                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+                Outcome::Forwarded { .. }
+                    | Outcome::Cached { .. }
+                    | Outcome::AllowedByException { .. }
             )
         {
             cache.insert(&key, &bytes, &list, outcome);
@@ -524,7 +538,9 @@ impl Handler {
         if let (Some(cache), Some(key), Some(bytes)) = (&self.inner.answers, key, sent.get())
             && matches!(
                 outcome,
-                Outcome::Forwarded { .. } | Outcome::AllowedByException { .. }
+                Outcome::Forwarded { .. }
+                    | Outcome::Cached { .. }
+                    | Outcome::AllowedByException { .. }
             )
         {
             cache.insert(&key, bytes, &list, outcome);
@@ -697,7 +713,7 @@ impl Handler {
                     let (outcome, mut reply) =
                         self.blocked(list, name, qtype, hit.trigger, hit.rule);
                     reply.trace = Trace {
-                        upstream: Some(upstream.elapsed),
+                        upstream: (!upstream.from_cache).then_some(upstream.elapsed),
                         matched: Some(hit.subject),
                     };
                     return (outcome, reply);
@@ -705,11 +721,19 @@ impl Handler {
                 if let Some(reply) = self.rebinding(name, qtype, &upstream) {
                     return (Outcome::Rebinding, reply);
                 }
-                Outcome::Forwarded {
-                    rcode: upstream.rcode,
+                if upstream.from_cache {
+                    Outcome::Cached {
+                        rcode: upstream.rcode,
+                    }
+                } else {
+                    Outcome::Forwarded {
+                        rcode: upstream.rcode,
+                    }
                 }
             }
         };
+        // Upstream time only when an upstream was asked.
+        let upstream_time = (!upstream.from_cache).then_some(upstream.elapsed);
         let reply = Reply {
             rcode: upstream.rcode,
             recursion_available: true,
@@ -721,7 +745,7 @@ impl Handler {
             truncated: false,
             dropped: false,
             trace: Trace {
-                upstream: Some(upstream.elapsed),
+                upstream: upstream_time,
                 matched: None,
             },
         };

@@ -111,7 +111,9 @@ impl ServerBuilder {
         // UDP is served by crate::udp (one socket per core, blocked-name fast
         // path); TCP by crate::transport::tcp, in one connection table with
         // DoT and DoH (crate::conntable).
-        let transport_settings = config.transport_settings();
+        let mut transport_settings = config.transport_settings();
+        transport_settings.refusals =
+            crate::transport::Refusals::new(Arc::clone(&metrics), query_log.clone());
         let conns = Arc::clone(&transport_settings.limits.connections);
         conns.set_metrics(Arc::clone(&metrics), metrics::Listener::Dns);
         let tcp_limits = crate::transport::Limits {

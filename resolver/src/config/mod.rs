@@ -161,6 +161,7 @@ impl Config {
                 ))),
                 ..crate::transport::Limits::default()
             },
+            refusals: crate::transport::Refusals::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::category;
 use super::label::{
     ConnectionClose, Listener, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
-    ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    ReloadResult, RuleKind, TokenRefusal, Trigger, UpstreamFailure, WarningView,
 };
 
 /// One metric family as exported (counters with their `_total` suffix,
@@ -152,6 +152,14 @@ pub fn definitions() -> Vec<MetricDef> {
         ),
         metric("parapet_tokens_valid", "gauge", vec![]),
         metric("parapet_tokens_file_errors_total", "counter", vec![]),
+        metric(
+            "parapet_token_refusals_total",
+            "counter",
+            vec![label(
+                "reason",
+                strs(TokenRefusal::ALL, TokenRefusal::as_str),
+            )],
+        ),
     ]
 }
 

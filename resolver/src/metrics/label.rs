@@ -62,6 +62,8 @@ label_values! {
     OutcomeKind {
         /// Forwarded upstream and answered as received.
         Forwarded => "forwarded",
+        /// Answered from parapet's caches without contacting an upstream.
+        Cached => "cached",
         /// Answered with the block action (name, CNAME or answer-IP hit).
         Blocked => "blocked",
         /// A block rule covered the name but a more specific allow rule won.
@@ -159,6 +161,26 @@ label_values! {
         /// The generic page: no Host, or one that is not a host name.
         NoName => "no_name",
     }
+}
+
+label_values! {
+    /// Why a DoH request was refused for its token (HTTP 403 or 404) before
+    /// it reached the query path.
+    TokenRefusal {
+        /// A well-formed token that was never valid here.
+        Unknown => "unknown",
+        /// A token that was valid earlier and has been revoked (or its
+        /// tokens file went away).
+        Revoked => "revoked",
+        /// A path under `/dns-query/` that does not hold one well-formed token.
+        Malformed => "malformed",
+    }
+}
+
+/// Labels of `parapet_token_refusals_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct TokenRefusalLabels {
+    pub(crate) reason: TokenRefusal,
 }
 
 /// Labels of `parapet_warning_page_views_total`.

@@ -16,7 +16,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised) |
 //! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
 //! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
@@ -36,6 +36,7 @@
 //! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
 //! | `parapet_tokens_valid` | gauge | — |
 //! | `parapet_tokens_file_errors_total` | counter | — |
+//! | `parapet_token_refusals_total` | counter | `reason` (unknown, revoked, malformed) |
 //!
 //! Appended from the feed updater's `feeds.prom` when it exists beside the
 //! artifact ([`feed_file`]; written by `parapet-blocklist update`):
@@ -71,10 +72,10 @@ use prometheus_client::registry::{Registry, Unit};
 use category::Categories;
 pub use label::{
     ConnectionClose, Listener, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
-    ReloadResult, RuleKind, Trigger, UpstreamFailure, WarningView,
+    ReloadResult, RuleKind, TokenRefusal, Trigger, UpstreamFailure, WarningView,
 };
 use label::{
-    QueryLabels, RateLimitLabels, ReloadLabels, RuleKindLabels, TriggerLabels,
+    QueryLabels, RateLimitLabels, ReloadLabels, RuleKindLabels, TokenRefusalLabels, TriggerLabels,
     UpstreamFailureLabels, WarningViewLabels,
 };
 
@@ -114,6 +115,7 @@ pub struct Metrics {
     warning_views: [Counter; WarningView::ALL.len()],
     feed_file: Option<std::path::PathBuf>,
     connections: connections::ConnectionMetrics,
+    token_refusals: [Counter; TokenRefusal::ALL.len()],
 }
 
 /// One pre-created child per label value of a single-label family.
@@ -171,7 +173,7 @@ impl Metrics {
         let upstream_latency = Histogram::new(UPSTREAM_LATENCY_BUCKETS);
         registry.register_with_unit(
             "upstream_latency",
-            "Time to resolve a forwarded query, including answers served from the resolver cache",
+            "Time to resolve a forwarded query that asked an upstream (cache hits are not included)",
             Unit::Seconds,
             upstream_latency.clone(),
         );
@@ -279,6 +281,15 @@ impl Metrics {
         );
 
         let connections = connections::ConnectionMetrics::register(&mut registry);
+        let refusal_family = Family::<TokenRefusalLabels, Counter>::default();
+        let token_refusals = children(&refusal_family, TokenRefusal::ALL, |reason| {
+            TokenRefusalLabels { reason }
+        });
+        registry.register(
+            "token_refusals",
+            "DoH requests refused for their access token before reaching the query path, by reason",
+            refusal_family,
+        );
 
         Metrics {
             registry,
@@ -301,6 +312,7 @@ impl Metrics {
             warning_views,
             feed_file: None,
             connections,
+            token_refusals,
         }
     }
 
@@ -328,13 +340,14 @@ impl Metrics {
         self.categories.inc(category);
     }
 
-    /// Record how long a forwarded lookup took and whether it was served
-    /// from the cache.
+    /// Record a forwarded lookup: a cache hit, or a miss that asked an
+    /// upstream and took `latency` (only misses feed the latency histogram,
+    /// so that it measures upstreams).
     pub fn record_upstream(&self, latency: Duration, cache_hit: bool) {
-        self.upstream_latency.observe(latency.as_secs_f64());
         if cache_hit {
             self.cache_hits.inc();
         } else {
+            self.upstream_latency.observe(latency.as_secs_f64());
             self.cache_misses.inc();
         }
     }
@@ -378,6 +391,11 @@ impl Metrics {
     /// Count a warning-page request by the page it got.
     pub fn record_warning_view(&self, page: WarningView) {
         self.warning_views[page as usize].inc();
+    }
+
+    /// Count one DoH request refused for its token.
+    pub fn record_token_refusal(&self, reason: TokenRefusal) {
+        self.token_refusals[reason as usize].inc();
     }
 
     /// Count a query-log record dropped.

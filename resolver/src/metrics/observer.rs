@@ -8,6 +8,7 @@ impl From<&Outcome> for OutcomeKind {
     fn from(outcome: &Outcome) -> Self {
         match outcome {
             Outcome::Forwarded { .. } => OutcomeKind::Forwarded,
+            Outcome::Cached { .. } => OutcomeKind::Cached,
             Outcome::Blocked { .. } => OutcomeKind::Blocked,
             Outcome::AllowedByException { .. } => OutcomeKind::AllowedByException,
             Outcome::Refused => OutcomeKind::Refused,

@@ -37,6 +37,7 @@ fn recording_moves_exactly_the_right_series() {
     m.record_upstream_failure(UpstreamFailure::Timeout);
     m.record_reload(ReloadResult::Failed);
     m.record_querylog_dropped();
+    m.record_token_refusal(TokenRefusal::Revoked);
     let text = m.encode();
     let get = |series: &str| sample(&text, series).unwrap_or(-1.0);
 
@@ -69,14 +70,15 @@ fn recording_moves_exactly_the_right_series() {
         get("parapet_blocks_by_category_total{category=\"none\"}"),
         1.0
     );
-    assert_eq!(get("parapet_upstream_latency_seconds_count"), 2.0);
+    // The cache hit is counted as a hit, not as an upstream's latency.
+    assert_eq!(get("parapet_upstream_latency_seconds_count"), 1.0);
     assert_eq!(
-        get("parapet_upstream_latency_seconds_bucket{le=\"0.0005\"}"),
-        1.0
+        get("parapet_upstream_latency_seconds_bucket{le=\"0.0025\"}"),
+        0.0
     );
     assert_eq!(
         get("parapet_upstream_latency_seconds_bucket{le=\"0.005\"}"),
-        2.0
+        1.0
     );
     assert_eq!(get("parapet_cache_hits_total"), 1.0);
     assert_eq!(get("parapet_cache_misses_total"), 1.0);
@@ -90,6 +92,8 @@ fn recording_moves_exactly_the_right_series() {
     assert_eq!(get("parapet_list_rules{kind=\"ip\"}"), 3.0);
     assert_eq!(get("parapet_list_built_timestamp_seconds"), 1_000.0);
     assert_eq!(get("parapet_querylog_records_dropped_total"), 1.0);
+    assert_eq!(get("parapet_token_refusals_total{reason=\"revoked\"}"), 1.0);
+    assert_eq!(get("parapet_token_refusals_total{reason=\"unknown\"}"), 0.0);
 }
 
 #[test]

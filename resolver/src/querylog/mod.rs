@@ -18,6 +18,9 @@
 //! ```json
 //! {"time":"2026-11-23T11:42:07.123Z","client":"192.0.2.0/24","protocol":"udp","name":"login.evil.example","type":"A","outcome":"blocked","trigger":"name","rule":"evil.example","source":"urlhaus","category":"malware"}
 //! ```
+//!
+//! A DoH request refused for its token (`mode = "all"`) has no query:
+//! `"name":".","type":"NULL","outcome":"refused","reason":"revoked"`.
 
 pub mod client;
 mod observer;
@@ -33,7 +36,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use crate::config::QueryLogConfig;
-use crate::metrics::{Metrics, OutcomeKind, Protocol, Trigger};
+use crate::metrics::{Metrics, OutcomeKind, Protocol, TokenRefusal, Trigger};
 pub use client::{ClientAddresses, ClientFormat, HashKey};
 pub use writer::Writer;
 
@@ -97,8 +100,10 @@ pub struct QueryRecord {
     pub source: Option<String>,
     /// The source's category.
     pub category: Option<String>,
-    /// Time spent on the upstream lookup, for forwarded queries.
+    /// Time spent on the upstream lookup, for queries that asked one.
     pub upstream: Option<Duration>,
+    /// For DoH requests refused for their token: why (never the token).
+    pub reason: Option<TokenRefusal>,
 }
 
 impl QueryRecord {
@@ -123,6 +128,7 @@ impl QueryRecord {
             source: None,
             category: None,
             upstream: None,
+            reason: None,
         }
     }
 }

@@ -183,6 +183,8 @@ struct Line<'a> {
     category: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 /// `time` in RFC 3339, UTC, always to the millisecond (fixed width):
@@ -218,6 +220,7 @@ pub(super) fn format_line(record: &QueryRecord, clients: &ClientFormat, buf: &mu
         upstream_ms: record
             .upstream
             .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
+        reason: record.reason.map(|r| r.as_str()),
     };
     // Serialising plain strings and numbers into a Vec cannot fail.
     if serde_json::to_writer(&mut *buf, &line).is_ok() {

@@ -37,10 +37,12 @@ use tokio_util::sync::CancellationToken;
 use super::{
     exchange::{ExchangeError, exchange, min_ttl},
     limits::{Limits, MAX_DOH_BODY, accept_bounded},
+    refusals::Refusals,
     sni,
     tokens::{ClientAuth, Tokens},
 };
 use crate::conntable::Slot;
+use crate::metrics::TokenRefusal;
 
 /// The ALPN ids offered by the DoH listener, preferred first.
 pub const ALPN_DOH: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -49,12 +51,14 @@ pub const DOH_PATH: &str = "/dns-query";
 /// The DoH media type.
 pub const DNS_MESSAGE: &str = "application/dns-message";
 
-/// Serve DoH on `listener` until `shutdown` is cancelled.
+/// Serve DoH on `listener` until `shutdown` is cancelled; requests refused
+/// for their token are recorded in `refusals`.
 pub async fn serve<H>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     handler: H,
     tokens: Arc<Tokens>,
+    refusals: Refusals,
     limits: Limits,
     shutdown: CancellationToken,
 ) where
@@ -78,6 +82,7 @@ pub async fn serve<H>(
         let endpoint = Endpoint {
             handler: handler.clone(),
             tokens: Arc::clone(&tokens),
+            refusals: refusals.clone(),
             limits: limits.clone(),
             src,
             slot: Arc::clone(&slot),
@@ -197,6 +202,7 @@ impl Activity {
 struct Endpoint<H> {
     handler: H,
     tokens: Arc<Tokens>,
+    refusals: Refusals,
     limits: Limits,
     src: SocketAddr,
     slot: Arc<Slot>,
@@ -206,16 +212,26 @@ type HttpResponse = Response<Full<Bytes>>;
 
 impl<H: RequestHandler> Endpoint<H> {
     async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
-        let auth = match token_in_path(request.uri().path()) {
+        let path = request.uri().path();
+        let auth = match token_in_path(path) {
             Some(Some(token)) => match self.tokens.check(token) {
                 Some(label) => {
                     self.slot.trust();
                     ClientAuth::Token(label)
                 }
-                None => return status(StatusCode::FORBIDDEN, "unknown or revoked token"),
+                None => {
+                    self.refusals.record(self.src, self.tokens.refusal(token));
+                    return status(StatusCode::FORBIDDEN, "unknown or revoked token");
+                }
             },
             Some(None) => ClientAuth::Address,
-            None => return status(StatusCode::NOT_FOUND, "not a DoH endpoint; use /dns-query"),
+            None => {
+                if path.starts_with(DOH_PATH) && path[DOH_PATH.len()..].starts_with('/') {
+                    // `/dns-query/` with no token, or more than one segment.
+                    self.refusals.record(self.src, TokenRefusal::Malformed);
+                }
+                return status(StatusCode::NOT_FOUND, "not a DoH endpoint; use /dns-query");
+            }
         };
         let query = match *request.method() {
             Method::GET => match dns_param(request.uri().query()) {

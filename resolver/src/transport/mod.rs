@@ -13,6 +13,7 @@ pub mod doh;
 pub mod dot;
 pub mod exchange;
 pub mod limits;
+pub mod refusals;
 pub mod sni;
 mod stream;
 pub mod tcp;
@@ -24,6 +25,7 @@ mod tests;
 pub(crate) mod testutil;
 
 pub use limits::Limits;
+pub use refusals::Refusals;
 pub use tokens::{ClientAuth, Tokens, current_auth};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -52,6 +54,8 @@ pub struct Settings {
     pub limits: Limits,
     /// How the listeners are bound (`[server] freebind`).
     pub bind: crate::listen::BindOptions,
+    /// Where DoH requests refused for their token are recorded.
+    pub refusals: Refusals,
 }
 
 /// Why the encrypted listeners could not start.
@@ -163,6 +167,7 @@ where
             Arc::clone(&doh_tls),
             handler.clone(),
             Arc::clone(&tokens),
+            settings.refusals.clone(),
             settings.limits.clone(),
             shutdown.clone(),
         ));

@@ -127,6 +127,7 @@ async fn start(open: bool, limits: Limits) -> Fixture {
         doh_tls,
         handler,
         tokens.clone(),
+        super::Refusals::default(),
         limits,
         shutdown.clone(),
     ));

@@ -30,16 +30,21 @@
 //! connection is open takes effect on its next query.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fs,
     path::{Path, PathBuf},
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use crate::metrics::Metrics;
+use crate::metrics::TokenRefusal;
+
+/// How many revoked token hashes are remembered to tell "revoked" from
+/// "unknown" in refusals; past it the memory starts afresh.
+const REMEMBERED_REVOKED: usize = 65_536;
 
 /// The SHA-256 of a token as stored in config: 64 lowercase hex digits.
 pub fn hash_token(token: &str) -> String {
@@ -124,8 +129,7 @@ impl TokenSet {
         if !is_valid_token(token) {
             return None;
         }
-        let hash: [u8; 32] = Sha256::digest(token.to_ascii_lowercase().as_bytes()).into();
-        self.by_hash.get(&hash).cloned()
+        self.by_hash.get(&digest(token)).cloned()
     }
 
     /// How many tokens are valid.
@@ -139,6 +143,11 @@ impl TokenSet {
     }
 }
 
+/// The SHA-256 of a token, compared without case.
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.to_ascii_lowercase().as_bytes()).into()
+}
+
 /// The live token store: inline hashes from config plus an optional file,
 /// swapped atomically on reload.
 #[derive(Debug)]
@@ -147,6 +156,9 @@ pub struct Tokens {
     file: Option<PathBuf>,
     current: ArcSwap<TokenSet>,
     metrics: OnceLock<Arc<Metrics>>,
+    /// Hashes that were valid in an earlier set and are not now: only to
+    /// name the reason of a refusal ([`Tokens::refusal`]).
+    revoked: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl Tokens {
@@ -160,6 +172,7 @@ impl Tokens {
             file: file.map(Path::to_owned),
             current: ArcSwap::from_pointee(TokenSet::default()),
             metrics: OnceLock::new(),
+            revoked: Mutex::default(),
         };
         tokens.current.store(Arc::new(tokens.load()?));
         Ok(tokens)
@@ -173,6 +186,7 @@ impl Tokens {
             file: None,
             current: ArcSwap::from_pointee(TokenSet::default()),
             metrics: OnceLock::new(),
+            revoked: Mutex::default(),
         }
     }
 
@@ -229,8 +243,40 @@ impl Tokens {
         if let Some(metrics) = self.metrics.get() {
             metrics.record_tokens(set.len(), result.is_err());
         }
-        self.current.store(Arc::new(set));
+        self.replace(set);
         result
+    }
+
+    /// Put `set` in service, remembering the hashes it drops as revoked.
+    fn replace(&self, set: TokenSet) {
+        let old = self.current.swap(Arc::new(set));
+        let new = self.current.load();
+        let mut revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if revoked.len() >= REMEMBERED_REVOKED {
+            revoked.clear();
+        }
+        revoked.extend(old.by_hash.keys().filter(|h| !new.by_hash.contains_key(*h)));
+        revoked.retain(|h| !new.by_hash.contains_key(h));
+    }
+
+    /// Why `token`, which [`Tokens::check`] did not accept, is refused:
+    /// not a well-formed token, one revoked since start, or unknown.
+    pub fn refusal(&self, token: &str) -> TokenRefusal {
+        if !is_valid_token(token) {
+            return TokenRefusal::Malformed;
+        }
+        let revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if revoked.contains(&digest(token)) {
+            TokenRefusal::Revoked
+        } else {
+            TokenRefusal::Unknown
+        }
     }
 
     /// [`Tokens::reload`], logging the outcome (for watchers and SIGHUP).
@@ -337,6 +383,32 @@ pub fn is_token_authenticated() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_tell_unknown_revoked_and_malformed_tokens_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        let entry = |t: &str| format!("{} {t}\n", hash_token(t));
+        std::fs::write(&file, entry("alice-1") + &entry("bob-1")).unwrap();
+        let tokens = Tokens::new(&[], Some(&file)).unwrap();
+        assert_eq!(tokens.refusal("carol-1"), TokenRefusal::Unknown);
+        std::fs::write(&file, entry("bob-1")).unwrap();
+        tokens.reload().unwrap();
+        assert!(tokens.check("alice-1").is_none());
+        assert_eq!(tokens.refusal("alice-1"), TokenRefusal::Revoked);
+        assert_eq!(tokens.refusal("ALICE-1"), TokenRefusal::Revoked);
+        assert_eq!(tokens.refusal("carol-1"), TokenRefusal::Unknown);
+        assert_eq!(tokens.refusal("a.b"), TokenRefusal::Malformed);
+        assert_eq!(tokens.refusal(""), TokenRefusal::Malformed);
+        // Given back: valid again, and no longer remembered as revoked.
+        std::fs::write(&file, entry("alice-1")).unwrap();
+        tokens.reload().unwrap();
+        assert!(tokens.check("alice-1").is_some());
+        assert_eq!(tokens.refusal("bob-1"), TokenRefusal::Revoked);
+        std::fs::write(&file, entry("bob-1")).unwrap();
+        tokens.reload().unwrap();
+        assert_eq!(tokens.refusal("alice-1"), TokenRefusal::Revoked);
+    }
 
     #[test]
     fn hashes_are_lowercase_sha256_of_the_lowercased_token() {

@@ -24,6 +24,7 @@ mod reload;
 mod reload_under_load;
 mod robustness;
 mod shipped_configs;
+mod token_refusals;
 mod transport;
 mod udp_batch;
 mod wire;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{MetricDef, definitions, markdown_table};
 use crate::metrics::{
     ConnectionClose, Listener, Metrics, OutcomeKind, Protocol, RateLimitAction, RateLimitReason,
-    ReloadResult, Trigger, UpstreamFailure, WarningView,
+    ReloadResult, TokenRefusal, Trigger, UpstreamFailure, WarningView,
 };
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -76,6 +76,9 @@ fn exercise_every_label(m: &Metrics) {
         }
     }
     m.record_tokens(2, true);
+    for r in TokenRefusal::ALL {
+        m.record_token_refusal(*r);
+    }
 }
 
 /// `GET /metrics` from a real endpoint on 127.0.0.1:0.

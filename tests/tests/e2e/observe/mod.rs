@@ -143,7 +143,13 @@ async fn metrics_count_blocked_forwarded_and_refused_queries() -> Result<()> {
         "udp blocked {:?}",
         q("udp", "blocked")
     );
-    ensure!(q("udp", "forwarded") == Some(3.0));
+    // The first www.example lookup went upstream, the next two were cache hits.
+    ensure!(
+        q("udp", "forwarded") == Some(1.0),
+        "{:?}",
+        q("udp", "forwarded")
+    );
+    ensure!(q("udp", "cached") == Some(2.0), "{:?}", q("udp", "cached"));
     ensure!(q("udp", "refused") == Some(1.0));
     ensure!(q("tcp", "blocked") == Some(1.0));
     ensure!(q("tcp", "forwarded") == Some(0.0));
@@ -168,8 +174,9 @@ async fn metrics_count_blocked_forwarded_and_refused_queries() -> Result<()> {
     // The first www.example lookup went upstream, the next two came from the cache.
     ensure!(after.get("parapet_cache_misses_total", &[]) == Some(1.0));
     ensure!(after.get("parapet_cache_hits_total", &[]) == Some(2.0));
-    ensure!(after.get("parapet_upstream_latency_seconds_count", &[]) == Some(3.0));
-    ensure!(after.get("parapet_upstream_latency_seconds_bucket", &[("le", "+Inf")]) == Some(3.0));
+    // Only the lookup that asked the upstream is in the latency histogram.
+    ensure!(after.get("parapet_upstream_latency_seconds_count", &[]) == Some(1.0));
+    ensure!(after.get("parapet_upstream_latency_seconds_bucket", &[("le", "+Inf")]) == Some(1.0));
     ensure!(upstream.queries() >= 1);
     ensure!(after.sum("parapet_upstream_failures_total", &[]) == 0.0);
     ensure!(after.get("parapet_reloads_total", &[("result", "ok")]) == Some(0.0));
@@ -248,6 +255,8 @@ async fn logged_lines(section: &str) -> Result<Vec<Value>> {
         .start()
         .await?;
     parapet.query("www.example.", RecordType::A).await?;
+    // The repeat is a cache hit.
+    parapet.query("www.example.", RecordType::A).await?;
     parapet
         .query("login-bank.example.", RecordType::AAAA)
         .await?;
@@ -281,13 +290,13 @@ async fn query_log_blocks_mode_writes_only_the_blocked_query() -> Result<()> {
 }
 
 #[tokio::test]
-async fn query_log_all_mode_writes_both_queries() -> Result<()> {
+async fn query_log_all_mode_writes_every_query() -> Result<()> {
     let key = "0123456789abcdef-e2e";
     let lines = logged_lines(&format!(
         "mode = \"all\"\nclient_addresses = \"hashed\"\nhash_key = \"{key}\""
     ))
     .await?;
-    ensure!(lines.len() == 2, "{lines:?}");
+    ensure!(lines.len() == 3, "{lines:?}");
     let forwarded = &lines[0];
     ensure!(forwarded["name"] == "www.example", "{forwarded}");
     ensure!(forwarded["outcome"] == "forwarded", "{forwarded}");
@@ -298,9 +307,14 @@ async fn query_log_all_mode_writes_both_queries() -> Result<()> {
         "{forwarded}"
     );
     ensure!(forwarded.get("rule").is_none(), "{forwarded}");
-    ensure!(lines[1]["outcome"] == "blocked", "{}", lines[1]);
+    // A cache hit has its own outcome and no upstream time.
+    let cached = &lines[1];
+    ensure!(cached["name"] == "www.example", "{cached}");
+    ensure!(cached["outcome"] == "cached", "{cached}");
+    ensure!(cached.get("upstream_ms").is_none(), "{cached}");
+    ensure!(lines[2]["outcome"] == "blocked", "{}", lines[2]);
     // Hashed: the client is logged as the keyed hash of its address (not
-    // the address, not an unkeyed digest), the same for both queries.
+    // the address, not an unkeyed digest), the same for every query.
     let hash = forwarded["client"].as_str().context("client hash")?;
     let keyed = |key: &[u8]| {
         ClientFormat::new(ClientAddresses::Hashed, Some(key))
@@ -309,7 +323,7 @@ async fn query_log_all_mode_writes_both_queries() -> Result<()> {
     };
     ensure!(keyed(key.as_bytes()).as_deref() == Some(hash), "{hash}");
     ensure!(keyed(b"").as_deref() != Some(hash), "{hash}");
-    ensure!(lines[1]["client"] == hash);
+    ensure!(lines[2]["client"] == hash);
     Ok(())
 }
 
