@@ -181,8 +181,8 @@ fn feeds_get_the_updater_checks() {
          [[feeds]]\nname = \"both\"\nurl = \"https://x/l\"\npath = \"l.txt\"\n"
     ));
     for w in [
-        "feeds[0] (cleartext): url: \"http://lists.example/l.txt\" is plain http://",
-        "feeds[1] (both): set either url or path",
+        "feeds[0].url: (feed cleartext) \"http://lists.example/l.txt\" is plain http://",
+        "feeds[1]: (feed both) set either url or path",
     ] {
         assert!(
             found.iter().any(|f| f.contains(w)),

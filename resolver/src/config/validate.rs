@@ -375,7 +375,18 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     // pin or key, ...), so that check-config reports them too.
     for (i, f) in raw.feeds.iter().enumerate() {
         if let Err(e) = f.validate() {
-            is.push(format!("feeds[{i}] ({})", f.name), e);
+            // "field: why" names the key `feeds[i].field`.
+            match e.split_once(": ") {
+                Some((field, why))
+                    if field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
+                {
+                    is.push(
+                        format!("feeds[{i}].{field}"),
+                        format!("(feed {}) {why}", f.name),
+                    )
+                }
+                _ => is.push(format!("feeds[{i}]"), format!("(feed {}) {e}", f.name)),
+            }
         }
     }
     let feeds = raw
