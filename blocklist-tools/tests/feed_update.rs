@@ -148,6 +148,23 @@ fn garbage_body_keeps_last_good_copy() {
 }
 
 #[test]
+fn a_page_that_is_not_a_list_keeps_last_good_copy_and_names_its_lines() {
+    let server = FeedServer::start();
+    let setup = with_good_copy(&server, &["phish-one.example", "phish-two.example"], "");
+    // An error page a proxy served instead: two lines happen to parse as
+    // hosts entries, the rest do not (the same rule as compile and the server).
+    let page = "<html><head><title>502 Bad Gateway</title></head>\n<body>\n\
+                0.0.0.0 oops.example\n0.0.0.0 other.example\n\
+                <h1>Bad Gateway</h1>\n<p>The upstream is down.</p>\n</body></html>\n";
+    server.set_body("/f.txt", page.as_bytes(), "err");
+    let report = setup.update(false);
+    assert_failed(only(&report), "not a list");
+    assert_failed(only(&report), "<h1>Bad Gateway</h1>");
+    assert!(blocks(&setup, "phish-two.example"));
+    assert!(!blocks(&setup, "oops.example"));
+}
+
+#[test]
 fn body_over_the_size_cap_is_refused_while_streaming() {
     let server = FeedServer::start();
     let setup = with_good_copy(&server, &["phish-one.example"], "max_bytes = 1048576");

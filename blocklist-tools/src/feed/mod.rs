@@ -297,16 +297,9 @@ fn count_rules(feed: &FeedConfig, body: &Path) -> Result<(u64, u64), String> {
             report.skipped
         ));
     }
-    if report.skipped > rules {
-        let sample = report
-            .errors
-            .first()
-            .map(|e| format!(", e.g. line {}: {}", e.line, e.reason))
-            .unwrap_or_default();
-        return Err(format!(
-            "parse: more malformed lines ({}) than rules ({rules}){sample}",
-            report.skipped
-        ));
+    // The same rule as compile, check-config and the server.
+    if let Some(why) = report.refusal() {
+        return Err(format!("parse: {why}"));
     }
     Ok((rules, report.skipped))
 }
