@@ -105,18 +105,35 @@ impl Drop for Proc {
 /// One A query over UDP; the A addresses of the answer.
 pub fn query_a(server: SocketAddr, name: &str) -> Vec<String> {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut msg = Message::query();
-    msg.add_query(Query::query(
-        Name::from_ascii(name).expect("name"),
-        RecordType::A,
-    ));
+    let id: u16 = rand::random();
+    msg.metadata.id = id;
+    let qname = Name::from_ascii(name).expect("name");
+    msg.add_query(Query::query(qname.clone(), RecordType::A));
     sock.send_to(&msg.to_vec().expect("encode"), server)
         .expect("send");
     let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).expect("answer");
-    let resp = Message::from_vec(&buf[..n]).expect("decode");
+    // Only the answer to this query counts: a late answer meant for an
+    // earlier socket on the same port (another test's) is skipped.
+    let resp = loop {
+        let left = deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .expect("no answer within 5 s");
+        sock.set_read_timeout(Some(left)).expect("timeout");
+        let (n, from) = sock.recv_from(&mut buf).expect("answer");
+        let Ok(resp) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        let same_question = resp
+            .queries
+            .first()
+            .is_some_and(|q| q.name().eq_case(&qname) && q.query_type() == RecordType::A);
+        if from == server && resp.metadata.id == id && same_question {
+            break resp;
+        }
+    };
     resp.answers
         .iter()
         .filter_map(|r| match &r.data {
