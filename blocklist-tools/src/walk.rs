@@ -12,8 +12,6 @@
 //! at start-up ([`OneNext::get`]), not copied from its sources; the matcher
 //! tests compare every walk with `fst`'s own lookups.
 
-use std::sync::OnceLock;
-
 use fst::raw::{CompiledAddr, Fst, Output};
 
 /// Address `fst` gives its final node without transitions (stored in no bytes).
@@ -23,18 +21,28 @@ const ONE_NEXT: u8 = 0b1100_0000;
 
 /// The inputs of one-transition-next nodes by their 6-bit code (0: the
 /// input is the byte before the node), and which codes are known.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OneNext {
     input: [u8; 64],
     known: u64,
 }
 
 impl OneNext {
-    /// The table, learnt once per process: for each byte `b`, the set
-    /// `{[b, b]}` compiles its root to a one-transition-next node on `b`.
+    /// The table of the `fst` version in `Cargo.lock` (its common-inputs
+    /// order). Learning it costs 256 FST builds, about 16 ms, which every
+    /// process paid on its first load; a test checks it against
+    /// [`OneNext::learn`], so an `fst` upgrade that changes the encoding
+    /// fails the build's tests instead of a lookup.
     pub(crate) fn get() -> OneNext {
-        static TABLE: OnceLock<OneNext> = OnceLock::new();
-        *TABLE.get_or_init(|| {
+        KNOWN
+    }
+
+    /// Learn the table from the `fst` crate's own encoder: for each byte
+    /// `b`, the set `{[b, b]}` compiles its root to a one-transition-next
+    /// node on `b`.
+    #[cfg(test)]
+    fn learn() -> OneNext {
+        {
             let mut table = OneNext {
                 input: [0; 64],
                 known: 0,
@@ -56,9 +64,15 @@ impl OneNext {
                 }
             }
             table
-        })
+        }
     }
 }
+
+/// [`OneNext::get`]'s table: the inputs of `fst` 0.4's one-byte codes.
+const KNOWN: OneNext = OneNext {
+    input: *b"\0te/oasripcnw.hlm-du012g=:bf3y5&_4v9678k%?xCDASFIBEjPTzRNM+LOqHG",
+    known: !1,
+};
 
 /// A position in the FST and the output gathered on the way to it.
 pub(crate) struct Cursor<'f, D: AsRef<[u8]>> {
@@ -147,6 +161,10 @@ impl<'f, D: AsRef<[u8]>> Cursor<'f, D> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_built_in_one_next_table_is_what_fst_encodes() {
+        assert_eq!(super::OneNext::get(), super::OneNext::learn());
+    }
     use super::*;
 
     /// Walk `key` with the cursor; the value if it is a key.
