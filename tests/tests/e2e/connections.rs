@@ -15,14 +15,14 @@ use parapet_e2e::client::addresses;
 use parapet_e2e::parapet::WAIT;
 use parapet_e2e::{Blackhole, Parapet, Upstream, eventually};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::transport::{
-    ALLOWED, Cert, HOST, TOKEN, doh_addr, dot_addr, encrypted, get, http1, query_bytes, sample,
-    tls_client, tokens_only,
+    ALLOWED, Cert, HOST, TOKEN, doh_addr, dot_addr, dot_ask as ask, encrypted, get, http1,
+    query_bytes, sample, tls_client, tokens_only,
 };
 
 /// More connections than `[server] max_connections` (1024) by default.
@@ -101,23 +101,6 @@ async fn tls_over(tcp: TcpStream, sni: &str, cert: &Cert) -> Result<TlsStream<Tc
     Ok(tokio::time::timeout(WAIT, connector.connect(name, tcp))
         .await
         .map_err(|_| anyhow!("TLS handshake timed out"))??)
-}
-
-/// One A query for `name` over a framed DNS stream (TCP or DoT).
-async fn ask<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, name: &str) -> Result<Message> {
-    let q = query_bytes(name, RecordType::A);
-    let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
-    frame.extend_from_slice(&q);
-    s.write_all(&frame).await?;
-    let answer = tokio::time::timeout(WAIT, async {
-        let len = s.read_u16().await?;
-        let mut buf = vec![0; usize::from(len)];
-        s.read_exact(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    })
-    .await
-    .map_err(|_| anyhow!("no answer within {WAIT:?}"))??;
-    Ok(Message::from_vec(&answer)?)
 }
 
 fn metric(p: &Parapet, series: &str) -> f64 {

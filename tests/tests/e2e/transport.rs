@@ -120,8 +120,11 @@ pub(crate) fn query_bytes(name: &str, rtype: RecordType) -> Vec<u8> {
     m.to_vec().expect("encode")
 }
 
-/// One query over an open DoT connection.
-pub(crate) async fn dot_ask(s: &mut TlsStream<TcpStream>, name: &str) -> Result<Message> {
+/// One A query for `name` over an open framed DNS stream (DoT, or plain TCP).
+pub(crate) async fn dot_ask<S>(s: &mut S, name: &str) -> Result<Message>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let q = query_bytes(name, RecordType::A);
     let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
     frame.extend_from_slice(&q);
