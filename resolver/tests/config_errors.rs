@@ -83,6 +83,26 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     ("access.tokens_file", "access", "tokens_file = \"missing\""),
     ("metrics.listen", "metrics", "listen = \"9153\""),
+    (
+        "server.max_connections",
+        "server",
+        "listen = [\"127.0.0.1:0\"]\nmax_connections = 0",
+    ),
+    (
+        "server.max_connections_per_client",
+        "server",
+        "listen = [\"127.0.0.1:0\"]\nmax_connections = 4\nmax_connections_per_client = 5",
+    ),
+    (
+        "block.private_answers",
+        "block",
+        "private_answers = \"sometimes\"",
+    ),
+    (
+        "block.private_answers_allow[0]",
+        "block",
+        "private_answers_allow = [\"not a name!\"]",
+    ),
     ("query_log.mode", "query_log", "mode = \"some\""),
     (
         "query_log.client_addresses",
