@@ -75,7 +75,7 @@ done
 if ((BUILD)); then
     flag=()
     [[ $PROFILE == release ]] && flag=(--release)
-    (cd "$ROOT" && cargo build "${flag[@]}" -p parapet-resolver -p parapet-blocklist --bins) ||
+    (cd "$ROOT" && cargo build --locked "${flag[@]}" -p parapet-resolver -p parapet-blocklist --bins) ||
         die "build failed"
 fi
 [[ -x $PARAPET && -x $PBL ]] || die "binaries not found in $TARGET_DIR/$PROFILE (drop --no-build)"

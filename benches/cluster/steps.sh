@@ -212,11 +212,13 @@ EOF
     )
     echo "$table"
     if ((APPEND)); then
-        python3 - "$ROOT/BENCHMARKS.md" "$(date -u +%F)" "$table" <<'EOF'
+        local run="$(date -u +%F), $PROFILE build, ${LOAD_S} s load runs"
+        ((QUICK)) && run+=" (--quick)"
+        python3 - "$ROOT/BENCHMARKS.md" "$run" "$table" <<'EOF'
 import re, sys
-path, day, table = sys.argv[1:]
+path, run, table = sys.argv[1:]
 text = open(path).read()
-block = f"<!-- cluster:begin -->\nLast run {day}:\n\n{table}\n<!-- cluster:end -->"
+block = f"<!-- cluster:begin -->\nLast run: {run}.\n\n{table}\n<!-- cluster:end -->"
 text = re.sub(r"<!-- cluster:begin -->.*?<!-- cluster:end -->", lambda m: block, text, flags=re.S)
 open(path, "w").write(text)
 EOF
