@@ -148,6 +148,11 @@ is_state() { [[ $(backend_state "$1") == "$2" ]]; }
 
 source "$HERE/steps.sh"
 
+# The README's dnsdist configuration is valid for the dnsdist installed.
+awk '/^```lua/ { f = 1; next } /^```/ { f = 0 } f' "$ROOT/README.md" >"$WORK/readme-dnsdist.lua"
+[[ -s $WORK/readme-dnsdist.lua ]] || die "no dnsdist (lua) example in README.md"
+dnsdist --check-config -C "$WORK/readme-dnsdist.lua" >/dev/null || die "README's dnsdist config is invalid"
+
 # --- the machines ----------------------------------------------------------
 net_setup "$TAG"
 net_host "$TAG-web" 2
