@@ -136,15 +136,18 @@ answers() {
     in_ns "$1" dig @"$2" +tries=1 +time=1 +short "$3" A 2>/dev/null | grep -qx "$4"
 }
 
-# backend_state N — dnsdist's state of replica N (up/down).
-backend_state() {
+# backend_field N FIELD — a field of replica N in dnsdist's API (state, queries).
+backend_field() {
     in_ns "$TAG-lb" curl -s -m 2 -H "X-API-Key: $API_KEY" \
         "http://127.0.0.1:8083/api/v1/servers/localhost" |
         python3 -c 'import json, sys
 for s in json.load(sys.stdin)["servers"]:
-    if s["name"] == sys.argv[1]: print(s["state"].lower())' "r$1"
+    if s["name"] == sys.argv[1]: print(str(s[sys.argv[2]]).lower())' "r$1" "$2"
 }
+backend_state() { backend_field "$1" state; }
 is_state() { [[ $(backend_state "$1") == "$2" ]]; }
+# sent_more N COUNT — dnsdist has sent replica N more than COUNT queries.
+sent_more() { (($(backend_field "$1" queries) > $2)); }
 
 source "$HERE/steps.sh"
 

@@ -139,10 +139,12 @@ dnsperf_run() {
 
 # failover_check — kill replica 3 under a steady load.
 failover_check() {
-    local t_kill t_down
+    local t_kill t_down sent
+    sent=$(backend_field 3 queries)
     dnsperf_run failover-window $((LOAD_S + 6)) "$FAILOVER_QPS" >"$WORK/window.txt" &
     local load=$!
-    sleep 1 # let the load settle before the kill
+    # Kill under load: once replica 3 has had 500 of this run's queries.
+    wait_until 10 "load reaches replica 3" sent_more 3 $((sent + 500))
     t_kill=$(now)
     kill -KILL "${REPLICA_PID[3]}"
     wait "${REPLICA_PID[3]}" 2>/dev/null || true
