@@ -20,6 +20,7 @@
 mod config;
 mod fetch;
 mod publish;
+pub mod replica;
 mod rollback;
 mod state;
 pub mod status;

@@ -65,6 +65,11 @@ impl FeedState {
         if !self.body().is_file() {
             return None;
         }
+        self.load_meta()
+    }
+
+    /// The recorded metadata alone, whether or not the body is present.
+    pub fn load_meta(&self) -> Option<Meta> {
         let text = std::fs::read_to_string(self.meta_path()).ok()?;
         toml::from_str(&text).ok()
     }
@@ -74,6 +79,11 @@ impl FeedState {
     pub fn accept(&self, body: tempfile::NamedTempFile, meta: &Meta) -> std::io::Result<()> {
         body.as_file().sync_all()?;
         body.persist(self.body()).map_err(|e| e.error)?;
+        self.record(meta)
+    }
+
+    /// Record `meta` (by rename) without touching the body.
+    pub fn record(&self, meta: &Meta) -> std::io::Result<()> {
         let text = toml::to_string(meta).map_err(std::io::Error::other)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(text.as_bytes())?;

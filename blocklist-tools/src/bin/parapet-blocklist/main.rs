@@ -1,4 +1,4 @@
-//! `parapet-blocklist`: compile, check, stats, bench, update.
+//! `parapet-blocklist`: compile, check, stats, bench, update, fetch.
 //!
 //! Exit codes: 0 ok, 1 failure (unreadable or refused list), 2 usage error;
 //! `update` adds 3 (published, but a feed failed).
@@ -28,6 +28,8 @@ enum Command {
     /// Fetch the feeds of a config file and publish the compiled artifact.
     #[command(after_help = cmd::update::EXIT_CODES)]
     Update(cmd::update::Args),
+    /// On a replica: fetch, verify and install a published signed artifact.
+    Fetch(cmd::fetch::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Stats(args) => cmd::stats::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Update(args) => cmd::update::run(args),
+        Command::Fetch(args) => cmd::fetch::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
