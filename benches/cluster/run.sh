@@ -146,8 +146,6 @@ for s in json.load(sys.stdin)["servers"]:
 }
 backend_state() { backend_field "$1" state; }
 is_state() { [[ $(backend_state "$1") == "$2" ]]; }
-# sent_more N COUNT — dnsdist has sent replica N more than COUNT queries.
-sent_more() { (($(backend_field "$1" queries) > $2)); }
 
 source "$HERE/steps.sh"
 

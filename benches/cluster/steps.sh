@@ -50,10 +50,17 @@ stage_list() {
 
 # serve_stage VERSION — serve that version's artifact and signature, each
 # installed by rename.
+# The web server's Last-Modified has whole seconds: two stages published
+# within one second would look unchanged (304) to a replica that fetched
+# the first. Each stage gets a modification time a second past the last.
+LAST_STAGE_MTIME=0
 serve_stage() {
-    local stage=$WORK/stage-$1 f
+    local stage=$WORK/stage-$1 f now
+    now=$(date +%s)
+    ((LAST_STAGE_MTIME = now > LAST_STAGE_MTIME ? now : LAST_STAGE_MTIME + 1))
     for f in parapet.pbl parapet.pbl.minisig; do
         cp "$stage/$f" "$WORK/www/.$f.tmp"
+        touch -d "@$LAST_STAGE_MTIME" "$WORK/www/.$f.tmp"
         mv "$WORK/www/.$f.tmp" "$WORK/www/$f"
     done
 }
@@ -137,26 +144,33 @@ dnsperf_run() {
 
 # --- checks --------------------------------------------------------------------
 
-# failover_check — kill replica 3 under a steady load.
+# failover_check — kill a replica under a steady load: the one dnsdist
+# has sent most of this run's queries (its policy, leastOutstanding, may
+# leave another idle at a low rate).
+FO_BASE=()
+# run_share N — queries replica N has had since failover_check began.
+run_share() { echo $(($(backend_field "$1" queries) - FO_BASE[$1])); }
+# run_reached COUNT — the replicas have had COUNT of this run's queries.
+run_reached() { (($(run_share 1) + $(run_share 2) + $(run_share 3) >= $1)); }
 failover_check() {
-    local t_kill t_down sent
-    sent=$(backend_field 3 queries)
+    local t_kill t_down n victim=1
+    for n in 1 2 3; do FO_BASE[n]=$(backend_field "$n" queries); done
     dnsperf_run failover-window $((LOAD_S + 6)) "$FAILOVER_QPS" >"$WORK/window.txt" &
     local load=$!
-    # Kill under load: once replica 3 has had 500 of this run's queries.
-    wait_until 10 "load reaches replica 3" sent_more 3 $((sent + 500))
+    wait_until 10 "load reaches the replicas" run_reached 500
+    for n in 2 3; do (($(run_share "$n") > $(run_share "$victim"))) && victim=$n; done
     t_kill=$(now)
-    kill -KILL "${REPLICA_PID[3]}"
-    wait "${REPLICA_PID[3]}" 2>/dev/null || true
-    wait_until 20 "dnsdist marks r3 down" is_state 3 down
+    kill -KILL "${REPLICA_PID[$victim]}"
+    wait "${REPLICA_PID[$victim]}" 2>/dev/null || true
+    wait_until 20 "dnsdist marks r$victim down" is_state "$victim" down
     t_down=$(now)
     DETECTION_S=$(elapsed "$t_kill" "$t_down")
     wait "$load" || die "failover load run"
     read -r LOST_IN_WINDOW _ WINDOW_SENT <"$WORK/window.txt"
     read -r LOST_AFTER _ AFTER_SENT < <(dnsperf_run failover-after "$LOAD_S" "$FAILOVER_QPS")
-    log "replica 3 killed: marked down after ${DETECTION_S}s; lost $LOST_IN_WINDOW of $WINDOW_SENT in the run with the kill, $LOST_AFTER of $AFTER_SENT after"
-    replica_start 3
-    wait_until 20 "dnsdist marks r3 up again" is_state 3 up
+    log "replica $victim killed: marked down after ${DETECTION_S}s; lost $LOST_IN_WINDOW of $WINDOW_SENT in the run with the kill, $LOST_AFTER of $AFTER_SENT after"
+    replica_start "$victim"
+    wait_until 20 "dnsdist marks r$victim up again" is_state "$victim" up
 }
 
 # propagation_check — a new list reaches every replica within the interval
