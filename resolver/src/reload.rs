@@ -184,8 +184,11 @@ pub fn spawn(
             }
             match load_off_path(&config).await {
                 Ok(list) => {
+                    // In service before it is announced: whoever reads the
+                    // log line (a test, an operator) gets the new list.
+                    let list = Arc::new(list);
+                    shared.store(Arc::clone(&list));
                     log_loaded(&list, "list reloaded");
-                    shared.store(Arc::new(list));
                     status_tx.send_modify(|s| s.generation += 1);
                 }
                 Err(e) => {
