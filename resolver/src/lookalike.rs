@@ -32,6 +32,9 @@ use fold::{Folded, within_one_edit};
 /// words: one edit from `live` is `love`, `life`, `hive`).
 const MIN_EDIT_LEN: usize = 5;
 
+/// Shortest skeleton matched with an edit of its first letter.
+const MIN_FIRST_EDIT_LEN: usize = 7;
+
 /// How a name imitates a protected domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -77,7 +80,7 @@ pub struct Detector {
     exact: HashMap<Box<[u8]>, (u16, Kind), RandomState>,
     /// Skeleton or one deletion of a label skeleton → protected indices.
     deletions: HashMap<Box<[u8]>, Vec<u16>, RandomState>,
-    /// Label skeleton of each protected domain (empty: none long enough).
+    /// Light skeleton ([`Folded::light`]) of each protected label.
     labels: Vec<Box<[u8]>>,
     /// Lure words.
     lures: HashSet<&'static [u8], RandomState>,
@@ -173,8 +176,14 @@ impl Detector {
             key.push_text(&domain.as_bytes()[..label_end]);
             self.add_key(key.as_bytes(), index, Kind::Label);
         }
-        // The label with ever more of the suffix: gmailcom, partyexampleorguk.
-        for (i, b) in domain.bytes().enumerate().skip(label_end.max(1)) {
+        // The label with ever more of the suffix: gmailcom, partyexampleorguk
+        // (a domain that is itself a suffix, gov.uk, only whole).
+        let partial_from = if label_end == 0 {
+            domain.len()
+        } else {
+            label_end + 1
+        };
+        for (i, b) in domain.bytes().enumerate().skip(partial_from) {
             if b == b'.' {
                 key.clear();
                 key.push_text(&domain.as_bytes()[..i]);
@@ -185,14 +194,13 @@ impl Detector {
         key.push_text(domain.as_bytes());
         self.add_key(key.as_bytes(), index, Kind::Flat);
         // One edit away: on the label, or the whole name when it has none.
+        let mut light = Folded::light();
         if label_end == 0 || suffix_len >= domain.len() {
-            key.clear();
-            key.push_text(domain.as_bytes());
+            light.push_text(domain.as_bytes());
         } else {
-            key.clear();
-            key.push_text(&domain.as_bytes()[..label_end]);
+            light.push_text(&domain.as_bytes()[..label_end]);
         }
-        let label: Box<[u8]> = key.as_bytes().into();
+        let label: Box<[u8]> = light.as_bytes().into();
         if label.len() >= MIN_EDIT_LEN {
             self.add_deletions(&label, index);
         }
@@ -278,13 +286,23 @@ impl Detector {
         if let Some(hit) = self.exact_hit(folded.as_bytes(), None, Class::Skeleton) {
             return Some(hit);
         }
-        if let Some(hit) = self.one_edit(folded.as_bytes()) {
+        let mut light = Folded::light();
+        light.push_text(label);
+        if let Some(hit) = self.one_edit(light.as_bytes()) {
             return Some(hit);
         }
         let mut flat = Folded::default();
         flat.push_text(name);
-        let whole = self.exact_hit(flat.as_bytes(), None, Class::Skeleton);
-        if let Some(hit) = whole.or_else(|| self.one_edit(flat.as_bytes())) {
+        if let Some(hit) = self.exact_hit(flat.as_bytes(), None, Class::Skeleton) {
+            return Some(hit);
+        }
+        flat = Folded::light();
+        flat.push_text(name);
+        // One edit on the whole name only where the protected domain is
+        // itself a suffix (`gv.uk` for gov.uk): no subdomains.
+        if prefix.is_empty()
+            && let Some(hit) = self.one_edit(flat.as_bytes())
+        {
             return Some(hit);
         }
         if label.contains(&b'-')
@@ -345,7 +363,12 @@ impl Detector {
                 continue;
             };
             for &index in indices {
-                if within_one_edit(skeleton, &self.labels[usize::from(index)]) {
+                let label = &self.labels[usize::from(index)];
+                // An edit of the first letter of a short label makes common
+                // words of prefixed names (g+mail, i+cloud): not counted.
+                let first_ok =
+                    label.len() >= MIN_FIRST_EDIT_LEN || label.first() == skeleton.first();
+                if first_ok && within_one_edit(skeleton, label) {
                     return Some(self.hit(index, Class::OneEdit));
                 }
             }
@@ -369,46 +392,28 @@ impl Detector {
             return None;
         }
         self.exact_hit(rest.as_bytes(), None, Class::Lure)
-            .or_else(|| {
-                self.one_edit(rest.as_bytes()).map(|h| Hit {
-                    class: Class::Lure,
-                    ..h
-                })
-            })
     }
 
-    /// The protected domain inside the subdomain labels (`prefix` ends with
-    /// the dot before the registrable domain): every run of labels or
-    /// hyphen-separated words in it, folded, against the whole-domain keys.
+    /// The protected domain as the last subdomain labels (`prefix` ends
+    /// with the dot before the registrable domain), after nothing but lure
+    /// words (`login-gmail.com.evil.net`), folded, against the whole-domain
+    /// keys. (A protected name further left, `apple.com.w.cdn.example`, is
+    /// a CDN's habit.)
     fn subdomain(&self, prefix: &[u8]) -> Option<Hit<'_>> {
         let prefix = prefix.strip_suffix(b".").unwrap_or(prefix);
-        if prefix.is_empty() {
-            return None;
-        }
         let is_sep = |b: &u8| *b == b'.' || *b == b'-';
-        let starts = std::iter::once(0).chain(
-            prefix
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| is_sep(b))
-                .map(|(i, _)| i + 1),
-        );
         let mut folded = Folded::default();
-        for start in starts.take(32) {
-            let rest = &prefix[start..];
-            let ends = rest
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| is_sep(b))
-                .map(|(i, _)| i);
-            for end in ends.chain(std::iter::once(rest.len())).take(32) {
-                folded.clear();
-                folded.push_text(&rest[..end]);
-                if let Some(hit) =
-                    self.exact_hit(folded.as_bytes(), Some(Kind::Flat), Class::Subdomain)
-                {
-                    return Some(hit);
-                }
+        let mut start = 0;
+        for word in prefix.split(is_sep).take(32) {
+            folded.clear();
+            folded.push_text(&prefix[start..]);
+            let hit = self.exact_hit(folded.as_bytes(), Some(Kind::Flat), Class::Subdomain);
+            if hit.is_some() || !self.lures.contains(word) {
+                return hit;
+            }
+            start += word.len() + 1;
+            if start >= prefix.len() {
+                return None;
             }
         }
         None

@@ -40,6 +40,24 @@ pub const ALLOW: &[&str] = &[
     "hotmail.*",
     "proton.*",
     "parliament.*",
+    // Microsoft Defender for Cloud Apps proxies Microsoft 365 names under it.
+    "mcas.ms",
+    // Same owners under other names: Google APIs, Akamai's DNS for Apple,
+    // Microsoft 365 China and its sign-in helpers, Proton in Switzerland,
+    // iCloud China.
+    "googleapis.com",
+    "akadns.net",
+    "microsoftonline.cn",
+    "microsoftonline-p.com",
+    "microsoftonline-p.net",
+    "protonmail.ch",
+    "icloud.com.cn",
+    // Google's short-link domains, Microsoft's static content and US
+    // government cloud sign-in.
+    "googl.com",
+    "goo.gl",
+    "s-microsoft.com",
+    "microsoftonline.us",
 ];
 
 /// Words joined to a trusted name by hyphens in phishing domains

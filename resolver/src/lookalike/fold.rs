@@ -16,18 +16,32 @@ pub const MAX_FOLDED: usize = 256;
 pub struct Folded {
     bytes: [u8; MAX_FOLDED],
     len: usize,
+    /// Also fold ASCII look-alikes (`0`/`o`, `1`/`l`/`i`, `rn`/`m`).
+    ascii: bool,
 }
 
 impl Default for Folded {
+    /// The full skeleton.
     fn default() -> Self {
         Folded {
             bytes: [0; MAX_FOLDED],
             len: 0,
+            ascii: true,
         }
     }
 }
 
 impl Folded {
+    /// A light skeleton: non-ASCII look-alikes only, ASCII kept as typed.
+    /// One-edit matching uses it, as an edit on top of an ASCII fold makes
+    /// too many ordinary words match (`appier` → `appler` → `apple`).
+    pub fn light() -> Self {
+        Folded {
+            ascii: false,
+            ..Folded::default()
+        }
+    }
+
     /// The skeleton so far.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
@@ -60,14 +74,14 @@ impl Folded {
             && let Some(decoded) = idna::punycode::decode_to_string(encoded)
         {
             for c in decoded.chars() {
-                if let Some(b) = fold_char(c) {
+                if let Some(b) = fold_char(c, self.ascii) {
                     self.push(b);
                 }
             }
             return;
         }
         for &b in label {
-            if let Some(b) = fold_char(char::from(b)) {
+            if let Some(b) = fold_char(char::from(b), self.ascii) {
                 self.push(b);
             }
         }
@@ -75,6 +89,9 @@ impl Folded {
 
     /// Multi-letter look-alikes in place: `rn` and `nn` → `m`, `vv` → `w`.
     fn collapse(&mut self) {
+        if !self.ascii {
+            return;
+        }
         let mut read = 0;
         let mut write = 0;
         while read < self.len {
@@ -94,10 +111,11 @@ impl Folded {
 
 /// The skeleton byte of one character; `None` for separators (`-`, `.`).
 /// A character with no look-alike in the table folds to `*`, which no
-/// protected name contains.
-pub fn fold_char(c: char) -> Option<u8> {
+/// protected name contains. `ascii`: also fold ASCII look-alikes.
+pub fn fold_char(c: char, ascii: bool) -> Option<u8> {
     let folded = match c.to_ascii_lowercase() {
         '-' | '.' | '_' => return None,
+        c @ ('a'..='z' | '0'..='9') if !ascii => c,
         '0' | 'o' => 'o',
         '1' | 'i' | 'l' | '|' => 'l',
         '3' => 'e',
