@@ -17,6 +17,7 @@
 //! lock.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod config;
 pub mod defaults;
 pub mod fold;
 #[cfg(test)]
@@ -26,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 use ahash::RandomState;
 
+pub use config::{LookalikeAction, LookalikeConfig, Lookalikes, SharedLookalikes};
 use fold::{Folded, within_one_edit};
 
 /// Shortest skeleton matched one edit away (shorter labels are common

@@ -92,6 +92,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Query log (off by default).
     pub query_log: QueryLogConfig,
+    /// Look-alikes of protected domains.
+    pub lookalikes: crate::lookalike::LookalikeConfig,
     /// Feeds for `parapet-blocklist update`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub feeds: Vec<FeedConfig>,
