@@ -496,7 +496,8 @@ impl Handler {
             let started = Instant::now();
             let list = inner.list.load_full();
             let verdict = query.check(&list);
-            let lookalike = || matches!(verdict, Verdict::None) && self.is_lookalike(query.labels());
+            let lookalike =
+                || matches!(verdict, Verdict::None) && self.is_lookalike(query.labels());
             if !matches!(verdict, Verdict::Block(_)) && !lookalike() {
                 let mut out = Vec::new();
                 let max = usize::from(u16::MAX);
@@ -800,13 +801,24 @@ impl Handler {
     }
 
     /// The block answer to a look-alike of `imitates`: EDE 15 names it.
-    fn lookalike_blocked(&self, name: &Name, qtype: RecordType, imitates: &str) -> (Outcome, Reply) {
+    fn lookalike_blocked(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        imitates: &str,
+    ) -> (Outcome, Reply) {
         let synth = answer::blocked(&self.inner.block, name, qtype);
         let rcode = synth.rcode;
         let mut reply = Reply::synthesised(synth);
         reply.ede = Some((answer::EDE_BLOCKED, lookalike::config::ede_text(imitates)));
         reply.trace.matched = Some(imitates.to_string());
-        (Outcome::Lookalike { blocked: true, rcode }, reply)
+        (
+            Outcome::Lookalike {
+                blocked: true,
+                rcode,
+            },
+            reply,
+        )
     }
 
     /// The block answer replacing `upstream` when it holds a private
