@@ -47,7 +47,7 @@ fn exercise_every_label(m: &Metrics) {
     for (t, category) in
         Trigger::ALL
             .iter()
-            .zip([Some("phishing"), None, Some("unknown"), Some("phishing")])
+            .zip([Some("phishing"), None, Some("unknown"), Some("phishing"), None])
     {
         m.record_block(*t, category);
     }
