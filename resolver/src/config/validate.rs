@@ -430,6 +430,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         lookalikes,
         feeds,
         base_dir: base_dir.to_path_buf(),
+        source_file: None,
     })
 }
 

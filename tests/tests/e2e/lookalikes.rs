@@ -136,3 +136,39 @@ async fn log_action_forwards_and_reports_every_time() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloaded_protected_set_applies_even_to_cached_names() -> anyhow::Result<()> {
+    use parapet_resolver::lookalike::config::reload;
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let name = "partyexample.co.uk.";
+    // Not protected yet: forwarded, and its answer cached.
+    for _ in 0..2 {
+        let msg = p.query(name, RecordType::A).await?;
+        assert_eq!(rcode(&msg), ResponseCode::NXDomain);
+    }
+    let config = p.path("parapet.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let shared = p.server().handler().lookalikes();
+    std::fs::write(
+        &config,
+        format!("{text}\n[lookalikes]\nprotect = [\"party.example.org.uk\"]\n"),
+    )?;
+    assert!(reload(&config, shared), "a good config is taken");
+    let msg = p.query(name, RecordType::A).await?;
+    assert_eq!(
+        addresses(&msg),
+        vec![SINKHOLE_V4],
+        "the cached answer is not served"
+    );
+    // A bad set is refused and the one in service stays.
+    std::fs::write(
+        &config,
+        format!("{text}\n[lookalikes]\nprotect = [\"http://party\"]\n"),
+    )?;
+    assert!(!reload(&config, shared), "a bad config is refused");
+    let msg = p.query(name, RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+    Ok(())
+}
