@@ -154,10 +154,11 @@ impl ServerBuilder {
             bind,
         )?;
         let warning_addrs = warning.http_addrs();
-        let warning_task = tokio::spawn(crate::warning::serve(
+        let warning_task = tokio::spawn(crate::warning::serve_with_lookalikes(
             warning,
             config.warning_page.clone(),
             list.clone(),
+            Some(handler.lookalikes().clone()),
             Some(Arc::clone(&metrics)),
             shutdown.clone(),
         ));

@@ -165,6 +165,18 @@ pub fn reload(path: &std::path::Path, shared: &SharedLookalikes) -> bool {
 /// The category of a look-alike block (metrics, query log, warning page).
 pub const LOOKALIKE_CATEGORY: &str = "lookalike";
 
+/// The rule shown for a look-alike (warning page, `parapet explain`): the
+/// imitated domain as the pattern, source `lookalikes`.
+pub fn rule_info(imitates: &str) -> parapet_blocklist::RuleInfo {
+    parapet_blocklist::RuleInfo {
+        pattern: imitates.to_string(),
+        action: parapet_blocklist::Action::Block,
+        scope: parapet_blocklist::Scope::Exact,
+        source: "lookalikes".to_string(),
+        category: Some(LOOKALIKE_CATEGORY.to_string()),
+    }
+}
+
 /// The EDE 15 text of a blocked look-alike.
 pub fn ede_text(imitates: &str) -> String {
     format!("Blocked: lookalike (imitates {imitates})")

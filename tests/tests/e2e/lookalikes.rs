@@ -172,3 +172,21 @@ async fn reloaded_protected_set_applies_even_to_cached_names() -> anyhow::Result
     assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warning_page_says_which_site_is_imitated() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let page = p.server().warning_page_addrs()[0];
+    let (status, body) = parapet_e2e::http::get(page, "gmaill.com", "/").await?;
+    assert_eq!(status, 403, "the blocked page");
+    assert!(
+        body.contains("This site&#39;s name imitates gmail.com; the real one is gmail.com")
+            || body.contains("This site's name imitates gmail.com; the real one is gmail.com"),
+        "{body}"
+    );
+    assert!(body.contains("lookalikes"), "the reference names the source");
+    let (_, body) = parapet_e2e::http::get(page, "gmail.com", "/").await?;
+    assert!(!body.contains("imitates"), "the real one is not a look-alike");
+    Ok(())
+}
