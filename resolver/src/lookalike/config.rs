@@ -67,7 +67,7 @@ impl RawLookalikes {
             for (i, entry) in list.iter().enumerate() {
                 let result = match entry.strip_suffix(".*") {
                     Some(label) if key == "allow" => Detector::new(&[], &[format!("{label}.*")]),
-                    _ => Detector::new(&[entry.clone()], &[]),
+                    _ => Detector::new(std::slice::from_ref(entry), &[]),
                 };
                 if let Err(e) = result {
                     issues.push((format!("lookalikes.{key}[{i}]"), e.to_string()));
