@@ -185,8 +185,14 @@ async fn warning_page_says_which_site_is_imitated() -> anyhow::Result<()> {
             || body.contains("This site's name imitates gmail.com; the real one is gmail.com"),
         "{body}"
     );
-    assert!(body.contains("lookalikes"), "the reference names the source");
+    assert!(
+        body.contains("lookalikes"),
+        "the reference names the source"
+    );
     let (_, body) = parapet_e2e::http::get(page, "gmail.com", "/").await?;
-    assert!(!body.contains("imitates"), "the real one is not a look-alike");
+    assert!(
+        !body.contains("imitates"),
+        "the real one is not a look-alike"
+    );
     Ok(())
 }
