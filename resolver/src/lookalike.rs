@@ -273,46 +273,79 @@ impl Detector {
 
     /// `name`: lower-case ASCII, labels joined by dots, no trailing dot.
     fn check_raw(&self, name: &[u8]) -> Option<Hit<'_>> {
-        if name.is_empty() || self.is_trusted(name) {
+        if name.is_empty() {
             return None;
         }
-        let suffix_len = psl::suffix(name)?.as_bytes().len();
-        let registrable = psl::domain(name)?.as_bytes();
+        // The trust probes last: most names are no candidate at all.
+        let hit = self.candidate(name)?;
+        (!self.is_trusted(name)).then_some(hit)
+    }
+
+    /// A look-alike match of `name`, before the trusted and allowed sets.
+    fn candidate(&self, name: &[u8]) -> Option<Hit<'_>> {
+        let domain = psl::domain(name)?;
+        let registrable = domain.as_bytes();
+        let suffix_len = domain.suffix().as_bytes().len();
         let label = &registrable[..registrable.len() - suffix_len - 1];
-        if self.allowed_labels.contains(label) {
-            return None;
-        }
         let prefix = &name[..name.len() - registrable.len()];
+        let hit = self
+            .label_hit(label)
+            .or_else(|| self.flat_hit(name, prefix.is_empty()))
+            .or_else(|| label.contains(&b'-').then(|| self.lure(label)).flatten())
+            .or_else(|| self.subdomain(prefix))?;
+        (!self.allowed_labels.contains(label)).then_some(hit)
+    }
+
+    /// The registrable label: same skeleton, or one edit away.
+    fn label_hit(&self, label: &[u8]) -> Option<Hit<'_>> {
         let mut folded = Folded::default();
         folded.push_text(label);
         if let Some(hit) = self.exact_hit(folded.as_bytes(), None, Class::Skeleton) {
             return Some(hit);
         }
+        // A plain lower-case label is its own light skeleton.
+        if label
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return self.one_edit(label);
+        }
         let mut light = Folded::light();
         light.push_text(label);
-        if let Some(hit) = self.one_edit(light.as_bytes()) {
-            return Some(hit);
+        self.one_edit(light.as_bytes())
+    }
+
+    /// The whole name flattened (`gm.ail.com`, `gov-uk.com`); one edit
+    /// away only where the protected domain is itself a suffix (`gv.uk`
+    /// for gov.uk) and the name has no subdomains (`whole`). Folds the name
+    /// only when its first (or, for an edit, last) label could begin (end)
+    /// a key.
+    fn flat_hit(&self, name: &[u8], whole: bool) -> Option<Hit<'_>> {
+        let mut edge = Folded::default();
+        let first = name.split(|&b| b == b'.').next().unwrap_or_default();
+        edge.push_text(first);
+        let mut could = edge.as_bytes().len() < 2 || self.first2.contains(edge.as_bytes());
+        if whole && !could {
+            let last = name.rsplit(|&b| b == b'.').next().unwrap_or_default();
+            edge.clear();
+            edge.push_text(last);
+            let tail = edge.as_bytes();
+            could = tail.len() < 2 || self.last2.contains(&tail[tail.len() - 2..]);
+        }
+        if !could {
+            return None;
         }
         let mut flat = Folded::default();
         flat.push_text(name);
         if let Some(hit) = self.exact_hit(flat.as_bytes(), None, Class::Skeleton) {
             return Some(hit);
         }
+        if !whole {
+            return None;
+        }
         flat = Folded::light();
         flat.push_text(name);
-        // One edit on the whole name only where the protected domain is
-        // itself a suffix (`gv.uk` for gov.uk): no subdomains.
-        if prefix.is_empty()
-            && let Some(hit) = self.one_edit(flat.as_bytes())
-        {
-            return Some(hit);
-        }
-        if label.contains(&b'-')
-            && let Some(hit) = self.lure(label)
-        {
-            return Some(hit);
-        }
-        self.subdomain(prefix)
+        self.one_edit(flat.as_bytes())
     }
 
     /// Whether `name` is at or under a protected or allowed domain.
