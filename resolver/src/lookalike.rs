@@ -276,9 +276,38 @@ impl Detector {
         if name.is_empty() {
             return None;
         }
+        if !self.may_match(name) {
+            return None;
+        }
         // The trust probes last: most names are no candidate at all.
         let hit = self.candidate(name)?;
         (!self.is_trusted(name)).then_some(hit)
+    }
+
+    /// A cheap test before the public suffix lookup: every class needs a
+    /// label (or a hyphen-separated word of one) that begins like a key,
+    /// as typed or folded, or ends like a protected label. `xn--` labels
+    /// and words starting with a multi-letter look-alike always may.
+    fn may_match(&self, name: &[u8]) -> bool {
+        name.split(|&b| b == b'.' || b == b'-' || b == b'_')
+            .any(|word| {
+                let (Some(head), Some(tail)) =
+                    (word.get(..2), word.get(word.len().saturating_sub(2)..))
+                else {
+                    return !word.is_empty();
+                };
+                if word.starts_with(b"xn") || matches!(head, b"rn" | b"nn" | b"vv") {
+                    return true;
+                }
+                let folded = [
+                    fold::fold_char(char::from(head[0]), true),
+                    fold::fold_char(char::from(head[1]), true),
+                ];
+                let folded = folded.map(|b| b.unwrap_or(b'*'));
+                self.first2.contains(head)
+                    || self.first2.contains(&folded)
+                    || self.last2.contains(tail)
+            })
     }
 
     /// A look-alike match of `name`, before the trusted and allowed sets.
