@@ -291,22 +291,18 @@ impl Detector {
     fn may_match(&self, name: &[u8]) -> bool {
         name.split(|&b| b == b'.' || b == b'-' || b == b'_')
             .any(|word| {
-                let (Some(head), Some(tail)) =
-                    (word.get(..2), word.get(word.len().saturating_sub(2)..))
-                else {
+                let &[a, b, ..] = word else {
                     return !word.is_empty();
                 };
-                if word.starts_with(b"xn") || matches!(head, b"rn" | b"nn" | b"vv") {
+                let (y, z) = (word[word.len() - 2], word[word.len() - 1]);
+                // Byte compares, not slices: no memcmp calls on the query path.
+                if (a, b) == (b'x', b'n') || matches!((a, b), (b'r' | b'n', b'n') | (b'v', b'v')) {
                     return true;
                 }
-                let folded = [
-                    fold::fold_char(char::from(head[0]), true),
-                    fold::fold_char(char::from(head[1]), true),
-                ];
-                let folded = folded.map(|b| b.unwrap_or(b'*'));
-                self.first2.contains(head)
-                    || self.first2.contains(&folded)
-                    || self.last2.contains(tail)
+                let fold = |c: u8| fold::fold_char(char::from(c), true).unwrap_or(b'*');
+                self.first2.contains(&[a, b])
+                    || self.first2.contains(&[fold(a), fold(b)])
+                    || self.last2.contains(&[y, z])
             })
     }
 
