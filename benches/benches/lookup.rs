@@ -2,6 +2,10 @@
 //! run, same queries, on the 1.16M-domain maltrail list with a Zipf-skewed
 //! mix of benign Umbrella names, listed names and their subdomains.
 //!
+//! `fst_lookalike` is the list lookup followed, for names it does not
+//! block, by the look-alike check of the default `[lookalikes]` set, as on
+//! the query path (compare it with `fst` in the same group).
+//!
 //! Also: load time (mmap + verify). Compile time is printed once at set-up;
 //! BENCHMARKS.md times it with the CLI (`parapet-blocklist compile`).
 //! Run: `cargo bench -p parapet-benches --bench lookup`.
@@ -11,7 +15,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parapet_benches::{AhashSuffixSet, MALTRAIL, OwnedNameMap, UMBRELLA, query_mix, read_lines};
-use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
+use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec, Verdict};
+use parapet_resolver::lookalike::{LookalikeConfig, Lookalikes};
 
 /// Queries per measured iteration.
 const BATCH: usize = 20_000;
@@ -47,6 +52,7 @@ fn lookup(c: &mut Criterion) {
     let list = Blocklist::open(&path).expect("open artifact");
     let hashset = AhashSuffixSet::new(&listed);
     let owned = OwnedNameMap::new(&listed);
+    let lookalikes = Lookalikes::new(&LookalikeConfig::default()).expect("default set");
     let mixes = [
         (
             "lookup_mix",
@@ -81,6 +87,19 @@ fn lookup(c: &mut Criterion) {
                 queries
                     .iter()
                     .filter(|q| list.check_name(black_box(q)).is_block())
+                    .count()
+            })
+        });
+        g.bench_function("fst_lookalike", |b| {
+            b.iter(|| {
+                queries
+                    .iter()
+                    .filter(|q| match list.check_name(black_box(q)) {
+                        Verdict::None => {
+                            lookalikes.check(q.split('.').map(str::as_bytes)).is_some()
+                        }
+                        verdict => verdict.is_block(),
+                    })
                     .count()
             })
         });

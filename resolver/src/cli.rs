@@ -143,10 +143,11 @@ fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode 
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
+    let lookalikes = crate::lookalike::Lookalikes::new(&cfg.lookalikes).ok();
     let texts: Vec<String> = names
         .iter()
         .map(|name| {
-            crate::warning::explain(&list, name, &cfg.warning_page)
+            crate::warning::explain_with(&list, lookalikes.as_ref(), name, &cfg.warning_page)
                 .trim_end()
                 .to_string()
         })

@@ -36,6 +36,7 @@ use crate::answer_cache::{AnswerCache, Key};
 use crate::config::{BlockConfig, Config, PrivateAnswers};
 use crate::fastpath::{self, WireQuery};
 use crate::forward::{Cache, Forwarder, Upstream};
+use crate::lookalike::{self, LookalikeAction, Lookalikes, SharedLookalikes};
 use crate::metrics::Metrics;
 use crate::policy::{self, Trigger};
 use crate::ratelimit::{Limit, UdpLimits};
@@ -90,6 +91,15 @@ pub enum Outcome {
     /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482) or
     /// NXDOMAIN for Firefox's canary `use-application-dns.net`.
     Synthesised,
+    /// The name imitates a protected domain (`[lookalikes]`; the domain is
+    /// [`QueryEvent::matched`]): answered like a blocked name, or with
+    /// `action = "log"` forwarded and answered with this response code.
+    Lookalike {
+        /// Answered with the block action.
+        blocked: bool,
+        /// The response code sent.
+        rcode: ResponseCode,
+    },
 }
 
 impl Outcome {
@@ -106,6 +116,7 @@ impl Outcome {
             Outcome::FormErr => "formerr",
             Outcome::Rebinding => "rebinding",
             Outcome::Synthesised => "synthesised",
+            Outcome::Lookalike { .. } => "lookalike",
         }
     }
 }
@@ -135,7 +146,8 @@ pub struct QueryEvent<'a> {
     /// answers from the cache.
     pub upstream: Option<Duration>,
     /// For CNAME and answer-IP blocks: the CNAME target or address that
-    /// matched (resolve the rule with `list.rule_info(rule, matched)`).
+    /// matched (resolve the rule with `list.rule_info(rule, matched)`); for
+    /// a look-alike, the protected domain it imitates.
     pub matched: Option<&'a str>,
 }
 
@@ -183,6 +195,8 @@ struct Inner {
     /// cache off).
     answers: Option<Arc<AnswerCache>>,
     metrics: Option<Arc<Metrics>>,
+    /// The look-alike check (swapped on config reload).
+    lookalikes: SharedLookalikes,
 }
 
 impl std::fmt::Debug for Handler {
@@ -266,6 +280,7 @@ impl Handler {
                 details_wanted: false,
                 answers: AnswerCache::new(&config.upstream),
                 metrics: None,
+                lookalikes: Lookalikes::shared(&config.lookalikes),
             }),
         })
     }
@@ -295,6 +310,18 @@ impl Handler {
         &self.inner.list
     }
 
+    /// The look-alike check in service (swapped on config reload).
+    pub fn lookalikes(&self) -> &SharedLookalikes {
+        &self.inner.lookalikes
+    }
+
+    /// Whether a name the lists let through (wire labels) is a look-alike
+    /// the full path must answer: the fast paths and the answer cache skip
+    /// it, so a look-alike never gets a cached forwarded answer.
+    fn is_lookalike<'l>(&self, labels: impl Iterator<Item = &'l [u8]>) -> bool {
+        self.inner.lookalikes.load().check(labels).is_some()
+    }
+
     /// Answer a plain UDP query for a blocked name straight from its bytes
     /// into `out` (see [`crate::fastpath`]): same access control, rate
     /// limit, answer and observers as the full path. Returns `false`, having
@@ -312,6 +339,7 @@ impl Handler {
         let list = inner.list.load();
         let rule = match query.check(&list) {
             Verdict::Block(rule) => rule,
+            Verdict::None if self.is_lookalike(query.labels()) => return false,
             Verdict::Allow(_) | Verdict::None => {
                 let started = started.unwrap_or_else(Instant::now);
                 return self.answer_udp_cached(&query, client, &list, started, out);
@@ -467,7 +495,10 @@ impl Handler {
         if self.admits(client.ip()) {
             let started = Instant::now();
             let list = inner.list.load_full();
-            if !matches!(query.check(&list), Verdict::Block(_)) {
+            let verdict = query.check(&list);
+            let lookalike =
+                || matches!(verdict, Verdict::None) && self.is_lookalike(query.labels());
+            if !matches!(verdict, Verdict::Block(_)) && !lookalike() {
                 let mut out = Vec::new();
                 let max = usize::from(u16::MAX);
                 if self.answer_cached(
@@ -678,10 +709,22 @@ impl Handler {
         }
 
         // 3. Policy check on the name.
+        let mut imitates = None;
         let exception = match policy::check_name(list, name) {
             Verdict::Block(rule) => return self.blocked(list, name, qtype, Trigger::Name, rule),
             Verdict::Allow(rule) => policy::uninspected_allow(list, rule),
-            Verdict::None => None,
+            Verdict::None => {
+                // 3b. Look-alikes of protected domains.
+                let lookalikes = inner.lookalikes.load();
+                if let Some(hit) = lookalikes.check(name.iter()) {
+                    debug!(query = %name, imitates = hit.imitates, class = ?hit.class, "look-alike");
+                    if lookalikes.action() == LookalikeAction::Block {
+                        return self.lookalike_blocked(name, qtype, hit.imitates);
+                    }
+                    imitates = Some(hit.imitates.to_string());
+                }
+                None
+            }
         };
         // ANY gets a minimal answer (RFC 8482), not every record set.
         if qtype == RecordType::ANY {
@@ -721,7 +764,12 @@ impl Handler {
                 if let Some(reply) = self.rebinding(name, qtype, &upstream) {
                     return (Outcome::Rebinding, reply);
                 }
-                if upstream.from_cache {
+                if imitates.is_some() {
+                    Outcome::Lookalike {
+                        blocked: false,
+                        rcode: upstream.rcode,
+                    }
+                } else if upstream.from_cache {
                     Outcome::Cached {
                         rcode: upstream.rcode,
                     }
@@ -746,10 +794,31 @@ impl Handler {
             dropped: false,
             trace: Trace {
                 upstream: upstream_time,
-                matched: None,
+                matched: imitates,
             },
         };
         (outcome, reply)
+    }
+
+    /// The block answer to a look-alike of `imitates`: EDE 15 names it.
+    fn lookalike_blocked(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        imitates: &str,
+    ) -> (Outcome, Reply) {
+        let synth = answer::blocked(&self.inner.block, name, qtype);
+        let rcode = synth.rcode;
+        let mut reply = Reply::synthesised(synth);
+        reply.ede = Some((answer::EDE_BLOCKED, lookalike::config::ede_text(imitates)));
+        reply.trace.matched = Some(imitates.to_string());
+        (
+            Outcome::Lookalike {
+                blocked: true,
+                rcode,
+            },
+            reply,
+        )
     }
 
     /// The block answer replacing `upstream` when it holds a private

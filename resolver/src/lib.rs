@@ -35,6 +35,7 @@ pub mod fdlimit;
 pub mod forward;
 pub mod handler;
 pub mod listen;
+pub mod lookalike;
 pub mod metrics;
 pub mod policy;
 pub mod profile;

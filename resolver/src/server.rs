@@ -154,10 +154,11 @@ impl ServerBuilder {
             bind,
         )?;
         let warning_addrs = warning.http_addrs();
-        let warning_task = tokio::spawn(crate::warning::serve(
+        let warning_task = tokio::spawn(crate::warning::serve_with_lookalikes(
             warning,
             config.warning_page.clone(),
             list.clone(),
+            Some(handler.lookalikes().clone()),
             Some(Arc::clone(&metrics)),
             shutdown.clone(),
         ));
@@ -290,23 +291,28 @@ impl RunningServer {
 }
 
 /// Serve `config` until `shutdown` is cancelled or SIGTERM/SIGINT arrives;
-/// SIGHUP reloads the list.
+/// SIGHUP reloads the list and the config's `[lookalikes]`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let source_file = config.source_file.clone();
     let server = ServerBuilder::new(config).start(shutdown.clone()).await?;
+    let lookalikes = source_file.map(|p| (p, server.handler().lookalikes().clone()));
     spawn_signal_handler(
         shutdown,
         server.reload().clone(),
         server.query_log().clone(),
+        lookalikes,
     );
     server.wait().await
 }
 
-/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list and
-/// reopen the query log (for logrotate).
+/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list, reopen
+/// the query log (for logrotate) and re-read `[lookalikes]` from the config
+/// file (`lookalikes`: the file and the check in service).
 pub fn spawn_signal_handler(
     shutdown: CancellationToken,
     reload: ReloadHandle,
     query_log: QueryLog,
+    lookalikes: Option<(std::path::PathBuf, crate::lookalike::SharedLookalikes)>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
@@ -327,6 +333,9 @@ pub fn spawn_signal_handler(
                     info!("SIGHUP received: reloading the list, reopening the query log");
                     reload.trigger();
                     query_log.reopen();
+                    if let Some((path, shared)) = &lookalikes {
+                        crate::lookalike::config::reload(path, shared);
+                    }
                 }
             }
         }

@@ -92,12 +92,17 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Query log (off by default).
     pub query_log: QueryLogConfig,
+    /// Look-alikes of protected domains.
+    pub lookalikes: crate::lookalike::LookalikeConfig,
     /// Feeds for `parapet-blocklist update`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub feeds: Vec<FeedConfig>,
     /// Directory relative paths were resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this was read from (re-read on SIGHUP for `[lookalikes]`).
+    #[serde(skip)]
+    pub source_file: Option<PathBuf>,
 }
 
 /// `[server]`
@@ -527,7 +532,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    parse(&text, &base, &path.display().to_string())
+    let mut config = parse(&text, &base, &path.display().to_string())?;
+    config.source_file = Some(path.to_path_buf());
+    Ok(config)
 }
 
 /// Validate config text; relative paths are resolved against `base_dir`.

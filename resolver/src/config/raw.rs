@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// `[query_log]`
     #[serde(default)]
     pub query_log: RawQueryLog,
+    /// `[lookalikes]` (owned by the look-alike module).
+    #[serde(default)]
+    pub lookalikes: crate::lookalike::config::RawLookalikes,
     /// `[[feeds]]` (read by `parapet-blocklist update --config`).
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,

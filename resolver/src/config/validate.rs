@@ -370,6 +370,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     // [query_log]
     let query_log = validate_query_log(raw.query_log, &resolve, &mut is);
 
+    // [lookalikes]
+    let (lookalikes, issues) = raw.lookalikes.validate();
+    for (key, message) in issues {
+        is.push(key, message);
+    }
+
     // [[feeds]]
     // The updater's own checks (url or path, format, plain http without a
     // pin or key, ...), so that check-config reports them too.
@@ -421,8 +427,10 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         warning_page: raw.warning_page,
         metrics,
         query_log,
+        lookalikes,
         feeds,
         base_dir: base_dir.to_path_buf(),
+        source_file: None,
     })
 }
 

@@ -80,6 +80,9 @@ label_values! {
         /// Answered by parapet itself, not forwarded: a minimal `ANY`
         /// answer (RFC 8482) or the `use-application-dns.net` canary.
         Synthesised => "synthesised",
+        /// A look-alike of a protected domain, forwarded because
+        /// `[lookalikes] action = "log"` (blocked ones count as `blocked`).
+        Lookalike => "lookalike",
     }
 }
 
@@ -116,6 +119,8 @@ label_values! {
         /// A private address in the upstream answer (`[block]
         /// private_answers = "block"`, DNS rebinding protection).
         Rebinding => "rebinding",
+        /// The query name imitates a protected domain (`[lookalikes]`).
+        Lookalike => "lookalike",
     }
 }
 

@@ -16,9 +16,9 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised, lookalike) |
 //! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
-//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding) |
+//! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding, lookalike) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |

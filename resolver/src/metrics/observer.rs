@@ -2,6 +2,7 @@
 
 use super::{Metrics, OutcomeKind, Trigger};
 use crate::handler::{Observer, Outcome, QueryEvent};
+use crate::lookalike::config::LOOKALIKE_CATEGORY;
 use crate::policy;
 
 impl From<&Outcome> for OutcomeKind {
@@ -17,6 +18,8 @@ impl From<&Outcome> for OutcomeKind {
             Outcome::FormErr => OutcomeKind::Formerr,
             Outcome::Rebinding => OutcomeKind::Blocked,
             Outcome::Synthesised => OutcomeKind::Synthesised,
+            Outcome::Lookalike { blocked: true, .. } => OutcomeKind::Blocked,
+            Outcome::Lookalike { blocked: false, .. } => OutcomeKind::Lookalike,
         }
     }
 }
@@ -41,6 +44,9 @@ impl Observer for Metrics {
                 self.record_block(trigger.into(), event.list.source_of(rule).category)
             }
             Outcome::Rebinding => self.record_block(Trigger::Rebinding, None),
+            Outcome::Lookalike { blocked: true, .. } => {
+                self.record_block(Trigger::Lookalike, Some(LOOKALIKE_CATEGORY))
+            }
             _ => {}
         }
     }

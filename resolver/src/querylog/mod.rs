@@ -219,7 +219,10 @@ impl QueryLog {
     pub fn wants(&self, outcome: OutcomeKind) -> bool {
         match &self.inner {
             None => false,
-            Some(inner) => inner.mode == LogMode::All || outcome == OutcomeKind::Blocked,
+            Some(inner) => {
+                inner.mode == LogMode::All
+                    || matches!(outcome, OutcomeKind::Blocked | OutcomeKind::Lookalike)
+            }
         }
     }
 

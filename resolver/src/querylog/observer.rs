@@ -6,6 +6,7 @@ use parapet_blocklist::{Blocklist, RuleInfo, RuleRef};
 
 use super::{QueryLog, QueryRecord};
 use crate::handler::{Observer, Outcome, QueryEvent};
+use crate::lookalike::config::LOOKALIKE_CATEGORY;
 use crate::metrics::OutcomeKind;
 
 impl Observer for QueryLog {
@@ -30,6 +31,7 @@ impl Observer for QueryLog {
                 (None, Some(rule_info(event.list, rule, &name)))
             }
             Outcome::Rebinding => (Some(crate::metrics::Trigger::Rebinding), None),
+            Outcome::Lookalike { .. } => (Some(crate::metrics::Trigger::Lookalike), None),
             _ => (None, None),
         };
         let mut record = QueryRecord::new(
@@ -41,6 +43,12 @@ impl Observer for QueryLog {
         );
         record.upstream = event.upstream;
         record.trigger = trigger;
+        if let (Outcome::Lookalike { .. }, Some(imitates)) = (event.outcome, event.matched) {
+            // The rule is the protected domain imitated.
+            record.rule = Some(imitates.to_string());
+            record.source = Some("lookalikes".to_string());
+            record.category = Some(LOOKALIKE_CATEGORY.to_string());
+        }
         if let Some(info) = rule {
             record.rule = Some(info.pattern);
             record.source = Some(info.source);

@@ -19,6 +19,7 @@
 //! and [`notice::Notice::to_text`] as text. [`host`] turns the hostile
 //! `Host` header into something safe to look up and show.
 
+use crate::lookalike::{self, Lookalikes};
 use std::net::{IpAddr, SocketAddr};
 
 use parapet_blocklist::{Blocklist, Verdict};
@@ -29,7 +30,7 @@ pub mod page;
 mod server;
 mod tls_reset;
 
-pub use server::{BindError, WarningListeners, serve};
+pub use server::{BindError, WarningListeners, serve, serve_with_lookalikes};
 
 /// Port of the warning page when `listen` is not set.
 pub const DEFAULT_PORT: u16 = 80;
@@ -168,9 +169,22 @@ fn default_addrs(sinkholes: &[IpAddr], port: u16) -> Vec<SocketAddr> {
 /// page; otherwise one line saying it is not blocked, or which exception
 /// allows it.
 pub fn explain(lists: &Blocklist, name: &str, config: &WarningPageConfig) -> String {
+    explain_with(lists, None, name, config)
+}
+
+/// [`explain`], also checking look-alikes of the protected domains.
+pub fn explain_with(
+    lists: &Blocklist,
+    lookalikes: Option<&Lookalikes>,
+    name: &str,
+    config: &WarningPageConfig,
+) -> String {
     let input = strip_url(name.trim());
     let notice = match host::Host::parse(Some(input.as_bytes())) {
         host::Host::Name(host) => match lists.check_name(&host.ascii) {
+            Verdict::None if let Some(imitates) = imitated(lookalikes, &host.ascii) => {
+                notice::blocked(&host, &lookalike::config::rule_info(&imitates), config)
+            }
             Verdict::Block(rule) => {
                 notice::blocked(&host, &lists.rule_info(rule, &host.ascii), config)
             }
@@ -195,6 +209,12 @@ pub fn explain(lists: &Blocklist, name: &str, config: &WarningPageConfig) -> Str
         host::Host::Missing => notice::not_a_name(""),
     };
     notice.to_text()
+}
+
+/// The protected domain `ascii` imitates, if any.
+pub(crate) fn imitated(lookalikes: Option<&Lookalikes>, ascii: &str) -> Option<String> {
+    let labels = ascii.trim_end_matches('.').split('.').map(str::as_bytes);
+    Some(lookalikes?.check(labels)?.imitates.to_string())
 }
 
 /// `https://evil.example/login?x` → `evil.example`: people paste links.

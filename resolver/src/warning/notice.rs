@@ -5,6 +5,7 @@
 //! [`Notice::to_text`] as plain text for the terminal, so both say exactly the
 //! same thing and the wording lives only here.
 
+use crate::lookalike::config::LOOKALIKE_CATEGORY;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -159,6 +160,14 @@ fn category_words(category: &str) -> String {
 
 /// The sentence saying what a matched rule means.
 fn why_spans(rule: &RuleInfo) -> Vec<Span> {
+    if rule.category.as_deref() == Some(LOOKALIKE_CATEGORY) {
+        let real = &rule.pattern;
+        return vec![text(format!(
+            "This site's name imitates {real}; the real one is {real}. A name made to look \
+             like a site you trust is a common trick to steal passwords: type {real} \
+             yourself or use a bookmark."
+        ))];
+    }
     let mut spans = match rule.category.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(category) => vec![text(format!(
             "It is on a list of known dangerous sites, as {}.",
@@ -211,7 +220,8 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
     }
 
     let mut why = why_spans(rule);
-    let covers_parent = rule.pattern.trim_start_matches(['*', '.', '=']) != host.ascii;
+    let covers_parent = rule.pattern.trim_start_matches(['*', '.', '=']) != host.ascii
+        && rule.category.as_deref() != Some(LOOKALIKE_CATEGORY);
     if covers_parent {
         why.push(text(" The whole site "));
         why.push(Span::Code(rule.pattern.clone()));

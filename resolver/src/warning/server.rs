@@ -7,6 +7,7 @@
 //! room), request headers within `header_timeout_secs` and 16 KiB, one
 //! request per connection, and a hard deadline per connection.
 
+use crate::lookalike::SharedLookalikes;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -147,6 +148,8 @@ fn bind_all(
 struct State {
     config: WarningPageConfig,
     lists: SharedBlocklist,
+    /// The look-alike check in service (`None`: not shown).
+    lookalikes: Option<SharedLookalikes>,
     metrics: Option<Arc<Metrics>>,
     header_timeout: Duration,
 }
@@ -166,6 +169,22 @@ pub async fn serve(
     metrics: Option<Arc<Metrics>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    serve_with_lookalikes(listeners, config, lists, None, metrics, shutdown).await
+}
+
+/// [`serve`], also explaining look-alikes of the protected domains
+/// (`lookalikes`: the check in service, swapped on reload).
+///
+/// # Errors
+/// A listener that cannot be registered with the tokio runtime.
+pub async fn serve_with_lookalikes(
+    listeners: WarningListeners,
+    config: WarningPageConfig,
+    lists: SharedBlocklist,
+    lookalikes: Option<SharedLookalikes>,
+    metrics: Option<Arc<Metrics>>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     let table = Arc::new(ConnTable::new(
         config.max_connections,
         config.max_connections_per_client,
@@ -177,6 +196,7 @@ pub async fn serve(
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
         config,
         lists,
+        lookalikes,
         metrics,
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -296,6 +316,18 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
                 Verdict::Block(rule) => {
                     let info = lists.rule_info(rule, &name.ascii);
                     tracing::debug!(host = %name.ascii, rule = %info.pattern, source = %info.source, "warning page shown");
+                    (
+                        WarningView::Blocked,
+                        notice::blocked(name, &info, &state.config),
+                    )
+                }
+                Verdict::None
+                    if let Some(imitates) = super::imitated(
+                        state.lookalikes.as_ref().map(|l| l.load_full()).as_deref(),
+                        &name.ascii,
+                    ) =>
+                {
+                    let info = crate::lookalike::config::rule_info(&imitates);
                     (
                         WarningView::Blocked,
                         notice::blocked(name, &info, &state.config),

@@ -17,6 +17,7 @@ mod forwarding;
 mod inspection;
 mod list_sources;
 mod listeners;
+mod lookalikes;
 mod observe;
 mod one_address;
 mod ratelimit;

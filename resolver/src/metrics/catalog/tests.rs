@@ -44,11 +44,13 @@ fn exercise_every_label(m: &Metrics) {
             m.record_query(*p, *o);
         }
     }
-    for (t, category) in
-        Trigger::ALL
-            .iter()
-            .zip([Some("phishing"), None, Some("unknown"), Some("phishing")])
-    {
+    for (t, category) in Trigger::ALL.iter().zip([
+        Some("phishing"),
+        None,
+        Some("unknown"),
+        Some("phishing"),
+        None,
+    ]) {
         m.record_block(*t, category);
     }
     for a in RateLimitAction::ALL {
