@@ -106,6 +106,10 @@ struct Entry {
     inserted_ms: u64,
     /// The list snapshot the answer was inspected against.
     list: Weak<Blocklist>,
+    /// The look-alike check the name passed (the low 32 bits of
+    /// [`crate::lookalike::Lookalikes::generation`]: a reload a second
+    /// for a century to wrap).
+    checked: u32,
     outcome: Outcome,
 }
 
@@ -229,14 +233,28 @@ impl AnswerCache {
         &self.shards[h % SHARDS]
     }
 
-    /// Answer `query` from the cache into `out` if a fresh entry made
-    /// against `list` exists and fits in `max_size`; returns the outcome
-    /// recorded with it.
+    /// [`AnswerCache::answer_checked`] under look-alike check 0 (tests).
+    #[cfg(test)]
     pub fn answer(
         &self,
         key: &Key,
         query: &WireQuery<'_>,
         list: &Arc<Blocklist>,
+        max_size: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
+        self.answer_checked(key, query, list, 0, max_size, out)
+    }
+
+    /// Answer `query` from the cache into `out` if a fresh entry made
+    /// against `list`, whose name passed look-alike check `checked`, exists
+    /// and fits in `max_size`; returns the outcome recorded with it.
+    pub fn answer_checked(
+        &self,
+        key: &Key,
+        query: &WireQuery<'_>,
+        list: &Arc<Blocklist>,
+        checked: u64,
         max_size: usize,
         out: &mut Vec<u8>,
     ) -> Option<Outcome> {
@@ -247,6 +265,7 @@ impl AnswerCache {
         if now_ms >= e.expires_ms()
             || response.len() > max_size
             || Weak::as_ptr(&e.list) != Arc::as_ptr(list)
+            || e.checked != checked as u32
         {
             return None;
         }
@@ -274,10 +293,24 @@ impl AnswerCache {
         Some(outcome)
     }
 
-    /// Keep `response` (as sent to the query with `key`) for repeats, if it
-    /// is a complete, cacheable answer with a positive smallest TTL and at
-    /// most [`MAX_KEPT`] bytes.
+    /// [`AnswerCache::insert_checked`] under look-alike check 0 (tests).
+    #[cfg(test)]
     pub fn insert(&self, key: &Key, response: &[u8], list: &Arc<Blocklist>, outcome: Outcome) {
+        self.insert_checked(key, response, list, 0, outcome);
+    }
+
+    /// Keep `response` (as sent to the query with `key`, whose name passed
+    /// look-alike check `checked`) for repeats, if it is a complete,
+    /// cacheable answer with a positive smallest TTL and at most
+    /// [`MAX_KEPT`] bytes.
+    pub fn insert_checked(
+        &self,
+        key: &Key,
+        response: &[u8],
+        list: &Arc<Blocklist>,
+        checked: u64,
+        outcome: Outcome,
+    ) {
         if response.len() > MAX_KEPT {
             return;
         }
@@ -310,6 +343,7 @@ impl AnswerCache {
             keep,
             inserted_ms: now_ms,
             list: Arc::downgrade(list),
+            checked: checked as u32,
             outcome,
         };
         let Ok(mut shard) = self.shard(key).lock() else {

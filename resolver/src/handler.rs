@@ -208,6 +208,10 @@ impl std::fmt::Debug for Handler {
     }
 }
 
+/// The list a query was checked against and the generation of the
+/// look-alike check it passed: an answer-cache entry is tied to both.
+type Checked = (Arc<Blocklist>, u64);
+
 /// A response body on its way out.
 struct Reply {
     rcode: ResponseCode,
@@ -315,13 +319,6 @@ impl Handler {
         &self.inner.lookalikes
     }
 
-    /// Whether a name the lists let through (wire labels) is a look-alike
-    /// the full path must answer: the fast paths and the answer cache skip
-    /// it, so a look-alike never gets a cached forwarded answer.
-    fn is_lookalike<'l>(&self, labels: impl Iterator<Item = &'l [u8]>) -> bool {
-        self.inner.lookalikes.load().check(labels).is_some()
-    }
-
     /// Answer a plain UDP query for a blocked name straight from its bytes
     /// into `out` (see [`crate::fastpath`]): same access control, rate
     /// limit, answer and observers as the full path. Returns `false`, having
@@ -339,7 +336,6 @@ impl Handler {
         let list = inner.list.load();
         let rule = match query.check(&list) {
             Verdict::Block(rule) => rule,
-            Verdict::None if self.is_lookalike(query.labels()) => return false,
             Verdict::Allow(_) | Verdict::None => {
                 let started = started.unwrap_or_else(Instant::now);
                 return self.answer_udp_cached(&query, client, &list, started, out);
@@ -421,7 +417,10 @@ impl Handler {
         let Some(key) = Key::of(query) else {
             return false;
         };
-        let Some(mut outcome) = cache.answer(&key, query, list, max_size, out) else {
+        // An entry is only served under the look-alike check its name passed.
+        let checked = inner.lookalikes.load().generation();
+        let Some(mut outcome) = cache.answer_checked(&key, query, list, checked, max_size, out)
+        else {
             return false;
         };
         let lookup = started.elapsed();
@@ -495,10 +494,7 @@ impl Handler {
         if self.admits(client.ip()) {
             let started = Instant::now();
             let list = inner.list.load_full();
-            let verdict = query.check(&list);
-            let lookalike =
-                || matches!(verdict, Verdict::None) && self.is_lookalike(query.labels());
-            if !matches!(verdict, Verdict::Block(_)) && !lookalike() {
+            if !matches!(query.check(&list), Verdict::Block(_)) {
                 let mut out = Vec::new();
                 let max = usize::from(u16::MAX);
                 if self.answer_cached(
@@ -514,7 +510,7 @@ impl Handler {
                 }
             }
         }
-        let (info, outcome, list, bytes) = self
+        let (info, outcome, (list, checked), bytes) = self
             .handle_capturing(request, response_handle, Cache::Answers, true)
             .await;
         if let Some(bytes) = bytes
@@ -525,7 +521,7 @@ impl Handler {
                     | Outcome::AllowedByException { .. }
             )
         {
-            cache.insert(&key, &bytes, &list, outcome);
+            cache.insert_checked(&key, &bytes, &list, checked, outcome);
         }
         info
     }
@@ -565,7 +561,7 @@ impl Handler {
             (Some(_), Some(_)) => Cache::Answers,
             _ => Cache::Full,
         };
-        let (info, outcome, list) = self.handle(request, response_handle, cache).await;
+        let (info, outcome, (list, checked)) = self.handle(request, response_handle, cache).await;
         if let (Some(cache), Some(key), Some(bytes)) = (&self.inner.answers, key, sent.get())
             && matches!(
                 outcome,
@@ -574,7 +570,7 @@ impl Handler {
                     | Outcome::AllowedByException { .. }
             )
         {
-            cache.insert(&key, bytes, &list, outcome);
+            cache.insert_checked(&key, bytes, &list, checked, outcome);
         }
         info
     }
@@ -584,11 +580,11 @@ impl Handler {
         request: &Request,
         response_handle: R,
         cache: Cache,
-    ) -> (ResponseInfo, Outcome, Arc<Blocklist>) {
-        let (info, outcome, list, _) = self
+    ) -> (ResponseInfo, Outcome, Checked) {
+        let (info, outcome, checked, _) = self
             .handle_capturing(request, response_handle, cache, false)
             .await;
-        (info, outcome, list)
+        (info, outcome, checked)
     }
 
     /// [`Self::handle`], also returning the response encoded without a size
@@ -599,12 +595,13 @@ impl Handler {
         response_handle: R,
         cache: Cache,
         capture: bool,
-    ) -> (ResponseInfo, Outcome, Arc<Blocklist>, Option<Vec<u8>>) {
+    ) -> (ResponseInfo, Outcome, Checked, Option<Vec<u8>>) {
         let started = Instant::now();
-        // The snapshot this query is checked against, kept to the end even if
-        // a reload swaps the list meanwhile.
+        // The snapshots this query is checked against, kept to the end even
+        // if a reload swaps them meanwhile.
         let list = self.inner.list.load_full();
-        let (outcome, mut reply) = self.decide(request, &list, cache).await;
+        let lookalikes = self.inner.lookalikes.load_full();
+        let (outcome, mut reply) = self.decide(request, &list, &lookalikes, cache).await;
         let rcode = reply.rcode;
         let trace = std::mem::take(&mut reply.trace);
         let (info, captured) = if !capture {
@@ -626,7 +623,8 @@ impl Handler {
             )
         };
         self.observe(request, &list, outcome, rcode, &trace, started);
-        (info, outcome, list, captured)
+        let checked = lookalikes.generation();
+        (info, outcome, (list, checked), captured)
     }
 
     fn notify(&self, event: &QueryEvent<'_>) {
@@ -672,7 +670,13 @@ impl Handler {
 
     /// The query path for one request; returns the outcome and the reply.
     /// `cache` is the hickory cache a forwarded lookup uses.
-    async fn decide(&self, request: &Request, list: &Blocklist, cache: Cache) -> (Outcome, Reply) {
+    async fn decide(
+        &self,
+        request: &Request,
+        list: &Blocklist,
+        lookalikes: &Lookalikes,
+        cache: Cache,
+    ) -> (Outcome, Reply) {
         let inner = &*self.inner;
 
         // 1. Access control and 2. rate limit.
@@ -715,7 +719,6 @@ impl Handler {
             Verdict::Allow(rule) => policy::uninspected_allow(list, rule),
             Verdict::None => {
                 // 3b. Look-alikes of protected domains.
-                let lookalikes = inner.lookalikes.load();
                 if let Some(hit) = lookalikes.check(name.iter()) {
                     debug!(query = %name, imitates = hit.imitates, class = ?hit.class, "look-alike");
                     if lookalikes.action() == LookalikeAction::Block {

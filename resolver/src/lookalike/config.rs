@@ -88,6 +88,16 @@ impl RawLookalikes {
 pub struct Lookalikes {
     detector: Detector,
     action: LookalikeAction,
+    /// Distinct for every check built in this process: answer-cache
+    /// entries are tied to the check they passed ([`Lookalikes::generation`]).
+    generation: u64,
+}
+
+/// The generation of the next check built.
+static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The check in service, swapped whole when the config is reloaded.
@@ -103,6 +113,7 @@ impl Lookalikes {
         Ok(Lookalikes {
             detector,
             action: config.action,
+            generation: next_generation(),
         })
     }
 
@@ -111,12 +122,19 @@ impl Lookalikes {
     pub fn shared(config: &LookalikeConfig) -> SharedLookalikes {
         let lookalikes = Lookalikes::new(config).unwrap_or_else(|e| {
             tracing::error!(error = %e, "[lookalikes] refused; the default set protects");
-            Lookalikes::new(&LookalikeConfig::default()).unwrap_or(Lookalikes {
+            Lookalikes::new(&LookalikeConfig::default()).unwrap_or_else(|_| Lookalikes {
                 detector: Detector::default(),
                 action: LookalikeAction::Off,
+                generation: next_generation(),
             })
         });
         Arc::new(ArcSwap::from_pointee(lookalikes))
+    }
+
+    /// This check's generation: an answer cached under another check (the
+    /// config was reloaded since) is not served.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The configured action.
