@@ -614,7 +614,8 @@ impl Handler {
             let info = send(request, response_handle, &reply).await;
             (info, own.peek())
         } else {
-            // Other handles (hickory's TCP) take records: encode a copy.
+            // Other handles (a caller's own ResponseHandler) take records:
+            // encode a copy.
             let capturer = CapturedResponse::default();
             send(request, capturer.clone(), &reply).await;
             (
@@ -928,7 +929,8 @@ fn write_limited(query: &WireQuery<'_>, limit: Limit, out: &mut Vec<u8>) {
 
 /// Send an answer from the encoded-answer cache. DoT and DoH capture
 /// answers as bytes ([`CapturedResponse`]): they get these as they are.
-/// Other [`ResponseHandler`]s (hickory's TCP listener) only take records:
+/// Other [`ResponseHandler`]s (a caller's own; every parapet listener
+/// captures bytes) only take records:
 /// decode it and hand them over (sections, flags and EDNS as cached and
 /// patched).
 async fn send_encoded<R: ResponseHandler>(

@@ -3,13 +3,16 @@
 //! The query path (DESIGN.md), each stage in its module:
 //!
 //! ```text
-//! client ─▶ listener (UDP, TCP, DoT, DoH)            server
+//! client ─▶ listener (UDP, TCP, DoT, DoH)            server, udp, transport
+//!           (connection caps)                        conntable
 //!        ─▶ access control                           access
-//!        ─▶ rate limit                               ratelimit
+//!        ─▶ rate limit (UDP: drop / TC slip)         ratelimit
 //!        ─▶ policy check (one pass over the name)    policy
 //!             ├─ hit  ─▶ sinkhole answer + EDE 15    answer
-//!             └─ miss ─▶ forward (cached)            forward
-//!                       ─▶ inspect CNAMEs, A/AAAA    policy
+//!             └─ miss ─▶ answer cache                answer_cache
+//!                       ─▶ look-alike check          lookalike
+//!                       ─▶ forward                   forward
+//!                       ─▶ inspect CNAMEs, A/AAAA    policy, rebinding
 //!        ─▶ observe(Outcome): metrics, query log     handler
 //! ```
 //!
