@@ -6,9 +6,10 @@
 //!   for any query through the handler.
 //! * `handler/blocked`: a blocked name (A), sinkhole + EDE 15.
 //! * `handler/forwarded_cached`: a forwarded name whose answer is in the
-//!   cache (upstream queried once during set-up), through `exchange` as
-//!   DoT and DoH queries go: since the answer cache serves stream
-//!   transports too (930de76), a hit on the encoded-answer cache.
+//!   resolver cache (upstream queried once during set-up), through
+//!   `exchange` with `Protocol::Udp`: the handler's full path (decode,
+//!   access, policy, look-alike check, resolver cache, inspection, encode),
+//!   not the encoded-answer cache that stream transports hit first.
 //! * `handler/udp_cached`: the same query as a UDP datagram answered in the
 //!   receive loop from the encoded-answer cache (warmed with one query to the
 //!   real UDP listener): copy, patch ID/TTLs, observers; no send.
