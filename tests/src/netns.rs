@@ -37,9 +37,9 @@ const INSIDE: &str = "PARAPET_NETNS_ADDRS";
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Whether this process is the child inside the namespace. Also sets the
-/// namespace up (once): `lo` up, the addresses added, a tmpfs on
-/// `/var/log` with `/var/log/parapet` in it (the systemd unit's
-/// `LogsDirectory`).
+/// namespace up (once): `lo` up, the addresses added, an empty tmpfs on
+/// `/var/log` (parapet creates `/var/log/parapet` itself, as a config run
+/// outside systemd needs).
 ///
 /// # Panics
 /// A setup command fails inside the namespace.
@@ -57,7 +57,6 @@ pub fn inside() -> bool {
             run("ip", &["address", "add", addr, "dev", "lo"]);
         }
         run("mount", &["-t", "tmpfs", "tmpfs", "/var/log"]);
-        run("mkdir", &["-p", "/var/log/parapet"]);
     });
     true
 }

@@ -138,16 +138,44 @@ fn wants_follows_the_mode() {
 #[test]
 fn unwritable_path_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // A file where the log's directory should be: it cannot be created.
+    std::fs::write(dir.path().join("not-a-dir"), "").expect("write");
     let config = QueryLogConfig {
-        path: Some(dir.path().join("missing-dir/query.log")),
+        path: Some(dir.path().join("not-a-dir/query.log")),
         ..QueryLogConfig::default()
     };
-    let error =
-        QueryLog::open(&config, Arc::new(Metrics::new())).expect_err("directory does not exist");
-    assert!(
-        error.to_string().contains("missing-dir/query.log"),
-        "{error}"
-    );
+    let error = QueryLog::open(&config, Arc::new(Metrics::new())).expect_err("directory is a file");
+    assert!(error.to_string().contains("not-a-dir/query.log"), "{error}");
+}
+
+#[test]
+fn a_missing_log_directory_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("var/log/parapet");
+    let config = QueryLogConfig {
+        path: Some(logs.join("queries.log")),
+        ..QueryLogConfig::default()
+    };
+    QueryLog::open(&config, Arc::new(Metrics::new())).expect("directory created");
+    let mode = std::fs::metadata(&logs)
+        .expect("log directory")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o750 & !umask_bits(), "{mode:o}");
+    assert!(logs.join("queries.log").is_file());
+}
+
+/// The bits the process umask clears (read from /proc; 0o022 if unknown).
+fn umask_bits() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 /// Wait until `path` holds `lines` lines (or the deadline passes) and

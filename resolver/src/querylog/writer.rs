@@ -37,11 +37,38 @@ enum Sink {
     File(tokio::fs::File),
 }
 
+/// Create the log's directory (mode 0750) when it is missing, as the
+/// systemd unit's `LogsDirectory` does: a config naming
+/// `/var/log/parapet/queries.log` then starts outside systemd too.
+fn create_parent(path: &std::path::Path) -> io::Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o750);
+    builder.create(dir).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "query log {}: cannot create {}: {error}",
+                path.display(),
+                dir.display()
+            ),
+        )
+    })
+}
+
 impl Sink {
     fn open(target: &LogTarget) -> io::Result<Sink> {
         match target {
             LogTarget::Stdout => Ok(Sink::Stdout(tokio::io::stdout())),
             LogTarget::File(path) => {
+                create_parent(path)?;
                 let mut options = std::fs::OpenOptions::new();
                 options.create(true).append(true);
                 #[cfg(unix)]
