@@ -3,28 +3,13 @@
 //! with a WARN and `parapet_list_block_rules 0`, and the updater's per-feed
 //! metrics (`feeds.prom` beside the artifact) appear in `/metrics`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use parapet_blocklist::feed::{self, UpdateConfig, UpdateOptions};
 
 mod support;
-use support::{DEADLINE, Proc};
-
-fn scrape(addr: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
-        .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
+use support::{DEADLINE, Proc, scrape};
 
 /// The value of the sample whose series is exactly `series`.
 fn sample(text: &str, series: &str) -> Option<f64> {

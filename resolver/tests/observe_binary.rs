@@ -2,26 +2,11 @@
 //! "metrics listening on" line says, and the query log reopened on SIGHUP
 //! after logrotate renamed it.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{DEADLINE, Proc, query_a};
-
-fn scrape(addr: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
-        .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
+use support::{DEADLINE, Proc, query_a, scrape};
 
 /// Wait until `path` exists and holds a line containing `needle`.
 fn wait_for_line(path: &Path, needle: &str) -> String {

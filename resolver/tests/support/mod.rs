@@ -1,6 +1,6 @@
 //! Shared by the tests that run the real `parapet` binary: a process whose
 //! log lines can be waited on, signalled and killed on drop, and a one-shot
-//! UDP query.
+//! UDP query, and a `/metrics` scrape.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -141,4 +141,19 @@ pub fn query_a(server: SocketAddr, name: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// `GET /metrics` from the server at `addr`: the whole HTTP response.
+pub fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
 }
