@@ -72,9 +72,11 @@ fn compile_artifact(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn artifact_reload_and_corrupt_artifact_refused() -> anyhow::Result<()> {
-    let up = Upstream::start().await;
+/// parapet serving a compiled artifact that lists phishing.example: the
+/// directory (kept alive), the artifact's path and the server.
+async fn serving_artifact(
+    up: &Upstream,
+) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf, Parapet)> {
     let dir = tempfile::tempdir()?;
     let pbl = dir.path().join("list.pbl");
     compile_artifact(&pbl, "0.0.0.0 phishing.example\n")?;
@@ -82,6 +84,13 @@ async fn artifact_reload_and_corrupt_artifact_refused() -> anyhow::Result<()> {
         .section("blocklist", &format!("path = \"{}\"", pbl.display()))
         .start()
         .await?;
+    Ok((dir, pbl, p))
+}
+
+#[tokio::test]
+async fn artifact_reload_and_corrupt_artifact_refused() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let (dir, pbl, p) = serving_artifact(&up).await?;
     let msg = p.query("phishing.example.", RecordType::A).await?;
     assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
 
@@ -154,13 +163,7 @@ fn publish(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[tokio::test]
 async fn artifact_of_another_format_version_is_refused_by_live_reload() -> anyhow::Result<()> {
     let up = Upstream::start().await;
-    let dir = tempfile::tempdir()?;
-    let pbl = dir.path().join("list.pbl");
-    compile_artifact(&pbl, "0.0.0.0 phishing.example\n")?;
-    let p = Parapet::builder(up.addr())
-        .section("blocklist", &format!("path = \"{}\"", pbl.display()))
-        .start()
-        .await?;
+    let (dir, pbl, p) = serving_artifact(&up).await?;
     // The next list (it adds newthreat.example), compiled by this build.
     let next = dir.path().join("next.pbl");
     compile_artifact(
