@@ -31,6 +31,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$HERE/../lib.sh"
 # shellcheck source=benches/cluster/net.sh
 source "$HERE/net.sh"
 
@@ -98,15 +100,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
-(
-    trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
-    sleep "$WATCHDOG_S" &
-    sleep_pid=$!
-    wait "$sleep_pid"
-    echo "run.sh: watchdog: run took longer than ${WATCHDOG_S}s" >&2
-    kill -TERM $$
-) >/dev/null 2>&1 &
-PIDS+=($!)
+start_watchdog "$WATCHDOG_S" run.sh
 
 # bg NS NAME CMD... — start CMD in namespace NS, output to $WORK/NAME.log;
 # BG_PID is CMD's own process (ip netns exec execs it).
