@@ -33,14 +33,19 @@ summarise() {
         }'
 }
 
-# class_start PHASE CLASS QFILE SECONDS RATE OUTSTANDING — one dnsperf in
-# the background on CLIENT_CPU; its summary goes to $WORK/PHASE-CLASS.sum.
-# Appends its PID to CLASS_PIDS.
+# class_start PHASE CLASS QFILE SECONDS RATE OUTSTANDING [once] — one
+# dnsperf in the background on CLIENT_CPU; its summary goes to
+# $WORK/PHASE-CLASS.sum. Appends its PID to CLASS_PIDS. With "once", one
+# pass over QFILE (RATE * SECONDS queries) and then a wait for every answer
+# up to the 5 s timeout: a time-limited run counts the queries still in
+# flight at its end as lost, which for slow forwarded answers is most of
+# the last second's.
 class_start() {
-    local phase=$1 class=$2 qfile=$3 secs=$4 rate=$5 outstanding=$6
+    local phase=$1 class=$2 qfile=$3 secs=$4 rate=$5 outstanding=$6 limit=(-l "$4")
+    [[ ${7:-} == once ]] && limit=(-n 1)
     (
         timeout $((secs + 30)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$qfile" \
-            -l "$secs" -Q "$rate" -t 5 -c 2 -q "$outstanding" -v 2>"$WORK/$phase-$class.err" |
+            "${limit[@]}" -Q "$rate" -t 5 -c 2 -q "$outstanding" -v 2>"$WORK/$phase-$class.err" |
             summarise >"$WORK/$phase-$class.sum"
     ) &
     CLASS_PIDS+=($!)
@@ -107,6 +112,6 @@ publisher() {
         seq=$((seq + 1)) cur=$next
         set_state "$seq" "$cur" stable
         echo "$(<"$WORK/phase") $seq $cur $compile_s $reload_s" >>"$WORK/publishes"
-        sleep "$(awk -v t="$(seconds_since "$t0")" -v e="$PUBLISH_EVERY" 'BEGIN { d = e - t; printf "%.2f", d > 0 ? d : 0 }')"
+        sleep "$(awk -v t="$(seconds_since "$t0")" -v e="$PUBLISH_EVERY" 'BEGIN { d = e - t; printf "%.2f", (d > 0 ? d : 0) }')"
     done
 }

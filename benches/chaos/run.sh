@@ -159,7 +159,8 @@ LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- inputs ------------------------------------------------------------------
 log "work directory: $WORK; generating the zone, the lists and the queries"
 gen_zone "$UMBRELLA_GZ" "$WORK/root.zone" "$WORK/zone-names" 300000
-echo '*.fresh.chaos.test. IN A 10.255.0.1' >>"$WORK/root.zone"
+# A 1 s TTL: fresh names expire from the caches instead of filling them.
+echo '*.fresh.chaos.test. 1 IN A 10.255.0.1' >>"$WORK/root.zone"
 if [[ -n ${CHAOS_LIST_NAMES:-} ]]; then
     zcat "$LIST_GZ" | head -n "$CHAOS_LIST_NAMES" >"$WORK/maltrail.txt" || true
 else
@@ -180,7 +181,9 @@ PBL_MB=$(du -m "$WORK/first-A.pbl" | cut -f1)
 keep_blocked "$PBL_TOOL" "$WORK/first-A.pbl" "$WORK/side.only-a"
 keep_blocked "$PBL_TOOL" "$WORK/first-B.pbl" "$WORK/side.only-b"
 gen_blocked_candidates "$WORK/maltrail.txt" "$WORK/blocked-names" "$N_BLOCKED"
+# On both lists by their common part, not by a name of list A's own.
 keep_blocked "$PBL_TOOL" "$WORK/first-A.pbl" "$WORK/blocked-names"
+keep_blocked "$PBL_TOOL" "$WORK/first-B.pbl" "$WORK/blocked-names"
 head -n 2000 "$WORK/blocked-names" >"$WORK/side.both"
 gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
 gen_queries_realistic "$WORK/cache-names" "$WORK/blocked-names" "$WORK/q-cached" 200000 0 42
@@ -305,12 +308,12 @@ run_phase() {
     R[$phase/secs]=$secs
     echo "$phase" >"$WORK/phase"
     log "== $phase ($secs s)"
-    gen_fresh "$phase" $((RATE_FRESH * secs + 1000)) "$WORK/q-fresh-$phase"
+    gen_fresh "$phase" $((RATE_FRESH * secs)) "$WORK/q-fresh-$phase"
     CLASS_PIDS=()
     class_start "$phase" cached "$WORK/q-cached" "$secs" "$RATE_CACHED" 500
     class_start "$phase" blocked "$WORK/q-blocked" "$secs" "$RATE_BLOCKED" 200
     class_start "$phase" fresh "$WORK/q-fresh-$phase" "$secs" "$RATE_FRESH" \
-        $((RATE_FRESH * 3 + 100))
+        $((RATE_FRESH * 3 + 100)) once
     fault "$phase"
     for pid in "${CLASS_PIDS[@]}"; do wait "$pid" || die "dnsperf failed in $phase"; done
     if [[ $phase == garbage ]]; then
