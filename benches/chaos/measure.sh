@@ -70,6 +70,21 @@ monitor() {
     done
 }
 
+# udp_rcvbuf_errors — datagrams the kernel dropped because a receive
+# buffer was full (every UDP socket of this network namespace): lost
+# queries that match it were never read by the server, which was too slow,
+# not dropped by it.
+udp_rcvbuf_errors() {
+    awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp
+}
+
+# sched_ms PID — "RUN WAIT": milliseconds PID's threads ran, and waited
+# on a run queue for a CPU (taken by other processes: the server's CPU is
+# pinned, not reserved).
+sched_ms() {
+    cat "/proc/$1"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%d %d\n", r / 1e6, w / 1e6 }'
+}
+
 # reloads_ok — parapet's count of lists put in service by reloads.
 reloads_ok() {
     curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/metrics" |

@@ -314,8 +314,14 @@ run_phase() {
     class_start "$phase" blocked "$WORK/q-blocked" "$secs" "$RATE_BLOCKED" 200
     class_start "$phase" fresh "$WORK/q-fresh-$phase" "$secs" "$RATE_FRESH" \
         $((RATE_FRESH * 3 + 100)) once
+    local drops0 run0 wait0 run1 wait1
+    drops0=$(udp_rcvbuf_errors)
+    read -r run0 wait0 < <(sched_ms "$SRV_PID")
     fault "$phase"
     for pid in "${CLASS_PIDS[@]}"; do wait "$pid" || die "dnsperf failed in $phase"; done
+    R[$phase/rcvbuf]=$(($(udp_rcvbuf_errors) - drops0))
+    read -r run1 wait1 < <(sched_ms "$SRV_PID")
+    R[$phase/cpu]=$(((run1 - run0) / 10 / secs)) R[$phase/cpuwait]=$(((wait1 - wait0) / 10 / secs))
     if [[ $phase == garbage ]]; then
         wait "$GARBAGE_PID" || die "garbage.py failed: $(tail -3 "$WORK/garbage.out")"
         log "  hostile client: $(tail -n 1 "$WORK/garbage.out")"
