@@ -5,6 +5,36 @@
 # NSD upstream. The caller defines log() and die(), and WORK and PIDS where
 # a helper says so.
 
+# script_help FILE — print a script's header comment (its --help text).
+script_help() {
+    sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'
+}
+
+# bad_arg ARG — the usage error for an unknown argument; exits 2.
+bad_arg() {
+    echo "run.sh: unknown argument '$1' (try --help)" >&2
+    exit 2
+}
+
+# stop_pids PID... — SIGTERM each, then wait for each (for an EXIT trap).
+stop_pids() {
+    local pid
+    for pid; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid; do wait "$pid" 2>/dev/null || true; done
+}
+
+# end_work RC LOG... — after a failed run (RC not 0), the last lines of
+# each LOG; then keep $WORK (KEEP=1) or remove it.
+end_work() {
+    local rc=$1
+    shift
+    if ((rc != 0 && $# > 0)); then
+        log "last lines of the logs:"
+        tail -n 5 "$@" >&2 2>/dev/null || true
+    fi
+    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+
 # start_watchdog SECONDS SCRIPT — bound the whole run: after SECONDS the
 # watchdog signals this script, whose EXIT trap stops everything it started
 # (including the watchdog's own sleep). Appends the watchdog to PIDS.

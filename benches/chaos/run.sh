@@ -72,13 +72,10 @@ while (($#)); do
     --no-append) APPEND=0 ;;
     --keep) KEEP=1 ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -140,15 +137,10 @@ LIST_DIR=$WORK/list
 mkdir "$LIST_DIR"
 echo setup >"$WORK/phase"
 cleanup() {
-    local rc=$? pid
+    local rc=$?
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if ((rc != 0)); then
-        log "last lines of the logs:"
-        tail -n 5 "$WORK"/*.out >&2 2>/dev/null || true
-    fi
-    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    stop_pids "${PIDS[@]}"
+    end_work "$rc" "$WORK"/*.out
     exit "$rc"
 }
 trap cleanup EXIT

@@ -45,13 +45,10 @@ while (($#)); do
     --release) PROFILE=release ;;
     --keep) KEEP=1 ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -86,16 +83,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/parapet-cluster.XXXXXX")
 PIDS=()
 declare -A REPLICA_PID
 cleanup() {
-    local rc=$? pid
+    local rc=$?
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}" "${REPLICA_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}" "${REPLICA_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_pids "${PIDS[@]}" "${REPLICA_PID[@]}"
     net_teardown
-    if ((rc != 0)); then
-        log "logs of the failed run:"
-        tail -n 5 "$WORK"/*.log >&2 2>/dev/null || true
-    fi
-    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    end_work "$rc" "$WORK"/*.log
     exit "$rc"
 }
 trap cleanup EXIT

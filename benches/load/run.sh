@@ -50,13 +50,10 @@ while (($#)); do
         shift
         ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -119,15 +116,10 @@ free_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
     exit 1
 }
 cleanup() {
-    local rc=$? pid
+    local rc=$?
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    stop_pids "${PIDS[@]}"
+    end_work "$rc"
     exit "$rc"
 }
 trap cleanup EXIT
