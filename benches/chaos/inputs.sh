@@ -49,8 +49,16 @@ gen_fresh() {
     awk -v p="$1" -v n="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "%s-%d.fresh.chaos.test A\n", p, i }' >"$3"
 }
 
-# interleave CACHED BLOCKED OUT — the cached queries with one blocked query
-# after every ninth (10% blocked), for measuring the maximum rate.
+# interleave CACHED BLOCKED FRESH OUT — the mix the run holds, for
+# measuring the maximum rate: the cached queries with a blocked one after
+# every ninth and a fresh one after every seventeenth (about 85% cached,
+# 10% blocked, 5% forwarded).
 interleave() {
-    awk 'FNR == NR { b[++nb] = $0; next } { print; if (FNR % 9 == 0) print b[1 + (k++ % nb)] }' "$2" "$1" >"$3"
+    awk 'FILENAME == ARGV[1] { b[++nb] = $0; next }
+         FILENAME == ARGV[2] { f[++nf] = $0; next }
+         {
+             print
+             if (FNR % 9 == 0) print b[1 + (kb++ % nb)]
+             if (FNR % 17 == 0) print f[1 + (kf++ % nf)]
+         }' "$2" "$3" "$1" >"$4"
 }

@@ -112,7 +112,7 @@ write_result() {
         echo "the publisher's compiles (nice 10) and the hostile client on CPU $CLIENT_CPU."
         echo "Load average at the start: $LOADAVG_START (other work on the machine shares its CPUs)."
         echo "List: $LIST_NAMES_N names ($PBL_MB MB artifact), alternating with a copy that differs by $((N_ONLY * 2)) names;"
-        echo "maximum measured ${R[max_qps]} QPS (cached + 10% blocked), load held at $LOAD_PCT%: $RATE QPS"
+        echo "maximum measured ${R[max_qps]} QPS (the same mix), load held at $LOAD_PCT%: $RATE QPS"
         echo "(cached ${RATE_CACHED}, blocked ${RATE_BLOCKED}, fresh forwarded names ${RATE_FRESH})."
         echo "Upstream timeout ${UPSTREAM_TIMEOUT_MS} ms; dnsperf timeout 5 s (no answer within it = lost)."
         echo

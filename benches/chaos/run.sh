@@ -7,9 +7,9 @@
 # behind a UDP relay that drops and delays on command (relay.py: `tc
 # netem` needs the sch_netem module, missing in containers), and parapet
 # pinned to one CPU serving the 1.16M-name maltrail list. Measures
-# parapet's maximum rate briefly, then holds 60% of it with dnsperf in
-# three classes (cached names, blocked names, fresh names that must be
-# forwarded) through these phases:
+# parapet's maximum rate briefly (the same mix as the load), then holds
+# 60% of it with dnsperf in three classes (85% cached names, 10% blocked
+# names, 5% fresh names that must be forwarded) through these phases:
 #   steady           no fault
 #   upstream-down    NSD stopped (20 s; 10 s in smoke mode)
 #   recovery         NSD started again; time until parapet answers again
@@ -179,7 +179,8 @@ keep_blocked "$PBL_TOOL" "$WORK/first-B.pbl" "$WORK/blocked-names"
 head -n 2000 "$WORK/blocked-names" >"$WORK/side.both"
 gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
 gen_queries_realistic "$WORK/cache-names" "$WORK/blocked-names" "$WORK/q-cached" 200000 0 42
-interleave "$WORK/q-cached" "$WORK/q-blocked" "$WORK/q-max"
+gen_fresh max 100000 "$WORK/q-fresh-max"
+interleave "$WORK/q-cached" "$WORK/q-blocked" "$WORK/q-fresh-max" "$WORK/q-max"
 mv "$WORK/first-A.pbl" "$LIST_DIR/chaos.pbl"
 
 # --- upstream, relay, server -------------------------------------------------
