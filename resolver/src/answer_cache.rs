@@ -289,9 +289,7 @@ impl AnswerCache {
         let now_ms = self.now_ms();
         let mut map = self.shard(key.as_bytes()).lock().ok()?;
         let e = map.entries.get(key.as_bytes())?;
-        if now_ms >= e.expires_ms()
-            || e.response().len() > max_size
-            || e.checked != checked as u32
+        if now_ms >= e.expires_ms() || e.response().len() > max_size || e.checked != checked as u32
         {
             return None;
         }

@@ -156,7 +156,10 @@ fn issue_15_reload_keeps_cached_answers_the_new_list_lets_through() {
     let q = query(1, "www.example.", RecordType::A, None);
     c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
     let reloaded = list_of("evil.example\nother.example\n");
-    assert!(hit(&c, &q, &reloaded).is_some(), "inspected again, still clean");
+    assert!(
+        hit(&c, &q, &reloaded).is_some(),
+        "inspected again, still clean"
+    );
     drop(l);
     assert!(
         hit(&c, &q, &reloaded).is_some(),
@@ -179,7 +182,10 @@ fn issue_15_reload_drops_cached_answers_the_new_list_blocks() {
             "an answer the new list blocks ({text:?}) is not served"
         );
     }
-    assert!(hit(&c, &q, &l).is_some(), "the old list still lets it through");
+    assert!(
+        hit(&c, &q, &l).is_some(),
+        "the old list still lets it through"
+    );
     // An outcome other than a plain forward is never carried over.
     let q = query(2, "paypa1.example.", RecordType::A, None);
     let logged = Outcome::Lookalike {
