@@ -209,6 +209,8 @@ ttl = 60
 [access]
 allow = ["127.0.0.0/8"]
 rate_limit_qps = 0
+[lookalikes]
+action = "log" # checked as by default, but not blocked: the side client's names include look-alikes
 [metrics]
 listen = "127.0.0.1:$METRICS_PORT"
 [warning_page]
