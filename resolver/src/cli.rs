@@ -95,8 +95,9 @@ impl Cli {
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
-    match config::load(file) {
-        Ok(cfg) => {
+    // Values, then the files they name: what start-up runs too.
+    match crate::preflight::load(file) {
+        Ok((cfg, _loaded)) => {
             // The list as the server would load it: the same refusals.
             let list = match crate::reload::load(&cfg.blocklist) {
                 Ok(list) => list.stats(),
@@ -177,6 +178,11 @@ fn serve(path: &std::path::Path) -> ExitCode {
     };
     match runtime.block_on(crate::server::run(cfg, CancellationToken::new())) {
         Ok(()) => ExitCode::from(EXIT_OK),
+        // A file the config names is missing or bad: a config error.
+        Err(e @ crate::server::ServerError::Preflight(_)) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::from(EXIT_RUNTIME)

@@ -28,6 +28,8 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::handler::{Handler, HandlerError, Observer};
 use crate::metrics::{self, Metrics};
+use crate::net::inflight::DEFAULT_MAX_UDP_IN_FLIGHT;
+use crate::net::{InFlight, TaskTracker, signals};
 use crate::querylog::QueryLog;
 use crate::reload::{self, ReloadError, ReloadHandle};
 use crate::udp;
@@ -53,6 +55,10 @@ pub enum ServerError {
     /// The DoT/DoH listeners could not start.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
+    /// A file the config names is missing or does not load (see
+    /// [`crate::preflight`]).
+    #[error(transparent)]
+    Preflight(#[from] crate::config::ConfigError),
     /// A listener failed while serving.
     #[error("listener failed: {0}")]
     Serve(String),
@@ -79,11 +85,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Load the list, bind every listener and start serving. Returns once
-    /// the sockets are bound and the list is live. Serving stops when
-    /// `shutdown` is cancelled.
+    /// Run [preflight](crate::preflight), load the list, bind every
+    /// listener and start serving. Returns once the sockets are bound and
+    /// the list is live. Serving stops when `shutdown` is cancelled; every
+    /// listener runs on the server's [task tracker](RunningServer::tasks),
+    /// which [`RunningServer::wait`] waits for.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let mut config = self.config;
+        let loaded = crate::preflight::check(&config)?;
         fit_connection_caps(&mut config);
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
@@ -120,7 +129,9 @@ impl ServerBuilder {
             idle_timeout: config.server.tcp_timeout(),
             ..transport_settings.limits.clone()
         };
-        let mut udp_tasks = tokio::task::JoinSet::new();
+        // Every listener task; shutdown waits for them all.
+        let tasks = TaskTracker::new();
+        let in_flight = InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, Some(Arc::clone(&metrics)));
         for &addr in &config.server.listen {
             let (udp, tcp) = bind_pair(addr, bind)?;
             let (u, t) = (
@@ -128,9 +139,10 @@ impl ServerBuilder {
                 local(tcp.local_addr(), addr)?,
             );
             for socket in udp {
-                udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
+                let (handler, in_flight) = (handler.clone(), in_flight.clone());
+                tasks.spawn(udp::serve(socket, handler, in_flight, shutdown.clone()));
             }
-            udp_tasks.spawn(crate::transport::tcp::serve(
+            tasks.spawn(crate::transport::tcp::serve(
                 tcp,
                 handler.clone(),
                 tcp_limits.clone(),
@@ -143,8 +155,14 @@ impl ServerBuilder {
         }
 
         // DoT / DoH: same handler, own listeners (crate::transport).
-        let transport =
-            crate::transport::start(&transport_settings, handler.clone(), shutdown.clone()).await?;
+        let transport = crate::transport::start(
+            &transport_settings,
+            &loaded,
+            handler.clone(),
+            shutdown.clone(),
+            &tasks,
+        )
+        .await?;
         transport.tokens.set_metrics(Arc::clone(&metrics));
 
         // Warning page: where the sinkhole answers send browsers.
@@ -154,7 +172,7 @@ impl ServerBuilder {
             bind,
         )?;
         let warning_addrs = warning.http_addrs();
-        let warning_task = tokio::spawn(crate::warning::serve_with_lookalikes(
+        let warning_task = tasks.spawn(crate::warning::serve_with_lookalikes(
             warning,
             config.warning_page.clone(),
             list.clone(),
@@ -167,28 +185,37 @@ impl ServerBuilder {
         metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
         let metrics_addr = if config.metrics.enabled {
             let addr = config.metrics.listen;
-            let bound = metrics::http::start(addr, bind, Arc::clone(&metrics), shutdown.clone())?;
-            Some(bound)
+            let metrics = Arc::clone(&metrics);
+            Some(metrics::http::start(
+                addr,
+                bind,
+                metrics,
+                shutdown.clone(),
+                &tasks,
+            )?)
         } else {
             None
         };
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        tasks.close();
+        let listeners = tasks.clone();
         let task = tokio::spawn(async move {
             shutdown.cancelled().await;
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
             info!("shutting down");
-            // Listeners stop on the token; open TCP and DoT connections
-            // answer the queries they have in flight, then close.
+            // Listeners stop on the token and close their sockets; open
+            // connections answer the queries they have in flight, then
+            // close; each listener task ends once its connections have.
             let drain = async {
-                while udp_tasks.join_next().await.is_some() {}
+                listeners.wait().await;
                 conns.drained().await;
             };
             if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
                 warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
             }
             let result = Ok(());
-            // The warning page stops on the same token and bounds its own drain.
+            // The warning page bounds its own drain.
             if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
                 warn!("warning page stopped with an error: {e}");
             }
@@ -209,6 +236,7 @@ impl ServerBuilder {
             metrics,
             metrics_addr,
             query_log,
+            tasks,
             task,
         })
     }
@@ -226,6 +254,7 @@ pub struct RunningServer {
     metrics: Arc<Metrics>,
     metrics_addr: Option<SocketAddr>,
     query_log: QueryLog,
+    tasks: TaskTracker,
     task: JoinHandle<Result<(), ServerError>>,
 }
 
@@ -281,6 +310,13 @@ impl RunningServer {
         &self.query_log
     }
 
+    /// The tracker of every listener task (UDP, TCP, DoT, DoH, metrics,
+    /// the warning page). Closed once all are spawned; empty once they all
+    /// ended, which [`RunningServer::wait`] waits for.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
     /// Wait until the server has stopped (after the shutdown token is
     /// cancelled, or a listener failed).
     pub async fn wait(self) -> Result<(), ServerError> {
@@ -291,55 +327,31 @@ impl RunningServer {
 }
 
 /// Serve `config` until `shutdown` is cancelled or SIGTERM/SIGINT arrives;
-/// SIGHUP reloads the list and the config's `[lookalikes]`.
+/// SIGHUP reloads the list, the config's `[lookalikes]` and the tokens
+/// file, and reopens the query log (one signal task: [`signals`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
     let source_file = config.source_file.clone();
     let server = ServerBuilder::new(config).start(shutdown.clone()).await?;
-    let lookalikes = source_file.map(|p| (p, server.handler().lookalikes().clone()));
-    spawn_signal_handler(
-        shutdown,
-        server.reload().clone(),
-        server.query_log().clone(),
-        lookalikes,
-    );
-    server.wait().await
-}
-
-/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list, reopen
-/// the query log (for logrotate) and re-read `[lookalikes]` from the config
-/// file (`lookalikes`: the file and the check in service).
-pub fn spawn_signal_handler(
-    shutdown: CancellationToken,
-    reload: ReloadHandle,
-    query_log: QueryLog,
-    lookalikes: Option<(std::path::PathBuf, crate::lookalike::SharedLookalikes)>,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    tokio::spawn(async move {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
-            warn!("cannot install signal handlers");
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = term.recv() => { info!("SIGTERM received"); shutdown.cancel(); break }
-                _ = int.recv() => { info!("SIGINT received"); shutdown.cancel(); break }
-                _ = hup.recv() => {
-                    info!("SIGHUP received: reloading the list, reopening the query log");
-                    reload.trigger();
-                    query_log.reopen();
-                    if let Some((path, shared)) = &lookalikes {
-                        crate::lookalike::config::reload(path, shared);
-                    }
-                }
+    let reload = server.reload().clone();
+    let query_log = server.query_log().clone();
+    let tokens = Arc::clone(&server.transport.tokens);
+    let mut on_hangup: Vec<signals::Hook> = vec![
+        Box::new(move || reload.trigger()),
+        Box::new(move || query_log.reopen()),
+        Box::new(move || {
+            if tokens.file().is_some() {
+                tokens.reload_logged();
             }
-        }
-    });
+        }),
+    ];
+    if let Some(path) = source_file {
+        let lookalikes = server.handler().lookalikes().clone();
+        on_hangup.push(Box::new(move || {
+            crate::lookalike::config::reload(&path, &lookalikes);
+        }));
+    }
+    signals::spawn(shutdown, on_hangup);
+    server.wait().await
 }
 
 /// Raise the descriptor limit for the connection caps; lower caps that

@@ -16,10 +16,11 @@ use parapet_blocklist::SourceSpec;
 use parapet_blocklist::feed::FeedConfig;
 use serde::Serialize;
 
-pub use crate::querylog::{ClientAddresses, HashKey, LogMode};
 use crate::warning::WarningPageConfig;
+pub use query_log::{ClientAddresses, HashKey, LogMode, QueryLogConfig};
 
 pub mod overlap;
+pub mod query_log;
 pub mod raw;
 pub mod validate;
 
@@ -151,10 +152,6 @@ impl Config {
         crate::transport::Settings {
             tls_listen: self.server.tls_listen.clone(),
             https_listen: self.server.https_listen.clone(),
-            tls_cert: self.server.tls_cert.clone(),
-            tls_key: self.server.tls_key.clone(),
-            tokens: self.access.tokens.clone(),
-            tokens_file: self.access.tokens_file.clone(),
             bind: self.bind_options(),
             limits: crate::transport::Limits {
                 connections: std::sync::Arc::new(crate::conntable::ConnTable::new(
@@ -429,41 +426,6 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Default `127.0.0.1:9153`.
     pub listen: SocketAddr,
-}
-
-/// `[query_log]`: see [`crate::querylog`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryLogConfig {
-    /// Default false: nothing about queries is recorded.
-    pub enabled: bool,
-    /// `blocks` (default: only blocked queries, the privacy-minimal choice)
-    /// or `all`.
-    pub mode: LogMode,
-    /// Log file (appended to, reopened on SIGHUP); standard output when
-    /// unset or `"-"`.
-    pub path: Option<PathBuf>,
-    /// `full`, `truncated` (default: /24, /56), `hashed` or `none`.
-    pub client_addresses: ClientAddresses,
-    /// Secret for `hashed` (at least 16 bytes); unset = a random key per
-    /// process, so hashes cannot be linked across restarts. Never printed.
-    #[serde(skip)]
-    pub hash_key: Option<HashKey>,
-    /// Records queued for the writer before new ones are dropped and
-    /// counted (default 4096).
-    pub queue: usize,
-}
-
-impl Default for QueryLogConfig {
-    fn default() -> Self {
-        QueryLogConfig {
-            enabled: false,
-            mode: LogMode::default(),
-            path: None,
-            client_addresses: ClientAddresses::default(),
-            hash_key: None,
-            queue: crate::querylog::DEFAULT_QUEUE,
-        }
-    }
 }
 
 fn serialize_display_vec<S: serde::Serializer, T: fmt::Display>(

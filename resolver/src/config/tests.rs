@@ -143,7 +143,8 @@ fn sources_resolve_relative_to_base_and_need_files() {
     assert_eq!(specs[0].format, Some(parapet_blocklist::Format::Hosts));
     assert_eq!(specs[1].category.as_deref(), Some("phishing"));
     assert!(specs[1].allow);
-    let bad = from_toml_str(
+    // A missing file is preflight's finding, not validation's.
+    let bad = crate::preflight::from_toml_str(
         &format!("{MIN}[blocklist]\nsources = [\"missing.txt\"]\n"),
         dir.path(),
     )
