@@ -6,9 +6,11 @@
 //! and key (loaded and matched), the access tokens (inline entries and
 //! `tokens_file`) and the upstream CA roots (`upstream.ca_file`). Every
 //! problem is a [`ConfigIssue`] naming its key, as value problems are, and
-//! all of them are reported at once. `parapet check-config` and start-up
-//! ([`crate::server::ServerBuilder::start`]) both run [`check`]; start-up
-//! serves with what it loaded ([`Preflight`]), so a file is read once.
+//! all of them are reported at once, with any invalid values
+//! ([`config::check_file`] keeps a config whose values are partly invalid).
+//! `parapet check-config` runs [`load`], start-up
+//! ([`crate::server::ServerBuilder::start`]) runs [`check`] and serves with
+//! what it loaded ([`Preflight`]), so each file is read once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,42 +35,61 @@ pub struct Preflight {
 /// unreadable or malformed, each naming its key.
 pub fn check(config: &Config) -> Result<Preflight, ConfigError> {
     let mut issues = Vec::new();
-    list_files(&config.blocklist.source, &mut issues);
-    let cert = certificate(config, &mut issues);
-    let tokens = tokens(config, &mut issues);
-    ca_roots(config, &mut issues);
-    if !issues.is_empty() {
-        let origin = config
-            .source_file
-            .as_deref()
-            .map_or_else(|| "<string>".to_string(), |p| p.display().to_string());
-        return Err(ConfigError::Invalid { origin, issues });
+    let loaded = files(config, &mut issues);
+    if issues.is_empty() {
+        return Ok(loaded);
     }
-    Ok(Preflight {
-        cert: cert.map(Arc::new),
-        tokens: Arc::new(tokens.unwrap_or_else(Tokens::disabled)),
-    })
+    let origin = config
+        .source_file
+        .as_deref()
+        .map_or_else(|| "<string>".to_string(), |p| p.display().to_string());
+    Err(ConfigError::Invalid { origin, issues })
 }
 
-/// [`config::load`], then [`check`]: what `check-config` runs.
+/// Read a config file, check its values and the files it names: what
+/// `check-config` runs. Every problem is reported at once.
 ///
 /// # Errors
 /// The file cannot be read or parsed, a value is invalid, or a file it
 /// names does not load.
 pub fn load(path: &Path) -> Result<(Config, Preflight), ConfigError> {
-    let config = config::load(path)?;
-    let preflight = check(&config)?;
-    Ok((config, preflight))
+    finish(config::check_file(path)?)
 }
 
-/// [`config::from_toml_str`], then [`check`] (tests, benches).
+/// [`load`] for config text (tests, benches); relative paths are resolved
+/// against `base_dir`.
 ///
 /// # Errors
 /// As [`load`].
 pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<(Config, Preflight), ConfigError> {
-    let config = config::from_toml_str(text, base_dir)?;
-    let preflight = check(&config)?;
-    Ok((config, preflight))
+    finish(config::check_str(text, base_dir)?)
+}
+
+/// The files of a checked config, its value issues and theirs together.
+fn finish(checked: config::Checked) -> Result<(Config, Preflight), ConfigError> {
+    let config::Checked {
+        config,
+        mut issues,
+        origin,
+    } = checked;
+    let loaded = files(&config, &mut issues);
+    if !issues.is_empty() {
+        return Err(ConfigError::Invalid { origin, issues });
+    }
+    Ok((config, loaded))
+}
+
+/// Every file `config` names, read and checked; a problem is pushed to
+/// `issues` (what was loaded is then incomplete).
+fn files(config: &Config, issues: &mut Vec<ConfigIssue>) -> Preflight {
+    list_files(&config.blocklist.source, issues);
+    let cert = certificate(config, issues);
+    let tokens = tokens(config, issues);
+    ca_roots(config, issues);
+    Preflight {
+        cert: cert.map(Arc::new),
+        tokens: Arc::new(tokens.unwrap_or_else(Tokens::disabled)),
+    }
 }
 
 fn push(issues: &mut Vec<ConfigIssue>, key: impl Into<String>, message: impl Into<String>) {

@@ -412,3 +412,6 @@ fn bind_pair(
 fn local(bound: std::io::Result<SocketAddr>, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
     bound.map_err(|source| crate::listen::BindError::new("server.listen", addr, source).into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -486,6 +486,49 @@ pub enum ConfigError {
 /// Read and validate a config file; relative paths in it are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    check_file(path)?.into_result()
+}
+
+/// Validate config text; relative paths are resolved against `base_dir`.
+pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    check_str(text, base_dir)?.into_result()
+}
+
+/// A config whose values were checked, kept even when some are invalid
+/// (each replaced by its default), so that [`crate::preflight`] can check
+/// the files it names too and report every problem at once.
+#[derive(Debug)]
+pub struct Checked {
+    /// The config, with defaults in place of invalid values.
+    pub config: Config,
+    /// Every invalid value.
+    pub issues: Vec<ConfigIssue>,
+    /// The file (or `<string>`), for messages.
+    pub origin: String,
+}
+
+impl Checked {
+    /// The config if every value is valid, else [`ConfigError::Invalid`].
+    ///
+    /// # Errors
+    /// Any issue.
+    pub fn into_result(self) -> Result<Config, ConfigError> {
+        if self.issues.is_empty() {
+            Ok(self.config)
+        } else {
+            Err(ConfigError::Invalid {
+                origin: self.origin,
+                issues: self.issues,
+            })
+        }
+    }
+}
+
+/// Read a config file and check its values ([`load`] without the verdict).
+///
+/// # Errors
+/// The file cannot be read, or is not valid TOML of known keys.
+pub fn check_file(path: &Path) -> Result<Checked, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -494,24 +537,29 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let mut config = parse(&text, &base, &path.display().to_string())?;
-    config.source_file = Some(path.to_path_buf());
-    Ok(config)
+    let mut checked = check(&text, &base, &path.display().to_string())?;
+    checked.config.source_file = Some(path.to_path_buf());
+    Ok(checked)
 }
 
-/// Validate config text; relative paths are resolved against `base_dir`.
-pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-    parse(text, base_dir, "<string>")
+/// Check config text's values ([`from_toml_str`] without the verdict).
+///
+/// # Errors
+/// Not valid TOML of known keys.
+pub fn check_str(text: &str, base_dir: &Path) -> Result<Checked, ConfigError> {
+    check(text, base_dir, "<string>")
 }
 
-fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<Config, ConfigError> {
+fn check(text: &str, base_dir: &Path, origin: &str) -> Result<Checked, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         origin: origin.to_string(),
         message: e.to_string().trim_end().to_string(),
     })?;
-    validate::validate(raw, base_dir).map_err(|issues| ConfigError::Invalid {
-        origin: origin.to_string(),
+    let (config, issues) = validate::checked(raw, base_dir);
+    Ok(Checked {
+        config,
         issues,
+        origin: origin.to_string(),
     })
 }
 

@@ -88,11 +88,18 @@ fn unknown_key_is_named() {
 
 #[test]
 fn all_issues_reported_with_key_paths() {
-    let found = issues(
+    // Values and the files they name (preflight), all at once.
+    let found = match crate::preflight::from_toml_str(
         "[server]\nlisten = [\"nonsense\"]\n[upstream]\nservers = [\"tls://1.1.1.1\"]\n\
          [block]\nsinkhole_ipv4 = \"1.2.3\"\naction = \"drop\"\n[access]\nallow = [\"10.0.0.0/33\"]\n\
          [blocklist]\npath = \"does-not-exist.pbl\"\n",
-    );
+        Path::new("."),
+    ) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            issues.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }
+        other => panic!("expected issues, got {other:?}"),
+    };
     let want = [
         "server.listen[0]",
         "upstream.servers[0]",

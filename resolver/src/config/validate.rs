@@ -50,7 +50,21 @@ impl Resolve<'_> {
 }
 
 /// Check and convert a raw config; `base_dir` resolves relative paths.
+///
+/// # Errors
+/// Every invalid value, each naming its key.
 pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIssue>> {
+    let (config, issues) = checked(raw, base_dir);
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(issues)
+    }
+}
+
+/// [`validate`], keeping the config (invalid values replaced by their
+/// defaults) beside the issues.
+pub fn checked(raw: RawConfig, base_dir: &Path) -> (Config, Vec<ConfigIssue>) {
     let mut is = Issues(Vec::new());
     let resolve = Resolve(base_dir);
     let server = server::server(&mut is, raw.server, &resolve);
@@ -73,10 +87,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     for (key, message) in super::overlap::find(&listeners) {
         is.push(key, message);
     }
-    if !is.0.is_empty() {
-        return Err(is.0);
-    }
-    Ok(Config {
+    let config = Config {
         server,
         upstream,
         blocklist,
@@ -89,7 +100,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         feeds,
         base_dir: base_dir.to_path_buf(),
         source_file: None,
-    })
+    };
+    (config, is.0)
 }
 
 /// A value above 0 (`default` when unset).
