@@ -101,26 +101,15 @@ impl ServerBuilder {
             Metrics::new()
                 .with_feed_file(metrics::feed_file::default_path(&config.blocklist.source)),
         );
-        let mut handler = Handler::new(&config, list.clone())?.with_metrics(Arc::clone(&metrics));
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();
-        let (query_log, log_writer) =
-            QueryLog::start(&config.query_log, Arc::clone(&metrics), log_stop.clone())
-                .map_err(ServerError::QueryLog)?;
-        if query_log.is_enabled() {
-            handler = handler.with_observer(Arc::new(query_log.clone()));
-        }
-        // Further observers (tests).
-        for o in self.observers {
-            handler = handler.with_observer(o);
-        }
+        let (handler, query_log, log_writer) =
+            observed_handler(&config, &list, &metrics, self.observers, &log_stop)?;
 
-        let mut udp_addrs = Vec::new();
-        let mut tcp_addrs = Vec::new();
         // UDP is served by crate::udp (one socket per core, blocked-name fast
         // path); TCP by crate::transport::tcp, in one connection table with
         // DoT and DoH (crate::conntable).
-        let mut transport_settings = config.transport_settings();
+        let mut transport_settings = crate::transport::Settings::from_config(&config);
         transport_settings.refusals =
             crate::transport::Refusals::new(Arc::clone(&metrics), query_log.clone());
         let conns = Arc::clone(&transport_settings.limits.connections);
@@ -131,28 +120,14 @@ impl ServerBuilder {
         };
         // Every listener task; shutdown waits for them all.
         let tasks = TaskTracker::new();
-        let in_flight = InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, Some(Arc::clone(&metrics)));
-        for &addr in &config.server.listen {
-            let (udp, tcp) = bind_pair(addr, bind)?;
-            let (u, t) = (
-                local(udp[0].local_addr(), addr)?,
-                local(tcp.local_addr(), addr)?,
-            );
-            for socket in udp {
-                let (handler, in_flight) = (handler.clone(), in_flight.clone());
-                tasks.spawn(udp::serve(socket, handler, in_flight, shutdown.clone()));
-            }
-            tasks.spawn(crate::transport::tcp::serve(
-                tcp,
-                handler.clone(),
-                tcp_limits.clone(),
-                shutdown.clone(),
-            ));
-            info!("listening on UDP {u}");
-            info!("listening on TCP {t}");
-            udp_addrs.push(u);
-            tcp_addrs.push(t);
-        }
+        let dns = DnsListeners {
+            handler: &handler,
+            tcp_limits,
+            in_flight: InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, Some(Arc::clone(&metrics))),
+            tasks: &tasks,
+            shutdown: &shutdown,
+        };
+        let (udp_addrs, tcp_addrs) = dns.start(&config.server.listen, bind)?;
 
         // DoT / DoH: same handler, own listeners (crate::transport).
         let transport = crate::transport::start(
@@ -183,49 +158,23 @@ impl ServerBuilder {
 
         let reload = reload::spawn(config.blocklist.clone(), list.clone(), shutdown.clone());
         metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
-        let metrics_addr = if config.metrics.enabled {
-            let addr = config.metrics.listen;
-            let metrics = Arc::clone(&metrics);
-            Some(metrics::http::start(
-                addr,
-                bind,
-                metrics,
-                shutdown.clone(),
-                &tasks,
-            )?)
-        } else {
-            None
-        };
+        let (addr, stop) = (config.metrics.listen, shutdown.clone());
+        let metrics_addr = config
+            .metrics
+            .enabled
+            .then(|| metrics::http::start(addr, bind, Arc::clone(&metrics), stop, &tasks))
+            .transpose()?;
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         tasks.close();
-        let listeners = tasks.clone();
-        let task = tokio::spawn(async move {
-            shutdown.cancelled().await;
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            info!("shutting down");
-            // Listeners stop on the token and close their sockets; open
-            // connections answer the queries they have in flight, then
-            // close; each listener task ends once its connections have.
-            let drain = async {
-                listeners.wait().await;
-                conns.drained().await;
-            };
-            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-                warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
-            }
-            let result = Ok(());
-            // The warning page bounds its own drain.
-            if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
-                warn!("warning page stopped with an error: {e}");
-            }
-            // No more queries: let the query log write what is queued.
-            log_stop.cancel();
-            if let Some(writer) = log_writer {
-                let _ = writer.await;
-            }
-            result
-        });
+        let stop = Stop {
+            listeners: tasks.clone(),
+            conns,
+            warning_task,
+            log_stop,
+            log_writer,
+        };
+        let task = tokio::spawn(stop.after(shutdown));
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
@@ -239,6 +188,117 @@ impl ServerBuilder {
             tasks,
             task,
         })
+    }
+}
+
+/// The handler for `config`, reporting every query to `metrics`, to the
+/// query log when it is on (its writer stops on `log_stop`: its task is
+/// returned), and to `observers`.
+fn observed_handler(
+    config: &Config,
+    list: &crate::SharedBlocklist,
+    metrics: &Arc<Metrics>,
+    observers: Vec<Arc<dyn Observer>>,
+    log_stop: &CancellationToken,
+) -> Result<(Handler, QueryLog, Option<JoinHandle<()>>), ServerError> {
+    let mut handler = Handler::new(config, list.clone())?.with_metrics(Arc::clone(metrics));
+    let (query_log, log_writer) =
+        QueryLog::start(&config.query_log, Arc::clone(metrics), log_stop.clone())
+            .map_err(ServerError::QueryLog)?;
+    if query_log.is_enabled() {
+        handler = handler.with_observer(Arc::new(query_log.clone()));
+    }
+    for o in observers {
+        handler = handler.with_observer(o);
+    }
+    Ok((handler, query_log, log_writer))
+}
+
+/// What binds and serves the plain DNS listeners (`server.listen`).
+struct DnsListeners<'a> {
+    handler: &'a Handler,
+    tcp_limits: crate::transport::Limits,
+    in_flight: InFlight,
+    tasks: &'a TaskTracker,
+    shutdown: &'a CancellationToken,
+}
+
+impl DnsListeners<'_> {
+    /// Bind UDP and TCP on each address and serve them on the tracker;
+    /// returns the bound UDP and TCP addresses.
+    fn start(
+        self,
+        listen: &[SocketAddr],
+        bind: crate::listen::BindOptions,
+    ) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), ServerError> {
+        let (mut udp_addrs, mut tcp_addrs) = (Vec::new(), Vec::new());
+        for &addr in listen {
+            let (udp, tcp) = bind_pair(addr, bind)?;
+            let (u, t) = (
+                local(udp[0].local_addr(), addr)?,
+                local(tcp.local_addr(), addr)?,
+            );
+            for socket in udp {
+                let (handler, in_flight) = (self.handler.clone(), self.in_flight.clone());
+                let shutdown = self.shutdown.clone();
+                self.tasks
+                    .spawn(udp::serve(socket, handler, in_flight, shutdown));
+            }
+            self.tasks.spawn(crate::transport::tcp::serve(
+                tcp,
+                self.handler.clone(),
+                self.tcp_limits.clone(),
+                self.shutdown.clone(),
+            ));
+            info!("listening on UDP {u}");
+            info!("listening on TCP {t}");
+            udp_addrs.push(u);
+            tcp_addrs.push(t);
+        }
+        Ok((udp_addrs, tcp_addrs))
+    }
+}
+
+/// The shutdown sequence, run once the token is cancelled.
+struct Stop {
+    /// Every listener task (closed: empty once all ended).
+    listeners: TaskTracker,
+    /// The DNS connection table (empty once every connection closed).
+    conns: Arc<crate::conntable::ConnTable>,
+    warning_task: JoinHandle<std::io::Result<()>>,
+    /// Stops the query log's writer.
+    log_stop: CancellationToken,
+    log_writer: Option<JoinHandle<()>>,
+}
+
+impl Stop {
+    /// Wait for `shutdown`, then for the listeners and their connections
+    /// (bounded by [`SHUTDOWN_GRACE`]), then let the query log write what
+    /// is queued.
+    async fn after(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        shutdown.cancelled().await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        info!("shutting down");
+        // Listeners stop on the token and close their sockets; open
+        // connections answer the queries they have in flight, then close;
+        // each listener task ends once its connections have.
+        let drain = async {
+            self.listeners.wait().await;
+            self.conns.drained().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
+        }
+        // The warning page bounds its own drain.
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, self.warning_task).await {
+            warn!("warning page stopped with an error: {e}");
+        }
+        // No more queries: let the query log write what is queued.
+        self.log_stop.cancel();
+        if let Some(writer) = self.log_writer {
+            let _ = writer.await;
+        }
+        Ok(())
     }
 }
 

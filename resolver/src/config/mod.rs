@@ -146,26 +146,6 @@ impl Config {
                 .collect(),
         }
     }
-
-    /// What the DoT/DoH listeners need (see [`crate::transport`]).
-    pub fn transport_settings(&self) -> crate::transport::Settings {
-        crate::transport::Settings {
-            tls_listen: self.server.tls_listen.clone(),
-            https_listen: self.server.https_listen.clone(),
-            bind: self.bind_options(),
-            limits: crate::transport::Limits {
-                connections: std::sync::Arc::new(crate::conntable::ConnTable::new(
-                    self.server.max_connections,
-                    self.server.max_connections_per_client,
-                )),
-                allow: Some(std::sync::Arc::new(crate::access::AccessList::new(
-                    self.access.allow.clone(),
-                ))),
-                ..crate::transport::Limits::default()
-            },
-            refusals: crate::transport::Refusals::default(),
-        }
-    }
 }
 
 impl ServerConfig {

@@ -216,7 +216,7 @@ fn connection_caps_default_and_bad_values_are_named() {
     let c = ok(&format!(
         "[server]\nmax_connections = 10\nmax_connections_per_client = 2\n{MIN}"
     ));
-    let limits = c.transport_settings().limits;
+    let limits = crate::transport::Settings::from_config(&c).limits;
     let table = limits.connections;
     let slots: Vec<_> = (0..3)
         .filter_map(|_| table.admit("192.0.2.1".parse().expect("ip"), true))

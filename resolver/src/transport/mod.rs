@@ -51,6 +51,30 @@ pub struct Settings {
     pub refusals: Refusals,
 }
 
+impl Settings {
+    /// What `config` asks of the DoT/DoH listeners: addresses, binding,
+    /// and one connection table sized by `[server] max_connections*` with
+    /// the `[access] allow` list.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Settings {
+            tls_listen: config.server.tls_listen.clone(),
+            https_listen: config.server.https_listen.clone(),
+            bind: config.bind_options(),
+            limits: Limits {
+                connections: Arc::new(crate::conntable::ConnTable::new(
+                    config.server.max_connections,
+                    config.server.max_connections_per_client,
+                )),
+                allow: Some(Arc::new(crate::access::AccessList::new(
+                    config.access.allow.clone(),
+                ))),
+                ..Limits::default()
+            },
+            refusals: Refusals::default(),
+        }
+    }
+}
+
 /// Why the encrypted listeners could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
