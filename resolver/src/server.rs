@@ -68,6 +68,7 @@ pub enum ServerError {
 pub struct ServerBuilder {
     config: Config,
     observers: Vec<Arc<dyn Observer>>,
+    udp_in_flight: usize,
 }
 
 impl ServerBuilder {
@@ -76,12 +77,20 @@ impl ServerBuilder {
         ServerBuilder {
             config,
             observers: Vec::new(),
+            udp_in_flight: DEFAULT_MAX_UDP_IN_FLIGHT,
         }
     }
 
     /// Add an observer of finished queries (metrics, query log, tests).
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observers.push(observer);
+        self
+    }
+
+    /// Bound the UDP queries in flight (default
+    /// [`DEFAULT_MAX_UDP_IN_FLIGHT`]; see [`crate::net::inflight`]).
+    pub fn max_udp_in_flight(mut self, limit: usize) -> Self {
+        self.udp_in_flight = limit;
         self
     }
 
@@ -123,7 +132,7 @@ impl ServerBuilder {
         let dns = DnsListeners {
             handler: &handler,
             tcp_limits,
-            in_flight: InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, Some(Arc::clone(&metrics))),
+            in_flight: InFlight::new(self.udp_in_flight, Some(Arc::clone(&metrics))),
             tasks: &tasks,
             shutdown: &shutdown,
         };

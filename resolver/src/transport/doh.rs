@@ -107,7 +107,13 @@ async fn serve_connection<H: RequestHandler + Clone>(
     let limits = endpoint.limits.clone();
     // A name the certificate does not cover is a sinkholed https:// visit:
     // reset at once (see `sni`).
-    let tls = match timeout(limits.handshake_timeout, sni::accept(tls, tcp)).await {
+    // A handshake in progress is abandoned on shutdown, as DoT's is.
+    let handshake = timeout(limits.handshake_timeout, sni::accept(tls, tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        () = shutdown.cancelled() => return,
+    };
+    let tls = match handshake {
         Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
         Ok(Ok(sni::Accepted::Reset(name))) => {
             tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
