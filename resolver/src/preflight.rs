@@ -143,33 +143,21 @@ fn certificate(config: &Config, issues: &mut Vec<ConfigIssue>) -> Option<Reloadi
     let (Some(cert), Some(key), true, true) = (cert, key, cert_ok, key_ok) else {
         return None;
     };
-    match ReloadingCert::open(cert, key) {
-        Ok(loaded) => Some(loaded),
+    let (key, message) = match ReloadingCert::open(cert, key) {
+        Ok(loaded) => return Some(loaded),
         Err(CertError::Cert { path, reason }) => {
-            push(
-                issues,
-                "server.tls_cert",
-                format!("{}: {reason}", path.display()),
-            );
-            None
+            ("server.tls_cert", format!("{}: {reason}", path.display()))
         }
         Err(CertError::Key { path, reason }) => {
-            push(
-                issues,
-                "server.tls_key",
-                format!("{}: {reason}", path.display()),
-            );
-            None
+            ("server.tls_key", format!("{}: {reason}", path.display()))
         }
-        Err(CertError::Mismatch { path, reason }) => {
-            push(
-                issues,
-                "server.tls_key",
-                format!("{} does not fit server.tls_cert: {reason}", path.display()),
-            );
-            None
-        }
-    }
+        Err(CertError::Mismatch { path, reason }) => (
+            "server.tls_key",
+            format!("{} does not fit server.tls_cert: {reason}", path.display()),
+        ),
+    };
+    push(issues, key, message);
+    None
 }
 
 /// `access.tokens` and `access.tokens_file`: every entry a hash.
@@ -178,21 +166,16 @@ fn tokens(config: &Config, issues: &mut Vec<ConfigIssue>) -> Option<Tokens> {
     if access.tokens.is_empty() && access.tokens_file.is_none() {
         return None;
     }
-    match Tokens::new(&access.tokens, access.tokens_file.as_deref()) {
-        Ok(tokens) => Some(tokens),
-        Err(TokenError::Entry { place, entry }) => {
-            push(issues, place, format!("{entry:?} {ENTRY_HELP}"));
-            None
-        }
-        Err(TokenError::Read { path, source }) => {
-            push(
-                issues,
-                "access.tokens_file",
-                format!("{}: {source}", path.display()),
-            );
-            None
-        }
-    }
+    let (key, message) = match Tokens::new(&access.tokens, access.tokens_file.as_deref()) {
+        Ok(tokens) => return Some(tokens),
+        Err(TokenError::Entry { place, entry }) => (place, format!("{entry:?} {ENTRY_HELP}")),
+        Err(TokenError::Read { path, source }) => (
+            "access.tokens_file".to_string(),
+            format!("{}: {source}", path.display()),
+        ),
+    };
+    push(issues, key, message);
+    None
 }
 
 /// `upstream.ca_file`: a readable file with at least one CA certificate.

@@ -647,34 +647,27 @@ async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
         ..Default::default()
     };
     let tasks = crate::net::TaskTracker::new();
-    let mut loaded = crate::preflight::Preflight {
-        cert: None,
-        tokens: Arc::new(Tokens::new(&[hash_token("alice")], None).unwrap()),
-    };
-    let err = super::start(
-        &settings,
-        &loaded,
-        Stub { open: false },
-        shutdown.clone(),
-        &tasks,
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
-
+    let tokens = Arc::new(Tokens::new(&[hash_token("alice")], None).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
     let (c, k) = write_pair(dir.path(), &cert);
-    loaded.cert = Some(Arc::new(certs::ReloadingCert::open(&c, &k).unwrap()));
-    let running = super::start(
-        &settings,
-        &loaded,
-        Stub { open: false },
-        shutdown.clone(),
-        &tasks,
-    )
-    .await
-    .unwrap();
+    let (without, with) = (
+        crate::preflight::Preflight {
+            cert: None,
+            tokens: Arc::clone(&tokens),
+        },
+        crate::preflight::Preflight {
+            cert: Some(Arc::new(certs::ReloadingCert::open(&c, &k).unwrap())),
+            tokens,
+        },
+    );
+    let start = |loaded| {
+        let stub = Stub { open: false };
+        super::start(&settings, loaded, stub, shutdown.clone(), &tasks)
+    };
+    let err = start(&without).await.unwrap_err();
+    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
+    let running = start(&with).await.unwrap();
     assert_eq!((running.tls_addrs.len(), running.https_addrs.len()), (1, 1));
     let mut s = tls_connect(
         running.tls_addrs[0],

@@ -23,24 +23,20 @@ pub(super) fn access(is: &mut Issues, raw: RawAccess, resolve: &Resolve<'_>) -> 
             ),
         }
     }
-    let v4p = raw
-        .rate_limit_ipv4_prefix
-        .unwrap_or(DEFAULT_RATE_LIMIT_IPV4_PREFIX);
-    if v4p > 32 {
-        is.push(
-            "access.rate_limit_ipv4_prefix",
-            format!("{v4p} is above 32"),
-        );
-    }
-    let v6p = raw
-        .rate_limit_ipv6_prefix
-        .unwrap_or(DEFAULT_RATE_LIMIT_IPV6_PREFIX);
-    if v6p > 128 {
-        is.push(
-            "access.rate_limit_ipv6_prefix",
-            format!("{v6p} is above 128"),
-        );
-    }
+    let v4p = prefix(
+        is,
+        "access.rate_limit_ipv4_prefix",
+        raw.rate_limit_ipv4_prefix,
+        DEFAULT_RATE_LIMIT_IPV4_PREFIX,
+        32,
+    );
+    let v6p = prefix(
+        is,
+        "access.rate_limit_ipv6_prefix",
+        raw.rate_limit_ipv6_prefix,
+        DEFAULT_RATE_LIMIT_IPV6_PREFIX,
+        128,
+    );
     let qps = raw.rate_limit_qps.unwrap_or(DEFAULT_RATE_LIMIT_QPS);
     let burst = raw
         .rate_limit_burst
@@ -58,7 +54,17 @@ pub(super) fn access(is: &mut Issues, raw: RawAccess, resolve: &Resolve<'_>) -> 
         rate_limit_qps: qps,
         rate_limit_burst: burst,
         rate_limit_slip: raw.rate_limit_slip.unwrap_or(DEFAULT_RATE_LIMIT_SLIP),
-        rate_limit_ipv4_prefix: v4p.min(32),
-        rate_limit_ipv6_prefix: v6p.min(128),
+        rate_limit_ipv4_prefix: v4p,
+        rate_limit_ipv6_prefix: v6p,
     }
+}
+
+/// A prefix length of at most `max` (`default` when unset); a longer one
+/// is an issue, and `max` is used.
+fn prefix(is: &mut Issues, key: &str, raw: Option<u8>, default: u8, max: u8) -> u8 {
+    let len = raw.unwrap_or(default);
+    if len > max {
+        is.push(key, format!("{len} is above {max}"));
+    }
+    len.min(max)
 }
