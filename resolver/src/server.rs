@@ -132,7 +132,7 @@ impl ServerBuilder {
         let dns = DnsListeners {
             handler: &handler,
             tcp_limits,
-            in_flight: InFlight::new(self.udp_in_flight, Some(Arc::clone(&metrics))),
+            in_flight: InFlight::new(self.udp_in_flight, metrics.udp_dropped()),
             tasks: &tasks,
             shutdown: &shutdown,
         };
@@ -141,7 +141,8 @@ impl ServerBuilder {
         // DoT / DoH: same handler, own listeners (crate::transport).
         let transport = crate::transport::start(
             &transport_settings,
-            &loaded,
+            loaded.cert,
+            loaded.tokens,
             handler.clone(),
             shutdown.clone(),
             &tasks,

@@ -71,6 +71,11 @@ pub const DEFAULT_RATE_LIMIT_SLIP: u32 = 2;
 pub const DEFAULT_RATE_LIMIT_IPV4_PREFIX: u8 = 24;
 /// IPv6 clients are grouped by /56 for rate limiting.
 pub const DEFAULT_RATE_LIMIT_IPV6_PREFIX: u8 = 56;
+/// Default `[server] max_connections`: open plain-TCP, DoT and DoH
+/// connections in total.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default `[server] max_connections_per_client`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 /// Default Prometheus endpoint: loopback only.
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
 

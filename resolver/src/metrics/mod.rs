@@ -412,9 +412,10 @@ impl Metrics {
         self.querylog_dropped.inc();
     }
 
-    /// Count a UDP query dropped at the bound on queries in flight.
-    pub fn record_udp_dropped(&self) {
-        self.udp_dropped.inc();
+    /// The counter of UDP queries dropped at the bound on queries in
+    /// flight, for [`crate::net::InFlight`].
+    pub fn udp_dropped(&self) -> prometheus_client::metrics::counter::Counter {
+        self.udp_dropped.clone()
     }
 
     /// Count a connection closed by the connection limits.

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use crate::metrics::Metrics;
 
 /// Default bound on UDP queries in flight across all UDP sockets. Under a
 /// healthy upstream a few hundred are in flight at 100k queries per
@@ -17,16 +16,16 @@ pub const DEFAULT_MAX_UDP_IN_FLIGHT: usize = 8_192;
 #[derive(Debug, Clone)]
 pub struct InFlight {
     permits: Arc<Semaphore>,
-    metrics: Option<Arc<Metrics>>,
+    dropped: Counter,
 }
 
 impl InFlight {
-    /// At most `limit` queries in flight; drops are counted in `metrics`
-    /// (`parapet_udp_dropped_total`).
-    pub fn new(limit: usize, metrics: Option<Arc<Metrics>>) -> Self {
+    /// At most `limit` queries in flight; drops are counted in `dropped`
+    /// (the server passes `parapet_udp_dropped_total`'s).
+    pub fn new(limit: usize, dropped: Counter) -> Self {
         InFlight {
             permits: Arc::new(Semaphore::new(limit)),
-            metrics,
+            dropped,
         }
     }
 
@@ -36,9 +35,7 @@ impl InFlight {
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
-                if let Some(metrics) = &self.metrics {
-                    metrics.record_udp_dropped();
-                }
+                self.dropped.inc();
                 None
             }
         }
@@ -47,7 +44,7 @@ impl InFlight {
 
 impl Default for InFlight {
     fn default() -> Self {
-        InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, None)
+        InFlight::new(DEFAULT_MAX_UDP_IN_FLIGHT, Counter::default())
     }
 }
 
@@ -57,15 +54,11 @@ mod tests {
 
     #[test]
     fn a_full_bound_refuses_and_counts_until_a_permit_returns() {
-        let metrics = Arc::new(Metrics::new());
-        let bound = InFlight::new(1, Some(Arc::clone(&metrics)));
+        let dropped = Counter::default();
+        let bound = InFlight::new(1, dropped.clone());
         let first = bound.try_start().expect("one permit");
         assert!(bound.try_start().is_none());
-        assert!(
-            metrics.encode().contains("parapet_udp_dropped_total 1"),
-            "{}",
-            metrics.encode()
-        );
+        assert_eq!(dropped.get(), 1);
         drop(first);
         assert!(bound.try_start().is_some());
     }

@@ -120,7 +120,8 @@ impl std::fmt::Debug for Running {
 
 /// Bind the DoT and DoH listeners of `settings` and serve them with
 /// `handler`, on tasks of `tasks`, until `shutdown` is cancelled, with the
-/// certificate and tokens [preflight](crate::preflight) loaded. Returns
+/// certificate and tokens [preflight](crate::preflight) loaded (`cert` is
+/// needed when either listener is on). Returns
 /// once they are bound; with no `tls_listen`/`https_listen` it starts
 /// nothing. SIGHUP re-reads the tokens file through the server's signal
 /// task ([`crate::net::signals`]).
@@ -130,7 +131,8 @@ impl std::fmt::Debug for Running {
 /// that cannot be bound.
 pub async fn start<H>(
     settings: &Settings,
-    loaded: &crate::preflight::Preflight,
+    cert: Option<Arc<certs::ReloadingCert>>,
+    tokens: Arc<Tokens>,
     handler: H,
     shutdown: CancellationToken,
     tasks: &crate::net::TaskTracker,
@@ -138,7 +140,6 @@ pub async fn start<H>(
 where
     H: RequestHandler + Clone,
 {
-    let tokens = Arc::clone(&loaded.tokens);
     let mut running = Running {
         tls_addrs: Vec::new(),
         https_addrs: Vec::new(),
@@ -148,7 +149,7 @@ where
     if settings.tls_listen.is_empty() && settings.https_listen.is_empty() {
         return Ok(running);
     }
-    let Some(certs) = loaded.cert.clone() else {
+    let Some(certs) = cert else {
         return Err(TransportError::NoCertificate);
     };
     running._watcher = tokens.watch()?;

@@ -651,23 +651,15 @@ async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
     let (c, k) = write_pair(dir.path(), &cert);
-    let (without, with) = (
-        crate::preflight::Preflight {
-            cert: None,
-            tokens: Arc::clone(&tokens),
-        },
-        crate::preflight::Preflight {
-            cert: Some(Arc::new(certs::ReloadingCert::open(&c, &k).unwrap())),
-            tokens,
-        },
-    );
-    let start = |loaded| {
+    let loaded = Arc::new(certs::ReloadingCert::open(&c, &k).unwrap());
+    let start = |cert| {
         let stub = Stub { open: false };
-        super::start(&settings, loaded, stub, shutdown.clone(), &tasks)
+        let tokens = Arc::clone(&tokens);
+        super::start(&settings, cert, tokens, stub, shutdown.clone(), &tasks)
     };
-    let err = start(&without).await.unwrap_err();
+    let err = start(None).await.unwrap_err();
     assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
-    let running = start(&with).await.unwrap();
+    let running = start(Some(loaded)).await.unwrap();
     assert_eq!((running.tls_addrs.len(), running.https_addrs.len()), (1, 1));
     let mut s = tls_connect(
         running.tls_addrs[0],

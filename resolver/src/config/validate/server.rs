@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use super::{Issues, Resolve, count, positive, socket_addrs};
 use crate::config::raw::{RawMetrics, RawServer};
 use crate::config::{
-    DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_TCP_TIMEOUT_MS, MetricsConfig, ServerConfig,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    DEFAULT_METRICS_LISTEN, DEFAULT_TCP_TIMEOUT_MS, MetricsConfig, ServerConfig,
 };
 
 /// `[server]`.
@@ -53,13 +54,13 @@ pub(super) fn server(is: &mut Issues, raw: RawServer, resolve: &Resolve<'_>) -> 
             is,
             "server.max_connections",
             raw.max_connections,
-            crate::conntable::DEFAULT_MAX_CONNECTIONS,
+            DEFAULT_MAX_CONNECTIONS,
         ),
         max_connections_per_client: count(
             is,
             "server.max_connections_per_client",
             raw.max_connections_per_client,
-            crate::conntable::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         ),
     };
     if server.max_connections_per_client > server.max_connections {
