@@ -14,28 +14,22 @@ use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-/// Pause after a failed accept (e.g. out of file descriptors) so the loop
-/// does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Reset every connection on `listener` until `shutdown`.
+/// Reset every connection on `listener` until `shutdown` (through the
+/// one accept loop, [`crate::net::accept_loop`]).
 pub(super) async fn refuse(listener: TcpListener, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                tracing::trace!(client = %peer, "TLS connection to the warning page reset");
-                reset(stream);
-            }
-            Err(error) => {
-                tracing::debug!(%error, "warning page TLS port: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
+    let admit = |_| Some(());
+    crate::net::accept_loop(
+        "warning page TLS port",
+        listener,
+        shutdown,
+        admit,
+        |stream, peer, ()| {
+            tracing::trace!(client = %peer, "TLS connection to the warning page reset");
+            reset(stream);
+            std::future::ready(())
+        },
+    )
+    .await;
 }
 
 /// Close with a reset rather than a graceful FIN.
