@@ -58,6 +58,15 @@ pub async fn accept_loop<G, A, F, Fut>(
     tasks.wait().await;
 }
 
+/// Close `stream` with a TCP reset (`SO_LINGER` 0) rather than a graceful
+/// FIN, so the client fails at once (used for sinkholed `https://` visits).
+pub fn reset(stream: TcpStream) {
+    if let Err(error) = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
+        tracing::debug!(%error, "cannot set SO_LINGER for a reset");
+    }
+    drop(stream);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

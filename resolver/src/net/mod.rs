@@ -14,6 +14,6 @@ pub mod http;
 pub mod inflight;
 pub mod signals;
 
-pub use accept::{ACCEPT_BACKOFF, accept_loop};
+pub use accept::{ACCEPT_BACKOFF, accept_loop, reset};
 pub use inflight::InFlight;
 pub use tokio_util::task::TaskTracker;

@@ -8,10 +8,7 @@
 //! closing with `SO_LINGER` 0 sends a TCP RST: the browser shows its error
 //! (`ERR_CONNECTION_RESET`) immediately.
 
-use std::time::Duration;
-
-use socket2::SockRef;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Reset every connection on `listener` until `shutdown` (through the
@@ -25,17 +22,9 @@ pub(super) async fn refuse(listener: TcpListener, shutdown: CancellationToken) {
         admit,
         |stream, peer, ()| {
             tracing::trace!(client = %peer, "TLS connection to the warning page reset");
-            reset(stream);
+            crate::net::reset(stream);
             std::future::ready(())
         },
     )
     .await;
-}
-
-/// Close with a reset rather than a graceful FIN.
-fn reset(stream: TcpStream) {
-    if let Err(error) = SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
-        tracing::debug!(%error, "warning page TLS port: cannot set SO_LINGER");
-    }
-    drop(stream);
 }
