@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, ListSource};
 use crate::handler::{Handler, HandlerError, Observer};
 use crate::metrics::{self, Metrics};
 use crate::net::inflight::DEFAULT_MAX_UDP_IN_FLIGHT;
@@ -106,10 +106,7 @@ impl ServerBuilder {
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
-        let metrics = Arc::new(
-            Metrics::new()
-                .with_feed_file(metrics::feed_file::default_path(&config.blocklist.source)),
-        );
+        let metrics = Arc::new(Metrics::new().with_feed_file(feed_file(&config.blocklist.source)));
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();
         let (handler, query_log, log_writer) =
@@ -198,6 +195,15 @@ impl ServerBuilder {
             tasks,
             task,
         })
+    }
+}
+
+/// The feed updater's metrics file for the list `source` (a compiled
+/// artifact has one beside it; raw sources have none).
+fn feed_file(source: &ListSource) -> Option<std::path::PathBuf> {
+    match source {
+        ListSource::Artifact(path) => Some(metrics::feed_file::default_path(path)),
+        ListSource::Sources(_) | ListSource::Empty => None,
     }
 }
 
