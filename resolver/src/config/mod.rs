@@ -5,6 +5,12 @@
 //! against the config file's directory and reports *all* problems at once,
 //! each with its key path (`block.sinkhole_ipv4: "1.2.3" is not an IPv4
 //! address`). Only a validated [`Config`] reaches the server.
+//!
+//! Values only: nothing here reads a file the config names. The lists,
+//! certificates, tokens and CA roots are read by [`crate::preflight`], which
+//! `check-config` and start-up run next. Each section has one owner: the
+//! types of `[query_log]` are in [`query_log`], `[warning_page]` and
+//! `[lookalikes]` are their modules' own (checked by them, re-used here).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
