@@ -161,7 +161,8 @@ fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode 
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let cfg = match config::load(path) {
+    // Values and the files they name, every problem at once.
+    let (cfg, loaded) = match crate::preflight::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -176,13 +177,8 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(crate::server::run(cfg, CancellationToken::new())) {
+    match runtime.block_on(crate::server::run(cfg, loaded, CancellationToken::new())) {
         Ok(()) => ExitCode::from(EXIT_OK),
-        // A file the config names is missing or bad: a config error.
-        Err(e @ crate::server::ServerError::Preflight(_)) => {
-            eprintln!("Error: {e}");
-            ExitCode::from(EXIT_CONFIG)
-        }
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::from(EXIT_RUNTIME)

@@ -69,6 +69,7 @@ pub struct ServerBuilder {
     config: Config,
     observers: Vec<Arc<dyn Observer>>,
     udp_in_flight: usize,
+    loaded: Option<crate::preflight::Preflight>,
 }
 
 impl ServerBuilder {
@@ -78,6 +79,7 @@ impl ServerBuilder {
             config,
             observers: Vec::new(),
             udp_in_flight: DEFAULT_MAX_UDP_IN_FLIGHT,
+            loaded: None,
         }
     }
 
@@ -94,14 +96,24 @@ impl ServerBuilder {
         self
     }
 
-    /// Run [preflight](crate::preflight), load the list, bind every
+    /// Serve with what [`crate::preflight::load`] already loaded for this
+    /// config, instead of running preflight again at start.
+    pub fn preflight(mut self, loaded: crate::preflight::Preflight) -> Self {
+        self.loaded = Some(loaded);
+        self
+    }
+
+    /// Run [preflight](crate::preflight) (unless given), load the list, bind every
     /// listener and start serving. Returns once the sockets are bound and
     /// the list is live. Serving stops when `shutdown` is cancelled; every
     /// listener runs on the server's [task tracker](RunningServer::tasks),
     /// which [`RunningServer::wait`] waits for.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let mut config = self.config;
-        let loaded = crate::preflight::check(&config)?;
+        let loaded = match self.loaded {
+            Some(loaded) => loaded,
+            None => crate::preflight::check(&config)?,
+        };
         fit_connection_caps(&mut config);
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
@@ -402,12 +414,20 @@ impl RunningServer {
     }
 }
 
-/// Serve `config` until `shutdown` is cancelled or SIGTERM/SIGINT arrives;
+/// Serve `config` with the files preflight `loaded` for it until
+/// `shutdown` is cancelled or SIGTERM/SIGINT arrives;
 /// SIGHUP reloads the list, the config's `[lookalikes]` and the tokens
 /// file, and reopens the query log (one signal task: [`signals`]).
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    loaded: crate::preflight::Preflight,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
     let source_file = config.source_file.clone();
-    let server = ServerBuilder::new(config).start(shutdown.clone()).await?;
+    let server = ServerBuilder::new(config)
+        .preflight(loaded)
+        .start(shutdown.clone())
+        .await?;
     let reload = server.reload().clone();
     let query_log = server.query_log().clone();
     let tokens = Arc::clone(&server.transport.tokens);
