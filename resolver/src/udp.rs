@@ -27,6 +27,7 @@ use tracing::{debug, warn};
 
 use crate::fastpath;
 use crate::handler::Handler;
+use crate::net::InFlight;
 
 mod batch;
 
@@ -45,7 +46,16 @@ pub fn socket_count() -> usize {
 /// written in the loop (blocked names, answer-cache hits, FORMERR) are sent
 /// together once the whole batch has been looked at, while queries that
 /// need the full handler go to their own tasks at once.
-pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationToken) {
+///
+/// Queries that need a task hold a permit of `in_flight` while it runs;
+/// when none is left, such a query is dropped and counted (blocked names
+/// and cached answers are still answered in the loop).
+pub async fn serve(
+    socket: UdpSocket,
+    handler: Handler,
+    in_flight: InFlight,
+    shutdown: CancellationToken,
+) {
     let socket = Arc::new(socket);
     let mut received = Received::new();
     let mut replies = Replies::new();
@@ -65,7 +75,15 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
         while tasks.try_join_next().is_some() {}
         let mut count = 0;
         for (packet, src) in received.iter() {
-            dispatch(packet, src, &handler, &socket, &mut replies, &mut tasks);
+            dispatch(
+                packet,
+                src,
+                &handler,
+                &in_flight,
+                &socket,
+                &mut replies,
+                &mut tasks,
+            );
             count += 1;
         }
         if !replies.is_empty() {
@@ -88,6 +106,7 @@ fn dispatch(
     packet: &[u8],
     src: SocketAddr,
     handler: &Handler,
+    in_flight: &InFlight,
     socket: &Arc<UdpSocket>,
     replies: &mut Replies,
     tasks: &mut JoinSet<()>,
@@ -100,6 +119,9 @@ fn dispatch(
         }
         return;
     }
+    let Some(permit) = in_flight.try_start() else {
+        return;
+    };
     let key = handler.answer_cache_key(packet);
     match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
         Ok(request) => {
@@ -116,6 +138,7 @@ fn dispatch(
             let handler = handler.clone();
             tasks.spawn(async move {
                 handler.handle_udp(&request, responder, key, &sent).await;
+                drop(permit);
             });
         }
         Err(error) => {

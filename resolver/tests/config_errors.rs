@@ -1,7 +1,9 @@
 //! Every bad value in the config is refused with an issue that names its
 //! key: one case per key, each a valid config with one section changed.
 
-use parapet_resolver::config::{self, ConfigError};
+use parapet_resolver::config::ConfigError;
+// Values, then the files they name (preflight): what check-config runs.
+use parapet_resolver::preflight as config;
 
 /// The sections of a valid config; each case replaces one of them.
 const BASE: &[(&str, &str)] = &[
