@@ -434,11 +434,7 @@ impl Detector {
             };
             for &index in indices {
                 let label = &self.labels[usize::from(index)];
-                // An edit of the first letter of a short label makes common
-                // words of prefixed names (g+mail, i+cloud): not counted.
-                let first_ok =
-                    label.len() >= MIN_FIRST_EDIT_LEN || label.first() == skeleton.first();
-                if first_ok && within_one_edit(skeleton, label) {
+                if first_letter_ok(skeleton, label) && within_one_edit(skeleton, label) {
                     return Some(self.hit(index, Class::OneEdit));
                 }
             }
@@ -488,6 +484,18 @@ impl Detector {
         }
         None
     }
+}
+
+/// Whether an edit may touch the first letter of `label`. Any other edit
+/// of the first letter of a short label makes common words and other real
+/// services of prefixed names (g+mail: `ymail`, `email`, `mail`; a letter
+/// before it, h+icloud: Huawei's `hicloud`): not counted. The first two
+/// letters swapped (`mgail`, `ogogle`) keep every letter and are counted.
+fn first_letter_ok(skeleton: &[u8], label: &[u8]) -> bool {
+    if label.len() >= MIN_FIRST_EDIT_LEN || label.first() == skeleton.first() {
+        return true;
+    }
+    matches!((skeleton, label), ([a, b, rest @ ..], [c, d, tail @ ..]) if a == d && b == c && rest == tail)
 }
 
 /// A protected or allowed entry as lower-case ASCII (A-labels).

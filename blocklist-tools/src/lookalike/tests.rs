@@ -90,6 +90,26 @@ fn one_edit_classes() {
 }
 
 #[test]
+fn first_letter_edits_of_short_labels() {
+    // The first two letters swapped keep every letter: caught.
+    caught("mgail.com", "gmail.com", Class::OneEdit);
+    caught("ogogle.com", "google.com", Class::OneEdit);
+    // Another first letter, or one before the label, is another real
+    // service or a common word for labels this short: not counted.
+    for name in [
+        "ymail.com",
+        "email.com",
+        "mail.com",
+        "hicloud.com",
+        "tgmail.com",
+    ] {
+        passes(name);
+    }
+    // Long labels count every edit, the first letter's too.
+    caught("futlook.com", "outlook.com", Class::OneEdit);
+}
+
+#[test]
 fn hyphenation_and_other_suffixes() {
     caught("g-mail.com", "gmail.com", Class::Skeleton);
     caught("out-look.com", "outlook.com", Class::Skeleton);
