@@ -309,9 +309,10 @@ impl Detector {
                 if (a, b) == (b'x', b'n') || matches!((a, b), (b'r' | b'n', b'n') | (b'v', b'v')) {
                     return true;
                 }
-                let fold = |c: u8| fold::fold_char(char::from(c), true).unwrap_or(b'*');
                 self.first2.contains(&[a, b])
-                    || self.first2.contains(&[fold(a), fold(b)])
+                    || self
+                        .first2
+                        .contains(&[fold::fold_ascii(a), fold::fold_ascii(b)])
                     || self.last2.contains(&[y, z])
             })
     }
