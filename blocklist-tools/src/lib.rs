@@ -52,6 +52,10 @@ mod walk;
 /// Feed configuration and updates.
 pub mod feed;
 
+/// Look-alikes of protected domains: names that imitate a trusted domain
+/// before any list knows them.
+pub mod lookalike;
+
 pub use format::Format;
 
 /// Where the real test and benchmark data lives: `$PARAPET_DATA`, default

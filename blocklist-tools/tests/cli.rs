@@ -358,3 +358,65 @@ fn errors_go_to_stderr_with_nonzero_exit() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.txt"));
 }
+
+#[test]
+fn check_shows_lookalikes_of_protected_domains_as_the_resolver_blocks_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, "evil.example\n").unwrap();
+    let queries = [
+        "gmial.com",
+        "xn--gmal-nza.com",
+        "secure-login-party-example.net",
+        "mail.google.com",
+        "evil.example",
+        "wikipedia.org",
+    ];
+    let out = run(bin()
+        .arg("check")
+        .arg(&list)
+        .args(["--protect", "party.example.org.uk"])
+        .args(queries));
+    assert!(out.status.success(), "{out:?}");
+    let got = lines(&stdout(&out));
+    let summary: Vec<(&str, &str)> = got
+        .iter()
+        .map(|l| (l[1].as_str(), l.get(2).map_or("", String::as_str)))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("block", "gmail.com"),
+            ("block", "gmail.com"),
+            ("block", "party.example.org.uk"),
+            ("none", ""),
+            ("block", "evil.example"),
+            ("none", ""),
+        ],
+        "{got:?}"
+    );
+    assert_eq!(got[0][3..], ["lookalikes", "lookalike", "one letter away"]);
+    // A known neighbour, and the check turned off.
+    let out = run(bin().arg("check").arg(&list).args([
+        "--lookalike-allow",
+        "gmial.com",
+        "gmial.com",
+        "gmaill.com",
+    ]));
+    assert_eq!(
+        stdout(&out),
+        "gmial.com\tnone\ngmaill.com\tblock\tgmail.com\tlookalikes\tlookalike\tone letter away\n"
+    );
+    let out = run(bin()
+        .arg("check")
+        .arg(&list)
+        .args(["--no-lookalikes", "gmial.com"]));
+    assert_eq!(stdout(&out), "gmial.com\tnone\n");
+    // A bad protected domain is a clear error.
+    let out = run(bin()
+        .arg("check")
+        .arg(&list)
+        .args(["--protect", "http://x", "gmial.com"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"http://x\" is not a domain name"));
+}

@@ -80,9 +80,19 @@ impl Folded {
             }
             return;
         }
+        let table = if self.ascii {
+            &ASCII_FULL
+        } else {
+            &ASCII_LIGHT
+        };
         for &b in label {
-            if let Some(b) = fold_char(char::from(b), self.ascii) {
-                self.push(b);
+            let folded = match table.get(usize::from(b)) {
+                Some(&SEPARATOR) => continue,
+                Some(&folded) => Some(folded),
+                None => fold_char(char::from(b), self.ascii),
+            };
+            if let Some(folded) = folded {
+                self.push(folded);
             }
         }
     }
@@ -106,6 +116,45 @@ impl Folded {
             read += used;
         }
         self.len = write;
+    }
+}
+
+/// [`fold_char`] of every ASCII byte, precomputed (the query path folds
+/// byte by byte); separators are [`SEPARATOR`].
+const ASCII_FULL: [u8; 128] = ascii_table(true);
+/// The same for the light skeleton.
+const ASCII_LIGHT: [u8; 128] = ascii_table(false);
+/// A separator in the ASCII tables (no skeleton byte).
+const SEPARATOR: u8 = 0;
+
+const fn ascii_table(ascii: bool) -> [u8; 128] {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = (b as u8).to_ascii_lowercase();
+        table[b] = match c {
+            b'-' | b'.' | b'_' => SEPARATOR,
+            b'a'..=b'z' | b'0'..=b'9' if !ascii => c,
+            b'0' | b'o' => b'o',
+            b'1' | b'i' | b'l' | b'|' => b'l',
+            b'3' => b'e',
+            b'5' => b's',
+            b'q' => b'g',
+            b'a'..=b'z' | b'2' | b'4' | b'6'..=b'9' => c,
+            _ => b'*',
+        };
+        b += 1;
+    }
+    table
+}
+
+/// The full skeleton byte of an ASCII byte ([`fold_char`] with `ascii`,
+/// from a table); `*` for a separator or a non-ASCII byte.
+#[inline]
+pub fn fold_ascii(b: u8) -> u8 {
+    match ASCII_FULL.get(usize::from(b)) {
+        Some(&SEPARATOR) | None => b'*',
+        Some(&folded) => folded,
     }
 }
 
