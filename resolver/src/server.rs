@@ -443,7 +443,7 @@ pub async fn run(
     if let Some(path) = source_file {
         let lookalikes = server.handler().lookalikes().clone();
         on_hangup.push(Box::new(move || {
-            crate::lookalike::config::reload(&path, &lookalikes);
+            crate::reload::reload_lookalikes(&path, &lookalikes);
         }));
     }
     signals::spawn(shutdown, on_hangup);

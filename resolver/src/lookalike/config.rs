@@ -156,30 +156,6 @@ impl Lookalikes {
     }
 }
 
-/// Re-read `[lookalikes]` from the config file at `path` and put the new
-/// check in service; a file that does not load (or a refused set) is
-/// logged and the check in service stays. Returns whether it was swapped.
-pub fn reload(path: &std::path::Path, shared: &SharedLookalikes) -> bool {
-    let new = crate::config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|config| Lookalikes::new(&config.lookalikes).map_err(|e| e.to_string()));
-    match new {
-        Ok(lookalikes) => {
-            tracing::info!(
-                protected = lookalikes.detector.protected().len(),
-                action = ?lookalikes.action,
-                "[lookalikes] reloaded"
-            );
-            shared.store(Arc::new(lookalikes));
-            true
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "[lookalikes] not reloaded; the previous set stays");
-            false
-        }
-    }
-}
-
 /// The category of a look-alike block (metrics, query log, warning page).
 pub const LOOKALIKE_CATEGORY: &str = "lookalike";
 
