@@ -25,7 +25,7 @@
 //! The value table holds up to 255 distinct FST values (u64); the index is
 //! a hash table of 64-byte buckets over the FST keys (see `index`).
 
-use crate::ArtifactError;
+use crate::error::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
 pub(crate) const VERSION: u32 = 6;
