@@ -2,8 +2,6 @@
 //! log lines can be waited on, signalled and killed on drop, and a one-shot
 //! UDP query, and a `/metrics` scrape.
 
-// Each test binary uses a different part of this module.
-#![allow(dead_code)]
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

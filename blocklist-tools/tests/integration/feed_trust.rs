@@ -3,11 +3,9 @@
 //! signatures made by the real `minisign`); an `https://` feed never follows
 //! a redirect to `http://`; a plain `http://` feed needs a pin or a key.
 
-mod feed_support;
-
 use std::process::Command;
 
-use feed_support::{FeedServer, Route, Setup, Signer, hosts, require_tool, url_feed};
+use crate::feed_support::{FeedServer, Route, Setup, Signer, hosts, require_tool, url_feed};
 use parapet_blocklist::Blocklist;
 use parapet_blocklist::feed::{FeedOutcome, FeedReport, UpdateReport};
 

@@ -4,13 +4,11 @@
 //! installed and it opens; an unchanged artifact costs one 304 and rewrites
 //! nothing.
 
-mod feed_support;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use feed_support::{FeedServer, Setup, Signer, hosts, require_tool};
+use crate::feed_support::{FeedServer, Setup, Signer, hosts, require_tool};
 use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
 /// The artifact compiled from a hosts list blocking `names`.
