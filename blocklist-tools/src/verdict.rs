@@ -4,7 +4,7 @@
 use crate::rule::{self, Action, Scope};
 
 /// A reference to the rule that decided a lookup. Cheap to copy; resolve it
-/// with [`Blocklist::rule_info`].
+/// with [`Blocklist::rule_info`](crate::Blocklist::rule_info).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleRef {
     /// Packed rule value as stored in the artifact (source index, scope, action).
@@ -33,7 +33,7 @@ pub enum Verdict {
     /// The most specific covering rule blocks.
     Block(RuleRef),
     /// No block survives and an exception decided: an allowlist's rule (see
-    /// [`Blocklist::allows_across_sources`]), or a list's own exception
+    /// [`Blocklist::allows_across_sources`](crate::Blocklist::allows_across_sources)), or a list's own exception
     /// that cancelled that list's block.
     Allow(RuleRef),
 }

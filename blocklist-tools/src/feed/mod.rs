@@ -5,7 +5,7 @@
 //! capped at `max_bytes` while it streams, bounded by `timeout_secs`) and
 //! verify it as it streams (pinned `sha256`, minisign signature; a signed
 //! copy must also be signed after the copy in use and for this feed's file,
-//! see [`rollback`]); compile it
+//! see `rollback.rs`); compile it
 //! on its own and apply the guards (no rules; more malformed lines than
 //! rules; a fall of the rule count beyond `max_drop_percent` unless forced);
 //! accept it as the feed's new last good copy. A feed that fails keeps its
@@ -15,7 +15,7 @@
 //!
 //! State lives next to the artifact: `<artifact dir>/feeds/<name>.body` (the
 //! last good copy), `<name>.meta`, `<name>.status` (last success and
-//! failure) and `feeds.prom` (per-feed metrics, see [`status`]).
+//! failure) and `feeds.prom` (per-feed metrics, see `status.rs`).
 
 mod config;
 #[cfg(feature = "updater")]
