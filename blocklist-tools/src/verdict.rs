@@ -39,6 +39,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    #[inline]
     pub(crate) fn from_rule(rule: RuleRef) -> Verdict {
         match rule.action() {
             Action::Block => Verdict::Block(rule),
