@@ -11,8 +11,8 @@
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
 
-use parapet_blocklist::format::url_host;
 use parapet_blocklist::lookalike::Detector;
+use parapet_blocklist::url_host;
 use parapet_blocklist::{Blocklist, Verdict};
 
 /// Check names or IP addresses against a list.

@@ -4,13 +4,11 @@
 //! installed and it opens; an unchanged artifact costs one 304 and rewrites
 //! nothing.
 
-mod feed_support;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use feed_support::{FeedServer, Setup, Signer, hosts, require_tool};
+use crate::feed_support::{FeedServer, Setup, Signer, hosts};
 use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
 /// The artifact compiled from a hosts list blocking `names`.
@@ -102,7 +100,9 @@ fn assert_refused(output: &Output, needle: &str) {
 
 #[test]
 fn fetch_installs_then_revalidates_with_one_304() {
-    if !require_tool("minisign", "fetch_installs_then_revalidates_with_one_304") {
+    if parapet_test_support::tool("minisign", "fetch_installs_then_revalidates_with_one_304")
+        .is_none()
+    {
         return;
     }
     let r = Replica::new();
@@ -139,10 +139,12 @@ fn fetch_installs_then_revalidates_with_one_304() {
 
 #[test]
 fn replayed_tampered_or_corrupt_artifacts_are_refused() {
-    if !require_tool(
+    if parapet_test_support::tool(
         "minisign",
         "replayed_tampered_or_corrupt_artifacts_are_refused",
-    ) {
+    )
+    .is_none()
+    {
         return;
     }
     let r = Replica::new();

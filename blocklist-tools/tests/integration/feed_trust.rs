@@ -3,11 +3,9 @@
 //! signatures made by the real `minisign`); an `https://` feed never follows
 //! a redirect to `http://`; a plain `http://` feed needs a pin or a key.
 
-mod feed_support;
-
 use std::process::Command;
 
-use feed_support::{FeedServer, Route, Setup, Signer, hosts, require_tool, url_feed};
+use crate::feed_support::{FeedServer, Route, Setup, Signer, hosts, url_feed};
 use parapet_blocklist::Blocklist;
 use parapet_blocklist::feed::{FeedOutcome, FeedReport, UpdateReport};
 
@@ -40,7 +38,9 @@ fn serve_signed(server: &FeedServer, body: &[u8], signature: &[u8], tag: &str) {
 
 #[test]
 fn signed_feed_cannot_be_rolled_back_or_swapped() {
-    if !require_tool("minisign", "signed_feed_cannot_be_rolled_back_or_swapped") {
+    if parapet_test_support::tool("minisign", "signed_feed_cannot_be_rolled_back_or_swapped")
+        .is_none()
+    {
         return;
     }
     let signer = Signer::new();
@@ -92,7 +92,8 @@ fn signed_feed_cannot_be_rolled_back_or_swapped() {
 
 #[test]
 fn signature_without_a_timestamp_is_refused() {
-    if !require_tool("minisign", "signature_without_a_timestamp_is_refused") {
+    if parapet_test_support::tool("minisign", "signature_without_a_timestamp_is_refused").is_none()
+    {
         return;
     }
     let signer = Signer::new();

@@ -2,17 +2,16 @@
 //! log lines can be waited on, signalled and killed on drop, and a one-shot
 //! UDP query, and a `/metrics` scrape.
 
-// Each test binary uses a different part of this module.
-#![allow(dead_code)]
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
+use parapet_blocklist::{Blocklist, CompileOptions, SourceSpec};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_parapet");
@@ -156,4 +155,28 @@ pub fn scrape(addr: SocketAddr) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     response
+}
+
+/// A file of `resolver/tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The warning-page fixture list (`warning-list.txt`, source `test-feed`)
+/// with `category`; with `allowlist`, `warning-allow.txt` as an allowlist.
+pub fn fixture_list(category: &str, allowlist: bool) -> Blocklist {
+    let mut block = SourceSpec::new(fixture("warning-list.txt"));
+    block.name = "test-feed".into();
+    block.category = Some(category.into());
+    let mut sources = vec![block];
+    if allowlist {
+        let mut allow = SourceSpec::new(fixture("warning-allow.txt"));
+        allow.allow = true;
+        sources.push(allow);
+    }
+    Blocklist::compile(&sources, CompileOptions::default())
+        .expect("fixture compiles")
+        .0
 }

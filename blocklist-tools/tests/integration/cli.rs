@@ -38,6 +38,8 @@ fn lines(out: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names() {
+    // Long on purpose: one scenario, one compiled artifact, checked in turn
+    // for listed names, their subdomains, look-alikes and benign names.
     let Some(d) =
         data("compile_real_lists_then_check_listed_subdomains_lookalikes_and_benign_names")
     else {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use parapet_blocklist::feed::{self, UpdateConfig, UpdateOptions};
 
-mod support;
-use support::{DEADLINE, Proc, scrape};
+use crate::support::{DEADLINE, Proc, scrape};
 
 /// The value of the sample whose series is exactly `series`.
 fn sample(text: &str, series: &str) -> Option<f64> {

@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::fixture_list;
 use arc_swap::ArcSwap;
-use parapet_blocklist::{Blocklist, CompileOptions, SourceSpec};
 use parapet_resolver::SharedBlocklist;
 use parapet_resolver::warning::{self, WarningListeners, WarningPageConfig};
 use tokio_util::sync::CancellationToken;
@@ -24,16 +24,6 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
 /// and not required.
 fn chromium() -> Option<PathBuf> {
     parapet_test_support::tool_any(&["chromium", "chromium-browser"], "warning_browser")
-}
-
-fn compile_fixture() -> Blocklist {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut block = SourceSpec::new(dir.join("warning-list.txt"));
-    block.name = "test-feed".into();
-    block.category = Some("phishing".into());
-    Blocklist::compile(&[block], CompileOptions::default())
-        .expect("fixture compiles")
-        .0
 }
 
 /// Where the screenshot goes: `target/test-output/`.
@@ -137,7 +127,7 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
     };
     let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
     let page = listeners.http_addrs()[0];
-    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
+    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(fixture_list("phishing", false)));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
     tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));
@@ -197,7 +187,7 @@ async fn chromium_gets_an_immediate_error_for_https() {
     };
     let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
     let tls = listeners.tls_addrs()[0];
-    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
+    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(fixture_list("phishing", false)));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
     tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));
@@ -230,7 +220,7 @@ async fn chromium_resolves_no_other_name() {
     };
     let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
     let page = listeners.http_addrs()[0];
-    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile_fixture()));
+    let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(fixture_list("phishing", false)));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
     tokio::spawn(warning::serve(listeners, config, lists, None, shutdown));

@@ -2,12 +2,11 @@
 //! attacker) sending raw HTTP gets back.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::fixture_list;
 use arc_swap::ArcSwap;
-use parapet_blocklist::{Blocklist, CompileOptions, SourceSpec};
 use parapet_resolver::SharedBlocklist;
 use parapet_resolver::metrics::Metrics;
 use parapet_resolver::warning::{self, WarningListeners, WarningPageConfig};
@@ -17,24 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Upper bound for any single exchange; a hang fails the test.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// The fixture list with `category`, plus the allowlist.
-fn compile(category: &str) -> Blocklist {
-    let mut block = SourceSpec::new(fixture("warning-list.txt"));
-    block.name = "test-feed".into();
-    block.category = Some(category.into());
-    let mut allow = SourceSpec::new(fixture("warning-allow.txt"));
-    allow.allow = true;
-    let (list, _reports) =
-        Blocklist::compile(&[block, allow], CompileOptions::default()).expect("fixture compiles");
-    list
-}
 
 fn page_config() -> WarningPageConfig {
     WarningPageConfig {
@@ -62,7 +43,8 @@ impl Page {
         let listeners = WarningListeners::bind(&config, &[]).expect("bind loopback");
         let http = listeners.http_addrs()[0];
         let tls = listeners.tls_addrs()[0];
-        let lists: SharedBlocklist = Arc::new(ArcSwap::from_pointee(compile("phishing")));
+        let lists: SharedBlocklist =
+            Arc::new(ArcSwap::from_pointee(fixture_list("phishing", true)));
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new());
         let task = tokio::spawn(warning::serve(
@@ -226,7 +208,7 @@ async fn reload_changes_the_page() {
     let page = Page::start(page_config());
     let before = visible(&get(page.http, "phishing.example").await.body);
     assert!(before.contains("as phishing:"), "{before}");
-    page.lists.store(Arc::new(compile("malware")));
+    page.lists.store(Arc::new(fixture_list("malware", true)));
     let after = visible(&get(page.http, "phishing.example").await.body);
     assert!(
         after.contains("as malware: a site that spreads harmful software"),
@@ -458,7 +440,7 @@ async fn shutdown_stops_the_server() {
 
 #[test]
 fn explain_says_what_the_page_says() {
-    let list = compile("phishing");
+    let list = fixture_list("phishing", true);
     let config = page_config();
     let text = warning::explain(&list, "https://login.phishing.example/account", &config);
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");

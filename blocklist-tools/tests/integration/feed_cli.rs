@@ -1,12 +1,10 @@
 //! The `parapet-blocklist update` command line: output and exit codes; and
 //! the README's feed configuration example.
 
-mod feed_support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use feed_support::{FeedServer, Route, Setup, hosts, url_feed};
+use crate::feed_support::{FeedServer, Route, Setup, hosts, url_feed};
 use parapet_blocklist::feed::UpdateConfig;
 
 fn run_update(setup: &Setup, extra: &[&str]) -> Output {

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod support;
-use support::{BIN, Proc, query_a};
+use crate::support::{BIN, Proc, query_a};
 
 fn repo_config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

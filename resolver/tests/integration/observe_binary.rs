@@ -5,8 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{DEADLINE, Proc, query_a, scrape};
+use crate::support::{DEADLINE, Proc, query_a, scrape};
 
 /// Wait until `path` exists and holds a line containing `needle`.
 fn wait_for_line(path: &Path, needle: &str) -> String {

@@ -5,6 +5,8 @@ use parapet_blocklist::{Blocklist, CompileOptions, Format, SourceSpec};
 
 #[test]
 fn every_real_list_compiles_with_its_format_detected() {
+    // Long on purpose: a table of every real list with the format and the
+    // counts it must give, read in one pass over the data directory.
     let test = "every_real_list_compiles_with_its_format_detected";
     let Some(hosts) =
         parapet_test_support::data(&parapet_blocklist::data_dir().join("hosts"), test)

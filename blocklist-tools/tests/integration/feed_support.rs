@@ -363,20 +363,6 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Whether `tool` runs. When it does not: with `PARAPET_REQUIRE_TOOLS` set
-/// this panics (CI must have it); otherwise it prints `SKIPPED: …` and
-/// returns false so the test can return early.
-pub fn require_tool(tool: &str, test: &str) -> bool {
-    if std::process::Command::new(tool).arg("-v").output().is_ok() {
-        return true;
-    }
-    if std::env::var_os("PARAPET_REQUIRE_TOOLS").is_some() {
-        panic!("{test}: `{tool}` is required (PARAPET_REQUIRE_TOOLS is set) but not installed");
-    }
-    eprintln!("SKIPPED: {test}: `{tool}` is not installed");
-    false
-}
-
 /// A minisign key pair made by the real `minisign` binary (no password).
 pub struct Signer {
     dir: tempfile::TempDir,

@@ -1,11 +1,9 @@
 //! `parapet-blocklist update` against feeds served from a loopback HTTP
 //! server started by each test.
 
-mod feed_support;
-
 use std::time::{Duration, Instant};
 
-use feed_support::{FeedServer, Route, Setup, fixture, hosts, names, url_feed};
+use crate::feed_support::{FeedServer, Route, Setup, fixture, hosts, names, url_feed};
 use parapet_blocklist::Blocklist;
 use parapet_blocklist::feed::{FeedOutcome, FeedReport};
 
