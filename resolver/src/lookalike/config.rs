@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorError, Hit};
+use parapet_blocklist::lookalike::{Detector, DetectorError, Hit};
 
 /// What a look-alike gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -37,9 +37,9 @@ pub struct RawLookalikes {
 /// `[lookalikes]`, checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LookalikeConfig {
-    /// Added to [`super::defaults::PROTECT`].
+    /// Added to [`parapet_blocklist::lookalike::defaults::PROTECT`].
     pub protect: Vec<String>,
-    /// Added to [`super::defaults::ALLOW`].
+    /// Added to [`parapet_blocklist::lookalike::defaults::ALLOW`].
     pub allow: Vec<String>,
     /// Default `block`.
     pub action: LookalikeAction,
