@@ -173,7 +173,14 @@ pub fn encode<'a>(
     let mut encoder = BinEncoder::new(&mut bytes);
     encoder.set_max_size(max_size);
     match response.destructive_emit(&mut encoder) {
-        Ok(info) => Ok((info, bytes)),
+        Ok(info) => {
+            // A record that did not fit is rolled back by moving the
+            // encoder's offset, not by shortening the buffer: cut its
+            // half-written bytes, so a TC answer ends on a record boundary.
+            let end = encoder.offset();
+            bytes.truncate(end);
+            Ok((info, bytes))
+        }
         Err(error) => {
             warn!(%error, "cannot encode a response; sending SERVFAIL");
             let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
