@@ -1,7 +1,8 @@
 //! Protocol conformance (RFC 8906 "a resolver always responds", RFC 6891
 //! EDNS) where the side-by-side run with Unbound found parapet worse
 //! (`benches/conformance/run.sh`, RELIABILITY.md): other opcodes get
-//! NOTIMP, not FORMERR; a truncated UDP answer ends on a record boundary.
+//! NOTIMP, not FORMERR; a truncated UDP answer ends on a record boundary
+//! and keeps the OPT record of an EDNS query.
 
 use anyhow::Result;
 use hickory_proto::op::{Message, ResponseCode};
@@ -75,6 +76,23 @@ async fn truncated_udp_answer_ends_on_a_record_boundary() -> Result<()> {
             );
             assert_eq!(answer.edns.is_some(), edns.is_some());
         }
+    }
+    // Every offer between 512 and 600 bytes: at some the records leave no
+    // room for the OPT record, which must still be there (RFC 6891 §7).
+    for payload in 512..=600u16 {
+        let query = wire::query(8, "big.example.", RecordType::TXT, Some(payload))?;
+        let bytes = wire::ask(&socket, p.addr(), &query).await?;
+        let (answer, trailing) = bytes_after_last_record(&bytes)?;
+        assert!(answer.metadata.truncation, "TC set, payload {payload}");
+        assert!(bytes.len() <= usize::from(payload), "{} bytes", bytes.len());
+        assert_eq!(
+            trailing, 0,
+            "payload {payload}: {trailing} bytes after the last record"
+        );
+        assert!(
+            answer.edns.is_some(),
+            "payload {payload}: the OPT record was dropped"
+        );
     }
     // The TCP retry gets everything.
     let whole = p.query_tcp("big.example.", RecordType::TXT).await?;
