@@ -20,14 +20,15 @@ mkdir -p "$CORPUS"/{wire_query,answer_layout,list_formats,artifact,config,doh_re
 # slice FILE N — the first N meaningful-looking lines of a list (gz too),
 # skipping the long comment headers real lists start with.
 slice() {
-    local cat=cat
-    [[ $1 == *.gz ]] && cat=zcat
+    local cat="cat"
+    [[ $1 == *.gz ]] && cat="zcat"
     { $cat "$1" || true; } | awk -v n="$2" 'NR <= 20 || /^[^#!;]/ { print; if (++k >= n) exit }'
 }
 
 # list_formats: selector byte (index into the target's FORMATS; 0x0f =
 # detect) then a slice of a real list of that format.
 seed_list() { # seed_list SELECTOR FILE NAME
+    # shellcheck disable=SC2059 # the selector byte is written as an escape
     { printf "\\x$1"; slice "$2" 40; } >"$CORPUS/list_formats/$3"
 }
 n=0

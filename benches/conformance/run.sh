@@ -81,8 +81,8 @@ fi
 
 # --- the upstream: example. with a ~900-byte TXT set (over 512) ----------
 {
-    echo '$ORIGIN example.'
-    echo '$TTL 3600'
+    # shellcheck disable=SC2016 # zone-file directives, not shell
+    printf '%s\n' '$ORIGIN example.' '$TTL 3600'
     echo '@ SOA ns hostmaster 1 3600 600 86400 3600'
     echo '@ NS ns'
     echo 'ns A 127.0.0.1'
