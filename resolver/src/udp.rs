@@ -13,7 +13,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{
+    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_resolver::net::NetError;
@@ -192,11 +194,25 @@ pub fn encode<'a>(
     id: u16,
     max_size: u16,
 ) -> Result<(ResponseInfo, Vec<u8>), NetError> {
+    let edns = response.edns().cloned();
     let mut bytes = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut bytes);
     encoder.set_max_size(max_size);
     match response.destructive_emit(&mut encoder) {
-        Ok(info) => Ok((info, bytes)),
+        Ok(info) => {
+            // A record that did not fit is rolled back by moving the
+            // encoder's offset, not by shortening the buffer: cut its
+            // half-written bytes, so a TC answer ends on a record boundary.
+            let end = encoder.offset();
+            bytes.truncate(end);
+            if info.truncation
+                && let Some(edns) = &edns
+                && let Some(short) = question_and_opt(&bytes, edns, max_size)
+            {
+                return Ok(short);
+            }
+            Ok((info, bytes))
+        }
         Err(error) => {
             warn!(%error, "cannot encode a response; sending SERVFAIL");
             let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
@@ -209,6 +225,38 @@ pub fn encode<'a>(
             Ok((ResponseInfo::from(header), bytes))
         }
     }
+}
+
+/// A truncated answer to an EDNS query that lost its OPT record (the
+/// records filled the size limit, and hickory writes OPT last) rewritten
+/// as the question and an OPT only, as RFC 6891 §7 wants an OPT in every
+/// answer to an EDNS query. The OPT keeps the payload size and DO bit, not
+/// the options (an EDE text may be what did not fit). `None` when the OPT
+/// is there, or the rewrite would not fit either.
+fn question_and_opt(bytes: &[u8], edns: &Edns, max_size: u16) -> Option<(ResponseInfo, Vec<u8>)> {
+    let mut message = Message::from_vec(bytes).ok()?;
+    if message.edns.is_some() {
+        return None;
+    }
+    message.answers.clear();
+    message.authorities.clear();
+    message.additionals.clear();
+    let mut opt = Edns::new();
+    opt.set_max_payload(edns.max_payload())
+        .set_dnssec_ok(edns.flags().dnssec_ok);
+    message.edns = Some(opt);
+    let short = message.to_vec().ok()?;
+    let counts = HeaderCounts {
+        queries: u16::try_from(message.queries.len()).ok()?,
+        answers: 0,
+        authorities: 0,
+        additionals: 1,
+    };
+    let header = Header {
+        metadata: message.metadata,
+        counts,
+    };
+    (short.len() <= usize::from(max_size)).then(|| (ResponseInfo::from(header), short))
 }
 
 /// Sends one encoded response back to a UDP client.

@@ -312,7 +312,7 @@ impl<H: RequestHandler> Endpoint<H> {
 
 /// `Some(None)` for `/dns-query`, `Some(Some(token))` for
 /// `/dns-query/<token>`, `None` for any other path.
-fn token_in_path(path: &str) -> Option<Option<&str>> {
+pub fn token_in_path(path: &str) -> Option<Option<&str>> {
     let rest = path.strip_prefix(DOH_PATH)?;
     if rest.is_empty() {
         return Some(None);
@@ -323,7 +323,10 @@ fn token_in_path(path: &str) -> Option<Option<&str>> {
 
 /// The DNS query in a GET request's `dns` parameter (base64url; RFC 8484
 /// says without padding, padding is tolerated).
-fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
+///
+/// # Errors
+/// Why the parameter is missing or undecodable (the text of the 400).
+pub fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         base64::engine::GeneralPurposeConfig::new()
