@@ -4,14 +4,9 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
-use hickory_server::{
-    net::runtime::Time,
-    proto::{
-        op::{Message, Metadata, OpCode, Query, ResponseCode},
-        rr::{Name, RData, Record, RecordType, rdata::A},
-    },
-    server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
-    zone_handler::MessageResponseBuilder,
+use hickory_server::proto::{
+    op::{Message, MessageType, Metadata, OpCode, Query, ResponseCode},
+    rr::{Name, RData, Record, RecordType, rdata::A},
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::{
@@ -21,8 +16,11 @@ use tokio::{
 use tokio_rustls::{TlsConnector, client::TlsStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Context;
+use crate::handler::{DnsService, ExchangeError};
+
 use super::{
-    ClientAuth, Limits, Tokens, certs, current_auth, doh, dot,
+    Limits, Tokens, certs, doh, dot,
     testutil::{TestCert, write_pair},
     tokens::hash_token,
 };
@@ -38,33 +36,23 @@ struct Stub {
     open: bool,
 }
 
-#[async_trait::async_trait]
-impl RequestHandler for Stub {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response: R,
-    ) -> ResponseInfo {
-        let builder = MessageResponseBuilder::from_message_request(request);
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        let admitted = self.open || matches!(current_auth(), ClientAuth::Token(_));
-        let name = request
-            .queries
-            .queries()
-            .first()
-            .map(|q| Name::from(q.name()));
-        let (Some(name), true) = (name, admitted) else {
-            meta.response_code = ResponseCode::Refused;
-            return response
-                .send_response(builder.build_no_records(meta))
-                .await
-                .unwrap();
-        };
-        let record = Record::from_rdata(name, 300, RData::A(A::new(192, 0, 2, 1)));
-        response
-            .send_response(builder.build(meta, [&record], [], [], []))
-            .await
-            .unwrap()
+impl DnsService for Stub {
+    async fn answer(&self, query: Vec<u8>, context: Context) -> Result<Vec<u8>, ExchangeError> {
+        let request =
+            Message::from_vec(&query).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+        let mut response = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+        response.metadata = Metadata::response_from_request(&request.metadata);
+        response.queries = request.queries.clone();
+        let admitted = self.open || context.auth.is_token();
+        let name = request.queries.first().map(|q| q.name().clone());
+        match (name, admitted) {
+            (Some(name), true) => {
+                let record = Record::from_rdata(name, 300, RData::A(A::new(192, 0, 2, 1)));
+                response.add_answer(record);
+            }
+            _ => response.metadata.response_code = ResponseCode::Refused,
+        }
+        Ok(response.to_vec().unwrap())
     }
 }
 
