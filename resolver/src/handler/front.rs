@@ -180,11 +180,12 @@ impl Handler {
         };
         // Only UDP is limited: a stream's client address is not spoofed,
         // and its answer is no reflection.
-        let limit = match udp {
-            true => inner
+        let limit = if udp {
+            inner
                 .limits
-                .check_client(context.client.ip(), inner.metrics.as_deref()),
-            false => Limit::Pass,
+                .check_client(context.client.ip(), inner.metrics.as_deref())
+        } else {
+            Limit::Pass
         };
         if limit != Limit::Pass {
             write_limited(query, limit, out);

@@ -217,7 +217,12 @@ impl DnsService for Handler {
     async fn answer(&self, query: Vec<u8>, context: Context) -> Result<Vec<u8>, ExchangeError> {
         let mut out = Vec::new();
         let handoff = match self.front(&query, &context, &mut out) {
-            Front::Answered => return nonempty(out, u16::from_be_bytes([query[0], query[1]])),
+            Front::Answered => {
+                let id = query
+                    .get(..2)
+                    .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                return nonempty(out, id);
+            }
             Front::Pass(handoff) => handoff,
         };
         let request = Self::parse(query, &context)?;
