@@ -52,23 +52,23 @@ fn replace_pair(dir: &Path, cert: &TestCert) {
 async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    let mut settings = super::Settings {
+    let mut settings = crate::transport::Settings {
         tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
         https_listen: vec!["127.0.0.1:0".parse().unwrap()],
         tokens: vec![hash_token("alice")],
         ..Default::default()
     };
-    let err = super::start(&settings, Stub { open: false }, shutdown.clone())
+    let err = crate::transport::start(&settings, Stub { open: false }, shutdown.clone())
         .await
         .unwrap_err();
-    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
+    assert!(matches!(err, crate::transport::TransportError::NoCertificate), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
     let (c, k) = write_pair(dir.path(), &cert);
     settings.tls_cert = Some(c);
     settings.tls_key = Some(k);
-    let running = super::start(&settings, Stub { open: false }, shutdown.clone())
+    let running = crate::transport::start(&settings, Stub { open: false }, shutdown.clone())
         .await
         .unwrap();
     assert_eq!((running.tls_addrs.len(), running.https_addrs.len()), (1, 1));
