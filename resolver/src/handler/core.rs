@@ -191,8 +191,9 @@ impl Handler {
             .await
     }
 
-    /// 4. Forward and 5. inspect the answer: CNAME targets and addresses
-    /// (not under an allowlist `exception`), then private addresses.
+    /// Forward (step 4), then inspect the answer (step 5): CNAME targets
+    /// and addresses (not under an allowlist `exception`), then private
+    /// addresses.
     async fn forward(
         &self,
         list: &Blocklist,

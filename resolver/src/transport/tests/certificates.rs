@@ -61,7 +61,10 @@ async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     let err = crate::transport::start(&settings, Stub { open: false }, shutdown.clone())
         .await
         .unwrap_err();
-    assert!(matches!(err, crate::transport::TransportError::NoCertificate), "{err}");
+    assert!(
+        matches!(err, crate::transport::TransportError::NoCertificate),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
