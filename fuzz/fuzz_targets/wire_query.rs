@@ -7,7 +7,7 @@
 
 use hickory_proto::op::{Message, ResponseCode};
 use libfuzzer_sys::fuzz_target;
-use parapet_fuzz::internals::{Key, WireQuery};
+use parapet_fuzz::internals::{Key, WireQuery, write_blocked};
 use parapet_fuzz::{Decoded, blocklist, config, hickory_question};
 
 fuzz_target!(|packet: &[u8]| {
@@ -42,7 +42,7 @@ fuzz_target!(|packet: &[u8]| {
     query.write_truncated(&mut out);
     check_answer(packet, &out, query.max_response_size());
     if let Some(rule) = verdict.rule().filter(|_| verdict.is_block()) {
-        query.write_blocked(&config().block, list, rule, &mut out);
+        write_blocked(&query, &config().block, list, rule, &mut out);
         check_answer(packet, &out, query.max_response_size());
     }
 });

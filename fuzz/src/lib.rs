@@ -11,11 +11,17 @@ use parapet_blocklist::{Blocklist, CompileOptions, Compiler, Format, SourceSpec}
 
 /// Every resolver item the targets use, by its path today.
 pub mod internals {
-    pub use parapet_resolver::answer_cache::{AnswerCache, Key, age_ttls, ttl_offsets};
+    pub use parapet_resolver::answer_cache::{AnswerCache, Key};
     pub use parapet_resolver::config::{Config, from_toml_str};
-    pub use parapet_resolver::fastpath::WireQuery;
-    pub use parapet_resolver::transport::doh::{dns_param, token_in_path};
-    pub use parapet_resolver::transport::exchange::{formerr_for, min_ttl};
+    pub use parapet_resolver::fastpath::write_blocked;
+    pub use parapet_resolver::transport::doh::{dns_param, min_ttl, token_in_path};
+    pub use parapet_resolver::wire::{Layout, WireQuery, age_ttls, formerr_for};
+
+    /// The TTL offsets the answer cache would patch in `response` (`None`:
+    /// not a response it keeps).
+    pub fn ttl_offsets(response: &[u8]) -> Option<Vec<u16>> {
+        Layout::of(response).map(|layout| layout.ttl_at)
+    }
 }
 
 use internals::{Config, from_toml_str};

@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, ListSource};
-use crate::handler::{Handler, HandlerError, Observer};
+use crate::event::Observer;
+use crate::handler::{Handler, HandlerError};
 use crate::metrics::{self, Metrics};
 use crate::net::inflight::DEFAULT_MAX_UDP_IN_FLIGHT;
 use crate::net::{InFlight, TaskTracker, signals};

@@ -12,8 +12,8 @@ use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
 use super::{AnswerCache, Key};
 use crate::config;
-use crate::fastpath::WireQuery;
-use crate::handler::Outcome;
+use crate::event::Outcome;
+use crate::wire::WireQuery;
 
 const FORWARDED: Outcome = Outcome::Forwarded {
     rcode: ResponseCode::NoError,

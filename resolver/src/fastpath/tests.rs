@@ -7,13 +7,13 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use hickory_resolver::net::xfer::Protocol;
 use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
-use super::WireQuery;
+use crate::access::Context;
 use crate::config;
+use crate::event::Protocol;
 use crate::handler::Handler;
-use crate::transport::{ClientAuth, exchange::exchange};
+use crate::wire::WireQuery;
 
 const CLIENT: &str = "127.0.0.1:40000";
 
@@ -51,15 +51,11 @@ fn query(name: &str, qtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
 
 async fn full_path(handler: &Handler, packet: &[u8]) -> Message {
     let client: SocketAddr = CLIENT.parse().expect("addr");
-    let bytes = exchange(
-        handler,
-        packet.to_vec(),
-        client,
-        Protocol::Udp,
-        ClientAuth::default(),
-    )
-    .await
-    .expect("full path answers");
+    let context = Context::new(client, Protocol::Udp);
+    let bytes = handler
+        .core_from_bytes(packet.to_vec(), &context)
+        .await
+        .expect("full path answers");
     Message::from_vec(&bytes).expect("full path response decodes")
 }
 
@@ -212,15 +208,6 @@ fn answers_too_long_for_the_client_take_the_full_path() {
 }
 
 #[test]
-fn udp_payload_is_512_without_edns_and_capped_at_1232() {
-    assert_eq!(super::udp_payload(None), 512);
-    assert_eq!(super::udp_payload(Some(100)), 512);
-    assert_eq!(super::udp_payload(Some(1000)), 1000);
-    assert_eq!(super::udp_payload(Some(4096)), 1232);
-    assert_eq!(super::udp_payload(Some(u16::MAX)), 1232);
-}
-
-#[test]
 fn truncated_slip_is_an_empty_noerror_answer_with_tc() {
     for edns in [None, Some((4096, true))] {
         let packet = query("www.Example.", RecordType::A, edns);
@@ -252,7 +239,7 @@ fn canary_is_the_exact_name_in_any_case() {
     ] {
         let packet = query(name, RecordType::A, None);
         let q = WireQuery::parse(&packet).expect("simple query");
-        assert_eq!(q.is_canary(), canary, "{name}");
+        assert_eq!(super::is_canary(&q), canary, "{name}");
         let n = Name::from_ascii(name).expect("name");
         assert_eq!(crate::answer::is_canary(&n), canary, "{name}");
     }

@@ -21,7 +21,6 @@ use std::{
 
 use base64::Engine as _;
 use bytes::Bytes;
-use hickory_server::{net::xfer::Protocol, server::RequestHandler};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
     Method, Request, Response, StatusCode,
@@ -35,13 +34,15 @@ use tokio::{net::TcpListener, sync::Notify, time::timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    exchange::{ExchangeError, exchange, min_ttl},
     limits::{Limits, MAX_DOH_BODY, accept_bounded},
     refusals::Refusals,
     sni,
-    tokens::{ClientAuth, Tokens},
+    tokens::Tokens,
 };
+use crate::access::{ClientAuth, Context};
 use crate::conntable::Slot;
+use crate::event::Protocol;
+use crate::handler::{DnsService, ExchangeError};
 use crate::metrics::TokenRefusal;
 use crate::net::http::{Ended, Http};
 
@@ -63,7 +64,7 @@ pub async fn serve<H>(
     limits: Limits,
     shutdown: CancellationToken,
 ) where
-    H: RequestHandler + Clone,
+    H: DnsService,
 {
     let mut http = crate::net::http::builder(true, limits.request_timeout);
     http.http1().max_buf_size(MAX_DOH_BODY + 16 * 1024);
@@ -96,7 +97,7 @@ pub async fn serve<H>(
 
 /// TLS handshake, then HTTP until the client closes, the connection stays
 /// idle, or `shutdown`.
-async fn serve_connection<H: RequestHandler + Clone>(
+async fn serve_connection<H: DnsService>(
     endpoint: Endpoint<H>,
     tls: &Arc<ServerConfig>,
     tcp: tokio::net::TcpStream,
@@ -214,7 +215,7 @@ struct Endpoint<H> {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-impl<H: RequestHandler> Endpoint<H> {
+impl<H: DnsService> Endpoint<H> {
     async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
         let path = request.uri().path();
         let auth = match token_in_path(path) {
@@ -254,7 +255,12 @@ impl<H: RequestHandler> Endpoint<H> {
                 return response;
             }
         };
-        match exchange(&self.handler, query, self.src, Protocol::Https, auth).await {
+        let context = Context {
+            client: self.src,
+            protocol: Protocol::Https,
+            auth,
+        };
+        match self.handler.answer(query, context).await {
             Ok(answer) => {
                 let max_age = min_ttl(&answer).unwrap_or(0);
                 let mut response = Response::new(Full::new(Bytes::from(answer)));
@@ -343,6 +349,18 @@ pub fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     ENGINE
         .decode(value)
         .map_err(|_| "dns parameter is not base64url")
+}
+
+/// The smallest TTL in the answer and authority sections (for HTTP caching,
+/// RFC 8484 §5.1), or `None` when there is no record or no parse.
+pub fn min_ttl(answer: &[u8]) -> Option<u32> {
+    let message = hickory_proto::op::Message::from_vec(answer).ok()?;
+    message
+        .answers
+        .iter()
+        .chain(message.authorities.iter())
+        .map(|r| r.ttl)
+        .min()
 }
 
 fn status(code: StatusCode, text: &'static str) -> HttpResponse {

@@ -2,8 +2,9 @@
 //! over HTTPS ([`doh`]), with certificates that follow renewals
 //! ([`certs`]) and per-device access tokens ([`tokens`]).
 //!
-//! Both listeners hand every query to the same request handler as plain DNS
-//! ([`exchange`]), so policy, access control, rate limits, metrics and logs
+//! Both listeners hand every query, with its explicit
+//! [context](crate::access::Context), to the same request handler as plain
+//! DNS ([`DnsService`]), so policy, access control, rate limits, metrics and logs
 //! are the same on every transport. Plain DNS over TCP ([`tcp`]) is served
 //! the same way. Resource use is bounded by [`limits`]: timeouts, and one
 //! [connection table](crate::conntable) shared by TCP, DoT and DoH.
@@ -11,7 +12,6 @@
 pub mod certs;
 pub mod doh;
 pub mod dot;
-pub mod exchange;
 pub mod limits;
 pub mod refusals;
 pub mod sni;
@@ -26,13 +26,14 @@ pub(crate) mod testutil;
 
 pub use limits::Limits;
 pub use refusals::Refusals;
-pub use tokens::{ClientAuth, Tokens, current_auth};
+pub use tokens::Tokens;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use hickory_server::server::RequestHandler;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::handler::DnsService;
 
 /// What the encrypted listeners need from the config (the certificate and
 /// tokens come loaded from [preflight](crate::preflight)).
@@ -138,7 +139,7 @@ pub async fn start<H>(
     tasks: &crate::net::TaskTracker,
 ) -> Result<Running, TransportError>
 where
-    H: RequestHandler + Clone,
+    H: DnsService,
 {
     let mut running = Running {
         tls_addrs: Vec::new(),
