@@ -186,6 +186,12 @@ impl<'a> WireQuery<'a> {
                 .is_some_and(|l| l.eq_ignore_ascii_case(second.as_bytes()))
     }
 
+    /// Whether the name is one of parapet's reserved test names
+    /// ([`crate::reserved`]): answered by the full path whatever the lists say.
+    pub fn is_reserved(&self) -> bool {
+        crate::reserved::of_labels(self.label_count, self.labels()).is_some()
+    }
+
     /// Check the name against `list`.
     pub fn check(&self, list: &Blocklist) -> Verdict {
         list.check_labels(self.labels())

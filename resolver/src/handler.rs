@@ -88,8 +88,9 @@ pub enum Outcome {
     /// A forwarded answer held a private address and was replaced by the
     /// block answer (`[block] private_answers = "block"`).
     Rebinding,
-    /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482) or
-    /// NXDOMAIN for Firefox's canary `use-application-dns.net`.
+    /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482),
+    /// NXDOMAIN for Firefox's canary `use-application-dns.net`, or a
+    /// reserved test name ([`crate::reserved`]).
     Synthesised,
     /// The name imitates a protected domain (`[lookalikes]`; the domain is
     /// [`QueryEvent::matched`]): answered like a blocked name, or with
@@ -329,7 +330,7 @@ impl Handler {
             return false;
         };
         let inner = &*self.inner;
-        if !inner.access.is_allowed(client.ip()) || query.is_canary() {
+        if !inner.access.is_allowed(client.ip()) || query.is_canary() || query.is_reserved() {
             return false;
         }
         let started = inner.details_wanted.then(Instant::now);
@@ -711,6 +712,14 @@ impl Handler {
         if answer::is_canary(name) {
             let synth = answer::canary(name, inner.block.ttl);
             return (Outcome::Synthesised, Reply::synthesised(synth));
+        }
+
+        // parapet's test names (crate::reserved), before any list.
+        if let Some(kind) = crate::reserved::of_name(name) {
+            let (synth, ede) = crate::reserved::answer(kind, &inner.block, name, qtype);
+            let mut reply = Reply::synthesised(synth);
+            reply.ede = ede;
+            return (Outcome::Synthesised, reply);
         }
 
         // 3. Policy check on the name.

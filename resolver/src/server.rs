@@ -101,6 +101,10 @@ impl ServerBuilder {
         if query_log.is_enabled() {
             handler = handler.with_observer(Arc::new(query_log.clone()));
         }
+        // Today's counts and recent blocks for the status page.
+        let recent = Arc::new(crate::status::Recent::new(&config.query_log));
+        recent.spawn_midnight(shutdown.clone());
+        handler = handler.with_observer(recent.clone());
         // Further observers (tests).
         for o in self.observers {
             handler = handler.with_observer(o);
@@ -160,6 +164,7 @@ impl ServerBuilder {
             list.clone(),
             Some(handler.lookalikes().clone()),
             Some(Arc::clone(&metrics)),
+            Arc::new(crate::status::Board::new(&config, list.clone(), recent)),
             shutdown.clone(),
         ));
 

@@ -192,7 +192,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         }
         (Some(p), None) => {
             let p = resolve(&p);
-            check_file(&mut is, "blocklist.path", &p);
+            // Not there yet is fine: the first feed update publishes it
+            // (parapet serves DNS without protection until then).
+            if !crate::reload::is_missing(&p) {
+                check_file(&mut is, "blocklist.path", &p);
+            }
             ListSource::Artifact(p)
         }
         (None, Some(sources)) => {

@@ -26,12 +26,13 @@
 //! | `parapet_cache_misses_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
 //! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
+//! | `parapet_list_loaded` | gauge, 1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked | — |
 //! | `parapet_list_built_timestamp_seconds` | gauge | — |
 //! | `parapet_list_age_seconds` | gauge, computed at scrape | — |
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
-//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name, check, status) |
 //! | `parapet_connections_open` | gauge | `listener` (dns, warning_page) |
 //! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
 //! | `parapet_tokens_valid` | gauge | — |
@@ -106,6 +107,7 @@ pub struct Metrics {
     cache_misses: Counter,
     list_rules: [Gauge; RuleKind::ALL.len()],
     list_block_rules: Gauge,
+    list_loaded: Gauge,
     list_built: Gauge,
     list_built_secs: AtomicU64,
     list_age: Gauge,
@@ -232,6 +234,12 @@ impl Metrics {
             "Block rules (domain and IP, allow rules excluded) in the list in service; 0: it protects from nothing",
             list_block_rules.clone(),
         );
+        let list_loaded = Gauge::default();
+        registry.register(
+            "list_loaded",
+            "1 when a list is in service; 0: none (the compiled list does not exist yet, or none is configured): nothing is blocked",
+            list_loaded.clone(),
+        );
         let list_built = Gauge::default();
         registry.register_with_unit(
             "list_built_timestamp",
@@ -303,6 +311,7 @@ impl Metrics {
             cache_misses,
             list_rules,
             list_block_rules,
+            list_loaded,
             list_built,
             list_built_secs: AtomicU64::new(0),
             list_age,
@@ -326,6 +335,11 @@ impl Metrics {
     /// Record the number of block rules in the list in service.
     pub fn record_block_rules(&self, rules: u64) {
         self.list_block_rules.set(saturating_i64(rules));
+    }
+
+    /// Record whether a list is in service (see [`crate::reload::has_list`]).
+    pub fn record_list_loaded(&self, loaded: bool) {
+        self.list_loaded.set(i64::from(loaded));
     }
 
     /// Count one answered query. Call exactly once per query.

@@ -14,6 +14,8 @@
 //!   cannot show the page without a certificate the browser trusts, so the
 //!   browser is given an immediate error instead of a hang.
 //! - [`explain`] says the same words in a terminal (`parapet explain`).
+//! - `check.parapet.test`, `blocked.parapet.test` and `/status` are
+//!   answered by [`crate::status`] (the check and status pages).
 //!
 //! The wording lives in one place, [`notice`]; [`page`] renders it as HTML
 //! and [`notice::Notice::to_text`] as text. [`host`] turns the hostile
