@@ -7,6 +7,7 @@
 //!           (connection caps)                        conntable
 //!        ─▶ access control                           access
 //!        ─▶ rate limit (UDP: drop / TC slip)         ratelimit
+//!        ─▶ reserved test names (check., blocked.)   reserved
 //!        ─▶ policy check (one pass over the name)    policy
 //!             ├─ hit  ─▶ sinkhole answer + EDE 15    answer
 //!             └─ miss ─▶ answer cache                answer_cache
@@ -18,7 +19,8 @@
 //!
 //! [`handler::Handler`] runs the path for any transport; [`server`] binds
 //! the listeners (every socket through [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
-//! [`config`] reads and validates the TOML file.
+//! [`config`] reads and validates the TOML file; [`warning`] and [`status`]
+//! serve the warning, check and status pages.
 #![warn(missing_docs)]
 
 use std::sync::Arc;

@@ -165,6 +165,7 @@ fn category_words(category: &str) -> String {
             .into(),
         "scam" | "fraud" => "a scam: a site that tries to trick people out of money".into(),
         "spyware" | "stalkerware" => "spyware: software that secretly watches what you do".into(),
+        "test" => "a test name: parapet always blocks it, so that you can see this page".into(),
         other => format!("“{other}”"),
     }
 }

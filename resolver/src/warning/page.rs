@@ -27,7 +27,8 @@ ul{padding-left:1.4rem}\
 strong{overflow-wrap:anywhere;font-size:1.1em}\
 code{font:0.9em ui-monospace,Menlo,Consolas,monospace;background:#eee;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}\
 a{color:#0b57d0}\
-footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555;font-size:.9rem}";
+footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555;font-size:.9rem}\
+@media (max-width:30rem){body{padding:.5rem}main{margin:.5rem auto;padding:1rem 1.25rem}}";
 
 /// The `Content-Security-Policy` header: nothing may load, no script may
 /// run; only the one inline style sheet (by hash) applies.
