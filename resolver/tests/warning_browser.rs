@@ -163,31 +163,7 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
         );
     }
 
-    let shot = output_dir().join("warning-page.png");
-    let _ = std::fs::remove_file(&shot);
-    run_chromium(
-        &browser,
-        page,
-        url,
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=900,1300".into(),
-        ],
-    )
-    .await;
-    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
-    let (width, height) = png_size(&png).expect("the screenshot is a PNG");
-    assert!(
-        width >= 800 && height >= 1000,
-        "screenshot is {width}x{height}"
-    );
-    // A blank page compresses to a few hundred bytes; text and colour do not.
-    assert!(
-        png.len() > 10_000,
-        "screenshot is only {} bytes: blank page?",
-        png.len()
-    );
-    eprintln!("screenshot: {}", shot.display());
+    screenshot(&browser, page, url, "warning-page.png", (900, 1300)).await;
 }
 
 /// Save a screenshot of `url` at `width`x`height` as `name` and check it
