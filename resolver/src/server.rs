@@ -101,10 +101,11 @@ impl ServerBuilder {
         if query_log.is_enabled() {
             handler = handler.with_observer(Arc::new(query_log.clone()));
         }
-        // Today's counts and recent blocks for the status page.
+        // Recent blocked names for the status page (only with the query log).
         let recent = Arc::new(crate::status::Recent::new(&config.query_log));
-        recent.spawn_midnight(shutdown.clone());
-        handler = handler.with_observer(recent.clone());
+        if recent.keeps_names() {
+            handler = handler.with_observer(recent.clone());
+        }
         // Further observers (tests).
         for o in self.observers {
             handler = handler.with_observer(o);
@@ -164,7 +165,12 @@ impl ServerBuilder {
             list.clone(),
             Some(handler.lookalikes().clone()),
             Some(Arc::clone(&metrics)),
-            Arc::new(crate::status::Board::new(&config, list.clone(), recent)),
+            Arc::new(crate::status::Board::new(
+                &config,
+                list.clone(),
+                recent,
+                crate::status::Today::start(Arc::clone(&metrics), shutdown.clone()),
+            )),
             shutdown.clone(),
         ));
 

@@ -309,7 +309,7 @@ async fn chromium_shows_the_check_and_status_pages() {
             "Made from: test-feed (2).",
             "<strong>openphish</strong>: FAILED 30 minutes ago (HTTP 503); last good update 3 days ago",
             "<strong>test-feed</strong>: ok, updated 30 minutes ago, 3 rules",
-            "2 queries answered, 2 blocked.",
+            "2 queries answered, 1 blocked.",
             "<code>login.phishing.example</code> (phishing, list test-feed), asked by <code>127.0.0.1</code>",
             "<code>blocked.parapet.test</code> (test, list parapet)",
         ],

@@ -342,6 +342,24 @@ impl Metrics {
         self.list_loaded.set(i64::from(loaded));
     }
 
+    /// Queries answered (every outcome but refused and rate-limited) and
+    /// queries blocked (every trigger) since start: the status page's counts.
+    pub fn answered_and_blocked(&self) -> (u64, u64) {
+        let turned_away = [
+            OutcomeKind::Refused as usize,
+            OutcomeKind::RateLimited as usize,
+        ];
+        let answered = self
+            .queries
+            .iter()
+            .flat_map(|row| row.iter().enumerate())
+            .filter(|(outcome, _)| !turned_away.contains(outcome))
+            .map(|(_, counter)| counter.get())
+            .sum();
+        let blocked = self.blocks_by_trigger.iter().map(Counter::get).sum();
+        (answered, blocked)
+    }
+
     /// Count one answered query. Call exactly once per query.
     pub fn record_query(&self, protocol: Protocol, outcome: OutcomeKind) {
         self.queries[protocol as usize][outcome as usize].inc();

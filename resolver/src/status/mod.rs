@@ -15,7 +15,8 @@
 //!   resolver serves) see it; others get 403.
 //!
 //! Everything is read when a page is shown: the list in service, the
-//! updater's `feeds.prom` ([`feeds`]) and the counters of [`recent::Recent`].
+//! updater's `feeds.prom` ([`feeds`]), the metrics' totals ([`today`]) and
+//! the names [`recent::Recent`] keeps while the query log is on.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -34,8 +35,10 @@ use crate::warning::notice::{self, Notice};
 pub mod feeds;
 mod page;
 pub mod recent;
+pub mod today;
 
 pub use recent::Recent;
+pub use today::Today;
 
 /// The path of the status page.
 pub const STATUS_PATH: &str = "/status";
@@ -48,6 +51,7 @@ pub struct Board {
     list_path: Option<PathBuf>,
     status_allow: AccessList,
     recent: Arc<Recent>,
+    today: Option<Arc<Today>>,
 }
 
 /// A page of this module, with its HTTP status and what metrics count it as.
@@ -63,9 +67,15 @@ pub struct Shown {
 }
 
 impl Board {
-    /// The board for a server running `config`, reading `lists` and the
-    /// counts of `recent` (registered as a query observer by the caller).
-    pub fn new(config: &Config, lists: SharedBlocklist, recent: Arc<Recent>) -> Self {
+    /// The board for a server running `config`, reading `lists`, the names
+    /// `recent` keeps (registered as a query observer by the caller when it
+    /// keeps names) and the counts of `today`.
+    pub fn new(
+        config: &Config,
+        lists: SharedBlocklist,
+        recent: Arc<Recent>,
+        today: Arc<Today>,
+    ) -> Self {
         let list_path = match &config.blocklist.source {
             ListSource::Artifact(path) => Some(path.clone()),
             ListSource::Sources(_) | ListSource::Empty => None,
@@ -76,6 +86,7 @@ impl Board {
             list_path,
             status_allow: AccessList::new(config.access.allow.clone()),
             recent,
+            today: Some(today),
         }
     }
 
@@ -87,7 +98,8 @@ impl Board {
             feeds_file: None,
             list_path: None,
             status_allow: AccessList::new(Vec::new()),
-            recent: Arc::new(Recent::counts_only()),
+            recent: Arc::new(Recent::nothing()),
+            today: None,
         }
     }
 
@@ -147,7 +159,8 @@ impl Board {
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            has_list: !stats.sources.is_empty(),
+            has_list: crate::reload::has_list(&list),
+            today: self.today.as_ref().map(|t| t.counts()),
             block_rules: crate::reload::block_rules(&stats),
             feeds: self.feeds_file.as_deref().and_then(feeds::FeedReport::read),
             list_path: self.list_path.clone(),
@@ -165,6 +178,8 @@ struct Facts {
     stats: parapet_blocklist::Stats,
     feeds: Option<feeds::FeedReport>,
     list_path: Option<PathBuf>,
+    /// Queries answered and blocked today, when counted.
+    today: Option<(u64, u64)>,
 }
 
 impl Facts {

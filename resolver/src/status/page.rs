@@ -92,7 +92,6 @@ pub(super) fn status(facts: &Facts, recent: &Recent, config: &WarningPageConfig)
             sources.join(", ")
         ))]));
     }
-    let (queries, blocks) = recent.today();
     let mut sections = vec![
         Section {
             heading: Some("Protection"),
@@ -104,11 +103,14 @@ pub(super) fn status(facts: &Facts, recent: &Recent, config: &WarningPageConfig)
         },
         Section {
             heading: Some("Today (since 00:00 UTC)"),
-            blocks: vec![para(vec![text(format!(
-                "{} queries answered, {} blocked.",
-                count(queries),
-                count(blocks)
-            ))])],
+            blocks: vec![para(vec![text(match facts.today {
+                Some((queries, blocks)) => format!(
+                    "{} queries answered, {} blocked.",
+                    count(queries),
+                    count(blocks)
+                ),
+                None => "Not counted here.".into(),
+            })])],
         },
     ];
     sections.push(Section {
@@ -362,12 +364,14 @@ mod tests {
             stats: crate::reload::empty().expect("empty").stats(),
             feeds: None,
             list_path: Some("/var/lib/parapet/parapet.pbl".into()),
+            today: Some((3, 1)),
         };
         let config = WarningPageConfig::default();
         let text = check(&facts, &config).to_text();
         assert!(text.contains("Not protected yet: no list"), "{text}");
-        let text = status(&facts, &Recent::counts_only(), &config).to_text();
+        let text = status(&facts, &Recent::nothing(), &config).to_text();
         assert!(text.contains("not protected yet: no list"), "{text}");
         assert!(text.contains("query log is off"), "{text}");
+        assert!(text.contains("3 queries answered, 1 blocked."), "{text}");
     }
 }

@@ -1,19 +1,14 @@
-//! Today's query and block counts and the most recent blocked names, for
-//! the status page: a query observer ([`Observer`]).
-//!
-//! Counting costs two relaxed atomic increments at most per query. Names
-//! are kept only when the query log is on (`[query_log] enabled`): then the
-//! handler reports names anyway, and the device that asked is shown as the
-//! log writes it (`client_addresses`). With the log off nothing about a
-//! query is kept but the counts, as the privacy default promises. At most
+//! The most recent blocked names, for the status page: a query observer
+//! ([`Observer`]), registered only when the query log is on (`[query_log]
+//! enabled`): then the handler reports names anyway, and the device that
+//! asked is shown as the log writes it (`client_addresses`). With the log
+//! off nothing about a query is kept, as the privacy default promises (the
+//! page's counts come from the metrics, [`super::today`]). At most
 //! [`RECENT_BLOCKS`] names are kept, the oldest dropped first.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use tokio_util::sync::CancellationToken;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::QueryLogConfig;
 use crate::handler::{Observer, Outcome, QueryEvent};
@@ -22,8 +17,6 @@ use crate::reserved::{self, Reserved};
 
 /// Blocked names kept for the status page.
 pub const RECENT_BLOCKS: usize = 20;
-/// Seconds in a day.
-const DAY: u64 = 86_400;
 
 /// A blocked query, as the status page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +35,6 @@ pub struct BlockedQuery {
 
 /// The observer. Share it with `Arc`.
 pub struct Recent {
-    queries: AtomicU64,
-    blocks: AtomicU64,
-    /// Totals when today began (UTC): (queries, blocks).
-    day_start: Mutex<(u64, u64)>,
     /// `Some` when names are kept (the query log is on).
     clients: Option<ClientFormat>,
     blocked: Mutex<VecDeque<BlockedQuery>>,
@@ -66,12 +55,9 @@ fn now() -> u64 {
 }
 
 impl Recent {
-    /// Counts only, no names (the query log is off).
-    pub fn counts_only() -> Self {
+    /// Keeps nothing (the query log is off).
+    pub fn nothing() -> Self {
         Recent {
-            queries: AtomicU64::new(0),
-            blocks: AtomicU64::new(0),
-            day_start: Mutex::new((0, 0)),
             clients: None,
             blocked: Mutex::new(VecDeque::new()),
         }
@@ -90,11 +76,11 @@ impl Recent {
             .flatten();
         Recent {
             clients,
-            ..Recent::counts_only()
+            ..Recent::nothing()
         }
     }
 
-    /// Whether names are kept.
+    /// Whether names are kept (register it as an observer only then).
     pub fn keeps_names(&self) -> bool {
         self.clients.is_some()
     }
@@ -107,42 +93,10 @@ impl Recent {
             .is_some_and(|c| c.mode() != ClientAddresses::None)
     }
 
-    /// Queries and blocks since 00:00 UTC (since start on the first day).
-    pub fn today(&self) -> (u64, u64) {
-        let (q0, b0) = *self.day_start.lock().unwrap_or_else(|e| e.into_inner());
-        (
-            self.queries.load(Ordering::Relaxed).saturating_sub(q0),
-            self.blocks.load(Ordering::Relaxed).saturating_sub(b0),
-        )
-    }
-
     /// The most recent blocked queries, newest first.
     pub fn blocked(&self) -> Vec<BlockedQuery> {
         let ring = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         ring.iter().rev().cloned().collect()
-    }
-
-    /// Start a new day: today's counts start from zero.
-    pub fn new_day(&self) {
-        let totals = (
-            self.queries.load(Ordering::Relaxed),
-            self.blocks.load(Ordering::Relaxed),
-        );
-        *self.day_start.lock().unwrap_or_else(|e| e.into_inner()) = totals;
-    }
-
-    /// Call [`Recent::new_day`] at every 00:00 UTC until `shutdown`.
-    pub fn spawn_midnight(self: &Arc<Self>, shutdown: CancellationToken) {
-        let recent = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                let wait = Duration::from_secs(DAY - now() % DAY);
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(wait) => recent.new_day(),
-                }
-            }
-        });
     }
 
     fn keep(&self, event: &QueryEvent<'_>, clients: &ClientFormat) {
@@ -195,15 +149,9 @@ fn is_block(event: &QueryEvent<'_>) -> bool {
 
 impl Observer for Recent {
     fn observe(&self, event: &QueryEvent<'_>) {
-        if matches!(event.outcome, Outcome::Refused | Outcome::RateLimited) {
-            return;
-        }
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        if !is_block(event) {
-            return;
-        }
-        self.blocks.fetch_add(1, Ordering::Relaxed);
-        if let Some(clients) = &self.clients {
+        if let Some(clients) = &self.clients
+            && is_block(event)
+        {
             self.keep(event, clients);
         }
     }
