@@ -139,6 +139,19 @@ pub fn blocked_rule() -> RuleInfo {
     }
 }
 
+/// What `parapet explain` says about a reserved name: the warning for
+/// [`BLOCKED_NAME`], a note for [`CHECK_NAME`].
+pub fn explain(
+    host: &crate::warning::host::HostName,
+    config: &crate::warning::WarningPageConfig,
+) -> crate::warning::notice::Notice {
+    use crate::warning::notice;
+    match of_host(&host.ascii) {
+        Some(Reserved::Blocked) => notice::blocked(host, &blocked_rule(), config),
+        _ => notice::reserved_check(host),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +203,15 @@ mod tests {
             ede,
             Some((15, "Blocked: test (source: parapet)".to_string()))
         );
+    }
+
+    #[test]
+    fn explain_speaks_of_the_reserved_names() {
+        let config = crate::warning::WarningPageConfig::default();
+        let lists = crate::reload::empty().expect("empty list");
+        let text = crate::warning::explain(&lists, "http://blocked.parapet.test/", &config);
+        assert!(text.contains("this site was blocked"), "{text}");
+        let text = crate::warning::explain(&lists, "check.parapet.test", &config);
+        assert!(text.contains("check name: always answered"), "{text}");
     }
 }

@@ -183,6 +183,9 @@ pub fn explain_with(
 ) -> String {
     let input = strip_url(name.trim());
     let notice = match host::Host::parse(Some(input.as_bytes())) {
+        host::Host::Name(host) if crate::reserved::of_host(&host.ascii).is_some() => {
+            crate::reserved::explain(&host, config)
+        }
         host::Host::Name(host) => match lists.check_name(&host.ascii) {
             Verdict::None if let Some(imitates) = imitated(lookalikes, &host.ascii) => {
                 notice::blocked(&host, &lookalike::config::rule_info(&imitates), config)

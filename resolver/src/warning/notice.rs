@@ -388,6 +388,16 @@ pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
     terminal_note(spans)
 }
 
+/// Terminal-only: parapet's check name, answered whatever the lists say.
+pub fn reserved_check(host: &HostName) -> Notice {
+    let mut spans = name_spans(host);
+    spans.push(text(
+        " is parapet's check name: always answered with the sinkhole address, whatever the \
+         lists say, so that the warning page can say \"this device is protected\".",
+    ));
+    terminal_note(spans)
+}
+
 /// Terminal-only: an address checked against the IP rules.
 pub fn ip_checked(
     ip: IpAddr,
