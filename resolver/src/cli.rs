@@ -98,8 +98,20 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     // Values, then the files they name: what start-up runs too.
     match crate::preflight::load(file) {
         Ok((cfg, _loaded)) => {
-            // The list as the server would load it: the same refusals.
-            let list = match crate::reload::load(&cfg.blocklist) {
+            // The list as the server would load it: the same refusals; an
+            // artifact not published yet is served as no list.
+            if let Some(path) = crate::reload::missing_artifact(&cfg.blocklist) {
+                eprintln!(
+                    "Warning: blocklist.path: {} does not exist yet. parapet will serve DNS \
+                     without protection until `parapet-blocklist update` publishes it.",
+                    path.display()
+                );
+            }
+            let loaded = match crate::reload::missing_artifact(&cfg.blocklist) {
+                Some(_) => crate::reload::empty(),
+                None => crate::reload::load(&cfg.blocklist),
+            };
+            let list = match loaded {
                 Ok(list) => list.stats(),
                 Err(e) => {
                     eprintln!("Error: blocklist: {e}");

@@ -124,8 +124,9 @@ pub enum Outcome {
     /// A forwarded answer held a private address and was replaced by the
     /// block answer (`[block] private_answers = "block"`).
     Rebinding,
-    /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482) or
-    /// NXDOMAIN for Firefox's canary `use-application-dns.net`.
+    /// Answered by parapet itself: a minimal `ANY` answer (RFC 8482),
+    /// NXDOMAIN for Firefox's canary `use-application-dns.net`, or a
+    /// reserved test name ([`crate::reserved`]).
     Synthesised,
     /// The name imitates a protected domain (`[lookalikes]`; the domain is
     /// [`QueryEvent::matched`]): answered like a blocked name, or with

@@ -30,6 +30,12 @@ static SOA_HEAD: LazyLock<Vec<u8>> = LazyLock::new(|| {
     head
 });
 
+/// Whether the name is one of parapet's reserved test names
+/// ([`crate::reserved`]): answered by the full path whatever the lists say.
+pub fn is_reserved(query: &WireQuery<'_>) -> bool {
+    crate::reserved::of_labels(query.label_count(), query.labels()).is_some()
+}
+
 /// Whether the name is `use-application-dns.net` (any case), Firefox's
 /// canary: answered NXDOMAIN by the full path whatever the lists say.
 pub fn is_canary(query: &WireQuery<'_>) -> bool {

@@ -15,6 +15,7 @@
 //!        ─▶ parse once (hickory)                       handler/mod.rs (Handler::parse)
 //!        ─▶ core                                       handler/core.rs
 //!             rate limit (UDP: drop / TC slip)         ratelimit.rs
+//!             reserved test names (check., blocked.)   reserved.rs
 //!             policy check (one pass over the name)    policy.rs
 //!               ├─ hit  ─▶ block answer + EDE 15       answer.rs
 //!               └─ miss ─▶ look-alike check            lookalike.rs
@@ -30,7 +31,8 @@
 //! [`wire`] and [`access`] hold the shared vocabulary, the wire format and
 //! the access inputs. [`server`] binds the listeners (every socket through
 //! [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
-//! [`config`] reads and validates the TOML file.
+//! [`config`] reads and validates the TOML file; [`warning`] and [`status`]
+//! serve the warning, check and status pages.
 #![warn(missing_docs)]
 
 use std::sync::Arc;
@@ -61,7 +63,9 @@ pub mod querylog;
 pub mod ratelimit;
 pub mod rebinding;
 pub mod reload;
+pub mod reserved;
 pub mod server;
+pub mod status;
 pub mod transport;
 pub mod udp;
 pub mod warning;

@@ -118,6 +118,9 @@ fn check_file(issues: &mut Vec<ConfigIssue>, key: &str, path: &Path) -> bool {
 /// compiled by [`crate::reload`], which reports bad lines).
 fn list_files(source: &ListSource, issues: &mut Vec<ConfigIssue>) {
     match source {
+        // Not there yet is fine: the first feed update publishes it
+        // (parapet serves DNS without protection until then).
+        ListSource::Artifact(path) if crate::reload::is_missing(path) => {}
         ListSource::Artifact(path) => {
             check_file(issues, "blocklist.path", path);
         }

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{Config, ListSource};
+use crate::config::Config;
 use crate::event::Observer;
 use crate::handler::{Handler, HandlerError};
 use crate::metrics::{self, Metrics};
@@ -119,10 +119,12 @@ impl ServerBuilder {
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
-        let metrics = Arc::new(Metrics::new().with_feed_file(feed_file(&config.blocklist.source)));
+        let metrics = Arc::new(
+            Metrics::new().with_feed_file(metrics::feed_file::of_source(&config.blocklist.source)),
+        );
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();
-        let (handler, query_log, log_writer) =
+        let (handler, query_log, log_writer, recent) =
             observed_handler(&config, &list, &metrics, self.observers, &log_stop)?;
 
         // UDP is served by crate::udp (one socket per core, blocked-name fast
@@ -173,6 +175,12 @@ impl ServerBuilder {
             list.clone(),
             Some(handler.lookalikes().clone()),
             Some(Arc::clone(&metrics)),
+            Arc::new(crate::status::Board::new(
+                &config,
+                list.clone(),
+                recent,
+                crate::status::Today::start(Arc::clone(&metrics), shutdown.clone()),
+            )),
             shutdown.clone(),
         ));
 
@@ -213,12 +221,6 @@ impl ServerBuilder {
 
 /// The feed updater's metrics file for the list `source` (a compiled
 /// artifact has one beside it; raw sources have none).
-fn feed_file(source: &ListSource) -> Option<std::path::PathBuf> {
-    match source {
-        ListSource::Artifact(path) => Some(metrics::feed_file::default_path(path)),
-        ListSource::Sources(_) | ListSource::Empty => None,
-    }
-}
 
 /// The handler for `config`, reporting every query to `metrics`, to the
 /// query log when it is on (its writer stops on `log_stop`: its task is
@@ -229,7 +231,7 @@ fn observed_handler(
     metrics: &Arc<Metrics>,
     observers: Vec<Arc<dyn Observer>>,
     log_stop: &CancellationToken,
-) -> Result<(Handler, QueryLog, Option<JoinHandle<()>>), ServerError> {
+) -> Result<ObservedHandler, ServerError> {
     let mut handler = Handler::new(config, list.clone())?.with_metrics(Arc::clone(metrics));
     let (query_log, log_writer) =
         QueryLog::start(&config.query_log, Arc::clone(metrics), log_stop.clone())
@@ -237,11 +239,26 @@ fn observed_handler(
     if query_log.is_enabled() {
         handler = handler.with_observer(Arc::new(query_log.clone()));
     }
+    // Recent blocked names for the status page (only with the query log).
+    let recent = Arc::new(crate::status::Recent::new(&config.query_log));
+    if recent.keeps_names() {
+        handler = handler.with_observer(recent.clone());
+    }
+    // Further observers (tests).
     for o in observers {
         handler = handler.with_observer(o);
     }
-    Ok((handler, query_log, log_writer))
+    Ok((handler, query_log, log_writer, recent))
 }
+
+/// The handler with its observers, the query log, its writer task and the
+/// status page's recent blocks.
+type ObservedHandler = (
+    Handler,
+    QueryLog,
+    Option<JoinHandle<()>>,
+    Arc<crate::status::Recent>,
+);
 
 /// What binds and serves the plain DNS listeners (`server.listen`).
 struct DnsListeners<'a> {

@@ -92,7 +92,7 @@ fn all_issues_reported_with_key_paths() {
     let found = match crate::preflight::from_toml_str(
         "[server]\nlisten = [\"nonsense\"]\n[upstream]\nservers = [\"tls://1.1.1.1\"]\n\
          [block]\nsinkhole_ipv4 = \"1.2.3\"\naction = \"drop\"\n[access]\nallow = [\"10.0.0.0/33\"]\n\
-         [blocklist]\npath = \"does-not-exist.pbl\"\n",
+         [blocklist]\npath = \"/\"\n",
         Path::new("."),
     ) {
         Err(ConfigError::Invalid { issues, .. }) => {

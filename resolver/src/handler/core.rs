@@ -166,6 +166,13 @@ impl Handler {
                 Reply::synthesised(answer::canary(name, ttl)),
             );
         }
+        // parapet's test names (crate::reserved), before any list.
+        if let Some(kind) = crate::reserved::of_name(name) {
+            let (synth, ede) = crate::reserved::answer(kind, &self.inner.block, name, qtype);
+            let mut reply = Reply::synthesised(synth);
+            reply.ede = ede;
+            return (Outcome::Synthesised, reply);
+        }
 
         // 3. Policy check on the name.
         let mut imitates = None;

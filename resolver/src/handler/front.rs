@@ -75,7 +75,7 @@ impl Handler {
         let Some(query) = WireQuery::parse(packet) else {
             return pass(None);
         };
-        if !admitted || fastpath::is_canary(&query) {
+        if !admitted || fastpath::is_canary(&query) || fastpath::is_reserved(&query) {
             return pass(None);
         }
         let udp = context.protocol == Protocol::Udp;

@@ -114,6 +114,10 @@ pub fn definitions() -> Vec<MetricDef> {
             note: "allow rules excluded; 0: the list protects from nothing (a WARN is logged)",
             ..metric("parapet_list_block_rules", "gauge", vec![])
         },
+        MetricDef {
+            note: "1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked",
+            ..metric("parapet_list_loaded", "gauge", vec![])
+        },
         metric("parapet_list_built_timestamp_seconds", "gauge", vec![]),
         MetricDef {
             note: "computed at scrape",

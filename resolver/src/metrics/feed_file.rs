@@ -17,6 +17,15 @@ pub const FILE_NAME: &str = "feeds.prom";
 /// Largest file read: a few hundred bytes per feed is normal.
 const MAX_BYTES: u64 = 1024 * 1024;
 
+/// The feed-status file of a config's list: beside its compiled artifact
+/// (`None` for raw sources or no list).
+pub fn of_source(source: &crate::config::ListSource) -> Option<PathBuf> {
+    match source {
+        crate::config::ListSource::Artifact(path) => Some(default_path(path)),
+        _ => None,
+    }
+}
+
 /// Where the updater writes its metrics for the compiled artifact at
 /// `artifact`: `feeds/feeds.prom` beside it (raw sources have none).
 pub fn default_path(artifact: &Path) -> PathBuf {

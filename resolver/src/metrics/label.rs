@@ -123,6 +123,10 @@ label_values! {
         Ip => "ip",
         /// The generic page: no Host, or one that is not a host name.
         NoName => "no_name",
+        /// The "this device is protected" page (`check.parapet.test`).
+        Check => "check",
+        /// The status page, shown or refused (`/status`).
+        Status => "status",
     }
 }
 

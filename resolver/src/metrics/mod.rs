@@ -26,13 +26,14 @@
 //! | `parapet_cache_misses_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
 //! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
+//! | `parapet_list_loaded` | gauge, 1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked | — |
 //! | `parapet_list_built_timestamp_seconds` | gauge | — |
 //! | `parapet_list_age_seconds` | gauge, computed at scrape | — |
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
 //! | `parapet_udp_dropped_total` | counter | — |
-//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name, check, status) |
 //! | `parapet_connections_open` | gauge | `listener` (dns, warning_page) |
 //! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
 //! | `parapet_tokens_valid` | gauge | — |
@@ -107,6 +108,7 @@ pub struct Metrics {
     cache_misses: Counter,
     list_rules: [Gauge; RuleKind::ALL.len()],
     list_block_rules: Gauge,
+    list_loaded: Gauge,
     list_built: Gauge,
     list_built_secs: AtomicU64,
     list_age: Gauge,
@@ -234,6 +236,12 @@ impl Metrics {
             "Block rules (domain and IP, allow rules excluded) in the list in service; 0: it protects from nothing",
             list_block_rules.clone(),
         );
+        let list_loaded = Gauge::default();
+        registry.register(
+            "list_loaded",
+            "1 when a list is in service; 0: none (the compiled list does not exist yet, or none is configured): nothing is blocked",
+            list_loaded.clone(),
+        );
         let list_built = Gauge::default();
         registry.register_with_unit(
             "list_built_timestamp",
@@ -311,6 +319,7 @@ impl Metrics {
             cache_misses,
             list_rules,
             list_block_rules,
+            list_loaded,
             list_built,
             list_built_secs: AtomicU64::new(0),
             list_age,
@@ -335,6 +344,29 @@ impl Metrics {
     /// Record the number of block rules in the list in service.
     pub fn record_block_rules(&self, rules: u64) {
         self.list_block_rules.set(saturating_i64(rules));
+    }
+
+    /// Record whether a list is in service (see [`crate::reload::has_list`]).
+    pub fn record_list_loaded(&self, loaded: bool) {
+        self.list_loaded.set(i64::from(loaded));
+    }
+
+    /// Queries answered (every outcome but refused and rate-limited) and
+    /// queries blocked (every trigger) since start: the status page's counts.
+    pub fn answered_and_blocked(&self) -> (u64, u64) {
+        let turned_away = [
+            OutcomeKind::Refused as usize,
+            OutcomeKind::RateLimited as usize,
+        ];
+        let answered = self
+            .queries
+            .iter()
+            .flat_map(|row| row.iter().enumerate())
+            .filter(|(outcome, _)| !turned_away.contains(outcome))
+            .map(|(_, counter)| counter.get())
+            .sum();
+        let blocked = self.blocks_by_trigger.iter().map(Counter::get).sum();
+        (answered, blocked)
     }
 
     /// Count one answered query. Call exactly once per query.

@@ -112,6 +112,11 @@ impl<'a> WireQuery<'a> {
         })
     }
 
+    /// How many labels the query name has (the root not counted).
+    pub fn label_count(&self) -> usize {
+        self.label_count
+    }
+
     /// The labels of the query name, left to right, as sent.
     pub fn labels(&self) -> impl DoubleEndedIterator<Item = &'a [u8]> + '_ {
         let packet = self.packet;

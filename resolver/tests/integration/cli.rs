@@ -30,6 +30,30 @@ fn check_config_accepts_every_shipped_config() {
     }
 }
 
+/// First boot: the compiled list is not there yet (the package installed
+/// before the first feed update could run). check-config warns and passes.
+#[test]
+fn check_config_passes_with_a_warning_when_the_artifact_does_not_exist_yet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("parapet.toml");
+    std::fs::write(
+        &path,
+        "[upstream]\nservers = [\"127.0.0.1:53\"]\n[blocklist]\npath = \"parapet.pbl\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("parapet.pbl does not exist yet"), "{err}");
+    assert!(err.contains("without protection"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK (0 domain rules"), "{stdout}");
+}
+
 #[test]
 fn check_config_names_the_bad_key_and_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");

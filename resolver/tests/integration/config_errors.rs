@@ -58,7 +58,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "blocklist",
         "path = \"list.txt\"\nsources = [\"list.txt\"]",
     ),
-    ("blocklist.path", "blocklist", "path = \"missing.pbl\""),
+    ("blocklist.path", "blocklist", "path = \"/\""),
     ("block.action", "block", "action = \"explode\""),
     ("block.sinkhole_ipv4", "block", "sinkhole_ipv4 = \"::1\""),
     (

@@ -11,8 +11,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::fixture_list;
+use crate::support::{self, fixture_list};
 use arc_swap::ArcSwap;
+use parapet_blocklist::{CompileOptions, Compiler, SourceSpec};
 use parapet_resolver::SharedBlocklist;
 use parapet_resolver::warning::{self, WarningListeners, WarningPageConfig};
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,8 @@ fn output_dir() -> PathBuf {
 }
 
 /// Run Chromium on `url` with `extra` arguments, every name under
-/// `phishing.example` mapped to `page`. Returns stdout and stderr.
+/// `phishing.example` and `parapet.test` mapped to `page`. Returns stdout
+/// and stderr.
 async fn run_chromium(
     browser: &Path,
     page: SocketAddr,
@@ -67,7 +69,7 @@ async fn run_chromium(
         // The test names go to the page; every other name fails to
         // resolve, so the browser reaches nothing but loopback.
         .arg(format!(
-            "--host-resolver-rules=MAP phishing.example {page}, MAP *.phishing.example {page}, EXCLUDE localhost, MAP * ~NOTFOUND"
+            "--host-resolver-rules=MAP phishing.example {page}, MAP *.phishing.example {page}, MAP *.parapet.test {page}, EXCLUDE localhost, MAP * ~NOTFOUND"
         ))
         .args(extra)
         .arg(url)
@@ -150,22 +152,28 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
         );
     }
 
-    let shot = output_dir().join("warning-page.png");
+    screenshot(&browser, page, url, "warning-page.png", (900, 1300)).await;
+}
+
+/// Save a screenshot of `url` at `width`x`height` as `name` and check it
+/// is a picture of a page, not a blank one.
+async fn screenshot(browser: &Path, page: SocketAddr, url: &str, name: &str, size: (u32, u32)) {
+    let shot = output_dir().join(name);
     let _ = std::fs::remove_file(&shot);
     run_chromium(
-        &browser,
+        browser,
         page,
         url,
         &[
             format!("--screenshot={}", shot.display()),
-            "--window-size=900,1300".into(),
+            format!("--window-size={},{}", size.0, size.1),
         ],
     )
     .await;
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     let (width, height) = png_size(&png).expect("the screenshot is a PNG");
     assert!(
-        width >= 800 && height >= 1000,
+        width >= size.0 && height >= size.1,
         "screenshot is {width}x{height}"
     );
     // A blank page compresses to a few hundred bytes; text and colour do not.
@@ -175,6 +183,147 @@ async fn chromium_shows_the_warning_for_a_blocked_site() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// The rendered DOM of `url`, whitespace collapsed.
+async fn dom_text(browser: &Path, page: SocketAddr, url: &str) -> String {
+    let (dom, _) = run_chromium(browser, page, url, &["--dump-dom".into()]).await;
+    dom.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn assert_shows(text: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(text.contains(e), "rendered DOM lacks {e:?}:\n{text}");
+    }
+}
+
+/// A parapet whose artifact is the fixture (feed `test-feed`), with the
+/// updater's `feeds.prom` beside it (one feed failed), the query log on
+/// (full addresses), and its warning page on loopback.
+async fn parapet_with_feeds(
+    dir: &Path,
+    shutdown: CancellationToken,
+) -> parapet_resolver::RunningServer {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/warning-list.txt");
+    let mut spec = SourceSpec::new(&fixture);
+    spec.name = "test-feed".into();
+    spec.category = Some("phishing".into());
+    let mut compiler = Compiler::new(CompileOptions::default());
+    compiler
+        .add_reader(&spec, std::fs::read(&fixture).expect("fixture").as_slice())
+        .expect("fixture compiles");
+    std::fs::write(
+        dir.join("parapet.pbl"),
+        compiler.to_bytes().expect("artifact"),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::create_dir_all(dir.join("feeds")).unwrap();
+    std::fs::write(
+        dir.join("feeds/feeds.prom"),
+        format!(
+            "parapet_feed_up{{feed=\"test-feed\"}} 1\nparapet_feed_up{{feed=\"openphish\"}} 0\n\
+             parapet_feed_rules{{feed=\"test-feed\"}} 3\n\
+             parapet_feed_last_success_timestamp_seconds{{feed=\"test-feed\"}} {}\n\
+             parapet_feed_last_success_timestamp_seconds{{feed=\"openphish\"}} {}\n\
+             parapet_feed_last_failure_timestamp_seconds{{feed=\"openphish\",reason=\"HTTP 503\"}} {}\n\
+             parapet_feed_update_timestamp_seconds {}\nparapet_feed_published 1\n",
+            now - 1800,
+            now - 3 * 86_400,
+            now - 1800,
+            now - 1800
+        ),
+    )
+    .unwrap();
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
+         [upstream]\nservers = [\"127.0.0.1:9\"]\n[blocklist]\npath = \"parapet.pbl\"\n\
+         [block]\nsinkhole_ipv4 = \"127.0.0.1\"\n[access]\nallow = [\"127.0.0.0/8\"]\n\
+         [query_log]\nenabled = true\nclient_addresses = \"full\"\npath = \"{}\"\n\
+         [warning_page]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = []\n\
+         organisation = \"Example Party\"\ncontact = \"the party's digital team\"\n\
+         contact_address = \"security@party.example\"\n",
+        dir.join("queries.log").display()
+    );
+    let config = parapet_resolver::config::from_toml_str(&text, dir).expect("config is valid");
+    parapet_resolver::ServerBuilder::new(config)
+        .start(shutdown)
+        .await
+        .expect("parapet starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_check_and_status_pages() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let server = parapet_with_feeds(dir.path(), shutdown.clone()).await;
+    let page = server.warning_page_addrs()[0];
+    let dns = server.udp_addrs()[0];
+    for name in ["login.phishing.example.", "blocked.parapet.test."] {
+        let answer = tokio::task::spawn_blocking(move || support::query_a(dns, name))
+            .await
+            .unwrap();
+        assert_eq!(answer, ["127.0.0.1"], "{name} is sinkholed");
+    }
+
+    let check = "http://check.parapet.test/";
+    let text = dom_text(&browser, page, check).await;
+    assert_shows(
+        &text,
+        &[
+            "<h1>This device is protected</h1>",
+            "run by Example Party",
+            "The list in service was built",
+            "The last feed update, 30 minutes ago, did not fully succeed: openphish failed.",
+            "http://blocked.parapet.test",
+            "If this page ever stops showing",
+            "security@party.example",
+        ],
+    );
+    screenshot(&browser, page, check, "check-page-desktop.png", (900, 1100)).await;
+    screenshot(&browser, page, check, "check-page-phone.png", (390, 844)).await;
+
+    let status = "http://check.parapet.test/status";
+    let text = dom_text(&browser, page, status).await;
+    assert_shows(
+        &text,
+        &[
+            "<h1>parapet status</h1>",
+            "On: 2 names and addresses are blocked.",
+            "Made from: test-feed (2).",
+            "<strong>openphish</strong>: FAILED 30 minutes ago (HTTP 503); last good update 3 days ago",
+            "<strong>test-feed</strong>: ok, updated 30 minutes ago, 3 rules",
+            "2 queries answered, 1 blocked.",
+            "<code>login.phishing.example</code> (phishing, list test-feed), asked by <code>127.0.0.1</code>",
+            "<code>blocked.parapet.test</code> (test, list parapet)",
+        ],
+    );
+    screenshot(
+        &browser,
+        page,
+        status,
+        "status-page-desktop.png",
+        (900, 1300),
+    )
+    .await;
+    screenshot(&browser, page, status, "status-page-phone.png", (390, 844)).await;
+
+    // The reserved blocked name shows the normal warning page.
+    let text = dom_text(&browser, page, "http://blocked.parapet.test/").await;
+    assert_shows(
+        &text,
+        &[
+            "Warning: this site was blocked to protect you",
+            "<strong>blocked.parapet.test</strong>",
+            "a test name: parapet always blocks it",
+            "The list is “parapet”.",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,9 +28,13 @@ fn config_text(warning_page: &str) -> String {
 }
 
 async fn page_text(addr: std::net::SocketAddr, host: &str) -> String {
+    page_at(addr, host, "/").await
+}
+
+async fn page_at(addr: std::net::SocketAddr, host: &str, path: &str) -> String {
     tokio::time::timeout(DEADLINE, async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.expect("read");
@@ -181,5 +185,44 @@ fn readme_warning_page_example_parses() {
         let section: parapet_resolver::warning::WarningPageConfig =
             toml::from_str(body).unwrap_or_else(|e| panic!("README example: {e}\n{body}"));
         assert!(section.issues().is_empty(), "{body}");
+    }
+}
+
+/// The status page is for the networks the resolver serves (`[access]
+/// allow`); the check page is for everyone who reaches the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_is_refused_outside_the_access_list() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("list.txt"), "phishing.example\n").unwrap();
+    let served_here = |allow: &str| {
+        let text = config_text("listen = [\"127.0.0.1:0\"]\norganisation = \"Example Party\"");
+        let text = format!("{text}[access]\nallow = [\"{allow}\"]\n");
+        config::from_toml_str(&text, dir.path()).expect("config is valid")
+    };
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    for (allow, allowed) in [("10.0.0.0/8", false), ("127.0.0.0/8", true)] {
+        let server = ServerBuilder::new(served_here(allow))
+            .start(shutdown.clone())
+            .await
+            .expect("parapet starts");
+        let addr = server.warning_page_addrs()[0];
+        for host in ["check.parapet.test", "127.0.0.1"] {
+            let page = page_at(addr, host, "/status").await;
+            if allowed {
+                assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+                assert!(page.contains("<h1>parapet status</h1>"), "{page}");
+            } else {
+                assert!(page.starts_with("HTTP/1.1 403"), "{page}");
+                assert!(page.contains("Not available from here"), "{page}");
+                assert!(!page.contains("Recently blocked"), "{page}");
+            }
+        }
+        let page = page_at(addr, "check.parapet.test", "/").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.contains("This device is protected"), "{page}");
+        // `/status` on any other host is the warning page's business.
+        let page = page_at(addr, "www.phishing.example", "/status").await;
+        assert!(page.contains("You tried to open"), "{page}");
     }
 }
