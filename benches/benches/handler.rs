@@ -3,15 +3,17 @@
 //! answer inspection — everything but the socket.
 //!
 //! * `handler/refused`: baseline — decode, ACL refuses, encode. The floor
-//!   for any query through the handler.
-//! * `handler/blocked`: a blocked name (A), sinkhole + EDE 15.
+//!   for any query through the core.
+//! * `handler/blocked`: a blocked name (A) through the core, sinkhole +
+//!   EDE 15.
 //! * `handler/forwarded_cached`: a forwarded name whose answer is in the
 //!   resolver cache (upstream queried once during set-up), through
-//!   `exchange` with `Protocol::Udp`: the handler's full path (decode,
-//!   access, policy, look-alike check, resolver cache, inspection, encode),
-//!   not the encoded-answer cache that stream transports hit first.
-//! * `handler/udp_cached`: the same query as a UDP datagram answered in the
-//!   receive loop from the encoded-answer cache (warmed with one query to the
+//!   `Handler::core_from_bytes` with `Protocol::Udp`: the handler's core
+//!   (decode, access, policy, look-alike check, resolver cache, inspection,
+//!   encode), not the front (blocked names and the encoded-answer cache
+//!   answered from bytes).
+//! * `handler/udp_cached`: the same query as a UDP datagram answered by the
+//!   front, as in the receive loop, from the encoded-answer cache (warmed with one query to the
 //!   real UDP listener): copy, patch ID/TTLs, observers; no send.
 //!
 //! The upstream is a real authoritative hickory server on loopback
@@ -26,10 +28,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RecordType};
-use hickory_server::net::xfer::Protocol;
 use parapet_e2e::Upstream;
-use parapet_resolver::transport::ClientAuth;
-use parapet_resolver::transport::exchange::exchange;
+use parapet_resolver::access::Context;
+use parapet_resolver::event::Protocol;
 use parapet_resolver::{Handler, ServerBuilder};
 use tokio_util::sync::CancellationToken;
 
@@ -95,14 +96,9 @@ fn bench(c: &mut Criterion) {
     let forwarded = wire("www.example.", RecordType::A);
 
     let run = |q: &[u8], src: SocketAddr| {
-        rt.block_on(exchange(
-            &handler,
-            q.to_vec(),
-            src,
-            Protocol::Udp,
-            ClientAuth::Address,
-        ))
-        .expect("answer")
+        let context = Context::new(src, Protocol::Udp);
+        rt.block_on(handler.core_from_bytes(q.to_vec(), &context))
+            .expect("answer")
     };
     // Warm the cache and check the answers are what the bench claims.
     let a = Message::from_vec(&run(&forwarded, client)).expect("decode");

@@ -19,8 +19,7 @@ use parapet_blocklist::SourceInfo;
 
 use crate::config::{BlockAction, BlockConfig};
 
-/// EDNS option code of Extended DNS Errors (RFC 8914).
-pub const EDE_OPTION_CODE: u16 = 15;
+pub use crate::wire::EDE_OPTION_CODE;
 /// INFO-CODE 15: Blocked.
 pub const EDE_BLOCKED: u16 = 15;
 /// INFO-CODE 18: Prohibited (REFUSED by access control).

@@ -38,18 +38,16 @@ use hickory_proto::op::Message;
 use parapet_blocklist::{Blocklist, Verdict};
 
 use crate::config::UpstreamConfig;
-use crate::fastpath::WireQuery;
-use crate::handler::Outcome;
+use crate::event::Outcome;
 use crate::policy;
+use crate::wire::{Layout, MAX_NAME, WireQuery, patch_reply};
 
 const SHARDS: usize = 16;
 /// A shard is swept after as many inserts as it holds entries (amortised
 /// O(1) per insert), but not more often than every this many.
 const MIN_SWEEP: usize = 64;
-const HEADER_LEN: usize = 12;
-const TYPE_OPT: u16 = 41;
 /// Longest key: a 255-byte name, the type and one flags byte.
-const MAX_KEY: usize = 255 + 3;
+const MAX_KEY: usize = MAX_NAME + 3;
 /// Largest answer kept, bytes. Larger answers (rare: long TXT or DNSSEC
 /// chains asked over TCP, DoT or DoH) are forwarded each time, so the
 /// cache's memory stays within about `cache_size` × 4 KiB even when a
@@ -69,7 +67,8 @@ impl Key {
         let mut bytes = [0u8; MAX_KEY];
         let mut len = 0;
         for label in query.labels() {
-            if len + 1 + label.len() > 255 {
+            // Room for the root label after it (see `WireQuery::parse`).
+            if len + 1 + label.len() > MAX_NAME - 1 {
                 return None;
             }
             bytes[len] = label.len() as u8;
@@ -307,24 +306,10 @@ impl AnswerCache {
         out.clear();
         out.extend_from_slice(response);
         let age = u32::try_from((now_ms - e.inserted_ms) / 1000).unwrap_or(u32::MAX);
-        for at in e.ttl_offsets() {
-            let ttl = u32::from_be_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]);
-            out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
-        }
-        let (outcome, opt_at) = (e.outcome, e.opt_at);
+        let opt_at = e.opt_at;
+        let outcome = e.outcome;
+        patch_reply(out, query, e.ttl_offsets(), age, opt_at);
         drop(map);
-        let packet = query.packet();
-        // ID as asked; RD and CD as asked; question case as sent.
-        out[0..2].copy_from_slice(&packet[0..2]);
-        out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
-        out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
-        let q = query.question();
-        out[q.clone()].copy_from_slice(&packet[q]);
-        if let (at @ 1.., Some((payload, _))) = (opt_at, query.edns()) {
-            let at = usize::from(at);
-            out[at..at + 2]
-                .copy_from_slice(&crate::fastpath::udp_payload(Some(payload)).to_be_bytes());
-        }
         Some(outcome)
     }
 
@@ -406,80 +391,6 @@ impl AnswerCache {
     /// Milliseconds since the cache's epoch.
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-/// Where the TTLs are in an encoded response.
-struct Layout {
-    ttl_at: Vec<u16>,
-    opt_at: Option<u16>,
-    min_ttl: u32,
-    /// NXDOMAIN or no answer records (RFC 2308 negative answer).
-    negative: bool,
-}
-
-impl Layout {
-    /// Walk a response: one question, then records. `None` for anything
-    /// not worth caching (truncated, not NOERROR/NXDOMAIN, malformed, > 64 KiB).
-    fn of(msg: &[u8]) -> Option<Layout> {
-        if msg.len() > usize::from(u16::MAX) {
-            return None;
-        }
-        let header = msg.get(..HEADER_LEN)?;
-        // A response, not truncated, RCODE NOERROR or NXDOMAIN.
-        if header[2] & 0x80 == 0 || header[2] & 0x02 != 0 || !matches!(header[3] & 0x0f, 0 | 3) {
-            return None;
-        }
-        let count = |i: usize| usize::from(u16::from_be_bytes([header[i], header[i + 1]]));
-        if count(4) != 1 {
-            return None;
-        }
-        let records = count(6) + count(8) + count(10);
-        let mut pos = skip_name(msg, HEADER_LEN)? + 4;
-        let mut layout = Layout {
-            ttl_at: Vec::with_capacity(records),
-            opt_at: None,
-            min_ttl: u32::MAX,
-            negative: header[3] & 0x0f == 3 || count(6) == 0,
-        };
-        for _ in 0..records {
-            pos = skip_name(msg, pos)?;
-            let fixed = msg.get(pos..pos + 10)?;
-            let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-            let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-            if rtype == TYPE_OPT {
-                layout.opt_at = Some(u16::try_from(pos + 2).ok()?);
-            } else {
-                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
-                layout.min_ttl = layout.min_ttl.min(ttl);
-                layout.ttl_at.push(u16::try_from(pos + 4).ok()?);
-            }
-            pos += 10 + rdlen;
-        }
-        if pos != msg.len() {
-            return None;
-        }
-        if layout.ttl_at.is_empty() {
-            // Nothing says how long it may be kept.
-            return None;
-        }
-        Some(layout)
-    }
-}
-
-/// The position after the (possibly compressed) name at `pos`.
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let len = *msg.get(pos)?;
-        match len {
-            0 => return Some(pos + 1),
-            l if l & 0xc0 == 0xc0 => {
-                msg.get(pos + 1)?;
-                return Some(pos + 2);
-            }
-            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
-            _ => return None,
-        }
     }
 }
 

@@ -95,10 +95,23 @@ impl Cli {
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
-    match config::load(file) {
-        Ok(cfg) => {
-            // The list as the server would load it: the same refusals.
-            let list = match crate::reload::load(&cfg.blocklist) {
+    // Values, then the files they name: what start-up runs too.
+    match crate::preflight::load(file) {
+        Ok((cfg, _loaded)) => {
+            // The list as the server would load it: the same refusals; an
+            // artifact not published yet is served as no list.
+            if let Some(path) = crate::reload::missing_artifact(&cfg.blocklist) {
+                eprintln!(
+                    "Warning: blocklist.path: {} does not exist yet. parapet will serve DNS \
+                     without protection until `parapet-blocklist update` publishes it.",
+                    path.display()
+                );
+            }
+            let loaded = match crate::reload::missing_artifact(&cfg.blocklist) {
+                Some(_) => crate::reload::empty(),
+                None => crate::reload::load(&cfg.blocklist),
+            };
+            let list = match loaded {
                 Ok(list) => list.stats(),
                 Err(e) => {
                     eprintln!("Error: blocklist: {e}");
@@ -160,7 +173,8 @@ fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode 
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let cfg = match config::load(path) {
+    // Values and the files they name, every problem at once.
+    let (cfg, loaded) = match crate::preflight::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -175,7 +189,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(crate::server::run(cfg, CancellationToken::new())) {
+    match runtime.block_on(crate::server::run(cfg, loaded, CancellationToken::new())) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("Error: {e}");

@@ -8,27 +8,7 @@
 use hickory_proto::rr::{Name, RData, Record};
 use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
-/// What in a forwarded answer triggered a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The query name itself.
-    Name,
-    /// A CNAME target in the answer.
-    Cname,
-    /// An A/AAAA address in the answer.
-    Ip,
-}
-
-impl Trigger {
-    /// Stable lower-case label (`name`, `cname`, `ip`) for metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Name => "name",
-            Trigger::Cname => "cname",
-            Trigger::Ip => "ip",
-        }
-    }
-}
+use crate::event::Trigger;
 
 /// A block decided by answer inspection.
 #[derive(Debug, Clone, PartialEq, Eq)]

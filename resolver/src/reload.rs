@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::SharedBlocklist;
 use crate::config::{BlocklistConfig, ListSource};
+use crate::lookalike::{Lookalikes, SharedLookalikes};
 
 /// Quiet time after the last file event before reloading: editors and
 /// feed updates write in several steps.
@@ -119,10 +120,56 @@ async fn load_off_path(config: &BlocklistConfig) -> Result<Blocklist, ReloadErro
 }
 
 /// Load the list for start-up (off the async threads).
+///
+/// A compiled artifact (`[blocklist] path`) that does not exist yet (first
+/// boot, before the first feed update could run) is not an error: DNS is
+/// served with an empty list ([`has_list`] is false), an error is logged,
+/// and the reloader picks the artifact up as soon as it is published.
+/// Missing raw `sources` stay a start-up error: a person wrote those paths,
+/// so a missing one is a mistake to fix, not a list still on its way.
 pub async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist, ReloadError> {
-    let list = load_off_path(config).await?;
-    log_loaded(&list, "list loaded");
+    let list = match missing_artifact(config) {
+        Some(path) => {
+            error!(
+                path = %path.display(),
+                "no list yet: the compiled list does not exist; serving DNS WITHOUT protection \
+                 until `parapet-blocklist update` publishes it (it is picked up at once)"
+            );
+            empty()?
+        }
+        None => {
+            let list = load_off_path(config).await?;
+            log_loaded(&list, "list loaded");
+            list
+        }
+    };
     Ok(Arc::new(ArcSwap::from_pointee(list)))
+}
+
+/// The artifact at `[blocklist] path` when that file does not exist (yet).
+pub fn missing_artifact(config: &BlocklistConfig) -> Option<&Path> {
+    match &config.source {
+        ListSource::Artifact(path) if is_missing(path) => Some(path),
+        _ => None,
+    }
+}
+
+/// Whether nothing exists at `path` (other errors, such as a denied
+/// permission, are not "missing": opening the file reports them).
+pub fn is_missing(path: &Path) -> bool {
+    matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The list served while there is none: no rules, no sources.
+pub fn empty() -> Result<Blocklist, ReloadError> {
+    Ok(Blocklist::compile(&[], CompileOptions::default())?.0)
+}
+
+/// Whether `list` is a real list rather than [`empty`] (which also stands
+/// for "no `[blocklist]` configured"): it was built from at least one
+/// source.
+pub fn has_list(list: &Blocklist) -> bool {
+    !list.stats().sources.is_empty()
 }
 
 fn log_loaded(list: &Blocklist, what: &str) {
@@ -258,4 +305,28 @@ fn watch_files(
         }
     }
     Some(watcher)
+}
+
+/// Re-read `[lookalikes]` from the config file at `path` and put the new
+/// check in service; a file that does not load (or a refused set) is
+/// logged and the check in service stays. Returns whether it was swapped.
+pub fn reload_lookalikes(path: &Path, shared: &SharedLookalikes) -> bool {
+    let new = crate::config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|config| Lookalikes::new(&config.lookalikes).map_err(|e| e.to_string()));
+    match new {
+        Ok(lookalikes) => {
+            info!(
+                protected = lookalikes.detector().protected().len(),
+                action = ?lookalikes.action(),
+                "[lookalikes] reloaded"
+            );
+            shared.store(Arc::new(lookalikes));
+            true
+        }
+        Err(e) => {
+            error!(error = %e, "[lookalikes] not reloaded; the previous set stays");
+            false
+        }
+    }
 }

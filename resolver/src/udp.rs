@@ -3,30 +3,26 @@
 //! its own task with reused buffers for a batch of datagrams (one
 //! `recvmmsg`/`sendmmsg` each way on Linux, see [`batch`]).
 //!
-//! A query for a blocked name is answered in the receive loop by
-//! [`crate::fastpath`] (no decoding, no allocation, no task); everything
-//! else is decoded into a hickory [`Request`] and handed to the
-//! [`Handler`] on its own task, its response encoded as hickory's own UDP
-//! server does (512 bytes without EDNS, else the client's payload size up
-//! to 1232 bytes, truncated with TC beyond it).
+//! Each datagram goes to the handler's front in the receive loop: a
+//! blocked name or an answer-cache hit is answered there (no decoding, no
+//! allocation, no task). Everything else is decoded once and handed to the
+//! handler's core on its own task, its response encoded as hickory's own
+//! UDP server does (512 bytes without EDNS, else the client's payload size
+//! up to 1232 bytes, truncated with TC beyond it).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
-use hickory_resolver::net::NetError;
-use hickory_resolver::net::xfer::Protocol;
-use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use crate::fastpath;
-use crate::handler::Handler;
+use crate::access::Context;
+use crate::event::Protocol;
+use crate::handler::{Front, Handler};
+use crate::net::InFlight;
+use crate::wire;
 
 mod batch;
 
@@ -45,7 +41,16 @@ pub fn socket_count() -> usize {
 /// written in the loop (blocked names, answer-cache hits, FORMERR) are sent
 /// together once the whole batch has been looked at, while queries that
 /// need the full handler go to their own tasks at once.
-pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationToken) {
+///
+/// Queries that need a task hold a permit of `in_flight` while it runs;
+/// when none is left, such a query is dropped and counted (blocked names
+/// and cached answers are still answered in the loop).
+pub async fn serve(
+    socket: UdpSocket,
+    handler: Handler,
+    in_flight: InFlight,
+    shutdown: CancellationToken,
+) {
     let socket = Arc::new(socket);
     let mut received = Received::new();
     let mut replies = Replies::new();
@@ -65,7 +70,15 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
         while tasks.try_join_next().is_some() {}
         let mut count = 0;
         for (packet, src) in received.iter() {
-            dispatch(packet, src, &handler, &socket, &mut replies, &mut tasks);
+            dispatch(
+                packet,
+                src,
+                &handler,
+                &in_flight,
+                &socket,
+                &mut replies,
+                &mut tasks,
+            );
             count += 1;
         }
         if !replies.is_empty() {
@@ -82,144 +95,54 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
     while tasks.join_next().await.is_some() {}
 }
 
-/// Answer one datagram in the loop (queued in `replies`), hand it to the
-/// handler on a task, or drop it (a response: never answer answers).
+/// Answer one datagram in the loop (queued in `replies`) through the
+/// front, hand it to the core on a task, or drop it (a response: never
+/// answer answers).
 fn dispatch(
     packet: &[u8],
     src: SocketAddr,
     handler: &Handler,
+    in_flight: &InFlight,
     socket: &Arc<UdpSocket>,
     replies: &mut Replies,
     tasks: &mut JoinSet<()>,
 ) {
+    let context = Context::new(src, Protocol::Udp);
     let out = replies.next_buffer();
-    if handler.answer_udp_fast(packet, src, out) {
-        // Nothing written: rate-limited and dropped.
-        if !out.is_empty() {
-            replies.queue(src);
-        }
-        return;
-    }
-    let key = handler.answer_cache_key(packet);
-    match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
-        Ok(request) => {
-            if request.metadata.message_type == MessageType::Response {
-                return; // never answer answers (reflection)
+    let handoff = match handler.front(packet, &context, out) {
+        Front::Answered => {
+            // Nothing written: rate-limited and dropped.
+            if !out.is_empty() {
+                replies.queue(src);
             }
-            let sent = Arc::new(OnceLock::new());
-            let responder = UdpResponder {
-                socket: socket.clone(),
-                dst: src,
-                max_size: max_size(&request),
-                sent: key.is_some().then(|| sent.clone()),
-            };
+            return;
+        }
+        Front::Pass(handoff) => handoff,
+    };
+    let Some(permit) = in_flight.try_start() else {
+        return;
+    };
+    match Handler::parse(packet.to_vec(), &context) {
+        Ok(request) => {
+            let socket = Arc::clone(socket);
             let handler = handler.clone();
             tasks.spawn(async move {
-                handler.handle_udp(&request, responder, key, &sent).await;
+                let answer = handler.core(&request, &context, handoff).await;
+                drop(permit);
+                if answer.is_empty() {
+                    return;
+                }
+                if let Err(error) = socket.send_to(&answer, src).await {
+                    debug!(client = %src, %error, "response not sent");
+                }
             });
         }
         Err(error) => {
             debug!(client = %src, %error, "undecodable UDP query");
-            if formerr(packet, replies.next_buffer()) {
+            // A response (or less than a header) gets nothing.
+            if wire::formerr(packet, replies.next_buffer()) {
                 replies.queue(src);
             }
         }
-    }
-}
-
-/// Response size limit for a UDP query: RFC 1035's 512 bytes, or the EDNS
-/// payload size the client offered, at most 1232 (see
-/// [`fastpath::udp_payload`]).
-fn max_size(request: &Request) -> u16 {
-    fastpath::udp_payload(request.edns.as_ref().map(|e| e.max_payload()))
-}
-
-/// Write into `out` a FORMERR for a query whose header could be read but
-/// not the rest; `false` (nothing to send) for a packet shorter than a
-/// header or one that is itself a response.
-fn formerr(packet: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut decoder = BinDecoder::new(packet);
-    let Ok(header) = Header::read(&mut decoder) else {
-        return false;
-    };
-    if header.metadata.message_type != MessageType::Query {
-        return false;
-    }
-    let mut metadata = Metadata::response_from_request(&header.metadata);
-    metadata.response_code = ResponseCode::FormErr;
-    let header = Header {
-        metadata,
-        counts: HeaderCounts::default(),
-    };
-    out.clear();
-    header.emit(&mut BinEncoder::new(out)).is_ok()
-}
-
-/// Encode `response` within `max_size` bytes; if it cannot be encoded at
-/// all, a bare SERVFAIL with the same ID.
-pub fn encode<'a>(
-    response: MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-    >,
-    id: u16,
-    max_size: u16,
-) -> Result<(ResponseInfo, Vec<u8>), NetError> {
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(max_size);
-    match response.destructive_emit(&mut encoder) {
-        Ok(info) => Ok((info, bytes)),
-        Err(error) => {
-            warn!(%error, "cannot encode a response; sending SERVFAIL");
-            let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
-            metadata.response_code = ResponseCode::ServFail;
-            let header = Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            };
-            let bytes = header.to_bytes().map_err(NetError::from)?;
-            Ok((ResponseInfo::from(header), bytes))
-        }
-    }
-}
-
-/// Sends one encoded response back to a UDP client.
-#[derive(Clone)]
-struct UdpResponder {
-    socket: Arc<UdpSocket>,
-    dst: SocketAddr,
-    max_size: u16,
-    /// Where to leave the encoded response for the answer cache.
-    sent: Option<Arc<OnceLock<Vec<u8>>>>,
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for UdpResponder {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let id = response.metadata().id;
-        let (info, bytes) = encode(response, id, self.max_size)?;
-        self.socket
-            .send_to(&bytes, self.dst)
-            .await
-            .map_err(NetError::from)?;
-        if let Some(sent) = &self.sent {
-            let _ = sent.set(bytes);
-        }
-        Ok(info)
     }
 }

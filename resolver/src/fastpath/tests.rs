@@ -7,13 +7,13 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use hickory_resolver::net::xfer::Protocol;
 use parapet_blocklist::{Blocklist, CompileOptions, Compiler, SourceSpec};
 
-use super::WireQuery;
+use crate::access::Context;
 use crate::config;
+use crate::event::Protocol;
 use crate::handler::Handler;
-use crate::transport::{ClientAuth, exchange::exchange};
+use crate::wire::WireQuery;
 
 const CLIENT: &str = "127.0.0.1:40000";
 
@@ -51,15 +51,11 @@ fn query(name: &str, qtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
 
 async fn full_path(handler: &Handler, packet: &[u8]) -> Message {
     let client: SocketAddr = CLIENT.parse().expect("addr");
-    let bytes = exchange(
-        handler,
-        packet.to_vec(),
-        client,
-        Protocol::Udp,
-        ClientAuth::default(),
-    )
-    .await
-    .expect("full path answers");
+    let context = Context::new(client, Protocol::Udp);
+    let bytes = handler
+        .core_from_bytes(packet.to_vec(), &context)
+        .await
+        .expect("full path answers");
     Message::from_vec(&bytes).expect("full path response decodes")
 }
 
@@ -212,15 +208,6 @@ fn answers_too_long_for_the_client_take_the_full_path() {
 }
 
 #[test]
-fn udp_payload_is_512_without_edns_and_capped_at_1232() {
-    assert_eq!(super::udp_payload(None), 512);
-    assert_eq!(super::udp_payload(Some(100)), 512);
-    assert_eq!(super::udp_payload(Some(1000)), 1000);
-    assert_eq!(super::udp_payload(Some(4096)), 1232);
-    assert_eq!(super::udp_payload(Some(u16::MAX)), 1232);
-}
-
-#[test]
 fn truncated_slip_is_an_empty_noerror_answer_with_tc() {
     for edns in [None, Some((4096, true))] {
         let packet = query("www.Example.", RecordType::A, edns);
@@ -252,8 +239,34 @@ fn canary_is_the_exact_name_in_any_case() {
     ] {
         let packet = query(name, RecordType::A, None);
         let q = WireQuery::parse(&packet).expect("simple query");
-        assert_eq!(q.is_canary(), canary, "{name}");
+        assert_eq!(super::is_canary(&q), canary, "{name}");
         let n = Name::from_ascii(name).expect("name");
         assert_eq!(crate::answer::is_canary(&n), canary, "{name}");
     }
+}
+
+/// A query whose name has labels of `sizes` bytes ('a's), no EDNS.
+fn query_with_labels(sizes: &[usize]) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for &n in sizes {
+        q.push(n as u8);
+        q.extend(std::iter::repeat_n(b'a', n));
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+// Found by fuzzing (fuzz target wire_query): labels of 255 bytes before the
+// root label, 256 in all, were taken, and the answer-cache key of such a
+// query indexed past its buffer: one datagram panicked the UDP listener.
+#[test]
+fn name_of_256_bytes_is_not_taken() {
+    // 4 × (1 + 63) - 1 = 255 bytes of labels (63, 63, 63, 62), then the root.
+    let too_long = query_with_labels(&[63, 63, 63, 62]);
+    assert!(WireQuery::parse(&too_long).is_none());
+    // 254 bytes of labels and the root: the longest legal name.
+    let longest = query_with_labels(&[63, 63, 63, 61]);
+    let parsed = WireQuery::parse(&longest).expect("a 255-byte name is legal");
+    assert_eq!(parsed.labels().map(<[u8]>::len).sum::<usize>(), 250);
+    assert!(crate::answer_cache::Key::of(&parsed).is_some());
 }

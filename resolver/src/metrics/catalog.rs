@@ -114,6 +114,10 @@ pub fn definitions() -> Vec<MetricDef> {
             note: "allow rules excluded; 0: the list protects from nothing (a WARN is logged)",
             ..metric("parapet_list_block_rules", "gauge", vec![])
         },
+        MetricDef {
+            note: "1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked",
+            ..metric("parapet_list_loaded", "gauge", vec![])
+        },
         metric("parapet_list_built_timestamp_seconds", "gauge", vec![]),
         MetricDef {
             note: "computed at scrape",
@@ -129,6 +133,7 @@ pub fn definitions() -> Vec<MetricDef> {
         ),
         metric("parapet_querylog_records_written_total", "counter", vec![]),
         metric("parapet_querylog_records_dropped_total", "counter", vec![]),
+        metric("parapet_udp_dropped_total", "counter", vec![]),
         metric(
             "parapet_warning_page_views_total",
             "counter",

@@ -5,57 +5,32 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use std::fmt::Write as _;
 
-/// Defines a `Copy` enum of label values with `ALL`, `as_str()` and a
-/// prometheus-client `EncodeLabelValue` impl that writes `as_str()`.
+use crate::event::labelled_enum;
+pub use crate::event::{Protocol, Trigger};
+
+/// Defines a `Copy` enum of label values with `ALL`, `as_str()` (see
+/// [`labelled_enum`]) and a prometheus-client `EncodeLabelValue` impl that
+/// writes `as_str()`.
 macro_rules! label_values {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
+    ($(#[$meta:meta])* $name:ident $body:tt) => {
+        labelled_enum! { $(#[$meta])* $name $body }
+        encode_as_str!($name);
+    };
+}
 
-        impl $name {
-            /// Every value, in declaration order (index = `self as usize`).
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The label value as it appears in the exposition.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-        }
-
+/// A prometheus-client `EncodeLabelValue` impl that writes `as_str()`.
+macro_rules! encode_as_str {
+    ($($name:ident),+) => {$(
         impl EncodeLabelValue for $name {
             fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
                 encoder.write_str(self.as_str())
             }
         }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
+    )+};
 }
 
-label_values! {
-    /// The transport a query arrived on.
-    Protocol {
-        /// Plain DNS over UDP.
-        Udp => "udp",
-        /// Plain DNS over TCP.
-        Tcp => "tcp",
-        /// DNS over TLS (port 853).
-        Tls => "tls",
-        /// DNS over HTTPS (`/dns-query`).
-        Https => "https",
-        /// Any other transport hickory may add (QUIC, HTTP/3).
-        Other => "other",
-    }
-}
+// The query vocabulary's enums are metric labels too.
+encode_as_str!(Protocol, Trigger);
 
 label_values! {
     /// What happened to a query: exactly one per query.
@@ -108,23 +83,6 @@ label_values! {
 }
 
 label_values! {
-    /// Which check caused a block.
-    Trigger {
-        /// The query name matched a block rule.
-        Name => "name",
-        /// A CNAME target in the upstream answer matched.
-        Cname => "cname",
-        /// An A/AAAA address in the upstream answer matched an IP rule.
-        Ip => "ip",
-        /// A private address in the upstream answer (`[block]
-        /// private_answers = "block"`, DNS rebinding protection).
-        Rebinding => "rebinding",
-        /// The query name imitates a protected domain (`[lookalikes]`).
-        Lookalike => "lookalike",
-    }
-}
-
-label_values! {
     /// Kind of rule in the compiled list.
     RuleKind {
         /// Domain rules (block and allow).
@@ -165,6 +123,10 @@ label_values! {
         Ip => "ip",
         /// The generic page: no Host, or one that is not a host name.
         NoName => "no_name",
+        /// The "this device is protected" page (`check.parapet.test`).
+        Check => "check",
+        /// The status page, shown or refused (`/status`).
+        Status => "status",
     }
 }
 
@@ -236,20 +198,6 @@ pub(crate) struct UpstreamFailureLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct CategoryLabels {
     pub(crate) category: &'static str,
-}
-
-impl From<hickory_resolver::net::xfer::Protocol> for Protocol {
-    fn from(protocol: hickory_resolver::net::xfer::Protocol) -> Self {
-        use hickory_resolver::net::xfer::Protocol as P;
-        #[allow(unreachable_patterns)] // QUIC and HTTP/3 exist only with their features.
-        match protocol {
-            P::Udp => Protocol::Udp,
-            P::Tcp => Protocol::Tcp,
-            P::Tls => Protocol::Tls,
-            P::Https => Protocol::Https,
-            _ => Protocol::Other,
-        }
-    }
 }
 
 label_values! {

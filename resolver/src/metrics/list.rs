@@ -15,6 +15,7 @@ impl Metrics {
     /// source categories.
     pub fn record_blocklist(&self, list: &Blocklist) {
         let stats = list.stats();
+        self.record_list_loaded(crate::reload::has_list(list));
         self.record_block_rules(crate::reload::block_rules(&stats));
         self.record_list(
             stats.domain_rules,

@@ -26,12 +26,14 @@
 //! | `parapet_cache_misses_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
 //! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
+//! | `parapet_list_loaded` | gauge, 1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked | — |
 //! | `parapet_list_built_timestamp_seconds` | gauge | — |
 //! | `parapet_list_age_seconds` | gauge, computed at scrape | — |
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
-//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
+//! | `parapet_udp_dropped_total` | counter | — |
+//! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name, check, status) |
 //! | `parapet_connections_open` | gauge | `listener` (dns, warning_page) |
 //! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
 //! | `parapet_tokens_valid` | gauge | — |
@@ -106,12 +108,14 @@ pub struct Metrics {
     cache_misses: Counter,
     list_rules: [Gauge; RuleKind::ALL.len()],
     list_block_rules: Gauge,
+    list_loaded: Gauge,
     list_built: Gauge,
     list_built_secs: AtomicU64,
     list_age: Gauge,
     reloads: [Counter; ReloadResult::ALL.len()],
     querylog_written: Counter,
     querylog_dropped: Counter,
+    udp_dropped: Counter,
     warning_views: [Counter; WarningView::ALL.len()],
     feed_file: Option<std::path::PathBuf>,
     connections: connections::ConnectionMetrics,
@@ -232,6 +236,12 @@ impl Metrics {
             "Block rules (domain and IP, allow rules excluded) in the list in service; 0: it protects from nothing",
             list_block_rules.clone(),
         );
+        let list_loaded = Gauge::default();
+        registry.register(
+            "list_loaded",
+            "1 when a list is in service; 0: none (the compiled list does not exist yet, or none is configured): nothing is blocked",
+            list_loaded.clone(),
+        );
         let list_built = Gauge::default();
         registry.register_with_unit(
             "list_built_timestamp",
@@ -269,6 +279,12 @@ impl Metrics {
             "Query-log records dropped because the writer fell behind or failed",
             querylog_dropped.clone(),
         );
+        let udp_dropped = Counter::default();
+        registry.register(
+            "udp_dropped",
+            "UDP queries dropped because the bound on queries in flight was reached (blocked names and cached answers are still answered)",
+            udp_dropped.clone(),
+        );
 
         let view_family = Family::<WarningViewLabels, Counter>::default();
         let warning_views = children(&view_family, WarningView::ALL, |page| WarningViewLabels {
@@ -303,12 +319,14 @@ impl Metrics {
             cache_misses,
             list_rules,
             list_block_rules,
+            list_loaded,
             list_built,
             list_built_secs: AtomicU64::new(0),
             list_age,
             reloads,
             querylog_written,
             querylog_dropped,
+            udp_dropped,
             warning_views,
             feed_file: None,
             connections,
@@ -326,6 +344,29 @@ impl Metrics {
     /// Record the number of block rules in the list in service.
     pub fn record_block_rules(&self, rules: u64) {
         self.list_block_rules.set(saturating_i64(rules));
+    }
+
+    /// Record whether a list is in service (see [`crate::reload::has_list`]).
+    pub fn record_list_loaded(&self, loaded: bool) {
+        self.list_loaded.set(i64::from(loaded));
+    }
+
+    /// Queries answered (every outcome but refused and rate-limited) and
+    /// queries blocked (every trigger) since start: the status page's counts.
+    pub fn answered_and_blocked(&self) -> (u64, u64) {
+        let turned_away = [
+            OutcomeKind::Refused as usize,
+            OutcomeKind::RateLimited as usize,
+        ];
+        let answered = self
+            .queries
+            .iter()
+            .flat_map(|row| row.iter().enumerate())
+            .filter(|(outcome, _)| !turned_away.contains(outcome))
+            .map(|(_, counter)| counter.get())
+            .sum();
+        let blocked = self.blocks_by_trigger.iter().map(Counter::get).sum();
+        (answered, blocked)
     }
 
     /// Count one answered query. Call exactly once per query.
@@ -401,6 +442,12 @@ impl Metrics {
     /// Count a query-log record dropped.
     pub fn record_querylog_dropped(&self) {
         self.querylog_dropped.inc();
+    }
+
+    /// The counter of UDP queries dropped at the bound on queries in
+    /// flight, for [`crate::net::InFlight`].
+    pub fn udp_dropped(&self) -> prometheus_client::metrics::counter::Counter {
+        self.udp_dropped.clone()
     }
 
     /// Count a connection closed by the connection limits.

@@ -1,9 +1,8 @@
-//! The handler's observe hook → metrics: one query, one count.
+//! The query observer hook → metrics: one query, one count.
 
 use super::{Metrics, OutcomeKind, Trigger};
-use crate::handler::{Observer, Outcome, QueryEvent};
+use crate::event::{Observer, Outcome, QueryEvent};
 use crate::lookalike::config::LOOKALIKE_CATEGORY;
-use crate::policy;
 
 impl From<&Outcome> for OutcomeKind {
     fn from(outcome: &Outcome) -> Self {
@@ -24,24 +23,14 @@ impl From<&Outcome> for OutcomeKind {
     }
 }
 
-impl From<policy::Trigger> for Trigger {
-    fn from(trigger: policy::Trigger) -> Self {
-        match trigger {
-            policy::Trigger::Name => Trigger::Name,
-            policy::Trigger::Cname => Trigger::Cname,
-            policy::Trigger::Ip => Trigger::Ip,
-        }
-    }
-}
-
 impl Observer for Metrics {
     /// Atomic increments on pre-registered handles; the category lookup is
     /// a lock-free table load and a short scan. No allocation.
     fn observe(&self, event: &QueryEvent<'_>) {
-        self.record_query(event.protocol.into(), OutcomeKind::from(&event.outcome));
+        self.record_query(event.protocol, OutcomeKind::from(&event.outcome));
         match event.outcome {
             Outcome::Blocked { trigger, rule } => {
-                self.record_block(trigger.into(), event.list.source_of(rule).category)
+                self.record_block(trigger, event.list.source_of(rule).category)
             }
             Outcome::Rebinding => self.record_block(Trigger::Rebinding, None),
             Outcome::Lookalike { blocked: true, .. } => {

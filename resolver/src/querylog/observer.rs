@@ -5,7 +5,7 @@
 use parapet_blocklist::{Blocklist, RuleInfo, RuleRef};
 
 use super::{QueryLog, QueryRecord};
-use crate::handler::{Observer, Outcome, QueryEvent};
+use crate::event::{Observer, Outcome, QueryEvent, Trigger};
 use crate::lookalike::config::LOOKALIKE_CATEGORY;
 use crate::metrics::OutcomeKind;
 
@@ -22,21 +22,18 @@ impl Observer for QueryLog {
         let (trigger, rule) = match event.outcome {
             Outcome::Blocked { trigger, rule } => {
                 let looked_up = event.matched.unwrap_or(&name);
-                (
-                    Some(trigger.into()),
-                    Some(rule_info(event.list, rule, looked_up)),
-                )
+                (Some(trigger), Some(rule_info(event.list, rule, looked_up)))
             }
             Outcome::AllowedByException { rule, .. } => {
                 (None, Some(rule_info(event.list, rule, &name)))
             }
-            Outcome::Rebinding => (Some(crate::metrics::Trigger::Rebinding), None),
-            Outcome::Lookalike { .. } => (Some(crate::metrics::Trigger::Lookalike), None),
+            Outcome::Rebinding => (Some(Trigger::Rebinding), None),
+            Outcome::Lookalike { .. } => (Some(Trigger::Lookalike), None),
             _ => (None, None),
         };
         let mut record = QueryRecord::new(
             event.client.ip(),
-            event.protocol.into(),
+            event.protocol,
             name,
             event.qtype,
             outcome,

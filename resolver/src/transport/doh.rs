@@ -21,7 +21,6 @@ use std::{
 
 use base64::Engine as _;
 use bytes::Bytes;
-use hickory_server::{net::xfer::Protocol, server::RequestHandler};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
     Method, Request, Response, StatusCode,
@@ -29,20 +28,23 @@ use hyper::{
     header::{self, HeaderValue},
     service::service_fn,
 };
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::ServerConfig;
 use tokio::{net::TcpListener, sync::Notify, time::timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    exchange::{ExchangeError, exchange, min_ttl},
     limits::{Limits, MAX_DOH_BODY, accept_bounded},
     refusals::Refusals,
     sni,
-    tokens::{ClientAuth, Tokens},
+    tokens::Tokens,
 };
+use crate::access::{ClientAuth, Context};
 use crate::conntable::Slot;
+use crate::event::Protocol;
+use crate::handler::{DnsService, ExchangeError};
 use crate::metrics::TokenRefusal;
+use crate::net::http::{Ended, Http};
 
 /// The ALPN ids offered by the DoH listener, preferred first.
 pub const ALPN_DOH: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -62,15 +64,11 @@ pub async fn serve<H>(
     limits: Limits,
     shutdown: CancellationToken,
 ) where
-    H: RequestHandler + Clone,
+    H: DnsService,
 {
-    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.request_timeout)
-        .max_buf_size(MAX_DOH_BODY + 16 * 1024);
+    let mut http = crate::net::http::builder(true, limits.request_timeout);
+    http.http1().max_buf_size(MAX_DOH_BODY + 16 * 1024);
     http.http2()
-        .timer(TokioTimer::new())
         .max_concurrent_streams(u32::try_from(limits.max_in_flight).unwrap_or(64))
         .max_header_list_size(16 * 1024)
         .max_pending_accept_reset_streams(32)
@@ -97,11 +95,9 @@ pub async fn serve<H>(
     .await;
 }
 
-type Http = hyper_util::server::conn::auto::Builder<TokioExecutor>;
-
 /// TLS handshake, then HTTP until the client closes, the connection stays
 /// idle, or `shutdown`.
-async fn serve_connection<H: RequestHandler + Clone>(
+async fn serve_connection<H: DnsService>(
     endpoint: Endpoint<H>,
     tls: &Arc<ServerConfig>,
     tcp: tokio::net::TcpStream,
@@ -112,7 +108,13 @@ async fn serve_connection<H: RequestHandler + Clone>(
     let limits = endpoint.limits.clone();
     // A name the certificate does not cover is a sinkholed https:// visit:
     // reset at once (see `sni`).
-    let tls = match timeout(limits.handshake_timeout, sni::accept(tls, tcp)).await {
+    // A handshake in progress is abandoned on shutdown, as DoT's is.
+    let handshake = timeout(limits.handshake_timeout, sni::accept(tls, tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        () = shutdown.cancelled() => return,
+    };
+    let tls = match handshake {
         Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
         Ok(Ok(sni::Accepted::Reset(name))) => {
             tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
@@ -141,22 +143,25 @@ async fn serve_connection<H: RequestHandler + Clone>(
             }
         })
     };
-    let conn = http.serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
     // Close connections that stay idle; stop them on shutdown.
-    let stop = tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(client = %src, %error, "DoH connection ended");
-            }
-            return;
+    let stop = async {
+        tokio::select! {
+            () = activity.idle_for(limits.idle_timeout) => "idle",
+            () = shutdown.cancelled() => "shutdown",
         }
-        () = activity.idle_for(limits.idle_timeout) => "idle",
-        () = shutdown.cancelled() => "shutdown",
     };
-    tracing::debug!(client = %src, reason = stop, "closing DoH connection");
-    conn.as_mut().graceful_shutdown();
-    let _ = timeout(limits.request_timeout, conn).await;
+    let io = TokioIo::new(tls);
+    let never = std::future::pending();
+    let grace = limits.request_timeout;
+    match crate::net::http::serve_connection(http, io, service, stop, never, grace).await {
+        Ended::Closed(Err(error)) => {
+            tracing::debug!(client = %src, %error, "DoH connection ended");
+        }
+        Ended::Stopped(reason) => {
+            tracing::debug!(client = %src, reason, "closed DoH connection");
+        }
+        Ended::Closed(Ok(())) | Ended::Aborted => {}
+    }
 }
 
 /// Requests in flight on one connection, to tell an idle connection.
@@ -210,7 +215,7 @@ struct Endpoint<H> {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-impl<H: RequestHandler> Endpoint<H> {
+impl<H: DnsService> Endpoint<H> {
     async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
         let path = request.uri().path();
         let auth = match token_in_path(path) {
@@ -250,7 +255,12 @@ impl<H: RequestHandler> Endpoint<H> {
                 return response;
             }
         };
-        match exchange(&self.handler, query, self.src, Protocol::Https, auth).await {
+        let context = Context {
+            client: self.src,
+            protocol: Protocol::Https,
+            auth,
+        };
+        match self.handler.answer(query, context).await {
             Ok(answer) => {
                 let max_age = min_ttl(&answer).unwrap_or(0);
                 let mut response = Response::new(Full::new(Bytes::from(answer)));
@@ -308,7 +318,7 @@ impl<H: RequestHandler> Endpoint<H> {
 
 /// `Some(None)` for `/dns-query`, `Some(Some(token))` for
 /// `/dns-query/<token>`, `None` for any other path.
-fn token_in_path(path: &str) -> Option<Option<&str>> {
+pub fn token_in_path(path: &str) -> Option<Option<&str>> {
     let rest = path.strip_prefix(DOH_PATH)?;
     if rest.is_empty() {
         return Some(None);
@@ -319,7 +329,10 @@ fn token_in_path(path: &str) -> Option<Option<&str>> {
 
 /// The DNS query in a GET request's `dns` parameter (base64url; RFC 8484
 /// says without padding, padding is tolerated).
-fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
+///
+/// # Errors
+/// Why the parameter is missing or undecodable (the text of the 400).
+pub fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         base64::engine::GeneralPurposeConfig::new()
@@ -336,6 +349,18 @@ fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     ENGINE
         .decode(value)
         .map_err(|_| "dns parameter is not base64url")
+}
+
+/// The smallest TTL in the answer and authority sections (for HTTP caching,
+/// RFC 8484 §5.1), or `None` when there is no record or no parse.
+pub fn min_ttl(answer: &[u8]) -> Option<u32> {
+    let message = hickory_proto::op::Message::from_vec(answer).ok()?;
+    message
+        .answers
+        .iter()
+        .chain(message.authorities.iter())
+        .map(|r| r.ttl)
+        .min()
 }
 
 fn status(code: StatusCode, text: &'static str) -> HttpResponse {

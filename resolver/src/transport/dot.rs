@@ -8,7 +8,6 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use hickory_server::{net::xfer::Protocol, server::RequestHandler};
 use rustls::ServerConfig;
 use tokio::{net::TcpListener, time::timeout};
 use tokio_rustls::TlsAcceptor;
@@ -17,9 +16,12 @@ use tokio_util::sync::CancellationToken;
 use super::{
     limits::{Limits, accept_bounded},
     stream::FramedDns,
-    tokens::{ClientAuth, Tokens},
+    tokens::Tokens,
 };
+use crate::access::ClientAuth;
 use crate::conntable::Slot;
+use crate::event::Protocol;
+use crate::handler::DnsService;
 
 /// The ALPN id for DNS over TLS.
 pub const ALPN_DOT: &[u8] = b"dot";
@@ -39,7 +41,7 @@ pub async fn serve<H>(
     limits: Limits,
     shutdown: CancellationToken,
 ) where
-    H: RequestHandler + Clone,
+    H: DnsService,
 {
     let acceptor = TlsAcceptor::from(tls);
     let stop = shutdown.clone();
@@ -64,7 +66,7 @@ struct Connection<H> {
     src: SocketAddr,
 }
 
-impl<H: RequestHandler + Clone> Connection<H> {
+impl<H: DnsService> Connection<H> {
     async fn run(
         self,
         acceptor: TlsAcceptor,

@@ -5,7 +5,6 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use hickory_server::{net::xfer::Protocol, server::RequestHandler};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::{Semaphore, mpsc},
@@ -13,12 +12,12 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    exchange::{exchange, formerr_for},
-    limits::Limits,
-    tokens::ClientAuth,
-};
+use super::limits::Limits;
+use crate::access::{ClientAuth, Context};
 use crate::conntable::Slot;
+use crate::event::Protocol;
+use crate::handler::DnsService;
+use crate::wire::formerr_for;
 
 /// How each query on a connection is authenticated, asked per query (so a
 /// token revoked while the connection is open takes effect on its next query).
@@ -26,7 +25,7 @@ pub(crate) type AuthFn = Arc<dyn Fn() -> ClientAuth + Send + Sync>;
 
 /// One framed DNS connection.
 pub(crate) struct FramedDns<H> {
-    /// The request handler.
+    /// The resolver (front, then core).
     pub handler: H,
     /// The client.
     pub src: SocketAddr,
@@ -40,7 +39,7 @@ pub(crate) struct FramedDns<H> {
     pub stop: CancellationToken,
 }
 
-impl<H: RequestHandler + Clone> FramedDns<H> {
+impl<H: DnsService> FramedDns<H> {
     /// Serve queries from `stream` until the client closes it, stays idle
     /// for the idle timeout, sends a bad frame, stops reading, or
     /// [`FramedDns::stop`] is cancelled (the queries in flight are still
@@ -105,8 +104,12 @@ impl<H: RequestHandler + Clone> FramedDns<H> {
                 tokio::spawn(async move {
                     let _busy = busy;
                     let _permit = permit;
-                    let answer = match exchange(&handler, query.clone(), src, protocol, auth).await
-                    {
+                    let context = Context {
+                        client: src,
+                        protocol,
+                        auth,
+                    };
+                    let answer = match handler.answer(query.clone(), context).await {
                         Ok(answer) => Some(answer),
                         Err(error) => {
                             tracing::debug!(client = %src, %error, "{protocol} query not answered");

@@ -6,15 +6,16 @@
 
 use std::sync::Arc;
 
-use hickory_server::{net::xfer::Protocol, server::RequestHandler};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     limits::{Limits, accept_bounded},
     stream::FramedDns,
-    tokens::ClientAuth,
 };
+use crate::access::ClientAuth;
+use crate::event::Protocol;
+use crate::handler::DnsService;
 
 /// Serve plain DNS over TCP on `listener` until `shutdown` is cancelled.
 pub async fn serve<H>(
@@ -23,7 +24,7 @@ pub async fn serve<H>(
     limits: Limits,
     shutdown: CancellationToken,
 ) where
-    H: RequestHandler + Clone,
+    H: DnsService,
 {
     let stop = shutdown.clone();
     let auth: super::stream::AuthFn = Arc::new(|| ClientAuth::Address);

@@ -332,54 +332,6 @@ impl Tokens {
     }
 }
 
-/// Who a request is from, as far as the transport knows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// No token: the address allow-list decides.
-    #[default]
-    Address,
-    /// A valid token with this label: the address allow-list is skipped.
-    Token(Arc<str>),
-}
-
-impl ClientAuth {
-    /// Whether the request carried a valid token.
-    pub fn is_token(&self) -> bool {
-        matches!(self, ClientAuth::Token(_))
-    }
-}
-
-tokio::task_local! {
-    static CLIENT_AUTH: ClientAuth;
-}
-
-/// Run `f` (a call into the request handler) with `auth` visible to
-/// [`current_auth`] for the request's whole processing.
-pub async fn with_auth<F: Future>(auth: ClientAuth, f: F) -> F::Output {
-    CLIENT_AUTH.scope(auth, f).await
-}
-
-/// How the request being handled on this task was authenticated. The access
-/// stage calls this: `Token(_)` skips the address allow-list. Plain UDP and
-/// TCP requests (and any code outside [`with_auth`]) get `Address`.
-pub fn current_auth() -> ClientAuth {
-    with_current_auth(ClientAuth::clone)
-}
-
-/// Call `f` with how the request being handled on this task was
-/// authenticated (see [`current_auth`]), without cloning it.
-pub fn with_current_auth<R>(f: impl Fn(&ClientAuth) -> R) -> R {
-    CLIENT_AUTH
-        .try_with(&f)
-        .unwrap_or_else(|_| f(&ClientAuth::Address))
-}
-
-/// Whether the request being handled on this task carried a valid token
-/// (what the access stage asks; no allocation).
-pub fn is_token_authenticated() -> bool {
-    with_current_auth(ClientAuth::is_token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,17 +458,5 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(tokens.check("old").is_none());
-    }
-
-    #[tokio::test]
-    async fn auth_is_visible_inside_the_scope_only() {
-        assert_eq!(current_auth(), ClientAuth::Address);
-        let inner = with_auth(ClientAuth::Token("x".into()), async {
-            tokio::task::yield_now().await;
-            current_auth()
-        })
-        .await;
-        assert_eq!(inner, ClientAuth::Token("x".into()));
-        assert_eq!(current_auth(), ClientAuth::Address);
     }
 }

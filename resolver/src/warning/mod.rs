@@ -14,6 +14,8 @@
 //!   cannot show the page without a certificate the browser trusts, so the
 //!   browser is given an immediate error instead of a hang.
 //! - [`explain`] says the same words in a terminal (`parapet explain`).
+//! - `check.parapet.test`, `blocked.parapet.test` and `/status` are
+//!   answered by [`crate::status`] (the check and status pages).
 //!
 //! The wording lives in one place, [`notice`]; [`page`] renders it as HTML
 //! and [`notice::Notice::to_text`] as text. [`host`] turns the hostile
@@ -181,6 +183,9 @@ pub fn explain_with(
 ) -> String {
     let input = strip_url(name.trim());
     let notice = match host::Host::parse(Some(input.as_bytes())) {
+        host::Host::Name(host) if crate::reserved::of_host(&host.ascii).is_some() => {
+            crate::reserved::explain(&host, config)
+        }
         host::Host::Name(host) => match lists.check_name(&host.ascii) {
             Verdict::None if let Some(imitates) = imitated(lookalikes, &host.ascii) => {
                 notice::blocked(&host, &lookalike::config::rule_info(&imitates), config)

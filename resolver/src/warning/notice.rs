@@ -53,29 +53,40 @@ pub struct Section {
     pub blocks: Vec<Block>,
 }
 
+/// The look of a page (its accent colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// A warning about a blocked site, or protection that is off (red).
+    Warning,
+    /// A neutral note (grey).
+    Neutral,
+    /// Good news: this device is protected (green).
+    Good,
+}
+
 /// A whole message: the warning for a blocked site or a generic note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// Page title and first heading.
     pub title: String,
-    /// True when this is a warning about a blocked site.
-    pub is_warning: bool,
+    /// How the page looks: a warning, a neutral note, or good news.
+    pub tone: Tone,
     /// The body.
     pub sections: Vec<Section>,
     /// Closing line.
     pub footer: Vec<Span>,
 }
 
-fn text(s: impl Into<String>) -> Span {
+pub(crate) fn text(s: impl Into<String>) -> Span {
     Span::Text(s.into())
 }
 
-fn para(spans: Vec<Span>) -> Block {
+pub(crate) fn para(spans: Vec<Span>) -> Block {
     Block::Para(spans)
 }
 
 /// The configured contact as spans: "the IT team (it@example.org)".
-fn contact_spans(config: &WarningPageConfig) -> Vec<Span> {
+pub(crate) fn contact_spans(config: &WarningPageConfig) -> Vec<Span> {
     let who = config
         .contact
         .as_deref()
@@ -118,7 +129,7 @@ fn contact_link(address: &str) -> Span {
 }
 
 /// "the protective DNS service run by ORG" / "… on this network".
-fn service(config: &WarningPageConfig) -> String {
+pub(crate) fn service(config: &WarningPageConfig) -> String {
     match config
         .organisation
         .as_deref()
@@ -129,7 +140,7 @@ fn service(config: &WarningPageConfig) -> String {
     }
 }
 
-fn footer(config: &WarningPageConfig) -> Vec<Span> {
+pub(crate) fn footer(config: &WarningPageConfig) -> Vec<Span> {
     match config
         .organisation
         .as_deref()
@@ -154,6 +165,7 @@ fn category_words(category: &str) -> String {
             .into(),
         "scam" | "fraud" => "a scam: a site that tries to trick people out of money".into(),
         "spyware" | "stalkerware" => "spyware: software that secretly watches what you do".into(),
+        "test" => "a test name: parapet always blocks it, so that you can see this page".into(),
         other => format!("“{other}”"),
     }
 }
@@ -175,7 +187,7 @@ fn why_spans(rule: &RuleInfo) -> Vec<Span> {
         ))],
         None => vec![text("It is on a list of known dangerous sites.")],
     };
-    spans.push(text(format!(" The list is “{}”.", rule.source)));
+    spans.push(text(format!(" The list is “{}”.", list_name(&rule.source))));
     spans
 }
 
@@ -192,14 +204,37 @@ fn name_spans(host: &HostName) -> Vec<Span> {
     }
 }
 
+/// File-name endings of list files, left out when a list is named.
+const LIST_FILE_ENDINGS: [&str; 9] = [
+    ".gz", ".txt", ".hosts", ".list", ".rpz", ".zone", ".conf", ".csv", ".pbl",
+];
+
+/// How a list is named on the page: its feed or source `name`. A source
+/// configured without one is named after its file: then only the file's
+/// stem is shown (`sample-phishing`, not `/etc/parapet/sample-phishing.txt`),
+/// never a path or a file name.
+pub(crate) fn list_name(source: &str) -> &str {
+    let mut name = source.rsplit('/').next().unwrap_or(source);
+    while let Some(stem) = LIST_FILE_ENDINGS
+        .iter()
+        .find_map(|end| name.strip_suffix(end))
+        .filter(|stem| !stem.is_empty())
+    {
+        name = stem;
+    }
+    name
+}
+
 /// The reference a person quotes when reporting a mistake.
 fn reference(rule: &RuleInfo) -> String {
     match &rule.category {
         Some(category) => format!(
             "rule {}, list {}, category {}",
-            rule.pattern, rule.source, category
+            rule.pattern,
+            list_name(&rule.source),
+            category
         ),
-        None => format!("rule {}, list {}", rule.pattern, rule.source),
+        None => format!("rule {}, list {}", rule.pattern, list_name(&rule.source)),
     }
 }
 
@@ -245,7 +280,7 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
 
     Notice {
         title: "Warning: this site was blocked to protect you".into(),
-        is_warning: true,
+        tone: Tone::Warning,
         sections: vec![
             Section {
                 heading: None,
@@ -329,7 +364,7 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
     blocks.push(para(questions));
     Notice {
         title: "parapet protective DNS".into(),
-        is_warning: false,
+        tone: Tone::Neutral,
         sections: vec![Section {
             heading: None,
             blocks,
@@ -350,6 +385,16 @@ pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
         }
         None => spans.push(text(" is not blocked by the list in service.")),
     }
+    terminal_note(spans)
+}
+
+/// Terminal-only: parapet's check name, answered whatever the lists say.
+pub fn reserved_check(host: &HostName) -> Notice {
+    let mut spans = name_spans(host);
+    spans.push(text(
+        " is parapet's check name: always answered with the sinkhole address, whatever the \
+         lists say, so that the warning page can say \"this device is protected\".",
+    ));
     terminal_note(spans)
 }
 
@@ -390,7 +435,7 @@ pub fn not_a_name(shown: &str) -> Notice {
 fn terminal_note(spans: Vec<Span>) -> Notice {
     Notice {
         title: String::new(),
-        is_warning: false,
+        tone: Tone::Neutral,
         sections: vec![Section {
             heading: None,
             blocks: vec![para(spans)],
@@ -587,5 +632,14 @@ mod tests {
             contact_link("call 0123 456"),
             Span::Text("call 0123 456".into())
         );
+    }
+
+    #[test]
+    fn lists_are_named_never_by_file() {
+        assert_eq!(list_name("urlhaus"), "urlhaus");
+        assert_eq!(list_name("abuse.ch"), "abuse.ch");
+        assert_eq!(list_name("sample-phishing.txt"), "sample-phishing");
+        assert_eq!(list_name("/var/lib/parapet/feeds/x.hosts.gz"), "x");
+        assert_eq!(list_name(".txt"), ".txt");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use super::notice::{Block, Notice, Span};
+use super::notice::{Block, Notice, Span, Tone};
 
 /// The page's only style sheet, inline. System fonts, large type, high
 /// contrast; readable on a phone.
@@ -17,6 +17,8 @@ body{margin:0;padding:1rem}\
 main{max-width:40rem;margin:2rem auto;background:#fff;border-radius:8px;padding:1.5rem 2rem;box-shadow:0 1px 4px rgba(0,0,0,.15)}\
 main.warning{border-top:12px solid #b00020}\
 main.generic{border-top:12px solid #4a5a6a}\
+main.good{border-top:12px solid #1e7b34}\
+.good h1{color:#1e7b34}\
 h1{font-size:1.6rem;line-height:1.25;margin:.25rem 0 1rem}\
 .warning h1{color:#b00020}\
 h2{font-size:1.15rem;margin:1.5rem 0 .4rem}\
@@ -25,7 +27,8 @@ ul{padding-left:1.4rem}\
 strong{overflow-wrap:anywhere;font-size:1.1em}\
 code{font:0.9em ui-monospace,Menlo,Consolas,monospace;background:#eee;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}\
 a{color:#0b57d0}\
-footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555;font-size:.9rem}";
+footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555;font-size:.9rem}\
+@media (max-width:30rem){body{padding:.5rem}main{margin:.5rem auto;padding:1rem 1.25rem}}";
 
 /// The `Content-Security-Policy` header: nothing may load, no script may
 /// run; only the one inline style sheet (by hash) applies.
@@ -72,10 +75,10 @@ fn render_spans(out: &mut String, spans: &[Span]) {
 /// The whole page as HTML.
 pub fn render(notice: &Notice) -> String {
     let mut out = String::with_capacity(4096);
-    let class = if notice.is_warning {
-        "warning"
-    } else {
-        "generic"
+    let class = match notice.tone {
+        Tone::Warning => "warning",
+        Tone::Neutral => "generic",
+        Tone::Good => "good",
     };
     let _ = write!(
         out,

@@ -18,7 +18,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use parapet_blocklist::Verdict;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -30,6 +30,8 @@ use crate::SharedBlocklist;
 use crate::conntable::{ConnTable, Slot};
 use crate::listen::BindOptions;
 use crate::metrics::{Listener, Metrics, WarningView};
+use crate::net::http::{Ended, Http};
+use crate::status::Board;
 
 /// Largest request head read (hyper's minimum buffer).
 const MAX_BUF_SIZE: usize = 16 * 1024;
@@ -37,8 +39,6 @@ const MAX_BUF_SIZE: usize = 16 * 1024;
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(20);
 /// How long connections in flight may take to finish after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// Pause after a failed accept (e.g. out of file descriptors).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 pub use crate::listen::BindError;
 
@@ -152,6 +152,8 @@ struct State {
     lookalikes: Option<SharedLookalikes>,
     metrics: Option<Arc<Metrics>>,
     header_timeout: Duration,
+    /// The check and status pages ([`crate::status`]).
+    board: Arc<Board>,
 }
 
 /// Serve the warning page on `listeners` until `shutdown` is cancelled,
@@ -169,11 +171,13 @@ pub async fn serve(
     metrics: Option<Arc<Metrics>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    serve_with_lookalikes(listeners, config, lists, None, metrics, shutdown).await
+    let board = Arc::new(Board::detached(lists.clone()));
+    serve_with_lookalikes(listeners, config, lists, None, metrics, board, shutdown).await
 }
 
 /// [`serve`], also explaining look-alikes of the protected domains
-/// (`lookalikes`: the check in service, swapped on reload).
+/// (`lookalikes`: the check in service, swapped on reload), with the check
+/// and status pages of `board`.
 ///
 /// # Errors
 /// A listener that cannot be registered with the tokio runtime.
@@ -183,6 +187,7 @@ pub async fn serve_with_lookalikes(
     lists: SharedBlocklist,
     lookalikes: Option<SharedLookalikes>,
     metrics: Option<Arc<Metrics>>,
+    board: Arc<Board>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let table = Arc::new(ConnTable::new(
@@ -198,6 +203,7 @@ pub async fn serve_with_lookalikes(
         lists,
         lookalikes,
         metrics,
+        board,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners.http {
@@ -231,37 +237,35 @@ async fn accept_loop(
     table: Arc<ConnTable>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                // Every visitor is welcome here (phones with tokens come
-                // from anywhere): all are trusted alike.
-                let Some(slot) = table.admit(peer.ip(), true) else {
-                    tracing::debug!(client = %peer, "warning page: connection limit reached");
-                    continue;
-                };
-                tokio::spawn(serve_connection(
-                    stream,
-                    state.clone(),
-                    slot,
-                    shutdown.clone(),
-                ));
-            }
-            Err(error) => {
-                tracing::debug!(%error, "warning page: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
+    let http = Arc::new(state.http());
+    let stop = shutdown.clone();
+    // Every visitor is welcome here (phones with tokens come from
+    // anywhere): all are trusted alike.
+    let admit = |peer: SocketAddr| table.admit(peer.ip(), true);
+    crate::net::accept_loop(
+        "warning page",
+        listener,
+        stop,
+        admit,
+        |stream, peer, slot| {
+            serve_connection(
+                stream,
+                peer,
+                state.clone(),
+                Arc::clone(&http),
+                slot,
+                shutdown.clone(),
+            )
+        },
+    )
+    .await;
 }
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     state: Arc<State>,
+    http: Arc<Http>,
     slot: Slot,
     shutdown: CancellationToken,
 ) {
@@ -270,32 +274,36 @@ async fn serve_connection(
     let service_slot = Arc::clone(&slot);
     let service = hyper::service::service_fn(move |request| {
         let _busy = service_slot.busy();
-        let response = respond(&request, &service_state);
+        let response = respond(&request, peer, &service_state);
         async move { Ok::<_, Infallible>(response) }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.header_timeout)
-        .keep_alive(false)
-        .max_buf_size(MAX_BUF_SIZE)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let outcome = tokio::select! {
-        outcome = connection.as_mut() => Some(outcome),
-        _ = tokio::time::sleep(CONNECTION_DEADLINE) => None,
-        () = slot.evicted() => None,
-        _ = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await.ok()
+    let abort = async {
+        tokio::select! {
+            _ = tokio::time::sleep(CONNECTION_DEADLINE) => {}
+            () = slot.evicted() => {}
         }
     };
-    if let Some(Err(error)) = outcome {
+    let io = TokioIo::new(stream);
+    let stop = shutdown.cancelled();
+    let ended = crate::net::http::serve_connection(&http, io, service, stop, abort, SHUTDOWN_GRACE);
+    if let Ended::Closed(Err(error)) = ended.await {
         tracing::debug!(%error, "warning page: connection ended with an error");
     }
 }
 
-/// The response to any request: the warning or the generic page, 403.
-fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+impl State {
+    /// HTTP/1.1, one request per connection, headers within the timeout
+    /// and [`MAX_BUF_SIZE`].
+    fn http(&self) -> Http {
+        let mut http = crate::net::http::builder(false, self.header_timeout);
+        http.http1().keep_alive(false).max_buf_size(MAX_BUF_SIZE);
+        http
+    }
+}
+
+/// The response to any request: the check or status page
+/// ([`crate::status`]), else the warning or the generic page, 403.
+fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Response<Full<Bytes>> {
     // An absolute-form request line (`GET http://name/ HTTP/1.1`) names the
     // host; the Host header is then ignored (RFC 9112, section 3.2.2).
     let raw_host = request
@@ -309,6 +317,11 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
                 .map(HeaderValue::as_bytes)
         });
     let host = Host::parse(raw_host);
+    let path = request.uri().path();
+    if let Some(shown) = state.board.page(&host, path, peer.ip(), &state.config) {
+        let status = StatusCode::from_u16(shown.status).unwrap_or(StatusCode::FORBIDDEN);
+        return html(request, state, status, shown.view, &shown.notice);
+    }
     let (view, notice) = match &host {
         Host::Name(name) => {
             let lists = state.lists.load();
@@ -352,10 +365,21 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
             notice::generic(Generic::Missing, &state.config),
         ),
     };
+    html(request, state, StatusCode::FORBIDDEN, view, &notice)
+}
+
+/// `notice` as the HTML response, counted as `view`.
+fn html(
+    request: &Request<Incoming>,
+    state: &State,
+    status: StatusCode,
+    view: WarningView,
+    notice: &notice::Notice,
+) -> Response<Full<Bytes>> {
     if let Some(metrics) = &state.metrics {
         metrics.record_warning_view(view);
     }
-    let html = page::render(&notice);
+    let html = page::render(notice);
     let length = html.len();
     let body = if request.method() == Method::HEAD {
         Bytes::new()
@@ -363,7 +387,7 @@ fn respond(request: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
         Bytes::from(html)
     };
     let mut response = Response::new(Full::new(body));
-    *response.status_mut() = StatusCode::FORBIDDEN;
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -6,7 +6,7 @@ use hickory_proto::rr::RecordType;
 use parapet_e2e::client::{addresses, ede};
 use parapet_e2e::parapet::{SINKHOLE_V4, SINKHOLE_V6, WAIT};
 use parapet_e2e::{Parapet, Upstream, eventually};
-use parapet_resolver::policy::Trigger;
+use parapet_resolver::event::Trigger;
 use parapet_resolver::{Observer, Outcome, QueryEvent};
 
 /// Collects (name, outcome) of finished queries.
