@@ -47,9 +47,11 @@ pub mod ratelimit;
 pub mod rebinding;
 pub mod reload;
 pub mod server;
+pub mod setup;
 pub mod transport;
 pub mod udp;
 pub mod warning;
+pub mod wildcard_check;
 
 pub use config::Config;
 pub use handler::{Handler, Observer, Outcome, QueryEvent};

@@ -10,6 +10,7 @@ mod blocking;
 mod bypass;
 mod config_files;
 mod connections;
+mod default_feeds;
 mod dig;
 mod exceptions;
 mod failures;

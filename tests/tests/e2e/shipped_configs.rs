@@ -75,17 +75,70 @@ pub fn install(file: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> 
     install_text(&text, etc, upstream)
 }
 
-/// [`install`] for config text `text` (a shipped config, edited).
+/// [`install`] for config text `text` (a shipped config, edited). A config
+/// that serves a compiled artifact (`[blocklist] path`, where the update
+/// timer publishes the real feeds) gets one compiled from the sample lists
+/// in `etc`, and only that path changes: the test runs offline.
 pub fn install_text(text: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> {
     let path = etc.join("parapet.toml");
-    std::fs::write(&path, with_upstream(text, upstream)?)?;
     let lists = etc.join("lists");
     std::fs::create_dir(&lists)?;
     for entry in std::fs::read_dir(config_dir().join("lists"))? {
         let entry = entry?;
         std::fs::copy(entry.path(), lists.join(entry.file_name()))?;
     }
+    let mut text = with_upstream(text, upstream)?;
+    if serves_artifact(&text)? {
+        let local = etc.join("parapet.pbl");
+        compile_samples(&lists, &local)?;
+        text = with_artifact(&text, &local)?;
+    }
+    std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// Whether the config serves a compiled artifact (`[blocklist] path`).
+fn serves_artifact(text: &str) -> Result<bool> {
+    let table: toml::Table = toml::from_str(text)?;
+    Ok(table.get("blocklist").and_then(|b| b.get("path")).is_some())
+}
+
+/// `text` with `[blocklist] path` set to `artifact`.
+fn with_artifact(text: &str, artifact: &Path) -> Result<String> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    let section = table
+        .get_mut("blocklist")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| anyhow!("no [blocklist] section"))?;
+    section.insert(
+        "path".into(),
+        toml::Value::String(artifact.display().to_string()),
+    );
+    Ok(toml::to_string(&table)?)
+}
+
+/// Compile `config/lists`' samples (as `config/dev.toml` names them) into
+/// `out`, as `parapet-blocklist update` would publish the feeds.
+pub fn compile_samples(lists: &Path, out: &Path) -> Result<()> {
+    use parapet_blocklist::{CompileOptions, Compiler, Format, SourceSpec};
+    let mut compiler = Compiler::new(CompileOptions::default());
+    let sources = [
+        ("sample-phishing.txt", Some("phishing"), false, None),
+        ("sample-malware.txt", Some("malware"), false, None),
+        ("sample-allow.txt", None, true, None),
+        ("sample-ips.txt", None, false, Some(Format::Ip)),
+    ];
+    for (file, category, allow, format) in sources {
+        let spec = SourceSpec {
+            category: category.map(str::to_string),
+            allow,
+            format,
+            ..SourceSpec::new(lists.join(file))
+        };
+        compiler.add_source(&spec)?;
+    }
+    compiler.write_file(out)?;
+    Ok(())
 }
 
 /// `text` with `[upstream] servers` replaced by `upstream`; nothing else
