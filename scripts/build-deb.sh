@@ -13,4 +13,4 @@ command -v cargo-deb >/dev/null 2>&1 || {
 # Both binaries in one release build (cargo-deb itself builds only the
 # package it packs, and parapet-blocklist lives in its own crate).
 cargo build --release --locked -p parapet-resolver -p parapet-blocklist
-cargo deb --no-build --locked -p parapet-resolver "$@" | tail -n 1
+cargo deb --no-build --strip --locked -p parapet-resolver "$@" | tail -n 1

@@ -87,20 +87,22 @@ pub fn install_text(text: &str, etc: &Path, upstream: SocketAddr) -> Result<Path
         let entry = entry?;
         std::fs::copy(entry.path(), lists.join(entry.file_name()))?;
     }
-    let mut text = with_upstream(text, upstream)?;
-    if serves_artifact(&text)? {
-        let local = etc.join("parapet.pbl");
-        compile_samples(&lists, &local)?;
-        text = with_artifact(&text, &local)?;
-    }
+    let text = with_test_artifact(&with_upstream(text, upstream)?, etc)?;
     std::fs::write(&path, text)?;
     Ok(path)
 }
 
-/// Whether the config serves a compiled artifact (`[blocklist] path`).
-fn serves_artifact(text: &str) -> Result<bool> {
+/// `text` as is, or, when it serves a compiled artifact (`[blocklist]
+/// path`, where the update timer publishes the real feeds), with that path
+/// pointed at one compiled from `config/lists`' samples into `dir`.
+pub fn with_test_artifact(text: &str, dir: &Path) -> Result<String> {
     let table: toml::Table = toml::from_str(text)?;
-    Ok(table.get("blocklist").and_then(|b| b.get("path")).is_some())
+    if table.get("blocklist").and_then(|b| b.get("path")).is_none() {
+        return Ok(text.to_string());
+    }
+    let local = dir.join("parapet.pbl");
+    compile_samples(&config_dir().join("lists"), &local)?;
+    with_artifact(text, &local)
 }
 
 /// `text` with `[blocklist] path` set to `artifact`.
