@@ -12,5 +12,6 @@ command -v cargo-deb >/dev/null 2>&1 || {
 }
 # Both binaries in one release build (cargo-deb itself builds only the
 # package it packs, and parapet-blocklist lives in its own crate).
-cargo build --release --locked -p parapet-resolver -p parapet-blocklist
-cargo deb --no-build --strip --locked -p parapet-resolver "$@" | tail -n 1
+# Profile `deb` (Cargo.toml): release without debug info, stripped.
+cargo build --profile deb --locked -p parapet-resolver -p parapet-blocklist
+cargo deb --no-build --profile deb --strip --locked -p parapet-resolver "$@" | tail -n 1

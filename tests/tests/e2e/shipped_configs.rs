@@ -107,15 +107,19 @@ pub fn with_test_artifact(text: &str, dir: &Path) -> Result<String> {
 
 /// `text` with `[blocklist] path` set to `artifact`.
 fn with_artifact(text: &str, artifact: &Path) -> Result<String> {
+    let path = toml::Value::String(artifact.display().to_string());
+    with_key(text, "blocklist", "path", path)
+}
+
+/// `text` with `[section] key` set to `value`; nothing else changes (the
+/// TOML is re-rendered from its parsed form).
+fn with_key(text: &str, section: &str, key: &str, value: toml::Value) -> Result<String> {
     let mut table: toml::Table = toml::from_str(text)?;
-    let section = table
-        .get_mut("blocklist")
+    table
+        .get_mut(section)
         .and_then(toml::Value::as_table_mut)
-        .ok_or_else(|| anyhow!("no [blocklist] section"))?;
-    section.insert(
-        "path".into(),
-        toml::Value::String(artifact.display().to_string()),
-    );
+        .ok_or_else(|| anyhow!("no [{section}] section"))?
+        .insert(key.into(), value);
     Ok(toml::to_string(&table)?)
 }
 
@@ -146,16 +150,8 @@ pub fn compile_samples(lists: &Path, out: &Path) -> Result<()> {
 /// `text` with `[upstream] servers` replaced by `upstream`; nothing else
 /// changes (the TOML is re-rendered from its parsed form).
 pub fn with_upstream(text: &str, upstream: SocketAddr) -> Result<String> {
-    let mut table: toml::Table = toml::from_str(text)?;
-    let section = table
-        .get_mut("upstream")
-        .and_then(toml::Value::as_table_mut)
-        .ok_or_else(|| anyhow!("no [upstream] section"))?;
-    section.insert(
-        "servers".into(),
-        toml::Value::Array(vec![toml::Value::String(upstream.to_string())]),
-    );
-    Ok(toml::to_string(&table)?)
+    let servers = toml::Value::Array(vec![toml::Value::String(upstream.to_string())]);
+    with_key(text, "upstream", "servers", servers)
 }
 
 /// Start the config at `path` and check every listener it opened.
