@@ -10,7 +10,8 @@
 # check that `dpkg -r` keeps config and data and `dpkg --purge` removes them.
 #   scripts/test-deb.sh            # builds the package
 #   scripts/test-deb.sh FILE.deb   # tests a package already built
-# Needs root, dpkg-dev, lintian, adduser, dig, curl, unshare, ip.
+# Needs root, dpkg-dev, lintian, adduser, binutils, systemd (systemd-analyze),
+# dig, curl, unshare, ip.
 # Installs the package on this machine for the test and purges it after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ for path in ./usr/bin/parapet ./usr/bin/parapet-blocklist ./etc/parapet/parapet.
             ./usr/lib/systemd/system/parapet.service \
             ./usr/lib/systemd/system/parapet-update.service \
             ./usr/lib/systemd/system/parapet-update.timer \
+            ./usr/lib/systemd/system/parapet.service.d/static-user.conf \
+            ./usr/lib/systemd/system/parapet-update.service.d/static-user.conf \
             ./usr/share/doc/parapet/copyright ./usr/share/doc/parapet/changelog.Debian.gz; do
   grep -q " ${path}\$" <<<"$contents" || fail "$path missing from the package"
 done
@@ -72,6 +75,11 @@ grep -q "parapet.toml is valid" <<<"$install_log" || fail "postinst did not vali
 getent passwd parapet >/dev/null || fail "no parapet user"
 [ "$(stat -c %U /var/lib/parapet)" = parapet ] || fail "/var/lib/parapet is not parapet's"
 step "installed"
+# The installed units with the package's drop-ins, as systemd would read them.
+systemd-analyze verify /usr/lib/systemd/system/parapet.service \
+  /usr/lib/systemd/system/parapet-update.service /usr/lib/systemd/system/parapet-update.timer \
+  || fail "systemd-analyze verify of the installed units"
+step "installed units verify"
 
 # 4. A list where the update timer publishes it (the samples of the default
 # feeds), then the installed config checks out.
