@@ -73,8 +73,38 @@ pub fn names_without_wildcard(cert_path: &Path) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::names_without_wildcard;
-    use crate::transport::testutil::TestCert;
+    use super::{dot_token_warnings, names_without_wildcard};
+    use crate::transport::testutil::{TestCert, write_pair};
+
+    /// A config with DoT (`dot`) or only DoH on a certificate for `names`,
+    /// its files in a new temporary directory.
+    fn config(names: &[&str], dot: bool) -> (tempfile::TempDir, crate::Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), &TestCert::new(names));
+        std::fs::write(dir.path().join("list.txt"), "phishing.example\n").unwrap();
+        let listener = if dot { "tls_listen" } else { "https_listen" };
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{listener} = [\"127.0.0.1:0\"]\n\
+             tls_cert = {cert:?}\ntls_key = {key:?}\n[upstream]\nservers = [\"127.0.0.1:53\"]\n\
+             [blocklist]\nsources = [\"list.txt\"]\n"
+        );
+        let config = crate::config::from_toml_str(&text, dir.path()).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn check_config_warns_only_for_dot_without_the_wildcard() {
+        let warnings = dot_token_warnings(&config(&["dns.example.org"], true).1);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("covers dns.example.org but not *.dns.example.org"),
+            "{warnings:?}"
+        );
+        let both = ["dns.example.org", "*.dns.example.org"];
+        assert!(dot_token_warnings(&config(&both, true).1).is_empty());
+        // DoH carries its token in the path: no wildcard needed.
+        assert!(dot_token_warnings(&config(&["dns.example.org"], false).1).is_empty());
+    }
 
     fn gaps(names: &[&str]) -> Vec<String> {
         let cert = TestCert::new(names);
