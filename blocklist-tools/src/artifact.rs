@@ -25,7 +25,7 @@
 //! The value table holds up to 255 distinct FST values (u64); the index is
 //! a hash table of 64-byte buckets over the FST keys (see `index`).
 
-use crate::ArtifactError;
+use crate::error::ArtifactError;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PARAPBL\0";
 pub(crate) const VERSION: u32 = 6;
@@ -188,50 +188,8 @@ pub(crate) fn u32_le(b: &[u8], at: usize) -> u32 {
 /// Check magic, version, length and checksum, then the sections' bounds and
 /// shape. Never panics on any input.
 pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
-    let got = b.len() as u64;
-    let n = b.len().min(MAGIC.len());
-    if b[..n] != MAGIC[..n] {
-        return Err(ArtifactError::BadMagic);
-    }
-    if b.len() < HEADER_LEN + 4 {
-        return Err(ArtifactError::Truncated {
-            got,
-            need: (HEADER_LEN + 4) as u64,
-        });
-    }
-    let version = u32_at(b, 8);
-    if version != VERSION {
-        return Err(ArtifactError::Version {
-            expected: VERSION,
-            got: version,
-        });
-    }
-    let total = u64_at(b, 16);
-    if total > got {
-        return Err(ArtifactError::Truncated { got, need: total });
-    }
-    if total < got {
-        return Err(ArtifactError::Corrupt(
-            "length (trailing bytes after the checksum)",
-        ));
-    }
+    let counts = check_header(b)?;
     let body = &b[..b.len() - 4];
-    let expected = u32_at(b, b.len() - 4);
-    let computed = crc32fast::hash(body);
-    if expected != computed {
-        return Err(ArtifactError::Checksum {
-            expected,
-            got: computed,
-        });
-    }
-    let counts = Counts {
-        built_at: u64_at(b, 24),
-        domain_rules: u64_at(b, 32),
-        ip_rules: u64_at(b, 40),
-        allow_rules: u64_at(b, 48),
-        label_mask: u32_at(b, 12),
-        seed: u64_at(b, 56),
-    };
     let mut ranges = Vec::with_capacity(SECTIONS);
     for i in 0..SECTIONS {
         let off = u64_at(b, TABLE + 16 * i);
@@ -291,6 +249,54 @@ pub(crate) fn verify(b: &[u8]) -> Result<Layout, ArtifactError> {
         filter,
         values,
         index,
+    })
+}
+
+/// Magic, version, length and checksum; the counts the header holds.
+fn check_header(b: &[u8]) -> Result<Counts, ArtifactError> {
+    let got = b.len() as u64;
+    let n = b.len().min(MAGIC.len());
+    if b[..n] != MAGIC[..n] {
+        return Err(ArtifactError::BadMagic);
+    }
+    if b.len() < HEADER_LEN + 4 {
+        return Err(ArtifactError::Truncated {
+            got,
+            need: (HEADER_LEN + 4) as u64,
+        });
+    }
+    let version = u32_at(b, 8);
+    if version != VERSION {
+        return Err(ArtifactError::Version {
+            expected: VERSION,
+            got: version,
+        });
+    }
+    let total = u64_at(b, 16);
+    if total > got {
+        return Err(ArtifactError::Truncated { got, need: total });
+    }
+    if total < got {
+        return Err(ArtifactError::Corrupt(
+            "length (trailing bytes after the checksum)",
+        ));
+    }
+    let body = &b[..b.len() - 4];
+    let expected = u32_at(b, b.len() - 4);
+    let computed = crc32fast::hash(body);
+    if expected != computed {
+        return Err(ArtifactError::Checksum {
+            expected,
+            got: computed,
+        });
+    }
+    Ok(Counts {
+        built_at: u64_at(b, 24),
+        domain_rules: u64_at(b, 32),
+        ip_rules: u64_at(b, 40),
+        allow_rules: u64_at(b, 48),
+        label_mask: u32_at(b, 12),
+        seed: u64_at(b, 56),
     })
 }
 

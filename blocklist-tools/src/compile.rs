@@ -7,12 +7,15 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Counts, SourceMeta};
+use crate::error::Error;
+use crate::format::Format;
 use crate::format::{Kind, Parser, is_shared_host};
 use crate::iprange::{self, IpRule};
 use crate::name::{is_public_suffix, push_reversed};
 use crate::rule::{self, RawRule, Target};
+use crate::rule::{Action, Scope};
 use crate::scoped::Chain;
-use crate::{Action, CompileOptions, Error, Format, LineError, Scope, SourceReport, SourceSpec};
+use crate::source::{CompileOptions, LineError, SourceReport, SourceSpec};
 use crate::{filter, hash, index};
 
 /// At most this many skipped lines are kept per source.
@@ -29,6 +32,47 @@ struct NameEntry {
     this: u32,
     /// Decision for names below it.
     below: u32,
+}
+
+/// Collects rules from sources and writes a `.pbl` artifact.
+#[derive(Debug)]
+pub struct Compiler {
+    state: State,
+}
+
+impl Compiler {
+    /// A new, empty compiler.
+    pub fn new(options: CompileOptions) -> Self {
+        Compiler {
+            state: State::new(options),
+        }
+    }
+    /// Read and parse one source file. Bad lines are counted in the report;
+    /// only an unreadable file is an error.
+    pub fn add_source(&mut self, spec: &SourceSpec) -> Result<&SourceReport, Error> {
+        self.state.add_source(spec)
+    }
+    /// Parse a source from a reader (`spec.path` is only used for messages).
+    pub fn add_reader(
+        &mut self,
+        spec: &SourceSpec,
+        reader: impl std::io::BufRead,
+    ) -> Result<&SourceReport, Error> {
+        self.state.add_reader(spec, reader)
+    }
+    /// Reports for all sources added so far.
+    pub fn reports(&self) -> &[SourceReport] {
+        self.state.reports()
+    }
+    /// Build the artifact in memory.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        self.state.to_bytes()
+    }
+    /// Build the artifact and publish it atomically at `path` (temp file in
+    /// the same directory, fsync, rename).
+    pub fn write_file(&self, path: &Path) -> Result<(), Error> {
+        self.state.write_file(path)
+    }
 }
 
 /// Everything collected so far.

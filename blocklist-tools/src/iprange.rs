@@ -97,7 +97,7 @@ fn emit(out: &mut Vec<Range>, start: u128, end: u128, decision: u32) {
 mod tests {
     use super::*;
     use crate::rule::pack;
-    use crate::{Action, Scope};
+    use crate::rule::{Action, Scope};
 
     const ONE: &[bool] = &[false];
 

@@ -15,7 +15,7 @@ use crate::rule::PRESENT;
 use crate::walk::{Cursor, OneNext};
 use crate::{filter, hash};
 
-use crate::{ArtifactError, Error};
+use crate::error::{ArtifactError, Error};
 
 /// Labels held on the stack for the index pass; longer names walk the FST.
 const STACK_LABELS: usize = 16;

@@ -1,7 +1,8 @@
 //! The one rule for "is this a list?", shared by `parapet-blocklist
 //! compile`, `parapet check-config` and the server.
 
-use crate::{Format, SourceReport};
+use crate::format::Format;
+use crate::source::SourceReport;
 
 /// Malformed lines named in a refusal.
 const REFUSAL_LINES: usize = 3;

@@ -1,7 +1,30 @@
 //! The rule model and the packed 32-bit decision stored in the artifact.
 
-use crate::{Action, Scope};
 use ipnet::IpNet;
+
+/// What a rule does when it is the most specific one covering a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Block the name or address.
+    Block,
+    /// An exception: let the name through even if a less specific rule
+    /// blocks it. An exception inside a list cancels that list's own blocks
+    /// only; a source marked `allow` (an allowlist) allows across sources.
+    Allow,
+}
+
+/// Which names or addresses a rule covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The name and every name under it (hosts, domain lists, `||name^`).
+    Subtree,
+    /// The name only (RPZ `name CNAME .`, sources declared exact).
+    Exact,
+    /// Names under the name, not the name itself (RPZ `*.name CNAME .`).
+    Below,
+    /// An IP address or CIDR range.
+    Ip,
+}
 
 /// What a rule matches.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@
 //! deepest key it meets. A verdict decided by an ancestor's rule records how
 //! many labels above the key that rule is (see [`rule::with_up`]).
 
-use crate::Action;
+use crate::rule::Action;
 use crate::rule::{self, PRESENT};
 
 /// One source's most specific rule covering a name.
@@ -127,7 +127,7 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scope;
+    use crate::rule::Scope;
     use crate::rule::pack;
 
     fn block(source: u32) -> u32 {

@@ -32,7 +32,7 @@ use ahash::RandomState;
 use parapet_blocklist::Blocklist;
 
 use crate::config::UpstreamConfig;
-use crate::fastpath::WireQuery;
+use crate::fastpath::{MAX_NAME, WireQuery};
 use crate::handler::Outcome;
 
 const SHARDS: usize = 16;
@@ -42,7 +42,7 @@ const MIN_SWEEP: usize = 64;
 const HEADER_LEN: usize = 12;
 const TYPE_OPT: u16 = 41;
 /// Longest key: a 255-byte name, the type and one flags byte.
-const MAX_KEY: usize = 255 + 3;
+const MAX_KEY: usize = MAX_NAME + 3;
 /// Largest answer kept, bytes. Larger answers (rare: long TXT or DNSSEC
 /// chains asked over TCP, DoT or DoH) are forwarded each time, so the
 /// cache's memory stays within about `cache_size` × 4 KiB even when a
@@ -62,7 +62,8 @@ impl Key {
         let mut bytes = [0u8; MAX_KEY];
         let mut len = 0;
         for label in query.labels() {
-            if len + 1 + label.len() > 255 {
+            // Room for the root label after it (see `WireQuery::parse`).
+            if len + 1 + label.len() > MAX_NAME - 1 {
                 return None;
             }
             bytes[len] = label.len() as u8;
@@ -272,10 +273,7 @@ impl AnswerCache {
         out.clear();
         out.extend_from_slice(response);
         let age = u32::try_from((now_ms - e.inserted_ms) / 1000).unwrap_or(u32::MAX);
-        for at in e.ttl_offsets() {
-            let ttl = u32::from_be_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]);
-            out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
-        }
+        age_ttls(out, e.ttl_offsets(), age);
         let (outcome, opt_at) = (e.outcome, e.opt_at);
         drop(map);
         let packet = query.packet();
@@ -372,6 +370,23 @@ impl AnswerCache {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
+}
+
+/// Subtract `age` seconds (stopping at 0) from the TTL at each offset of
+/// `response` (offsets as [`ttl_offsets`] gives them).
+pub fn age_ttls(response: &mut [u8], offsets: impl Iterator<Item = usize>, age: u32) {
+    for at in offsets {
+        let field = &mut response[at..at + 4];
+        let ttl = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
+        field.copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
+    }
+}
+
+/// The offset of the TTL field of every record except OPT in `response`,
+/// in wire order: what the cache patches when it serves the answer again.
+/// `None` for a response it would not keep (see [`AnswerCache::insert_checked`]).
+pub fn ttl_offsets(response: &[u8]) -> Option<Vec<u16>> {
+    Layout::of(response).map(|layout| layout.ttl_at)
 }
 
 /// Where the TTLs are in an encoded response.

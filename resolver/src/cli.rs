@@ -98,8 +98,9 @@ impl Cli {
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
-    match config::load(file) {
-        Ok(cfg) => {
+    // Values, then the files they name: what start-up runs too.
+    match crate::preflight::load(file) {
+        Ok((cfg, _loaded)) => {
             // The list as the server would load it: the same refusals.
             let list = match crate::reload::load(&cfg.blocklist) {
                 Ok(list) => list.stats(),
@@ -166,7 +167,8 @@ fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode 
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let cfg = match config::load(path) {
+    // Values and the files they name, every problem at once.
+    let (cfg, loaded) = match crate::preflight::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -181,7 +183,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(crate::server::run(cfg, CancellationToken::new())) {
+    match runtime.block_on(crate::server::run(cfg, loaded, CancellationToken::new())) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("Error: {e}");

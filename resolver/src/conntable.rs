@@ -39,11 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{ConnectionClose, Listener, Metrics};
 
-/// Default `[server] max_connections`: open plain-TCP, DoT and DoH
-/// connections in total.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Default `[server] max_connections_per_client`.
-pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+pub use crate::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT};
 
 /// A connection table (see the module docs).
 #[derive(Debug)]

@@ -44,6 +44,8 @@ pub fn udp_payload(edns_payload: Option<u16>) -> u16 {
     edns_payload.map_or(512, |p| p.clamp(512, UDP_PAYLOAD_MAX))
 }
 
+/// Longest name on the wire, root label included (RFC 1035 3.1).
+pub const MAX_NAME: usize = 255;
 /// Most labels a 255-byte name can have.
 const MAX_LABELS: usize = 128;
 const HEADER_LEN: usize = 12;
@@ -98,7 +100,9 @@ impl<'a> WireQuery<'a> {
             labels[label_count] = (start, len as u8);
             label_count += 1;
             pos += 1 + len;
-            if pos - HEADER_LEN > 255 {
+            // A name is at most 255 bytes with its root label (RFC 1035
+            // 3.1): the labels so far may take 254.
+            if pos - HEADER_LEN > MAX_NAME - 1 {
                 return None;
             }
         }

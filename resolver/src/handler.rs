@@ -82,8 +82,9 @@ pub enum Outcome {
     RateLimited,
     /// No usable upstream answer in time.
     ServFail,
-    /// The request was not a single standard query (FORMERR), or asked for
-    /// an EDNS version above 0 (BADVERS).
+    /// The request was not a single standard query (FORMERR), had an
+    /// opcode other than QUERY (NOTIMP), or asked for an EDNS version
+    /// above 0 (BADVERS).
     FormErr,
     /// A forwarded answer held a private address and was replaced by the
     /// block answer (`[block] private_answers = "block"`).
@@ -688,12 +689,14 @@ impl Handler {
         if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
             return (Outcome::FormErr, Reply::empty(ResponseCode::BADVERS, true));
         }
+        // Only QUERY is spoken: other opcodes (NOTIFY, UPDATE, IQUERY,
+        // unassigned) get NOTIMP, as RFC 8906 §3.1.4 asks.
+        if request.metadata.op_code != OpCode::Query {
+            return (Outcome::FormErr, Reply::empty(ResponseCode::NotImp, true));
+        }
         // One standard query, class IN.
         let queries = request.queries.queries();
-        if request.metadata.op_code != OpCode::Query
-            || request.metadata.message_type != MessageType::Query
-            || queries.len() != 1
-        {
+        if request.metadata.message_type != MessageType::Query || queries.len() != 1 {
             return (Outcome::FormErr, Reply::empty(ResponseCode::FormErr, true));
         }
         let query = &queries[0];

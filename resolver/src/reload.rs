@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::SharedBlocklist;
 use crate::config::{BlocklistConfig, ListSource};
+use crate::lookalike::{Lookalikes, SharedLookalikes};
 
 /// Quiet time after the last file event before reloading: editors and
 /// feed updates write in several steps.
@@ -258,4 +259,28 @@ fn watch_files(
         }
     }
     Some(watcher)
+}
+
+/// Re-read `[lookalikes]` from the config file at `path` and put the new
+/// check in service; a file that does not load (or a refused set) is
+/// logged and the check in service stays. Returns whether it was swapped.
+pub fn reload_lookalikes(path: &Path, shared: &SharedLookalikes) -> bool {
+    let new = crate::config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|config| Lookalikes::new(&config.lookalikes).map_err(|e| e.to_string()));
+    match new {
+        Ok(lookalikes) => {
+            info!(
+                protected = lookalikes.detector().protected().len(),
+                action = ?lookalikes.action(),
+                "[lookalikes] reloaded"
+            );
+            shared.store(Arc::new(lookalikes));
+            true
+        }
+        Err(e) => {
+            error!(error = %e, "[lookalikes] not reloaded; the previous set stays");
+            false
+        }
+    }
 }

@@ -25,9 +25,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, ListSource};
 use crate::handler::{Handler, HandlerError, Observer};
 use crate::metrics::{self, Metrics};
+use crate::net::inflight::DEFAULT_MAX_UDP_IN_FLIGHT;
+use crate::net::{InFlight, TaskTracker, signals};
 use crate::querylog::QueryLog;
 use crate::reload::{self, ReloadError, ReloadHandle};
 use crate::udp;
@@ -53,6 +55,10 @@ pub enum ServerError {
     /// The DoT/DoH listeners could not start.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
+    /// A file the config names is missing or does not load (see
+    /// [`crate::preflight`]).
+    #[error(transparent)]
+    Preflight(#[from] crate::config::ConfigError),
     /// A listener failed while serving.
     #[error("listener failed: {0}")]
     Serve(String),
@@ -62,6 +68,8 @@ pub enum ServerError {
 pub struct ServerBuilder {
     config: Config,
     observers: Vec<Arc<dyn Observer>>,
+    udp_in_flight: usize,
+    loaded: Option<crate::preflight::Preflight>,
 }
 
 impl ServerBuilder {
@@ -70,6 +78,8 @@ impl ServerBuilder {
         ServerBuilder {
             config,
             observers: Vec::new(),
+            udp_in_flight: DEFAULT_MAX_UDP_IN_FLIGHT,
+            loaded: None,
         }
     }
 
@@ -79,39 +89,45 @@ impl ServerBuilder {
         self
     }
 
-    /// Load the list, bind every listener and start serving. Returns once
-    /// the sockets are bound and the list is live. Serving stops when
-    /// `shutdown` is cancelled.
+    /// Bound the UDP queries in flight (default
+    /// [`DEFAULT_MAX_UDP_IN_FLIGHT`]; see [`crate::net::inflight`]).
+    pub fn max_udp_in_flight(mut self, limit: usize) -> Self {
+        self.udp_in_flight = limit;
+        self
+    }
+
+    /// Serve with what [`crate::preflight::load`] already loaded for this
+    /// config, instead of running preflight again at start.
+    pub fn preflight(mut self, loaded: crate::preflight::Preflight) -> Self {
+        self.loaded = Some(loaded);
+        self
+    }
+
+    /// Run [preflight](crate::preflight) (unless given), load the list, bind every
+    /// listener and start serving. Returns once the sockets are bound and
+    /// the list is live. Serving stops when `shutdown` is cancelled; every
+    /// listener runs on the server's [task tracker](RunningServer::tasks),
+    /// which [`RunningServer::wait`] waits for.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let mut config = self.config;
+        let loaded = match self.loaded {
+            Some(loaded) => loaded,
+            None => crate::preflight::check(&config)?,
+        };
         fit_connection_caps(&mut config);
         let bind = config.bind_options();
         let list = reload::initial(&config.blocklist).await?;
         // Metrics and the query log: the handler reports every query to them.
-        let metrics = Arc::new(
-            Metrics::new()
-                .with_feed_file(metrics::feed_file::default_path(&config.blocklist.source)),
-        );
-        let mut handler = Handler::new(&config, list.clone())?.with_metrics(Arc::clone(&metrics));
+        let metrics = Arc::new(Metrics::new().with_feed_file(feed_file(&config.blocklist.source)));
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();
-        let (query_log, log_writer) =
-            QueryLog::start(&config.query_log, Arc::clone(&metrics), log_stop.clone())
-                .map_err(ServerError::QueryLog)?;
-        if query_log.is_enabled() {
-            handler = handler.with_observer(Arc::new(query_log.clone()));
-        }
-        // Further observers (tests).
-        for o in self.observers {
-            handler = handler.with_observer(o);
-        }
+        let (handler, query_log, log_writer) =
+            observed_handler(&config, &list, &metrics, self.observers, &log_stop)?;
 
-        let mut udp_addrs = Vec::new();
-        let mut tcp_addrs = Vec::new();
         // UDP is served by crate::udp (one socket per core, blocked-name fast
         // path); TCP by crate::transport::tcp, in one connection table with
         // DoT and DoH (crate::conntable).
-        let mut transport_settings = config.transport_settings();
+        let mut transport_settings = crate::transport::Settings::from_config(&config);
         transport_settings.refusals =
             crate::transport::Refusals::new(Arc::clone(&metrics), query_log.clone());
         let conns = Arc::clone(&transport_settings.limits.connections);
@@ -120,31 +136,27 @@ impl ServerBuilder {
             idle_timeout: config.server.tcp_timeout(),
             ..transport_settings.limits.clone()
         };
-        let mut udp_tasks = tokio::task::JoinSet::new();
-        for &addr in &config.server.listen {
-            let (udp, tcp) = bind_pair(addr, bind)?;
-            let (u, t) = (
-                local(udp[0].local_addr(), addr)?,
-                local(tcp.local_addr(), addr)?,
-            );
-            for socket in udp {
-                udp_tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
-            }
-            udp_tasks.spawn(crate::transport::tcp::serve(
-                tcp,
-                handler.clone(),
-                tcp_limits.clone(),
-                shutdown.clone(),
-            ));
-            info!("listening on UDP {u}");
-            info!("listening on TCP {t}");
-            udp_addrs.push(u);
-            tcp_addrs.push(t);
-        }
+        // Every listener task; shutdown waits for them all.
+        let tasks = TaskTracker::new();
+        let dns = DnsListeners {
+            handler: &handler,
+            tcp_limits,
+            in_flight: InFlight::new(self.udp_in_flight, metrics.udp_dropped()),
+            tasks: &tasks,
+            shutdown: &shutdown,
+        };
+        let (udp_addrs, tcp_addrs) = dns.start(&config.server.listen, bind)?;
 
         // DoT / DoH: same handler, own listeners (crate::transport).
-        let transport =
-            crate::transport::start(&transport_settings, handler.clone(), shutdown.clone()).await?;
+        let transport = crate::transport::start(
+            &transport_settings,
+            loaded.cert,
+            loaded.tokens,
+            handler.clone(),
+            shutdown.clone(),
+            &tasks,
+        )
+        .await?;
         transport.tokens.set_metrics(Arc::clone(&metrics));
 
         // Warning page: where the sinkhole answers send browsers.
@@ -154,7 +166,7 @@ impl ServerBuilder {
             bind,
         )?;
         let warning_addrs = warning.http_addrs();
-        let warning_task = tokio::spawn(crate::warning::serve_with_lookalikes(
+        let warning_task = tasks.spawn(crate::warning::serve_with_lookalikes(
             warning,
             config.warning_page.clone(),
             list.clone(),
@@ -165,40 +177,23 @@ impl ServerBuilder {
 
         let reload = reload::spawn(config.blocklist.clone(), list.clone(), shutdown.clone());
         metrics::list::follow_reloads(&reload, list, Arc::clone(&metrics), shutdown.clone());
-        let metrics_addr = if config.metrics.enabled {
-            let addr = config.metrics.listen;
-            let bound = metrics::http::start(addr, bind, Arc::clone(&metrics), shutdown.clone())?;
-            Some(bound)
-        } else {
-            None
-        };
+        let (addr, stop) = (config.metrics.listen, shutdown.clone());
+        let metrics_addr = config
+            .metrics
+            .enabled
+            .then(|| metrics::http::start(addr, bind, Arc::clone(&metrics), stop, &tasks))
+            .transpose()?;
 
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-        let task = tokio::spawn(async move {
-            shutdown.cancelled().await;
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-            info!("shutting down");
-            // Listeners stop on the token; open TCP and DoT connections
-            // answer the queries they have in flight, then close.
-            let drain = async {
-                while udp_tasks.join_next().await.is_some() {}
-                conns.drained().await;
-            };
-            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-                warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
-            }
-            let result = Ok(());
-            // The warning page stops on the same token and bounds its own drain.
-            if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, warning_task).await {
-                warn!("warning page stopped with an error: {e}");
-            }
-            // No more queries: let the query log write what is queued.
-            log_stop.cancel();
-            if let Some(writer) = log_writer {
-                let _ = writer.await;
-            }
-            result
-        });
+        tasks.close();
+        let stop = Stop {
+            listeners: tasks.clone(),
+            conns,
+            warning_task,
+            log_stop,
+            log_writer,
+        };
+        let task = tokio::spawn(stop.after(shutdown));
         Ok(RunningServer {
             udp_addrs,
             tcp_addrs,
@@ -209,8 +204,129 @@ impl ServerBuilder {
             metrics,
             metrics_addr,
             query_log,
+            tasks,
             task,
         })
+    }
+}
+
+/// The feed updater's metrics file for the list `source` (a compiled
+/// artifact has one beside it; raw sources have none).
+fn feed_file(source: &ListSource) -> Option<std::path::PathBuf> {
+    match source {
+        ListSource::Artifact(path) => Some(metrics::feed_file::default_path(path)),
+        ListSource::Sources(_) | ListSource::Empty => None,
+    }
+}
+
+/// The handler for `config`, reporting every query to `metrics`, to the
+/// query log when it is on (its writer stops on `log_stop`: its task is
+/// returned), and to `observers`.
+fn observed_handler(
+    config: &Config,
+    list: &crate::SharedBlocklist,
+    metrics: &Arc<Metrics>,
+    observers: Vec<Arc<dyn Observer>>,
+    log_stop: &CancellationToken,
+) -> Result<(Handler, QueryLog, Option<JoinHandle<()>>), ServerError> {
+    let mut handler = Handler::new(config, list.clone())?.with_metrics(Arc::clone(metrics));
+    let (query_log, log_writer) =
+        QueryLog::start(&config.query_log, Arc::clone(metrics), log_stop.clone())
+            .map_err(ServerError::QueryLog)?;
+    if query_log.is_enabled() {
+        handler = handler.with_observer(Arc::new(query_log.clone()));
+    }
+    for o in observers {
+        handler = handler.with_observer(o);
+    }
+    Ok((handler, query_log, log_writer))
+}
+
+/// What binds and serves the plain DNS listeners (`server.listen`).
+struct DnsListeners<'a> {
+    handler: &'a Handler,
+    tcp_limits: crate::transport::Limits,
+    in_flight: InFlight,
+    tasks: &'a TaskTracker,
+    shutdown: &'a CancellationToken,
+}
+
+impl DnsListeners<'_> {
+    /// Bind UDP and TCP on each address and serve them on the tracker;
+    /// returns the bound UDP and TCP addresses.
+    fn start(
+        self,
+        listen: &[SocketAddr],
+        bind: crate::listen::BindOptions,
+    ) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), ServerError> {
+        let (mut udp_addrs, mut tcp_addrs) = (Vec::new(), Vec::new());
+        for &addr in listen {
+            let (udp, tcp) = bind_pair(addr, bind)?;
+            let (u, t) = (
+                local(udp[0].local_addr(), addr)?,
+                local(tcp.local_addr(), addr)?,
+            );
+            for socket in udp {
+                let (handler, in_flight) = (self.handler.clone(), self.in_flight.clone());
+                let shutdown = self.shutdown.clone();
+                self.tasks
+                    .spawn(udp::serve(socket, handler, in_flight, shutdown));
+            }
+            self.tasks.spawn(crate::transport::tcp::serve(
+                tcp,
+                self.handler.clone(),
+                self.tcp_limits.clone(),
+                self.shutdown.clone(),
+            ));
+            info!("listening on UDP {u}");
+            info!("listening on TCP {t}");
+            udp_addrs.push(u);
+            tcp_addrs.push(t);
+        }
+        Ok((udp_addrs, tcp_addrs))
+    }
+}
+
+/// The shutdown sequence, run once the token is cancelled.
+struct Stop {
+    /// Every listener task (closed: empty once all ended).
+    listeners: TaskTracker,
+    /// The DNS connection table (empty once every connection closed).
+    conns: Arc<crate::conntable::ConnTable>,
+    warning_task: JoinHandle<std::io::Result<()>>,
+    /// Stops the query log's writer.
+    log_stop: CancellationToken,
+    log_writer: Option<JoinHandle<()>>,
+}
+
+impl Stop {
+    /// Wait for `shutdown`, then for the listeners and their connections
+    /// (bounded by [`SHUTDOWN_GRACE`]), then let the query log write what
+    /// is queued.
+    async fn after(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        shutdown.cancelled().await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        info!("shutting down");
+        // Listeners stop on the token and close their sockets; open
+        // connections answer the queries they have in flight, then close;
+        // each listener task ends once its connections have.
+        let drain = async {
+            self.listeners.wait().await;
+            self.conns.drained().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            warn!("in-flight queries did not finish within {SHUTDOWN_GRACE:?}");
+        }
+        // The warning page bounds its own drain.
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(SHUTDOWN_GRACE, self.warning_task).await {
+            warn!("warning page stopped with an error: {e}");
+        }
+        // No more queries: let the query log write what is queued.
+        self.log_stop.cancel();
+        if let Some(writer) = self.log_writer {
+            let _ = writer.await;
+        }
+        Ok(())
     }
 }
 
@@ -226,6 +342,7 @@ pub struct RunningServer {
     metrics: Arc<Metrics>,
     metrics_addr: Option<SocketAddr>,
     query_log: QueryLog,
+    tasks: TaskTracker,
     task: JoinHandle<Result<(), ServerError>>,
 }
 
@@ -281,6 +398,13 @@ impl RunningServer {
         &self.query_log
     }
 
+    /// The tracker of every listener task (UDP, TCP, DoT, DoH, metrics,
+    /// the warning page). Closed once all are spawned; empty once they all
+    /// ended, which [`RunningServer::wait`] waits for.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
     /// Wait until the server has stopped (after the shutdown token is
     /// cancelled, or a listener failed).
     pub async fn wait(self) -> Result<(), ServerError> {
@@ -290,56 +414,40 @@ impl RunningServer {
     }
 }
 
-/// Serve `config` until `shutdown` is cancelled or SIGTERM/SIGINT arrives;
-/// SIGHUP reloads the list and the config's `[lookalikes]`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
-    let source_file = config.source_file.clone();
-    let server = ServerBuilder::new(config).start(shutdown.clone()).await?;
-    let lookalikes = source_file.map(|p| (p, server.handler().lookalikes().clone()));
-    spawn_signal_handler(
-        shutdown,
-        server.reload().clone(),
-        server.query_log().clone(),
-        lookalikes,
-    );
-    server.wait().await
-}
-
-/// SIGTERM/SIGINT → cancel `shutdown`; SIGHUP → reload the list, reopen
-/// the query log (for logrotate) and re-read `[lookalikes]` from the config
-/// file (`lookalikes`: the file and the check in service).
-pub fn spawn_signal_handler(
+/// Serve `config` with the files preflight `loaded` for it until
+/// `shutdown` is cancelled or SIGTERM/SIGINT arrives;
+/// SIGHUP reloads the list, the config's `[lookalikes]` and the tokens
+/// file, and reopens the query log (one signal task: [`signals`]).
+pub async fn run(
+    config: Config,
+    loaded: crate::preflight::Preflight,
     shutdown: CancellationToken,
-    reload: ReloadHandle,
-    query_log: QueryLog,
-    lookalikes: Option<(std::path::PathBuf, crate::lookalike::SharedLookalikes)>,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    tokio::spawn(async move {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
-            warn!("cannot install signal handlers");
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = term.recv() => { info!("SIGTERM received"); shutdown.cancel(); break }
-                _ = int.recv() => { info!("SIGINT received"); shutdown.cancel(); break }
-                _ = hup.recv() => {
-                    info!("SIGHUP received: reloading the list, reopening the query log");
-                    reload.trigger();
-                    query_log.reopen();
-                    if let Some((path, shared)) = &lookalikes {
-                        crate::lookalike::config::reload(path, shared);
-                    }
-                }
+) -> Result<(), ServerError> {
+    let source_file = config.source_file.clone();
+    let server = ServerBuilder::new(config)
+        .preflight(loaded)
+        .start(shutdown.clone())
+        .await?;
+    let reload = server.reload().clone();
+    let query_log = server.query_log().clone();
+    let tokens = Arc::clone(&server.transport.tokens);
+    let mut on_hangup: Vec<signals::Hook> = vec![
+        Box::new(move || reload.trigger()),
+        Box::new(move || query_log.reopen()),
+        Box::new(move || {
+            if tokens.file().is_some() {
+                tokens.reload_logged();
             }
-        }
-    });
+        }),
+    ];
+    if let Some(path) = source_file {
+        let lookalikes = server.handler().lookalikes().clone();
+        on_hangup.push(Box::new(move || {
+            crate::reload::reload_lookalikes(&path, &lookalikes);
+        }));
+    }
+    signals::spawn(shutdown, on_hangup);
+    server.wait().await
 }
 
 /// Raise the descriptor limit for the connection caps; lower caps that
@@ -400,3 +508,6 @@ fn bind_pair(
 fn local(bound: std::io::Result<SocketAddr>, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
     bound.map_err(|source| crate::listen::BindError::new("server.listen", addr, source).into())
 }
+
+#[cfg(test)]
+mod tests;

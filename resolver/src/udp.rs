@@ -13,7 +13,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{
+    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_resolver::net::NetError;
@@ -27,6 +29,7 @@ use tracing::{debug, warn};
 
 use crate::fastpath;
 use crate::handler::Handler;
+use crate::net::InFlight;
 
 mod batch;
 
@@ -45,7 +48,16 @@ pub fn socket_count() -> usize {
 /// written in the loop (blocked names, answer-cache hits, FORMERR) are sent
 /// together once the whole batch has been looked at, while queries that
 /// need the full handler go to their own tasks at once.
-pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationToken) {
+///
+/// Queries that need a task hold a permit of `in_flight` while it runs;
+/// when none is left, such a query is dropped and counted (blocked names
+/// and cached answers are still answered in the loop).
+pub async fn serve(
+    socket: UdpSocket,
+    handler: Handler,
+    in_flight: InFlight,
+    shutdown: CancellationToken,
+) {
     let socket = Arc::new(socket);
     let mut received = Received::new();
     let mut replies = Replies::new();
@@ -65,7 +77,15 @@ pub async fn serve(socket: UdpSocket, handler: Handler, shutdown: CancellationTo
         while tasks.try_join_next().is_some() {}
         let mut count = 0;
         for (packet, src) in received.iter() {
-            dispatch(packet, src, &handler, &socket, &mut replies, &mut tasks);
+            dispatch(
+                packet,
+                src,
+                &handler,
+                &in_flight,
+                &socket,
+                &mut replies,
+                &mut tasks,
+            );
             count += 1;
         }
         if !replies.is_empty() {
@@ -88,6 +108,7 @@ fn dispatch(
     packet: &[u8],
     src: SocketAddr,
     handler: &Handler,
+    in_flight: &InFlight,
     socket: &Arc<UdpSocket>,
     replies: &mut Replies,
     tasks: &mut JoinSet<()>,
@@ -100,6 +121,9 @@ fn dispatch(
         }
         return;
     }
+    let Some(permit) = in_flight.try_start() else {
+        return;
+    };
     let key = handler.answer_cache_key(packet);
     match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
         Ok(request) => {
@@ -116,6 +140,7 @@ fn dispatch(
             let handler = handler.clone();
             tasks.spawn(async move {
                 handler.handle_udp(&request, responder, key, &sent).await;
+                drop(permit);
             });
         }
         Err(error) => {
@@ -169,11 +194,25 @@ pub fn encode<'a>(
     id: u16,
     max_size: u16,
 ) -> Result<(ResponseInfo, Vec<u8>), NetError> {
+    let edns = response.edns().cloned();
     let mut bytes = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut bytes);
     encoder.set_max_size(max_size);
     match response.destructive_emit(&mut encoder) {
-        Ok(info) => Ok((info, bytes)),
+        Ok(info) => {
+            // A record that did not fit is rolled back by moving the
+            // encoder's offset, not by shortening the buffer: cut its
+            // half-written bytes, so a TC answer ends on a record boundary.
+            let end = encoder.offset();
+            bytes.truncate(end);
+            if info.truncation
+                && let Some(edns) = &edns
+                && let Some(short) = question_and_opt(&bytes, edns, max_size)
+            {
+                return Ok(short);
+            }
+            Ok((info, bytes))
+        }
         Err(error) => {
             warn!(%error, "cannot encode a response; sending SERVFAIL");
             let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
@@ -186,6 +225,38 @@ pub fn encode<'a>(
             Ok((ResponseInfo::from(header), bytes))
         }
     }
+}
+
+/// A truncated answer to an EDNS query that lost its OPT record (the
+/// records filled the size limit, and hickory writes OPT last) rewritten
+/// as the question and an OPT only, as RFC 6891 §7 wants an OPT in every
+/// answer to an EDNS query. The OPT keeps the payload size and DO bit, not
+/// the options (an EDE text may be what did not fit). `None` when the OPT
+/// is there, or the rewrite would not fit either.
+fn question_and_opt(bytes: &[u8], edns: &Edns, max_size: u16) -> Option<(ResponseInfo, Vec<u8>)> {
+    let mut message = Message::from_vec(bytes).ok()?;
+    if message.edns.is_some() {
+        return None;
+    }
+    message.answers.clear();
+    message.authorities.clear();
+    message.additionals.clear();
+    let mut opt = Edns::new();
+    opt.set_max_payload(edns.max_payload())
+        .set_dnssec_ok(edns.flags().dnssec_ok);
+    message.edns = Some(opt);
+    let short = message.to_vec().ok()?;
+    let counts = HeaderCounts {
+        queries: u16::try_from(message.queries.len()).ok()?,
+        answers: 0,
+        authorities: 0,
+        additionals: 1,
+    };
+    let header = Header {
+        metadata: message.metadata,
+        counts,
+    };
+    (short.len() <= usize::from(max_size)).then(|| (ResponseInfo::from(header), short))
 }
 
 /// Sends one encoded response back to a UDP client.

@@ -5,7 +5,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use super::FeedConfig;
+use super::config::FeedConfig;
 use super::state::Meta;
 use super::verify::{MAX_SIGNATURE_BYTES, SignatureCheck, Tee, check_pin};
 

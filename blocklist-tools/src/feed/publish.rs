@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::{Blocklist, CompileOptions, Compiler, SourceSpec, Stats};
+use crate::blocklist::{Blocklist, Stats};
+use crate::compile::Compiler;
+use crate::source::{CompileOptions, SourceSpec};
 
 /// Compile `sources` and replace `artifact` with the result: written to a
 /// temporary file in the same directory, fsynced, opened and verified as

@@ -17,11 +17,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::config::{DEFAULT_TIMEOUT_SECS, FeedConfig};
 use super::fetch::{self, FetchError, Fetched};
 use super::rollback::{self, Freshness};
 use super::state::{self, FeedState, Meta};
-use super::{DEFAULT_TIMEOUT_SECS, FeedConfig};
-use crate::{Blocklist, Stats};
+use crate::blocklist::{Blocklist, Stats};
 
 /// Largest artifact accepted by default: 1 GiB (a 10-million-name list
 /// compiles to a few hundred MB).

@@ -22,7 +22,7 @@ impl TrustedComment {
     /// Parse the tab-separated `key:value` fields of `comment`. A comment
     /// without a `timestamp:` is refused: without it a replay cannot be told
     /// from an update.
-    pub fn parse(comment: &str) -> Result<TrustedComment, String> {
+    pub(crate) fn parse(comment: &str) -> Result<TrustedComment, String> {
         let mut timestamp = None;
         let mut file = None;
         for field in comment.split('\t') {

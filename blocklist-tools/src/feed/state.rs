@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::FeedConfig;
+use super::config::FeedConfig;
 
 /// What was recorded when a feed's copy was last accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -38,7 +38,7 @@ pub(crate) struct FeedState {
 
 impl FeedState {
     /// State of the feed `name` under `dir`.
-    pub fn new(dir: &Path, name: &str) -> FeedState {
+    pub(crate) fn new(dir: &Path, name: &str) -> FeedState {
         FeedState {
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -46,12 +46,12 @@ impl FeedState {
     }
 
     /// The directory holding the state files.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The last good copy of the list.
-    pub fn body(&self) -> PathBuf {
+    pub(crate) fn body(&self) -> PathBuf {
         self.dir.join(format!("{}.body", self.name))
     }
 
@@ -61,7 +61,7 @@ impl FeedState {
 
     /// The metadata of the last good copy, if both files are present and the
     /// metadata reads.
-    pub fn load(&self) -> Option<Meta> {
+    pub(crate) fn load(&self) -> Option<Meta> {
         if !self.body().is_file() {
             return None;
         }
@@ -69,21 +69,21 @@ impl FeedState {
     }
 
     /// The recorded metadata alone, whether or not the body is present.
-    pub fn load_meta(&self) -> Option<Meta> {
+    pub(crate) fn load_meta(&self) -> Option<Meta> {
         let text = std::fs::read_to_string(self.meta_path()).ok()?;
         toml::from_str(&text).ok()
     }
 
     /// Make `body` (a temporary file in [`FeedState::dir`]) the last good
     /// copy and record `meta`, each by rename.
-    pub fn accept(&self, body: tempfile::NamedTempFile, meta: &Meta) -> std::io::Result<()> {
+    pub(crate) fn accept(&self, body: tempfile::NamedTempFile, meta: &Meta) -> std::io::Result<()> {
         body.as_file().sync_all()?;
         body.persist(self.body()).map_err(|e| e.error)?;
         self.record(meta)
     }
 
     /// Record `meta` (by rename) without touching the body.
-    pub fn record(&self, meta: &Meta) -> std::io::Result<()> {
+    pub(crate) fn record(&self, meta: &Meta) -> std::io::Result<()> {
         let text = toml::to_string(meta).map_err(std::io::Error::other)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(text.as_bytes())?;

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{FeedOutcome, FeedReport};
+use super::report::{FeedOutcome, FeedReport};
 
 /// The metrics file's name in the state directory.
 pub const METRICS_FILE: &str = "feeds.prom";

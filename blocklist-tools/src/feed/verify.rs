@@ -17,7 +17,7 @@ pub(crate) struct SignatureCheck {
 
 impl SignatureCheck {
     /// Decode `key` (base64) and `signature` (the text of a `.minisig` file).
-    pub fn new(key: &str, signature: &str) -> Result<SignatureCheck, String> {
+    pub(crate) fn new(key: &str, signature: &str) -> Result<SignatureCheck, String> {
         let key = PublicKey::from_base64(key.trim())
             .map_err(|e| format!("minisign_key is not a minisign public key: {e}"))?;
         let signature = Signature::decode(signature)
@@ -27,7 +27,7 @@ impl SignatureCheck {
 
     /// The signature's trusted comment (covered by the signature: only
     /// meaningful once the body has verified).
-    pub fn trusted_comment(&self) -> &str {
+    pub(crate) fn trusted_comment(&self) -> &str {
         self.signature.trusted_comment()
     }
 }
@@ -42,7 +42,7 @@ pub(crate) struct Tee<'a, R> {
 
 impl<'a, R: Read> Tee<'a, R> {
     /// Wrap `inner`; with `check`, the bytes must carry its signature.
-    pub fn new(inner: R, check: Option<&'a SignatureCheck>) -> Result<Self, String> {
+    pub(crate) fn new(inner: R, check: Option<&'a SignatureCheck>) -> Result<Self, String> {
         let verifier = match check {
             None => None,
             Some(check) => Some(check.key.verify_stream(&check.signature).map_err(|e| {
@@ -58,12 +58,12 @@ impl<'a, R: Read> Tee<'a, R> {
     }
 
     /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
+    pub(crate) fn bytes_read(&self) -> u64 {
         self.bytes
     }
 
     /// The SHA-256 (hex) of everything read, and the signature verdict.
-    pub fn finish(self) -> (String, Result<(), String>) {
+    pub(crate) fn finish(self) -> (String, Result<(), String>) {
         let sha256 = hex::encode(self.sha256.finalize());
         let signature = match self.verifier {
             None => Ok(()),

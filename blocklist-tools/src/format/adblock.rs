@@ -6,10 +6,10 @@
 //! rule's subtree (a hole the rule model cannot express without allowing
 //! those names for every list) are ignored (counted, not applied).
 
-use super::{Kind, LineResult, is_ip_or_net};
+use super::line::{Kind, LineResult, is_ip_or_net};
 use crate::name::normalize;
 use crate::rule::RawRule;
-use crate::{Action, Scope};
+use crate::rule::{Action, Scope};
 
 /// Markers of cosmetic (element hiding / scriptlet) rules.
 const COSMETIC: &[&str] = &["##", "#@#", "#?#", "#$#", "#%#", "#@$#", "#@?#"];
@@ -58,7 +58,7 @@ pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
     } else if pattern.split_whitespace().nth(1).is_some() {
         // AdGuard Home accepts hosts-file lines.
         if action == Action::Block {
-            return super::hosts::parse(pattern, out);
+            return super::domains::parse(pattern, out);
         }
         return Err("unexpected text in rule".into());
     } else if pattern.starts_with(['.', '-', '_']) || pattern.ends_with('.') {

@@ -1,10 +1,10 @@
 //! dnsmasq: `address=/name/[target]`, `local=/name/`, `server=/name/`
 //! (block; `server=/name/#` is an exception). Several names may share a line.
 
-use super::{Kind, LineResult, strip_comment};
+use super::line::{Kind, LineResult, strip_comment};
 use crate::name::normalize;
+use crate::rule::{Action, Scope};
 use crate::rule::{RawRule, Target};
-use crate::{Action, Scope};
 
 pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
     let line = strip_comment(line.trim_start_matches('\u{feff}'), '#').trim();

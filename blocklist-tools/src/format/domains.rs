@@ -1,9 +1,9 @@
 //! Plain domain lists: one name per line, `#` comments.
 
-use super::{Kind, LineResult, is_ip_or_net, strip_comment};
-use crate::Scope;
+use super::line::{Kind, LineResult, is_ip_or_net, strip_comment};
 use crate::name::normalize;
 use crate::rule::RawRule;
+use crate::rule::Scope;
 
 pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
     let line = strip_comment(line.trim_start_matches('\u{feff}'), '#').trim();
@@ -13,8 +13,8 @@ pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
     let mut tokens = line.split_whitespace();
     let first = tokens.next().unwrap_or_default();
     if tokens.next().is_some() {
-        if first.parse::<std::net::IpAddr>().is_ok() {
-            return super::hosts::parse(line, out);
+        if let Some(result) = super::hosts::parse(line, out) {
+            return result;
         }
         return Err("unexpected text after the name".into());
     }

@@ -2,10 +2,10 @@
 
 use std::net::IpAddr;
 
-use super::{Kind, LineResult, strip_comment};
-use crate::Scope;
+use super::line::{Kind, LineResult, strip_comment};
 use crate::name::normalize;
 use crate::rule::RawRule;
+use crate::rule::Scope;
 
 /// Names every hosts file maps to itself; not blocklist entries.
 const LOCAL_NAMES: &[&str] = &[
@@ -23,17 +23,23 @@ const LOCAL_NAMES: &[&str] = &[
     "0.0.0.0",
 ];
 
-pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {
+/// Parse an address line. `None` when the line does not start with an
+/// address: a bare name, which the caller reads as a domain line.
+pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> Option<LineResult> {
     let line = strip_comment(line.trim_start_matches('\u{feff}'), '#').trim();
     if line.is_empty() {
-        return Ok(Kind::Comment);
+        return Some(Ok(Kind::Comment));
     }
     let mut tokens = line.split_whitespace();
     let first = tokens.next().unwrap_or_default();
     if first.parse::<IpAddr>().is_err() {
-        // A bare name in a hosts file: read it as a domain line.
-        return super::domains::parse(line, out);
+        return None;
     }
+    Some(address_line(tokens, out))
+}
+
+/// The names after an address.
+fn address_line<'a>(tokens: impl Iterator<Item = &'a str>, out: &mut Vec<RawRule>) -> LineResult {
     let mut names = 0;
     let mut local = 0;
     let mut error = None;

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{Kind, LineResult, strip_comment};
-use crate::Action;
+use super::line::{Kind, LineResult, strip_comment};
+use crate::rule::Action;
 use crate::rule::RawRule;
 
 pub(super) fn parse(line: &str, out: &mut Vec<RawRule>) -> LineResult {

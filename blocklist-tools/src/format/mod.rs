@@ -4,21 +4,21 @@
 //! comment, an ignored (not DNS-relevant) line, rules, or an error: a bad
 //! line never stops the compile.
 
-use std::net::IpAddr;
 use std::str::FromStr;
 
-use ipnet::IpNet;
-
 use crate::rule::RawRule;
+use line::{LineResult, is_ip_or_net};
 
 mod adblock;
 mod dnsmasq;
 mod domains;
 mod hosts;
 mod ip;
+mod line;
 mod rpz;
 mod urls;
 
+pub(crate) use line::Kind;
 pub(crate) use urls::is_shared_host;
 pub use urls::url_host;
 
@@ -155,25 +155,6 @@ fn guess_line(line: &str) -> Format {
     Format::Domains
 }
 
-pub(crate) fn is_ip_or_net(token: &str) -> bool {
-    token.parse::<IpAddr>().is_ok() || token.parse::<IpNet>().is_ok()
-}
-
-/// What a line turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Blank or comment.
-    Comment,
-    /// Valid for its format but not DNS-relevant (cosmetic rules, options we do not apply).
-    Ignored,
-    /// One or more rules were pushed.
-    Rules,
-}
-
-/// The result of parsing one line: its kind, or why it was skipped. A line
-/// may push good rules and still report an error (one bad name of several).
-pub(crate) type LineResult = Result<Kind, String>;
-
 /// A stateful line parser for one source.
 #[derive(Debug)]
 pub(crate) struct Parser {
@@ -192,7 +173,8 @@ impl Parser {
     /// Parse one line (without its line end) into `out`.
     pub(crate) fn parse_line(&mut self, line: &str, out: &mut Vec<RawRule>) -> LineResult {
         match self.format {
-            Format::Hosts => hosts::parse(line, out),
+            // A bare name in a hosts file is read as a domain line.
+            Format::Hosts => hosts::parse(line, out).unwrap_or_else(|| domains::parse(line, out)),
             Format::Domains => domains::parse(line, out),
             Format::Adblock => adblock::parse(line, out),
             Format::Rpz => self.rpz.parse(line, out),
@@ -203,22 +185,11 @@ impl Parser {
     }
 }
 
-/// Cut an inline comment starting at `marker` (at line start or after whitespace).
-pub(crate) fn strip_comment(line: &str, marker: char) -> &str {
-    let bytes = line.as_bytes();
-    for (i, c) in line.char_indices() {
-        if c == marker && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
-            return &line[..i];
-        }
-    }
-    line
-}
-
 #[cfg(test)]
 pub(crate) mod test_util {
     use super::*;
     use crate::rule::Target;
-    use crate::{Action, Scope};
+    use crate::rule::{Action, Scope};
 
     /// Parse one line with a fresh parser; render rules as `action scope target`.
     pub(crate) fn parse(format: Format, line: &str) -> (LineResult, Vec<String>) {
@@ -271,13 +242,6 @@ mod tests {
         for (text, f) in cases {
             assert_eq!(Format::detect(text), f, "{text:?}");
         }
-    }
-
-    #[test]
-    fn strip_comment_needs_whitespace_before_marker() {
-        assert_eq!(strip_comment("a.example # c", '#'), "a.example ");
-        assert_eq!(strip_comment("a#b", '#'), "a#b");
-        assert_eq!(strip_comment("# c", '#'), "");
     }
 }
 

@@ -6,10 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use super::{Kind, LineResult, strip_comment};
+use super::line::{Kind, LineResult, strip_comment};
 use crate::name::normalize;
+use crate::rule::{Action, Scope};
 use crate::rule::{RawRule, Target};
-use crate::{Action, Scope};
 
 /// Parser state: the zone origin and open parentheses of a multi-line record.
 #[derive(Debug, Default)]

@@ -11,10 +11,10 @@
 
 use std::net::IpAddr;
 
-use super::{Kind, LineResult};
-use crate::Scope;
+use super::line::{Kind, LineResult};
 use crate::name::normalize;
 use crate::rule::RawRule;
+use crate::rule::Scope;
 
 /// Hosts under which anyone can publish a page or a redirect: cloud
 /// documents and forms, file sharing, link shorteners, big platforms'

@@ -5,6 +5,12 @@
 //! against the config file's directory and reports *all* problems at once,
 //! each with its key path (`block.sinkhole_ipv4: "1.2.3" is not an IPv4
 //! address`). Only a validated [`Config`] reaches the server.
+//!
+//! Values only: nothing here reads a file the config names. The lists,
+//! certificates, tokens and CA roots are read by [`crate::preflight`], which
+//! `check-config` and start-up run next. Each section has one owner: the
+//! types of `[query_log]` are in [`query_log`], `[warning_page]` and
+//! `[lookalikes]` are their modules' own (checked by them, re-used here).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,10 +22,11 @@ use parapet_blocklist::SourceSpec;
 use parapet_blocklist::feed::FeedConfig;
 use serde::Serialize;
 
-pub use crate::querylog::{ClientAddresses, HashKey, LogMode};
 use crate::warning::WarningPageConfig;
+pub use query_log::{ClientAddresses, HashKey, LogMode, QueryLogConfig};
 
 pub mod overlap;
+pub mod query_log;
 pub mod raw;
 pub mod validate;
 
@@ -70,6 +77,11 @@ pub const DEFAULT_RATE_LIMIT_SLIP: u32 = 2;
 pub const DEFAULT_RATE_LIMIT_IPV4_PREFIX: u8 = 24;
 /// IPv6 clients are grouped by /56 for rate limiting.
 pub const DEFAULT_RATE_LIMIT_IPV6_PREFIX: u8 = 56;
+/// Default `[server] max_connections`: open plain-TCP, DoT and DoH
+/// connections in total.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default `[server] max_connections_per_client`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 /// Default Prometheus endpoint: loopback only.
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
 
@@ -143,30 +155,6 @@ impl Config {
                 .filter(|l| l.addr.is_ipv4() && l.addr.port() != 0)
                 .map(|l| l.addr.port())
                 .collect(),
-        }
-    }
-
-    /// What the DoT/DoH listeners need (see [`crate::transport`]).
-    pub fn transport_settings(&self) -> crate::transport::Settings {
-        crate::transport::Settings {
-            tls_listen: self.server.tls_listen.clone(),
-            https_listen: self.server.https_listen.clone(),
-            tls_cert: self.server.tls_cert.clone(),
-            tls_key: self.server.tls_key.clone(),
-            tokens: self.access.tokens.clone(),
-            tokens_file: self.access.tokens_file.clone(),
-            bind: self.bind_options(),
-            limits: crate::transport::Limits {
-                connections: std::sync::Arc::new(crate::conntable::ConnTable::new(
-                    self.server.max_connections,
-                    self.server.max_connections_per_client,
-                )),
-                allow: Some(std::sync::Arc::new(crate::access::AccessList::new(
-                    self.access.allow.clone(),
-                ))),
-                ..crate::transport::Limits::default()
-            },
-            refusals: crate::transport::Refusals::default(),
         }
     }
 }
@@ -431,41 +419,6 @@ pub struct MetricsConfig {
     pub listen: SocketAddr,
 }
 
-/// `[query_log]`: see [`crate::querylog`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryLogConfig {
-    /// Default false: nothing about queries is recorded.
-    pub enabled: bool,
-    /// `blocks` (default: only blocked queries, the privacy-minimal choice)
-    /// or `all`.
-    pub mode: LogMode,
-    /// Log file (appended to, reopened on SIGHUP); standard output when
-    /// unset or `"-"`.
-    pub path: Option<PathBuf>,
-    /// `full`, `truncated` (default: /24, /56), `hashed` or `none`.
-    pub client_addresses: ClientAddresses,
-    /// Secret for `hashed` (at least 16 bytes); unset = a random key per
-    /// process, so hashes cannot be linked across restarts. Never printed.
-    #[serde(skip)]
-    pub hash_key: Option<HashKey>,
-    /// Records queued for the writer before new ones are dropped and
-    /// counted (default 4096).
-    pub queue: usize,
-}
-
-impl Default for QueryLogConfig {
-    fn default() -> Self {
-        QueryLogConfig {
-            enabled: false,
-            mode: LogMode::default(),
-            path: None,
-            client_addresses: ClientAddresses::default(),
-            hash_key: None,
-            queue: crate::querylog::DEFAULT_QUEUE,
-        }
-    }
-}
-
 fn serialize_display_vec<S: serde::Serializer, T: fmt::Display>(
     v: &[T],
     s: S,
@@ -524,6 +477,49 @@ pub enum ConfigError {
 /// Read and validate a config file; relative paths in it are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    check_file(path)?.into_result()
+}
+
+/// Validate config text; relative paths are resolved against `base_dir`.
+pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    check_str(text, base_dir)?.into_result()
+}
+
+/// A config whose values were checked, kept even when some are invalid
+/// (each replaced by its default), so that [`crate::preflight`] can check
+/// the files it names too and report every problem at once.
+#[derive(Debug)]
+pub struct Checked {
+    /// The config, with defaults in place of invalid values.
+    pub config: Config,
+    /// Every invalid value.
+    pub issues: Vec<ConfigIssue>,
+    /// The file (or `<string>`), for messages.
+    pub origin: String,
+}
+
+impl Checked {
+    /// The config if every value is valid, else [`ConfigError::Invalid`].
+    ///
+    /// # Errors
+    /// Any issue.
+    pub fn into_result(self) -> Result<Config, ConfigError> {
+        if self.issues.is_empty() {
+            Ok(self.config)
+        } else {
+            Err(ConfigError::Invalid {
+                origin: self.origin,
+                issues: self.issues,
+            })
+        }
+    }
+}
+
+/// Read a config file and check its values ([`load`] without the verdict).
+///
+/// # Errors
+/// The file cannot be read, or is not valid TOML of known keys.
+pub fn check_file(path: &Path) -> Result<Checked, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -532,24 +528,29 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let mut config = parse(&text, &base, &path.display().to_string())?;
-    config.source_file = Some(path.to_path_buf());
-    Ok(config)
+    let mut checked = check(&text, &base, &path.display().to_string())?;
+    checked.config.source_file = Some(path.to_path_buf());
+    Ok(checked)
 }
 
-/// Validate config text; relative paths are resolved against `base_dir`.
-pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-    parse(text, base_dir, "<string>")
+/// Check config text's values ([`from_toml_str`] without the verdict).
+///
+/// # Errors
+/// Not valid TOML of known keys.
+pub fn check_str(text: &str, base_dir: &Path) -> Result<Checked, ConfigError> {
+    check(text, base_dir, "<string>")
 }
 
-fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<Config, ConfigError> {
+fn check(text: &str, base_dir: &Path, origin: &str) -> Result<Checked, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         origin: origin.to_string(),
         message: e.to_string().trim_end().to_string(),
     })?;
-    validate::validate(raw, base_dir).map_err(|issues| ConfigError::Invalid {
-        origin: origin.to_string(),
+    let (config, issues) = validate::checked(raw, base_dir);
+    Ok(Checked {
+        config,
         issues,
+        origin: origin.to_string(),
     })
 }
 

@@ -88,11 +88,18 @@ fn unknown_key_is_named() {
 
 #[test]
 fn all_issues_reported_with_key_paths() {
-    let found = issues(
+    // Values and the files they name (preflight), all at once.
+    let found = match crate::preflight::from_toml_str(
         "[server]\nlisten = [\"nonsense\"]\n[upstream]\nservers = [\"tls://1.1.1.1\"]\n\
          [block]\nsinkhole_ipv4 = \"1.2.3\"\naction = \"drop\"\n[access]\nallow = [\"10.0.0.0/33\"]\n\
          [blocklist]\npath = \"does-not-exist.pbl\"\n",
-    );
+        Path::new("."),
+    ) {
+        Err(ConfigError::Invalid { issues, .. }) => {
+            issues.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }
+        other => panic!("expected issues, got {other:?}"),
+    };
     let want = [
         "server.listen[0]",
         "upstream.servers[0]",
@@ -143,7 +150,8 @@ fn sources_resolve_relative_to_base_and_need_files() {
     assert_eq!(specs[0].format, Some(parapet_blocklist::Format::Hosts));
     assert_eq!(specs[1].category.as_deref(), Some("phishing"));
     assert!(specs[1].allow);
-    let bad = from_toml_str(
+    // A missing file is preflight's finding, not validation's.
+    let bad = crate::preflight::from_toml_str(
         &format!("{MIN}[blocklist]\nsources = [\"missing.txt\"]\n"),
         dir.path(),
     )
@@ -208,7 +216,7 @@ fn connection_caps_default_and_bad_values_are_named() {
     let c = ok(&format!(
         "[server]\nmax_connections = 10\nmax_connections_per_client = 2\n{MIN}"
     ));
-    let limits = c.transport_settings().limits;
+    let limits = crate::transport::Settings::from_config(&c).limits;
     let table = limits.connections;
     let slots: Vec<_> = (0..3)
         .filter_map(|_| table.admit("192.0.2.1".parse().expect("ip"), true))

@@ -257,3 +257,29 @@ fn canary_is_the_exact_name_in_any_case() {
         assert_eq!(crate::answer::is_canary(&n), canary, "{name}");
     }
 }
+
+/// A query whose name has labels of `sizes` bytes ('a's), no EDNS.
+fn query_with_labels(sizes: &[usize]) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for &n in sizes {
+        q.push(n as u8);
+        q.extend(std::iter::repeat_n(b'a', n));
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+// Found by fuzzing (fuzz target wire_query): labels of 255 bytes before the
+// root label, 256 in all, were taken, and the answer-cache key of such a
+// query indexed past its buffer: one datagram panicked the UDP listener.
+#[test]
+fn name_of_256_bytes_is_not_taken() {
+    // 4 × (1 + 63) - 1 = 255 bytes of labels (63, 63, 63, 62), then the root.
+    let too_long = query_with_labels(&[63, 63, 63, 62]);
+    assert!(WireQuery::parse(&too_long).is_none());
+    // 254 bytes of labels and the root: the longest legal name.
+    let longest = query_with_labels(&[63, 63, 63, 61]);
+    let parsed = WireQuery::parse(&longest).expect("a 255-byte name is legal");
+    assert_eq!(parsed.labels().map(<[u8]>::len).sum::<usize>(), 250);
+    assert!(crate::answer_cache::Key::of(&parsed).is_some());
+}

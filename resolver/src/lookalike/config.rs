@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorError, Hit};
+use parapet_blocklist::lookalike::{Detector, DetectorError, Hit};
 
 /// What a look-alike gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -37,9 +37,9 @@ pub struct RawLookalikes {
 /// `[lookalikes]`, checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LookalikeConfig {
-    /// Added to [`super::defaults::PROTECT`].
+    /// Added to [`parapet_blocklist::lookalike::defaults::PROTECT`].
     pub protect: Vec<String>,
-    /// Added to [`super::defaults::ALLOW`].
+    /// Added to [`parapet_blocklist::lookalike::defaults::ALLOW`].
     pub allow: Vec<String>,
     /// Default `block`.
     pub action: LookalikeAction,
@@ -152,30 +152,6 @@ impl Lookalikes {
         match self.action {
             LookalikeAction::Off => None,
             _ => self.detector.check_labels(labels),
-        }
-    }
-}
-
-/// Re-read `[lookalikes]` from the config file at `path` and put the new
-/// check in service; a file that does not load (or a refused set) is
-/// logged and the check in service stays. Returns whether it was swapped.
-pub fn reload(path: &std::path::Path, shared: &SharedLookalikes) -> bool {
-    let new = crate::config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|config| Lookalikes::new(&config.lookalikes).map_err(|e| e.to_string()));
-    match new {
-        Ok(lookalikes) => {
-            tracing::info!(
-                protected = lookalikes.detector.protected().len(),
-                action = ?lookalikes.action,
-                "[lookalikes] reloaded"
-            );
-            shared.store(Arc::new(lookalikes));
-            true
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "[lookalikes] not reloaded; the previous set stays");
-            false
         }
     }
 }

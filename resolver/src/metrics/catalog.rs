@@ -129,6 +129,7 @@ pub fn definitions() -> Vec<MetricDef> {
         ),
         metric("parapet_querylog_records_written_total", "counter", vec![]),
         metric("parapet_querylog_records_dropped_total", "counter", vec![]),
+        metric("parapet_udp_dropped_total", "counter", vec![]),
         metric(
             "parapet_warning_page_views_total",
             "counter",

@@ -11,26 +11,20 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::config::ListSource;
-
 /// The updater's metrics file name (see `parapet_blocklist::feed::status`).
 pub const FILE_NAME: &str = "feeds.prom";
 
 /// Largest file read: a few hundred bytes per feed is normal.
 const MAX_BYTES: u64 = 1024 * 1024;
 
-/// Where the updater writes its metrics for the list `source`: `feeds/feeds.prom`
-/// beside a compiled artifact; `None` for raw sources or no list.
-pub fn default_path(source: &ListSource) -> Option<PathBuf> {
-    match source {
-        ListSource::Artifact(path) => Some(
-            path.parent()
-                .unwrap_or(Path::new("."))
-                .join("feeds")
-                .join(FILE_NAME),
-        ),
-        ListSource::Sources(_) | ListSource::Empty => None,
-    }
+/// Where the updater writes its metrics for the compiled artifact at
+/// `artifact`: `feeds/feeds.prom` beside it (raw sources have none).
+pub fn default_path(artifact: &Path) -> PathBuf {
+    artifact
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("feeds")
+        .join(FILE_NAME)
 }
 
 /// Insert the `parapet_feed_*` lines of the file at `path`, if it reads,
@@ -91,11 +85,9 @@ mod tests {
 
     #[test]
     fn path_is_beside_the_artifact() {
-        let source = ListSource::Artifact(PathBuf::from("/var/lib/parapet/parapet.pbl"));
         assert_eq!(
-            default_path(&source),
-            Some(PathBuf::from("/var/lib/parapet/feeds/feeds.prom"))
+            default_path(Path::new("/var/lib/parapet/parapet.pbl")),
+            PathBuf::from("/var/lib/parapet/feeds/feeds.prom")
         );
-        assert_eq!(default_path(&ListSource::Empty), None);
     }
 }

@@ -14,14 +14,15 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
+
+use crate::net::http::{Ended, serve_connection};
 
 use super::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 
@@ -36,8 +37,8 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
 /// Bind `addr` (port 0 picks a free port; see [`crate::listen`]), log
-/// `metrics listening on http://ADDR/metrics` and serve in a task until
-/// `shutdown`. Returns the bound address.
+/// `metrics listening on http://ADDR/metrics` and serve on a task of
+/// `tasks` until `shutdown`. Returns the bound address.
 ///
 /// # Errors
 /// The address cannot be bound; the error names `metrics.listen`.
@@ -46,6 +47,7 @@ pub fn start(
     opts: crate::listen::BindOptions,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    tasks: &crate::net::TaskTracker,
 ) -> Result<SocketAddr, crate::listen::BindError> {
     const KEY: &str = "metrics.listen";
     let listener = crate::listen::tokio_tcp(KEY, addr, opts)?;
@@ -53,59 +55,44 @@ pub fn start(
         .local_addr()
         .map_err(|source| crate::listen::BindError::new(KEY, addr, source))?;
     info!("metrics listening on http://{bound}/metrics");
-    tokio::spawn(serve(listener, metrics, shutdown));
+    tasks.spawn(serve(listener, metrics, shutdown));
     Ok(bound)
 }
 
-/// Serve `/metrics` on `listener` until `shutdown` is cancelled.
+/// Serve `/metrics` on `listener` until `shutdown` is cancelled; returns
+/// once the listener is closed and its connections have finished.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: CancellationToken) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off briefly
-                    // rather than spin.
-                    warn!(%error, "metrics endpoint: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
+    let http = Arc::new(crate::net::http::builder(false, HEADER_TIMEOUT));
+    let admit = |_| Arc::clone(&permits).try_acquire_owned().ok();
+    let stop = shutdown.clone();
+    crate::net::accept_loop(
+        "metrics endpoint",
+        listener,
+        stop,
+        admit,
+        |stream, peer, permit| {
+            let metrics = Arc::clone(&metrics);
+            let http = Arc::clone(&http);
+            let shutdown = shutdown.clone();
+            async move {
+                let service = service_fn(move |request| {
+                    let metrics = Arc::clone(&metrics);
+                    async move { Ok::<_, Infallible>(respond(&request, &metrics)) }
+                });
+                let lifetime = tokio::time::sleep(CONNECTION_LIFETIME);
+                let stop = shutdown.cancelled();
+                let io = TokioIo::new(stream);
+                let ended =
+                    serve_connection(&http, io, service, stop, lifetime, HEADER_TIMEOUT).await;
+                if let Ended::Closed(Err(error)) = ended {
+                    debug!(%peer, %error, "metrics endpoint: connection error");
                 }
-            },
-        };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            debug!(%peer, "metrics endpoint: too many connections, closing");
-            continue;
-        };
-        let metrics = Arc::clone(&metrics);
-        let builder = builder.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let metrics = Arc::clone(&metrics);
-                async move { Ok::<_, Infallible>(respond(&request, &metrics)) }
-            });
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = tokio::time::timeout(CONNECTION_LIFETIME, connection.as_mut()) => {
-                    if let Ok(Err(error)) = result {
-                        debug!(%peer, %error, "metrics endpoint: connection error");
-                    }
-                }
-                () = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(HEADER_TIMEOUT, connection).await;
-                }
+                drop(permit);
             }
-            drop(permit);
-        });
-    }
+        },
+    )
+    .await;
 }
 
 /// The response to one request.

@@ -31,6 +31,7 @@
 //! | `parapet_reloads_total` | counter | `result` (ok, failed) |
 //! | `parapet_querylog_records_written_total` | counter | — |
 //! | `parapet_querylog_records_dropped_total` | counter | — |
+//! | `parapet_udp_dropped_total` | counter | — |
 //! | `parapet_warning_page_views_total` | counter | `page` (blocked, not_blocked, ip, no_name) |
 //! | `parapet_connections_open` | gauge | `listener` (dns, warning_page) |
 //! | `parapet_connections_closed_total` | counter | `listener` (dns, warning_page), `reason` (full, evicted, untrusted) |
@@ -112,6 +113,7 @@ pub struct Metrics {
     reloads: [Counter; ReloadResult::ALL.len()],
     querylog_written: Counter,
     querylog_dropped: Counter,
+    udp_dropped: Counter,
     warning_views: [Counter; WarningView::ALL.len()],
     feed_file: Option<std::path::PathBuf>,
     connections: connections::ConnectionMetrics,
@@ -269,6 +271,12 @@ impl Metrics {
             "Query-log records dropped because the writer fell behind or failed",
             querylog_dropped.clone(),
         );
+        let udp_dropped = Counter::default();
+        registry.register(
+            "udp_dropped",
+            "UDP queries dropped because the bound on queries in flight was reached (blocked names and cached answers are still answered)",
+            udp_dropped.clone(),
+        );
 
         let view_family = Family::<WarningViewLabels, Counter>::default();
         let warning_views = children(&view_family, WarningView::ALL, |page| WarningViewLabels {
@@ -309,6 +317,7 @@ impl Metrics {
             reloads,
             querylog_written,
             querylog_dropped,
+            udp_dropped,
             warning_views,
             feed_file: None,
             connections,
@@ -401,6 +410,12 @@ impl Metrics {
     /// Count a query-log record dropped.
     pub fn record_querylog_dropped(&self) {
         self.querylog_dropped.inc();
+    }
+
+    /// The counter of UDP queries dropped at the bound on queries in
+    /// flight, for [`crate::net::InFlight`].
+    pub fn udp_dropped(&self) -> prometheus_client::metrics::counter::Counter {
+        self.udp_dropped.clone()
     }
 
     /// Count a connection closed by the connection limits.

@@ -5,69 +5,14 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ring::hmac;
-use serde::Serialize;
+
+pub use crate::config::query_log::{ClientAddresses, HashKey, MIN_HASH_KEY_LEN};
 
 /// Prefix kept of an IPv4 client address in `truncated` mode.
 pub const TRUNCATE_V4_PREFIX: u8 = 24;
 /// Prefix kept of an IPv6 client address in `truncated` mode (a typical
 /// home or small-site allocation).
 pub const TRUNCATE_V6_PREFIX: u8 = 56;
-/// Shortest accepted `hash_key`, in bytes.
-pub const MIN_HASH_KEY_LEN: usize = 16;
-
-/// The `client_addresses` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAddresses {
-    /// The address as is: `192.0.2.77`. For incident response on networks
-    /// whose users agreed to it.
-    Full,
-    /// The network only: `192.0.2.0/24`, `2001:db8:0:ab00::/56`. The
-    /// default: enough to tell sites apart, not people.
-    #[default]
-    Truncated,
-    /// A keyed hash (HMAC-SHA-256, first 16 bytes in hex): the same client
-    /// gives the same value under the same key, and the address cannot be
-    /// recovered or confirmed without the key.
-    Hashed,
-    /// Not logged at all.
-    None,
-}
-
-impl fmt::Display for ClientAddresses {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ClientAddresses::Full => "full",
-            ClientAddresses::Truncated => "truncated",
-            ClientAddresses::Hashed => "hashed",
-            ClientAddresses::None => "none",
-        })
-    }
-}
-
-/// The configured `hash_key`: a secret, never printed (`Debug` shows
-/// `HashKey(..)`, and config output skips it).
-#[derive(Clone, PartialEq, Eq)]
-pub struct HashKey(String);
-
-impl HashKey {
-    /// Wrap a configured secret.
-    pub fn new(secret: String) -> Self {
-        HashKey(secret)
-    }
-
-    /// The secret's bytes, the HMAC key.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl fmt::Debug for HashKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HashKey(..)")
-    }
-}
-
 /// Turns client addresses into their logged form.
 pub struct ClientFormat {
     mode: ClientAddresses,

@@ -32,28 +32,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hickory_proto::rr::RecordType;
-use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
-use crate::config::QueryLogConfig;
+pub use crate::config::query_log::{DEFAULT_QUEUE, LogMode, QueryLogConfig};
 use crate::metrics::{Metrics, OutcomeKind, Protocol, TokenRefusal, Trigger};
 pub use client::{ClientAddresses, ClientFormat, HashKey};
 pub use writer::Writer;
-
-/// Default capacity of the channel between the query path and the writer.
-pub const DEFAULT_QUEUE: usize = 4096;
-
-/// Which queries are logged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogMode {
-    /// Only blocked queries: what incident response needs, and the least
-    /// about everyone else.
-    #[default]
-    Blocks,
-    /// Every query.
-    All,
-}
 
 /// Where the lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use hyper::{
     header::{self, HeaderValue},
     service::service_fn,
 };
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::ServerConfig;
 use tokio::{net::TcpListener, sync::Notify, time::timeout};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +43,7 @@ use super::{
 };
 use crate::conntable::Slot;
 use crate::metrics::TokenRefusal;
+use crate::net::http::{Ended, Http};
 
 /// The ALPN ids offered by the DoH listener, preferred first.
 pub const ALPN_DOH: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -64,13 +65,9 @@ pub async fn serve<H>(
 ) where
     H: RequestHandler + Clone,
 {
-    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.request_timeout)
-        .max_buf_size(MAX_DOH_BODY + 16 * 1024);
+    let mut http = crate::net::http::builder(true, limits.request_timeout);
+    http.http1().max_buf_size(MAX_DOH_BODY + 16 * 1024);
     http.http2()
-        .timer(TokioTimer::new())
         .max_concurrent_streams(u32::try_from(limits.max_in_flight).unwrap_or(64))
         .max_header_list_size(16 * 1024)
         .max_pending_accept_reset_streams(32)
@@ -97,8 +94,6 @@ pub async fn serve<H>(
     .await;
 }
 
-type Http = hyper_util::server::conn::auto::Builder<TokioExecutor>;
-
 /// TLS handshake, then HTTP until the client closes, the connection stays
 /// idle, or `shutdown`.
 async fn serve_connection<H: RequestHandler + Clone>(
@@ -112,7 +107,13 @@ async fn serve_connection<H: RequestHandler + Clone>(
     let limits = endpoint.limits.clone();
     // A name the certificate does not cover is a sinkholed https:// visit:
     // reset at once (see `sni`).
-    let tls = match timeout(limits.handshake_timeout, sni::accept(tls, tcp)).await {
+    // A handshake in progress is abandoned on shutdown, as DoT's is.
+    let handshake = timeout(limits.handshake_timeout, sni::accept(tls, tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        () = shutdown.cancelled() => return,
+    };
+    let tls = match handshake {
         Ok(Ok(sni::Accepted::Tls(tls))) => *tls,
         Ok(Ok(sni::Accepted::Reset(name))) => {
             tracing::debug!(client = %src, %name, "DoH: TLS for another name reset");
@@ -141,22 +142,25 @@ async fn serve_connection<H: RequestHandler + Clone>(
             }
         })
     };
-    let conn = http.serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
     // Close connections that stay idle; stop them on shutdown.
-    let stop = tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(client = %src, %error, "DoH connection ended");
-            }
-            return;
+    let stop = async {
+        tokio::select! {
+            () = activity.idle_for(limits.idle_timeout) => "idle",
+            () = shutdown.cancelled() => "shutdown",
         }
-        () = activity.idle_for(limits.idle_timeout) => "idle",
-        () = shutdown.cancelled() => "shutdown",
     };
-    tracing::debug!(client = %src, reason = stop, "closing DoH connection");
-    conn.as_mut().graceful_shutdown();
-    let _ = timeout(limits.request_timeout, conn).await;
+    let io = TokioIo::new(tls);
+    let never = std::future::pending();
+    let grace = limits.request_timeout;
+    match crate::net::http::serve_connection(http, io, service, stop, never, grace).await {
+        Ended::Closed(Err(error)) => {
+            tracing::debug!(client = %src, %error, "DoH connection ended");
+        }
+        Ended::Stopped(reason) => {
+            tracing::debug!(client = %src, reason, "closed DoH connection");
+        }
+        Ended::Closed(Ok(())) | Ended::Aborted => {}
+    }
 }
 
 /// Requests in flight on one connection, to tell an idle connection.
@@ -308,7 +312,7 @@ impl<H: RequestHandler> Endpoint<H> {
 
 /// `Some(None)` for `/dns-query`, `Some(Some(token))` for
 /// `/dns-query/<token>`, `None` for any other path.
-fn token_in_path(path: &str) -> Option<Option<&str>> {
+pub fn token_in_path(path: &str) -> Option<Option<&str>> {
     let rest = path.strip_prefix(DOH_PATH)?;
     if rest.is_empty() {
         return Some(None);
@@ -319,7 +323,10 @@ fn token_in_path(path: &str) -> Option<Option<&str>> {
 
 /// The DNS query in a GET request's `dns` parameter (base64url; RFC 8484
 /// says without padding, padding is tolerated).
-fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
+///
+/// # Errors
+/// Why the parameter is missing or undecodable (the text of the 400).
+pub fn dns_param(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         base64::engine::GeneralPurposeConfig::new()

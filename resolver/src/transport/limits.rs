@@ -82,16 +82,16 @@ impl Limits {
     }
 }
 
-/// Accept TCP connections on `listener` until `shutdown` is cancelled,
-/// each admitted into `limits`' [connection table](crate::conntable)
-/// (trusted when its address is allowed): each accepted connection (with
-/// Nagle off: answers are small and latency-bound) is served by the future
-/// `serve` returns, in its own task that holds the connection's slot. The
-/// task ends when the table closes the connection to make room, or when
-/// the client is still untrusted (off the allow-list, no valid token seen)
+/// Accept TCP connections on `listener` until `shutdown` is cancelled
+/// (through [`crate::net::accept_loop`]), each admitted into `limits`'
+/// [connection table](crate::conntable) (trusted when its address is
+/// allowed): each accepted connection is served by the future `serve`
+/// returns, in its own task that holds the connection's slot. The task
+/// ends when the table closes the connection to make room, or when the
+/// client is still untrusted (off the allow-list, no valid token seen)
 /// after [`Limits::untrusted_grace`]. A connection the table refuses is
-/// closed at once, before any handshake. `what` names
-/// the listener in logs (`"TCP"`, `"DoT"`, `"DoH"`).
+/// closed at once, before any handshake. `what` names the listener in logs
+/// (`"TCP"`, `"DoT"`, `"DoH"`).
 pub(crate) async fn accept_bounded<F, Fut>(
     what: &'static str,
     listener: TcpListener,
@@ -102,35 +102,21 @@ pub(crate) async fn accept_bounded<F, Fut>(
     F: FnMut(TcpStream, SocketAddr, Arc<Slot>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    loop {
-        let (tcp, src) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(error) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(%error, "{what} accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let _ = tcp.set_nodelay(true);
+    let grace = limits.untrusted_grace;
+    let admit = |src: SocketAddr| {
         let trusted = limits.is_allowed(src.ip());
-        let Some(slot) = limits.connections.admit(src.ip(), trusted) else {
-            tracing::debug!(client = %src, "{what} connection limit reached; closing");
-            continue;
-        };
-        let slot = Arc::new(slot);
+        limits.connections.admit(src.ip(), trusted).map(Arc::new)
+    };
+    crate::net::accept_loop(what, listener, shutdown, admit, |tcp, src, slot| {
         let connection = serve(tcp, src, Arc::clone(&slot));
-        let grace = limits.untrusted_grace;
-        tokio::spawn(async move {
+        async move {
             tokio::select! {
                 () = connection => {}
                 () = slot.watch(grace) => {
                     tracing::debug!(client = %src, "{what} connection closed by the limits");
                 }
             }
-        });
-    }
+        }
+    })
+    .await;
 }

@@ -28,27 +28,20 @@ pub use limits::Limits;
 pub use refusals::Refusals;
 pub use tokens::{ClientAuth, Tokens, current_auth};
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 use hickory_server::server::RequestHandler;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// What the encrypted listeners need from the config.
+/// What the encrypted listeners need from the config (the certificate and
+/// tokens come loaded from [preflight](crate::preflight)).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// `[server] tls_listen`: DoT addresses.
     pub tls_listen: Vec<SocketAddr>,
     /// `[server] https_listen`: DoH addresses.
     pub https_listen: Vec<SocketAddr>,
-    /// `[server] tls_cert`: PEM chain, leaf first.
-    pub tls_cert: Option<PathBuf>,
-    /// `[server] tls_key`: PEM private key.
-    pub tls_key: Option<PathBuf>,
-    /// `[access] tokens`: `<sha256-hex> [label]` entries.
-    pub tokens: Vec<String>,
-    /// `[access] tokens_file`: the same, one per line, watched.
-    pub tokens_file: Option<PathBuf>,
     /// Resource bounds; clones share one connection table (the server
     /// hands the same one to plain TCP).
     pub limits: Limits,
@@ -56,6 +49,30 @@ pub struct Settings {
     pub bind: crate::listen::BindOptions,
     /// Where DoH requests refused for their token are recorded.
     pub refusals: Refusals,
+}
+
+impl Settings {
+    /// What `config` asks of the DoT/DoH listeners: addresses, binding,
+    /// and one connection table sized by `[server] max_connections*` with
+    /// the `[access] allow` list.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Settings {
+            tls_listen: config.server.tls_listen.clone(),
+            https_listen: config.server.https_listen.clone(),
+            bind: config.bind_options(),
+            limits: Limits {
+                connections: Arc::new(crate::conntable::ConnTable::new(
+                    config.server.max_connections,
+                    config.server.max_connections_per_client,
+                )),
+                allow: Some(Arc::new(crate::access::AccessList::new(
+                    config.access.allow.clone(),
+                ))),
+                ..Limits::default()
+            },
+            refusals: Refusals::default(),
+        }
+    }
 }
 
 /// Why the encrypted listeners could not start.
@@ -102,23 +119,27 @@ impl std::fmt::Debug for Running {
 }
 
 /// Bind the DoT and DoH listeners of `settings` and serve them with
-/// `handler` until `shutdown` is cancelled. Returns once they are bound;
-/// with no `tls_listen`/`https_listen` it starts nothing.
+/// `handler`, on tasks of `tasks`, until `shutdown` is cancelled, with the
+/// certificate and tokens [preflight](crate::preflight) loaded (`cert` is
+/// needed when either listener is on). Returns
+/// once they are bound; with no `tls_listen`/`https_listen` it starts
+/// nothing. SIGHUP re-reads the tokens file through the server's signal
+/// task ([`crate::net::signals`]).
 ///
 /// # Errors
-/// Missing or bad certificate, bad tokens, or an address that cannot be bound.
+/// No certificate, a tokens file that cannot be watched, or an address
+/// that cannot be bound.
 pub async fn start<H>(
     settings: &Settings,
+    cert: Option<Arc<certs::ReloadingCert>>,
+    tokens: Arc<Tokens>,
     handler: H,
     shutdown: CancellationToken,
+    tasks: &crate::net::TaskTracker,
 ) -> Result<Running, TransportError>
 where
     H: RequestHandler + Clone,
 {
-    let tokens = match (&settings.tokens[..], &settings.tokens_file) {
-        ([], None) => Arc::new(Tokens::disabled()),
-        (inline, file) => Arc::new(Tokens::new(inline, file.as_deref())?),
-    };
     let mut running = Running {
         tls_addrs: Vec::new(),
         https_addrs: Vec::new(),
@@ -128,14 +149,10 @@ where
     if settings.tls_listen.is_empty() && settings.https_listen.is_empty() {
         return Ok(running);
     }
-    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+    let Some(certs) = cert else {
         return Err(TransportError::NoCertificate);
     };
-    let certs = Arc::new(certs::ReloadingCert::open(cert, key)?);
     running._watcher = tokens.watch()?;
-    if tokens.file().is_some() {
-        spawn_sighup_reload(Arc::clone(&tokens), shutdown.clone());
-    }
     let bind = |key, addr: SocketAddr| -> Result<(TcpListener, SocketAddr), TransportError> {
         let listener = crate::listen::tokio_tcp(key, addr, settings.bind)?;
         let local = listener
@@ -148,7 +165,7 @@ where
         let (listener, local) = bind("server.tls_listen", addr)?;
         tracing::info!("listening on DoT {local}");
         running.tls_addrs.push(local);
-        tokio::spawn(dot::serve(
+        tasks.spawn(dot::serve(
             listener,
             Arc::clone(&dot_tls),
             handler.clone(),
@@ -162,7 +179,7 @@ where
         let (listener, local) = bind("server.https_listen", addr)?;
         tracing::info!("listening on DoH {local}");
         running.https_addrs.push(local);
-        tokio::spawn(doh::serve(
+        tasks.spawn(doh::serve(
             listener,
             Arc::clone(&doh_tls),
             handler.clone(),
@@ -176,24 +193,4 @@ where
         tracing::info!(tokens = tokens.current().len(), "access tokens loaded");
     }
     Ok(running)
-}
-
-/// SIGHUP re-reads the tokens file too (the list reload has its own handler).
-fn spawn_sighup_reload(tokens: Arc<Tokens>, shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot install the SIGHUP handler for access tokens");
-        return;
-    };
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                got = hup.recv() => match got {
-                    Some(()) => tokens.reload_logged(),
-                    None => break,
-                },
-            }
-        }
-    });
 }

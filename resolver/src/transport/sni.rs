@@ -17,11 +17,10 @@
 //! A client that names a host the certificate does not cover would fail
 //! the handshake anyway, so no real DoH client is turned away.
 
-use std::{io, sync::Arc, time::Duration};
+use std::{io, sync::Arc};
 
 use rustls::{ServerConfig, server::Acceptor};
 use rustls_pki_types::ServerName;
-use socket2::SockRef;
 use tokio::net::TcpStream;
 use tokio_rustls::{LazyConfigAcceptor, server::TlsStream};
 
@@ -50,7 +49,7 @@ pub async fn accept(tls: &Arc<ServerConfig>, tcp: TcpStream) -> io::Result<Accep
                 .is_some_and(|leaf| covers(leaf.as_ref(), &name))
         });
         if !covered {
-            reset(start.io);
+            crate::net::reset(start.io);
             return Ok(Accepted::Reset(name));
         }
     }
@@ -67,14 +66,6 @@ pub fn covers(leaf: &[u8], name: &str) -> bool {
     let der = rustls_pki_types::CertificateDer::from(leaf);
     webpki::EndEntityCert::try_from(&der)
         .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&server_name).is_ok())
-}
-
-/// Close with a TCP reset rather than a graceful FIN.
-fn reset(tcp: TcpStream) {
-    if let Err(error) = SockRef::from(&tcp).set_linger(Some(Duration::ZERO)) {
-        tracing::debug!(%error, "cannot set SO_LINGER for a reset");
-    }
-    drop(tcp);
 }
 
 #[cfg(test)]

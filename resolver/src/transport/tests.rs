@@ -641,25 +641,25 @@ async fn kdig_over_tls_and_https_and_curl_over_http2() {
 async fn start_binds_listeners_from_settings_and_needs_a_certificate() {
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    let mut settings = super::Settings {
+    let settings = super::Settings {
         tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
         https_listen: vec!["127.0.0.1:0".parse().unwrap()],
-        tokens: vec![hash_token("alice")],
         ..Default::default()
     };
-    let err = super::start(&settings, Stub { open: false }, shutdown.clone())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
-
+    let tasks = crate::net::TaskTracker::new();
+    let tokens = Arc::new(Tokens::new(&[hash_token("alice")], None).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let cert = TestCert::new(&[HOST, "*.dns.example.org"]);
     let (c, k) = write_pair(dir.path(), &cert);
-    settings.tls_cert = Some(c);
-    settings.tls_key = Some(k);
-    let running = super::start(&settings, Stub { open: false }, shutdown.clone())
-        .await
-        .unwrap();
+    let loaded = Arc::new(certs::ReloadingCert::open(&c, &k).unwrap());
+    let start = |cert| {
+        let stub = Stub { open: false };
+        let tokens = Arc::clone(&tokens);
+        super::start(&settings, cert, tokens, stub, shutdown.clone(), &tasks)
+    };
+    let err = start(None).await.unwrap_err();
+    assert!(matches!(err, super::TransportError::NoCertificate), "{err}");
+    let running = start(Some(loaded)).await.unwrap();
     assert_eq!((running.tls_addrs.len(), running.https_addrs.len()), (1, 1));
     let mut s = tls_connect(
         running.tls_addrs[0],
@@ -740,7 +740,7 @@ async fn hickory_client_over_dot_and_doh() {
 
 #[test]
 fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
-    use crate::config::{ConfigError, from_toml_str};
+    use crate::{config::ConfigError, preflight::from_toml_str};
     let dir = tempfile::tempdir().unwrap();
     let up = "[upstream]\nservers = [\"127.0.0.1:5300\"]\n";
     let base = format!("{up}[access]\n");
@@ -769,9 +769,9 @@ fn config_keys_for_tokens_and_upstream_ca_are_validated_with_their_paths() {
         ),
         dir.path(),
     )
-    .unwrap();
-    let settings = c.transport_settings();
-    let tokens = Tokens::new(&settings.tokens, settings.tokens_file.as_deref()).unwrap();
+    .unwrap()
+    .0;
+    let tokens = Tokens::new(&c.access.tokens, c.access.tokens_file.as_deref()).unwrap();
     assert!(tokens.check("alice").is_some() && tokens.check("bob").is_some());
 }
 
@@ -827,7 +827,7 @@ async fn idle_doh_connections_are_closed() {
 
 #[test]
 fn check_config_reports_a_key_that_does_not_fit_the_certificate() {
-    use crate::config::{ConfigError, from_toml_str};
+    use crate::{config::ConfigError, preflight::from_toml_str};
     let dir = tempfile::tempdir().unwrap();
     let a = TestCert::new(&[HOST]);
     let b = TestCert::new(&[HOST]);

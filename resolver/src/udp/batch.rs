@@ -18,11 +18,7 @@ use socket2::SockAddr;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
-/// Most datagrams received (and replies sent) per system call.
-pub const BATCH: usize = 32;
-
-/// Largest UDP query read; longer datagrams are cut and then fail to parse.
-pub const RECEIVE_BUFFER: usize = 4096;
+pub use sizes::{BATCH, RECEIVE_BUFFER};
 
 /// Room reserved for each reply; a longer one grows its buffer once.
 const REPLY_CAPACITY: usize = 512;
@@ -185,17 +181,9 @@ impl Replies {
     }
 }
 
-/// Whether an error from `recvmmsg`/`sendmmsg` means the calls themselves
-/// are unavailable here (then the portable path takes over for good). Not
-/// EINVAL: `sendmmsg` reports that for one bad destination (a spoofed
-/// source port 0), which must not turn batching off.
-#[cfg(target_os = "linux")]
-fn unsupported(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP))
-}
-
 #[cfg(target_os = "linux")]
 mod mmsg;
+mod sizes;
 
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use parapet_blocklist::Verdict;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -30,6 +30,7 @@ use crate::SharedBlocklist;
 use crate::conntable::{ConnTable, Slot};
 use crate::listen::BindOptions;
 use crate::metrics::{Listener, Metrics, WarningView};
+use crate::net::http::{Ended, Http};
 
 /// Largest request head read (hyper's minimum buffer).
 const MAX_BUF_SIZE: usize = 16 * 1024;
@@ -37,8 +38,6 @@ const MAX_BUF_SIZE: usize = 16 * 1024;
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(20);
 /// How long connections in flight may take to finish after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// Pause after a failed accept (e.g. out of file descriptors).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 pub use crate::listen::BindError;
 
@@ -231,37 +230,27 @@ async fn accept_loop(
     table: Arc<ConnTable>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                // Every visitor is welcome here (phones with tokens come
-                // from anywhere): all are trusted alike.
-                let Some(slot) = table.admit(peer.ip(), true) else {
-                    tracing::debug!(client = %peer, "warning page: connection limit reached");
-                    continue;
-                };
-                tokio::spawn(serve_connection(
-                    stream,
-                    state.clone(),
-                    slot,
-                    shutdown.clone(),
-                ));
-            }
-            Err(error) => {
-                tracing::debug!(%error, "warning page: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
+    let http = Arc::new(state.http());
+    let stop = shutdown.clone();
+    // Every visitor is welcome here (phones with tokens come from
+    // anywhere): all are trusted alike.
+    let admit = |peer: SocketAddr| table.admit(peer.ip(), true);
+    crate::net::accept_loop("warning page", listener, stop, admit, |stream, _, slot| {
+        serve_connection(
+            stream,
+            state.clone(),
+            Arc::clone(&http),
+            slot,
+            shutdown.clone(),
+        )
+    })
+    .await;
 }
 
 async fn serve_connection(
     stream: TcpStream,
     state: Arc<State>,
+    http: Arc<Http>,
     slot: Slot,
     shutdown: CancellationToken,
 ) {
@@ -273,24 +262,27 @@ async fn serve_connection(
         let response = respond(&request, &service_state);
         async move { Ok::<_, Infallible>(response) }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.header_timeout)
-        .keep_alive(false)
-        .max_buf_size(MAX_BUF_SIZE)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let outcome = tokio::select! {
-        outcome = connection.as_mut() => Some(outcome),
-        _ = tokio::time::sleep(CONNECTION_DEADLINE) => None,
-        () = slot.evicted() => None,
-        _ = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            tokio::time::timeout(SHUTDOWN_GRACE, connection.as_mut()).await.ok()
+    let abort = async {
+        tokio::select! {
+            _ = tokio::time::sleep(CONNECTION_DEADLINE) => {}
+            () = slot.evicted() => {}
         }
     };
-    if let Some(Err(error)) = outcome {
+    let io = TokioIo::new(stream);
+    let stop = shutdown.cancelled();
+    let ended = crate::net::http::serve_connection(&http, io, service, stop, abort, SHUTDOWN_GRACE);
+    if let Ended::Closed(Err(error)) = ended.await {
         tracing::debug!(%error, "warning page: connection ended with an error");
+    }
+}
+
+impl State {
+    /// HTTP/1.1, one request per connection, headers within the timeout
+    /// and [`MAX_BUF_SIZE`].
+    fn http(&self) -> Http {
+        let mut http = crate::net::http::builder(false, self.header_timeout);
+        http.http1().keep_alive(false).max_buf_size(MAX_BUF_SIZE);
+        http
     }
 }
 

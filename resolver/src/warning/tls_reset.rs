@@ -8,40 +8,23 @@
 //! closing with `SO_LINGER` 0 sends a TCP RST: the browser shows its error
 //! (`ERR_CONNECTION_RESET`) immediately.
 
-use std::time::Duration;
-
-use socket2::SockRef;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Pause after a failed accept (e.g. out of file descriptors) so the loop
-/// does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Reset every connection on `listener` until `shutdown`.
+/// Reset every connection on `listener` until `shutdown` (through the
+/// one accept loop, [`crate::net::accept_loop`]).
 pub(super) async fn refuse(listener: TcpListener, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                tracing::trace!(client = %peer, "TLS connection to the warning page reset");
-                reset(stream);
-            }
-            Err(error) => {
-                tracing::debug!(%error, "warning page TLS port: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
-}
-
-/// Close with a reset rather than a graceful FIN.
-fn reset(stream: TcpStream) {
-    if let Err(error) = SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
-        tracing::debug!(%error, "warning page TLS port: cannot set SO_LINGER");
-    }
-    drop(stream);
+    let admit = |_| Some(());
+    crate::net::accept_loop(
+        "warning page TLS port",
+        listener,
+        shutdown,
+        admit,
+        |stream, peer, ()| {
+            tracing::trace!(client = %peer, "TLS connection to the warning page reset");
+            crate::net::reset(stream);
+            std::future::ready(())
+        },
+    )
+    .await;
 }

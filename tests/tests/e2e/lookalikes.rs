@@ -139,7 +139,7 @@ async fn log_action_forwards_and_reports_every_time() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloaded_protected_set_applies_even_to_cached_names() -> anyhow::Result<()> {
-    use parapet_resolver::lookalike::config::reload;
+    use parapet_resolver::reload::reload_lookalikes as reload;
     let up = Upstream::start().await;
     let p = Parapet::start(up.addr()).await?;
     let name = "partyexample.co.uk.";

@@ -9,6 +9,7 @@ mod artifact_swap;
 mod blocking;
 mod bypass;
 mod config_files;
+mod conformance;
 mod connections;
 mod default_feeds;
 mod dig;

@@ -68,6 +68,7 @@ fn exercise_every_label(m: &Metrics) {
     }
     m.record_querylog_written();
     m.record_querylog_dropped();
+    m.udp_dropped().inc();
     for v in WarningView::ALL {
         m.record_warning_view(*v);
     }

@@ -19,7 +19,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use super::{BATCH, RECEIVE_BUFFER, unsupported};
+use super::sizes::{BATCH, RECEIVE_BUFFER};
 
 /// Source addresses of one `recvmmsg` call.
 pub struct RecvState {
@@ -246,4 +246,12 @@ fn socket_addr(addr: &sockaddr_storage, len: socklen_t) -> Option<SocketAddr> {
         }
         _ => None,
     }
+}
+
+/// Whether an error from `recvmmsg`/`sendmmsg` means the calls themselves
+/// are unavailable here (then the portable path takes over for good). Not
+/// EINVAL: `sendmmsg` reports that for one bad destination (a spoofed
+/// source port 0), which must not turn batching off.
+fn unsupported(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP))
 }

@@ -2,12 +2,17 @@
 //!
 //! Output, one line per input, tab-separated:
 //! `input block|allow|none [rule source category-or-dash [allowlist|own-list exception]]`;
-//! a URL input is checked by its host.
+//! a URL input is checked by its host. A name the list does not decide is
+//! then checked for look-alikes of the protected domains (the resolver's
+//! default `[lookalikes]` set plus `--protect`), as the resolver does before
+//! forwarding: a look-alike prints
+//! `input block IMITATED lookalikes lookalike HOW`.
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
 
-use parapet_blocklist::format::url_host;
+use parapet_blocklist::lookalike::Detector;
+use parapet_blocklist::url_host;
 use parapet_blocklist::{Blocklist, Verdict};
 
 /// Check names or IP addresses against a list.
@@ -18,10 +23,26 @@ pub struct Args {
     /// Names or addresses; `-` reads them from stdin, one a line.
     #[arg(required = true, value_name = "NAME_OR_IP")]
     queries: Vec<String>,
+    /// A domain to protect from look-alikes, added to the default set (as
+    /// `[lookalikes] protect`); repeat for more.
+    #[arg(long, value_name = "DOMAIN")]
+    protect: Vec<String>,
+    /// A known legitimate neighbour of a protected domain (as
+    /// `[lookalikes] allow`, `label.*` for every suffix); repeat for more.
+    #[arg(long, value_name = "DOMAIN")]
+    lookalike_allow: Vec<String>,
+    /// Check the list only, not look-alikes (as `[lookalikes] action = "off"`).
+    #[arg(long)]
+    no_lookalikes: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let list = super::load_list(&args.list)?;
+    let lookalikes = if args.no_lookalikes {
+        Detector::default()
+    } else {
+        Detector::new(&args.protect, &args.lookalike_allow)?
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.queries.len() == 1 && args.queries[0] == "-" {
@@ -29,12 +50,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let line = line?;
             let q = line.trim();
             if !q.is_empty() {
-                writeln!(out, "{}", check_line(&list, q))?;
+                writeln!(out, "{}", check_line(&list, &lookalikes, q))?;
             }
         }
     } else {
         for q in &args.queries {
-            writeln!(out, "{}", check_line(&list, q))?;
+            writeln!(out, "{}", check_line(&list, &lookalikes, q))?;
         }
     }
     out.flush()?;
@@ -42,8 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The output line for one query: a name, an address, or a URL (its host
-/// is checked).
-pub fn check_line(list: &Blocklist, query: &str) -> String {
+/// is checked); a name the list does not decide is checked for look-alikes.
+pub fn check_line(list: &Blocklist, lookalikes: &Detector, query: &str) -> String {
     let subject = if query.contains("://") {
         url_host(query).unwrap_or(query)
     } else {
@@ -54,7 +75,7 @@ pub fn check_line(list: &Blocklist, query: &str) -> String {
         Err(_) => list.check_name(subject),
     };
     let word = match verdict {
-        Verdict::None => return format!("{query}\tnone"),
+        Verdict::None => return lookalike_line(lookalikes, query, subject),
         Verdict::Block(_) => "block",
         Verdict::Allow(_) => "allow",
     };
@@ -75,4 +96,20 @@ pub fn check_line(list: &Blocklist, query: &str) -> String {
         info.source,
         info.category.as_deref().unwrap_or("-")
     )
+}
+
+/// The line for a name no list rule decides: a look-alike, or `none`.
+fn lookalike_line(lookalikes: &Detector, query: &str, subject: &str) -> String {
+    let hit = match subject.parse::<IpAddr>() {
+        Ok(_) => None,
+        Err(_) => lookalikes.check_text(subject),
+    };
+    match hit {
+        Some(hit) => format!(
+            "{query}\tblock\t{}\tlookalikes\tlookalike\t{}",
+            hit.imitates,
+            hit.class.describe()
+        ),
+        None => format!("{query}\tnone"),
+    }
 }
