@@ -229,7 +229,7 @@ fn scrambled_hash_index_with_valid_checksum_never_panics_or_hangs() {
 #[test]
 #[ignore = "open bug: a corrupt FST behind a valid checksum panics at lookup"]
 fn corrupt_fst_with_valid_checksum_is_refused_or_looked_up_without_panic() {
-    let input = include_bytes!("../../fuzz/regressions/artifact/fst-node-out-of-bounds");
+    let input = include_bytes!("../../../fuzz/regressions/artifact/fst-node-out-of-bounds");
     // The fuzz input's first byte is its mode; then the artifact, whose
     // length field and checksum the target fixed up.
     let mut b = input[1..].to_vec();
