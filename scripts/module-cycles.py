@@ -192,9 +192,9 @@ def split(path):
     return segs, alias
 
 
-def walk(modules, mod, segs):
+def walk(modules, mod, segs, hops=0):
     """Resolve `segs` from `mod`: (module reached, remaining segments) or None."""
-    if not segs:
+    if not segs or hops > 16:
         return None
     first, rest = segs[0], segs[1:]
     if first == "crate":
@@ -210,7 +210,7 @@ def walk(modules, mod, segs):
     elif first in mod.children:
         cur = mod.children[first]
     elif first in mod.aliases:
-        return walk(modules, mod, mod.aliases[first] + rest)
+        return walk(modules, mod, mod.aliases[first] + rest, hops + 1)
     else:
         return None
     while rest and rest[0] in cur.children:

@@ -60,6 +60,8 @@ pub enum Command {
     /// Write a device profile (Apple .mobileconfig, Android Private DNS).
     #[command(subcommand)]
     Profile(crate::enrol::ProfileCommand),
+    /// First run on a home box: find the LAN, check port 53, write the config.
+    Setup(crate::setup::SetupArgs),
 }
 
 impl Cli {
@@ -81,6 +83,7 @@ impl Cli {
             Some(Command::Explain { names }) => explain(self.config.as_deref(), &names),
             Some(Command::Token(cmd)) => cmd.run(),
             Some(Command::Profile(cmd)) => cmd.run(),
+            Some(Command::Setup(args)) => args.run(),
             None => {
                 let Some(path) = self.config else {
                     eprintln!(
@@ -127,6 +130,9 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                     list.ip_rules
                 );
                 print!("{}", cfg.to_toml());
+            }
+            for warning in crate::wildcard_check::dot_token_warnings(&cfg) {
+                eprintln!("{warning}");
             }
             ExitCode::from(EXIT_OK)
         }

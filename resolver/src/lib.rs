@@ -65,10 +65,12 @@ pub mod rebinding;
 pub mod reload;
 pub mod reserved;
 pub mod server;
+pub mod setup;
 pub mod status;
 pub mod transport;
 pub mod udp;
 pub mod warning;
+pub mod wildcard_check;
 pub mod wire;
 
 pub use access::Context;

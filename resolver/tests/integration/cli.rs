@@ -12,12 +12,36 @@ fn repo_config(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `config/NAME`, or for a config that serves the update timer's
+/// artifact, a copy in `dir` whose artifact path names a compiled list.
+fn checkable_config(name: &str, dir: &Path) -> PathBuf {
+    const ARTIFACT: &str = "/var/lib/parapet/parapet.pbl";
+    let text = std::fs::read_to_string(repo_config(name)).expect("config");
+    if !text.contains(ARTIFACT) {
+        return repo_config(name);
+    }
+    let artifact = dir.join("parapet.pbl");
+    let mut compiler =
+        parapet_blocklist::Compiler::new(parapet_blocklist::CompileOptions::default());
+    compiler
+        .add_reader(
+            &parapet_blocklist::SourceSpec::new("feed"),
+            "phishing.example\n".as_bytes(),
+        )
+        .expect("compile");
+    compiler.write_file(&artifact).expect("write the list");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replace(ARTIFACT, artifact.to_str().unwrap())).expect("write");
+    path
+}
+
 #[test]
 fn check_config_accepts_every_shipped_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
     for name in ["dev.toml", "home.toml", "vps.toml"] {
         let out = Command::new(BIN)
             .args(["check-config"])
-            .arg(repo_config(name))
+            .arg(checkable_config(name, dir.path()))
             .output()
             .expect("run parapet");
         assert!(

@@ -22,14 +22,38 @@ fn every_config_file_validates_and_its_list_loads() {
             "config/{want} missing"
         );
     }
+    let tmp = tempfile::tempdir().unwrap();
     for f in files {
-        let cfg = parapet_resolver::config::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        // A config that serves the update timer's artifact gets one compiled
+        // from the sample lists at that path; nothing else changes.
+        let text = std::fs::read_to_string(&f).unwrap();
+        let text = crate::shipped_configs::with_test_artifact(&text, tmp.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let cfg = parapet_resolver::config::from_toml_str(&text, f.parent().unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         use parapet_resolver::config::overlap;
         let overlaps = overlap::find(&overlap::listeners(&cfg));
         assert!(overlaps.is_empty(), "{}: {overlaps:?}", f.display());
         let list = parapet_resolver::reload::load(&cfg.blocklist)
             .unwrap_or_else(|e| panic!("{}: list does not load: {e}", f.display()));
         assert!(list.stats().domain_rules > 0, "{}: empty list", f.display());
+    }
+}
+
+#[test]
+fn home_and_vps_configs_serve_the_update_timers_artifact() {
+    for name in ["home.toml", "vps.toml"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../config")
+            .join(name);
+        let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let blocklist = &table["blocklist"];
+        assert_eq!(
+            blocklist.get("path").and_then(toml::Value::as_str),
+            Some("/var/lib/parapet/parapet.pbl"),
+            "{name}"
+        );
+        assert!(blocklist.get("sources").is_none(), "{name}: sample lists");
     }
 }
 

@@ -11,6 +11,7 @@ mod bypass;
 mod config_files;
 mod conformance;
 mod connections;
+mod default_feeds;
 mod dig;
 mod exceptions;
 mod failures;

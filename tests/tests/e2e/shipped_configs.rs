@@ -75,32 +75,83 @@ pub fn install(file: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> 
     install_text(&text, etc, upstream)
 }
 
-/// [`install`] for config text `text` (a shipped config, edited).
+/// [`install`] for config text `text` (a shipped config, edited). A config
+/// that serves a compiled artifact (`[blocklist] path`, where the update
+/// timer publishes the real feeds) gets one compiled from the sample lists
+/// in `etc`, and only that path changes: the test runs offline.
 pub fn install_text(text: &str, etc: &Path, upstream: SocketAddr) -> Result<PathBuf> {
     let path = etc.join("parapet.toml");
-    std::fs::write(&path, with_upstream(text, upstream)?)?;
     let lists = etc.join("lists");
     std::fs::create_dir(&lists)?;
     for entry in std::fs::read_dir(config_dir().join("lists"))? {
         let entry = entry?;
         std::fs::copy(entry.path(), lists.join(entry.file_name()))?;
     }
+    let text = with_test_artifact(&with_upstream(text, upstream)?, etc)?;
+    std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// `text` as is, or, when it serves a compiled artifact (`[blocklist]
+/// path`, where the update timer publishes the real feeds), with that path
+/// pointed at one compiled from `config/lists`' samples into `dir`.
+pub fn with_test_artifact(text: &str, dir: &Path) -> Result<String> {
+    let table: toml::Table = toml::from_str(text)?;
+    if table.get("blocklist").and_then(|b| b.get("path")).is_none() {
+        return Ok(text.to_string());
+    }
+    let local = dir.join("parapet.pbl");
+    compile_samples(&config_dir().join("lists"), &local)?;
+    with_artifact(text, &local)
+}
+
+/// `text` with `[blocklist] path` set to `artifact`.
+fn with_artifact(text: &str, artifact: &Path) -> Result<String> {
+    let path = toml::Value::String(artifact.display().to_string());
+    with_key(text, "blocklist", "path", path)
+}
+
+/// `text` with `[section] key` set to `value`; nothing else changes (the
+/// TOML is re-rendered from its parsed form).
+fn with_key(text: &str, section: &str, key: &str, value: toml::Value) -> Result<String> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    table
+        .get_mut(section)
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| anyhow!("no [{section}] section"))?
+        .insert(key.into(), value);
+    Ok(toml::to_string(&table)?)
+}
+
+/// Compile `config/lists`' samples (as `config/dev.toml` names them) into
+/// `out`, as `parapet-blocklist update` would publish the feeds.
+pub fn compile_samples(lists: &Path, out: &Path) -> Result<()> {
+    use parapet_blocklist::{CompileOptions, Compiler, Format, SourceSpec};
+    let mut compiler = Compiler::new(CompileOptions::default());
+    let sources = [
+        ("sample-phishing.txt", Some("phishing"), false, None),
+        ("sample-malware.txt", Some("malware"), false, None),
+        ("sample-allow.txt", None, true, None),
+        ("sample-ips.txt", None, false, Some(Format::Ip)),
+    ];
+    for (file, category, allow, format) in sources {
+        let spec = SourceSpec {
+            category: category.map(str::to_string),
+            allow,
+            format,
+            ..SourceSpec::new(lists.join(file))
+        };
+        compiler.add_source(&spec)?;
+    }
+    compiler.write_file(out)?;
+    Ok(())
 }
 
 /// `text` with `[upstream] servers` replaced by `upstream`; nothing else
 /// changes (the TOML is re-rendered from its parsed form).
 pub fn with_upstream(text: &str, upstream: SocketAddr) -> Result<String> {
-    let mut table: toml::Table = toml::from_str(text)?;
-    let section = table
-        .get_mut("upstream")
-        .and_then(toml::Value::as_table_mut)
-        .ok_or_else(|| anyhow!("no [upstream] section"))?;
-    section.insert(
-        "servers".into(),
-        toml::Value::Array(vec![toml::Value::String(upstream.to_string())]),
-    );
-    Ok(toml::to_string(&table)?)
+    let servers = toml::Value::Array(vec![toml::Value::String(upstream.to_string())]);
+    with_key(text, "upstream", "servers", servers)
 }
 
 /// Start the config at `path` and check every listener it opened.
