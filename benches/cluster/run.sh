@@ -31,6 +31,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$HERE/../lib.sh"
 # shellcheck source=benches/cluster/net.sh
 source "$HERE/net.sh"
 
@@ -43,13 +45,10 @@ while (($#)); do
     --release) PROFILE=release ;;
     --keep) KEEP=1 ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -84,29 +83,16 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/parapet-cluster.XXXXXX")
 PIDS=()
 declare -A REPLICA_PID
 cleanup() {
-    local rc=$? pid
+    local rc=$?
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}" "${REPLICA_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}" "${REPLICA_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_pids "${PIDS[@]}" "${REPLICA_PID[@]}"
     net_teardown
-    if ((rc != 0)); then
-        log "logs of the failed run:"
-        tail -n 5 "$WORK"/*.log >&2 2>/dev/null || true
-    fi
-    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    end_work "$rc" "$WORK"/*.log
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
-(
-    trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
-    sleep "$WATCHDOG_S" &
-    sleep_pid=$!
-    wait "$sleep_pid"
-    echo "run.sh: watchdog: run took longer than ${WATCHDOG_S}s" >&2
-    kill -TERM $$
-) >/dev/null 2>&1 &
-PIDS+=($!)
+start_watchdog "$WATCHDOG_S" run.sh
 
 # bg NS NAME CMD... — start CMD in namespace NS, output to $WORK/NAME.log;
 # BG_PID is CMD's own process (ip netns exec execs it).

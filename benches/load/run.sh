@@ -28,6 +28,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$HERE/../lib.sh"
 # shellcheck source=benches/load/gen.sh
 source "$HERE/gen.sh"
 # shellcheck source=benches/load/report.sh
@@ -48,13 +50,10 @@ while (($#)); do
         shift
         ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -117,76 +116,17 @@ free_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
     exit 1
 }
 cleanup() {
-    local rc=$? pid
+    local rc=$?
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    stop_pids "${PIDS[@]}"
+    end_work "$rc"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 trap 'log "error: command failed at line $LINENO"' ERR
-# Bound the whole run: the watchdog signals this script, whose trap stops
-# everything it started (including the watchdog's own sleep).
-(
-    trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
-    sleep "$WATCHDOG_S" &
-    sleep_pid=$!
-    wait "$sleep_pid"
-    echo "run.sh: watchdog: run took longer than ${WATCHDOG_S}s" >&2
-    kill -TERM $$
-) >/dev/null 2>&1 &
-PIDS+=($!)
+start_watchdog "$WATCHDOG_S" run.sh
 
-# start_bg NAME CPU CMD... — start CMD pinned to CPU; sets BG_PID.
-start_bg() {
-    local name=$1 cpu=$2
-    shift 2
-    taskset -c "$cpu" "$@" >"$WORK/$name.out" 2>&1 &
-    BG_PID=$!
-    PIDS+=("$BG_PID")
-}
-
-# stop_bg PID — SIGTERM, then SIGKILL after 10 s.
-stop_bg() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-# probe PORT NAME TYPE — one dig query; prints "STATUS ANSWER..." or nothing.
-probe() {
-    dig @127.0.0.1 -p "$1" +tries=1 +time=1 +noall +comments +answer "$2" "$3" 2>/dev/null |
-        awk '/status:/ { s = $6; sub(",", "", s) } !/^;/ && NF >= 5 { a = a " " $NF } END { if (s != "") print s a }' ||
-        true
-}
-
-# wait_answer PORT NAME TYPE EXPECT DEADLINE_S PID — poll until the answer
-# starts with EXPECT; dies if PID exits or the deadline passes.
-wait_answer() {
-    local port=$1 name=$2 type=$3 expect=$4 deadline=$5 pid=$6 start=$EPOCHREALTIME got
-    while :; do
-        got=$(probe "$port" "$name" "$type")
-        [[ $got == "$expect"* ]] && return 0
-        kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited; see its output in $WORK (use --keep)"
-        if (($(awk -v a="$start" -v b="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { print (b - a > d) }'))); then
-            die "no '$expect' answer for $name $type on port $port within ${deadline}s (last: '$got')"
-        fi
-        sleep 0.01
-    done
-}
-
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # cpu_busy CPU — "busy total" jiffies of one CPU from /proc/stat (idle and iowait not busy).
 cpu_busy() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
@@ -241,32 +181,7 @@ gen_unbound_list "$WORK/list-names" "$WORK/unbound-nxdomain.conf" nxdomain "$SIN
 gen_unbound_list "$WORK/list-names" "$WORK/unbound-sinkhole.conf" sinkhole "$SINK4" "$SINK6" "$BLOCK_TTL"
 
 # --- configs -------------------------------------------------------------
-# Response rate limiting off: NSD's default (200 answers a second per /24
-# and answer class) lumps every NODATA answer of the zone into one bucket,
-# so the realistic mix's AAAA misses were dropped or truncated and waited
-# for the forwarder's retransmission (hickory: 333 ms floor) or a TCP retry;
-# the run measured NSD's rate limit, not the servers.
-cat >"$WORK/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$UP_PORT
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK"
-  database: ""
-  zonelistfile: "$WORK/nsd-zone.list"
-  xfrdfile: "$WORK/nsd-xfrd.state"
-  pidfile: "$WORK/nsd.pid"
-  logfile: "$WORK/nsd.log"
-  verbosity: 1
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "."
-  zonefile: "root.zone"
-EOF
-nsd-checkconf "$WORK/nsd.conf" || die "nsd.conf invalid"
+nsd_conf "$WORK/nsd.conf" "$UP_PORT" "$WORK" root.zone
 
 # unbound_conf MODE — Unbound tuned fairly for one pinned thread: caches big
 # enough for every zone name, no validation, no qname minimisation.
@@ -414,9 +329,7 @@ stop_server() {
 }
 
 log "starting NSD upstream on 127.0.0.1:$UP_PORT (CPU $CLIENT_CPU)"
-start_bg nsd "$CLIENT_CPU" nsd -d -c "$WORK/nsd.conf"
-NSD_PID=$BG_PID
-wait_answer "$UP_PORT" "$PROBE_BENIGN" A "NOERROR 10." 60 "$NSD_PID"
+nsd_start "$WORK/nsd.conf" "$CLIENT_CPU" "$UP_PORT" "$PROBE_BENIGN"
 
 for srv in "${SERVERS[@]}"; do
     log "== $srv, NXDOMAIN answers"

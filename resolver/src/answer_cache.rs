@@ -6,9 +6,14 @@
 //! repeated query is then answered by copying those bytes and patching the
 //! ID, flags, question (case as sent), EDNS payload size and the TTL of
 //! every record (decremented by the time spent in the cache). An entry is
-//! served only until its smallest TTL runs out, and only for the list
-//! snapshot it was inspected against: a reload makes every entry stale
-//! (CNAME targets and answer addresses were checked against the old list).
+//! served only until its smallest TTL runs out, and only under the list
+//! snapshot it was inspected against: after a reload, an entry's first hit
+//! inspects it again (the name, every CNAME target and address) against
+//! the new list, and serves it only if that list lets it through too. (The
+//! chaos run found that dropping every entry on a reload sent the whole
+//! working set back to the upstream every few seconds, and answered
+//! SERVFAIL for cached names whenever the upstream was down across a
+//! reload.)
 //!
 //! Only complete answers are kept (never one with TC), so an entry is
 //! correct for both transport classes: a stream client (no size limit) may
@@ -29,10 +34,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use ahash::RandomState;
-use parapet_blocklist::Blocklist;
+use hickory_proto::op::Message;
+use parapet_blocklist::{Blocklist, Verdict};
 
 use crate::config::UpstreamConfig;
 use crate::event::Outcome;
+use crate::policy;
 use crate::wire::{Layout, MAX_NAME, WireQuery, patch_reply};
 
 const SHARDS: usize = 16;
@@ -136,6 +143,27 @@ impl Entry {
     /// Still worth keeping at `now_ms`: not expired, its list still loaded.
     fn is_live(&self, now_ms: u64) -> bool {
         now_ms < self.expires_ms() && self.list.strong_count() > 0
+    }
+
+    /// Whether this answer, inspected against an earlier list, passes
+    /// `list` too: a forwarded answer whose name no rule of `list` covers
+    /// and whose CNAME targets and addresses `list` does not block. Any
+    /// other outcome, or a name with an exception, takes the full path.
+    fn passes(&self, list: &Blocklist) -> bool {
+        if !matches!(
+            self.outcome,
+            Outcome::Forwarded { .. } | Outcome::Cached { .. }
+        ) {
+            return false;
+        }
+        let Ok(msg) = Message::from_vec(self.response()) else {
+            return false;
+        };
+        let Some(query) = msg.queries.first() else {
+            return false;
+        };
+        matches!(policy::check_name(list, &query.name), Verdict::None)
+            && policy::inspect_answers(list, &msg.answers).is_none()
     }
 }
 
@@ -258,16 +286,23 @@ impl AnswerCache {
         out: &mut Vec<u8>,
     ) -> Option<Outcome> {
         let now_ms = self.now_ms();
-        let map = self.shard(key.as_bytes()).lock().ok()?;
+        let mut map = self.shard(key.as_bytes()).lock().ok()?;
         let e = map.entries.get(key.as_bytes())?;
-        let response = e.response();
-        if now_ms >= e.expires_ms()
-            || response.len() > max_size
-            || Weak::as_ptr(&e.list) != Arc::as_ptr(list)
-            || e.checked != checked as u32
+        if now_ms >= e.expires_ms() || e.response().len() > max_size || e.checked != checked as u32
         {
             return None;
         }
+        if Weak::as_ptr(&e.list) != Arc::as_ptr(list) {
+            // A reload since: inspect again, then keep it under `list`.
+            if !e.passes(list) {
+                return None;
+            }
+            let mut e = map.entries.take(key.as_bytes())?;
+            e.list = Arc::downgrade(list);
+            map.entries.insert(e);
+        }
+        let e = map.entries.get(key.as_bytes())?;
+        let response = e.response();
         out.clear();
         out.extend_from_slice(response);
         let age = u32::try_from((now_ms - e.inserted_ms) / 1000).unwrap_or(u32::MAX);

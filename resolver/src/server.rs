@@ -219,9 +219,6 @@ impl ServerBuilder {
     }
 }
 
-/// The feed updater's metrics file for the list `source` (a compiled
-/// artifact has one beside it; raw sources have none).
-
 /// The handler for `config`, reporting every query to `metrics`, to the
 /// query log when it is on (its writer stops on `log_stop`: its task is
 /// returned), and to `observers`.

@@ -20,9 +20,13 @@ const FORWARDED: Outcome = Outcome::Forwarded {
 };
 
 fn list() -> Arc<Blocklist> {
+    list_of("evil.example\n")
+}
+
+fn list_of(text: &str) -> Arc<Blocklist> {
     let mut compiler = Compiler::new(CompileOptions::default());
     compiler
-        .add_reader(&SourceSpec::new("l.txt"), "evil.example\n".as_bytes())
+        .add_reader(&SourceSpec::new("l.txt"), text.as_bytes())
         .expect("list parses");
     Arc::new(Blocklist::from_bytes(compiler.to_bytes().expect("compiles")).expect("loads"))
 }
@@ -141,11 +145,56 @@ fn truncated_zero_ttl_and_other_lists_are_not_served() {
     let q = query(1, "www.example.", RecordType::A, None);
     c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
     assert!(hit(&c, &q, &l).is_some());
-    let reloaded = list();
+}
+
+// See: issue 15 (the chaos run). A reload made every entry stale, so every
+// list update sent the whole working set back to the upstream, and cached
+// names got SERVFAIL whenever the upstream was down across a reload.
+#[test]
+fn issue_15_reload_keeps_cached_answers_the_new_list_lets_through() {
+    let (c, l) = (cache(""), list());
+    let q = query(1, "www.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    let reloaded = list_of("evil.example\nother.example\n");
     assert!(
-        hit(&c, &q, &reloaded).is_none(),
-        "an answer inspected against another list is stale"
+        hit(&c, &q, &reloaded).is_some(),
+        "inspected again, still clean"
     );
+    drop(l);
+    assert!(
+        hit(&c, &q, &reloaded).is_some(),
+        "now kept under the new list, the old one gone"
+    );
+    let answers = hit(&c, &q, &reloaded).expect("served").answers;
+    assert_eq!(answers.len(), 1);
+}
+
+#[test]
+fn issue_15_reload_drops_cached_answers_the_new_list_blocks() {
+    let (c, l) = (cache(""), list());
+    let q = query(1, "www.shop.example.", RecordType::A, None);
+    c.insert(&key(&q), &response(&q, &[300], false), &l, FORWARDED);
+    // The name, a parent of it, or the address in the answer: each blocks.
+    for text in ["www.shop.example\n", "shop.example\n", "192.0.2.0\n"] {
+        let reloaded = list_of(text);
+        assert!(
+            hit(&c, &q, &reloaded).is_none(),
+            "an answer the new list blocks ({text:?}) is not served"
+        );
+    }
+    assert!(
+        hit(&c, &q, &l).is_some(),
+        "the old list still lets it through"
+    );
+    // An outcome other than a plain forward is never carried over.
+    let q = query(2, "paypa1.example.", RecordType::A, None);
+    let logged = Outcome::Lookalike {
+        blocked: false,
+        rcode: ResponseCode::NoError,
+    };
+    c.insert(&key(&q), &response(&q, &[300], false), &l, logged);
+    assert!(hit(&c, &q, &l).is_some());
+    assert!(hit(&c, &q, &list_of("other.example\n")).is_none());
 }
 
 #[test]
