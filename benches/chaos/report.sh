@@ -100,7 +100,7 @@ print_targets() {
     target "... in the phases where the server waited ≤ ${MAX_CPU_WAIT}% for its CPU" \
         "$lost_quiet ($where)" "0 (fails the run: any beyond the kernel's drops)" $((lost_quiet == 0)) 0
     target "... read by a socket but never answered (beyond the kernel's drops, quiet phases)" \
-        "$unexplained" 0 $((unexplained == 0)) 1
+        "$unexplained" 0 $((unexplained == 0)) "$LOSS_FATAL"
     target "blocking errors across reloads" "$errors in $checks checks, $reloads reloads" "0" $((errors == 0 && checks > 0)) 1
     target "server alive at the end" "$ALIVE" yes "$([[ $ALIVE == yes ]] && echo 1 || echo 0)" 1
     target "RSS after the run vs after warm-up" "$(mb "${R[warm/rss]}") → $(mb "${R[end/rss]}") MB ($rss_pct%)" "within ±10%" \
