@@ -265,10 +265,21 @@ impl Loaded {
         (best, seen)
     }
 
+    /// [`Loaded::walk_fst`], where a panic inside the `fst` crate finds no
+    /// rule. `fst` reads nodes at the addresses the file holds and panics on
+    /// one out of bounds; the artifact's checksum catches every accident, so
+    /// only a crafted file (found by fuzzing: a corrupt FST behind a valid
+    /// checksum) gets here, and it must not take a listener down. The walk
+    /// is the rare path (see [`Loaded::lookup_reversed`]).
+    fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>) -> Option<(u32, u32)> {
+        let walk = std::panic::AssertUnwindSafe(|| self.walk_fst(labels));
+        std::panic::catch_unwind(walk).unwrap_or(None)
+    }
+
     /// Walk the labels (right to left) through the FST nodes, lowercasing as
     /// it goes; the deepest final node whose rule covers the name decides.
     #[inline]
-    fn walk<'a>(&self, labels: impl Iterator<Item = &'a [u8]>) -> Option<(u32, u32)> {
+    fn walk_fst<'a>(&self, labels: impl Iterator<Item = &'a [u8]>) -> Option<(u32, u32)> {
         let mut at = Cursor::root(&self.fst, &self.one_next);
         let mut depth = 0u32;
         let mut best = None;

@@ -223,11 +223,11 @@ fn scrambled_hash_index_with_valid_checksum_never_panics_or_hangs() {
 // Found by fuzzing (fuzz target artifact, with PARAPET_FUZZ_FIX_CHECKSUM=1):
 // an FST section whose nodes point outside it, behind a valid checksum,
 // loads, and a lookup then panics inside the fst crate ("index out of
-// bounds" in fst::raw::node). Open: refusing it at load needs a walk over
-// the whole FST (tens of ms for the 1.16M list, against a 20 ms load
-// target), or a checked lookup.
+// bounds" in fst::raw::node), in the UDP receive loop. Refusing it at load
+// would need a walk over the whole FST (tens of ms for the 1.16M list,
+// against a 20 ms load target): the walk, the rare lookup path, now finds
+// no rule where fst panics.
 #[test]
-#[ignore = "open bug: a corrupt FST behind a valid checksum panics at lookup"]
 fn corrupt_fst_with_valid_checksum_is_refused_or_looked_up_without_panic() {
     let input = include_bytes!("../../../fuzz/regressions/artifact/fst-node-out-of-bounds");
     // The fuzz input's first byte is its mode; then the artifact, whose
