@@ -103,15 +103,15 @@ fn check_config(file: &std::path::Path) -> ExitCode {
         Ok((cfg, _loaded)) => {
             // The list as the server would load it: the same refusals; an
             // artifact not published yet is served as no list.
-            if let Some(path) = crate::reload::missing_artifact(&cfg.blocklist) {
-                eprintln!(
-                    "Warning: blocklist.path: {} does not exist yet. parapet will serve DNS \
-                     without protection until `parapet-blocklist update` publishes it.",
-                    path.display()
-                );
-            }
             let loaded = match crate::reload::missing_artifact(&cfg.blocklist) {
-                Some(_) => crate::reload::empty(),
+                Some(path) => {
+                    eprintln!(
+                        "Warning: blocklist.path: {} does not exist yet. parapet will serve DNS \
+                         without protection until `parapet-blocklist update` publishes it.",
+                        path.display()
+                    );
+                    crate::reload::empty()
+                }
                 None => crate::reload::load(&cfg.blocklist),
             };
             let list = match loaded {

@@ -70,12 +70,13 @@ pub fn check_line(list: &Blocklist, lookalikes: &Detector, query: &str) -> Strin
     } else {
         query
     };
-    let verdict = match subject.parse::<IpAddr>() {
-        Ok(ip) => list.check_ip(ip),
-        Err(_) => list.check_name(subject),
+    let (verdict, is_name) = match subject.parse::<IpAddr>() {
+        Ok(ip) => (list.check_ip(ip), false),
+        Err(_) => (list.check_name(subject), true),
     };
     let word = match verdict {
-        Verdict::None => return lookalike_line(lookalikes, query, subject),
+        Verdict::None if is_name => return lookalike_line(lookalikes, query, subject),
+        Verdict::None => return format!("{query}\tnone"),
         Verdict::Block(_) => "block",
         Verdict::Allow(_) => "allow",
     };
@@ -100,11 +101,7 @@ pub fn check_line(list: &Blocklist, lookalikes: &Detector, query: &str) -> Strin
 
 /// The line for a name no list rule decides: a look-alike, or `none`.
 fn lookalike_line(lookalikes: &Detector, query: &str, subject: &str) -> String {
-    let hit = match subject.parse::<IpAddr>() {
-        Ok(_) => None,
-        Err(_) => lookalikes.check_text(subject),
-    };
-    match hit {
+    match lookalikes.check_text(subject) {
         Some(hit) => format!(
             "{query}\tblock\t{}\tlookalikes\tlookalike\t{}",
             hit.imitates,
