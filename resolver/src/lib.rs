@@ -69,6 +69,7 @@ pub mod setup;
 pub mod status;
 pub mod transport;
 pub mod udp;
+pub mod upstream;
 pub mod warning;
 pub mod wildcard_check;
 pub mod wire;
