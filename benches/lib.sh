@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Helpers shared by the bench scripts (benches/load, benches/cluster,
-# benches/chaos, benches/conformance; sourced, not run): the watchdog that bounds a run, pinned
-# background processes, DNS probes with deadlines, process gauges, the
-# NSD upstream and a forwarding Unbound. The caller defines log() and die(), and WORK and PIDS where
-# a helper says so.
+# benches/chaos, benches/conformance; sourced, not run): the watchdog that
+# bounds a run, pinned background processes, DNS probes with deadlines,
+# process gauges, the NSD upstream and a forwarding Unbound. The caller
+# defines log() and die(), and WORK and PIDS where a helper says so.
 
 # script_help FILE — print a script's header comment (its --help text).
 script_help() {
