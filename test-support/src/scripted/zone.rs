@@ -38,6 +38,23 @@ pub fn txt(name: &str, text: &str) -> Record {
     Record::from_rdata(fqdn(name), TTL, RData::TXT(TXT::new(vec![text.into()])))
 }
 
+/// The SOA record of the zone `origin` (TTL and minimum [`NEGATIVE_TTL`]):
+/// put one in the record set to have negative answers below `origin` carry
+/// it.
+pub fn soa(origin: &str) -> Record {
+    let under = |label: &str| fqdn(&format!("{label}.{}", origin.trim_end_matches('.')));
+    let soa = SOA::new(
+        under("ns"),
+        under("hostmaster"),
+        1,
+        3600,
+        600,
+        86_400,
+        NEGATIVE_TTL,
+    );
+    Record::from_rdata(fqdn(origin), NEGATIVE_TTL, RData::SOA(soa))
+}
+
 /// An empty answer to `query` with the header a server sends back: QR,
 /// AA, RA, the query's opcode, RD and CD, and — when the query had EDNS —
 /// an OPT record with payload 1232 and the query's DO bit.
@@ -117,16 +134,5 @@ fn soa_for(records: &[Record], name: &Name) -> Record {
         .filter(|r| r.record_type() == RecordType::SOA && r.name.zone_of(name))
         .max_by_key(|r| r.name.num_labels())
         .cloned()
-        .unwrap_or_else(|| {
-            let soa = SOA::new(
-                fqdn("ns.scripted.test."),
-                fqdn("hostmaster.scripted.test."),
-                1,
-                3600,
-                600,
-                86_400,
-                NEGATIVE_TTL,
-            );
-            Record::from_rdata(Name::root(), NEGATIVE_TTL, RData::SOA(soa))
-        })
+        .unwrap_or_else(|| soa("."))
 }

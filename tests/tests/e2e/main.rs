@@ -13,6 +13,7 @@ mod conformance;
 mod connections;
 mod default_feeds;
 mod dig;
+mod dnssec;
 mod exceptions;
 mod failures;
 mod first_boot;
