@@ -16,6 +16,7 @@ mod dig;
 mod dnssec;
 mod exceptions;
 mod failures;
+mod faithful;
 mod first_boot;
 mod forwarding;
 mod inspection;
