@@ -31,15 +31,17 @@ impl Behaviour {
         self
     }
 
-    /// Over UDP, answer each query first with a copy whose ID is wrong (the
-    /// query's ID + 1), then correctly.
+    /// Over UDP, answer each query first with a forged reply whose ID is
+    /// wrong (the query's ID + 1) and which says NXDOMAIN without records
+    /// (so a client that takes it shows it), then correctly.
     pub fn wrong_id_first(mut self) -> Self {
         self.wrong_id_first = true;
         self
     }
 
-    /// Over UDP, answer each query first with a copy whose question name is
-    /// another (`wrong.invalid.`), then correctly. Combined with
+    /// Over UDP, answer each query first with a forged NXDOMAIN reply (as
+    /// [`Self::wrong_id_first`]) whose question name is another
+    /// (`wrong.invalid.`), then correctly. Combined with
     /// [`Self::wrong_id_first`], the wrong-ID copy goes first.
     pub fn wrong_name_first(mut self) -> Self {
         self.wrong_name_first = true;

@@ -219,12 +219,12 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     }
     let mut out = Vec::new();
     if behaviour.wrong_id_first {
-        let mut wrong = reply.clone();
+        let mut wrong = poisoned(&reply);
         wrong.metadata.id = query.metadata.id.wrapping_add(1);
         out.extend(wrong.to_vec());
     }
     if behaviour.wrong_name_first {
-        let mut wrong = reply.clone();
+        let mut wrong = poisoned(&reply);
         for question in &mut wrong.queries {
             question.name = Name::from_ascii("wrong.invalid.").expect("a valid name");
         }
@@ -232,6 +232,17 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     }
     out.extend(fit_udp(reply, query.max_payload()));
     out
+}
+
+/// A forged copy of `reply`: NXDOMAIN without records, so a client that
+/// takes it shows it.
+fn poisoned(reply: &Message) -> Message {
+    let mut forged = reply.clone();
+    forged.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
+    forged.answers.clear();
+    forged.authorities.clear();
+    forged.additionals.clear();
+    forged
 }
 
 /// `reply` encoded, or its truncated form (TC=1, no records) when it is

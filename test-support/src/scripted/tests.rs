@@ -158,6 +158,11 @@ async fn wrong_id_and_wrong_name_come_before_the_right_answer() {
     assert_eq!(second.queries[0].name.to_ascii(), "wrong.invalid.");
     assert_eq!(third.metadata.id, 100);
     assert_eq!(third.queries[0].name.to_ascii(), "www.example.");
+    for forged in [&first, &second] {
+        assert_eq!(forged.metadata.response_code, ResponseCode::NXDomain);
+        assert!(forged.answers.is_empty());
+    }
+    assert_eq!(third.answers.len(), 1);
 }
 
 #[tokio::test]
