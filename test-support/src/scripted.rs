@@ -132,7 +132,7 @@ impl ScriptedServer {
     /// # Errors
     /// When no port free for both UDP and TCP is found on `ip`.
     pub async fn start_with(responder: Responder, ip: IpAddr) -> io::Result<ScriptedServer> {
-        let (udp, tcp) = serve::bind_pair(ip).await?;
+        let (udp, tcp) = crate::ports::bind_pair(ip).await?;
         let addr = udp.local_addr()?;
         let shared = Arc::new(Shared {
             responder,

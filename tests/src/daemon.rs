@@ -1,35 +1,18 @@
-//! External DNS servers (NSD, Unbound) run by a test: a free port for them,
-//! a child process stopped when dropped, and a wait until it answers.
+//! External DNS servers (NSD, Unbound) run by a test: a free port for them
+//! ([`free_port`]), a child process stopped when dropped, and a wait until it answers.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
+pub use parapet_test_support::ports::free_port;
 
 /// How long a server may take to answer its first query.
 pub const START_DEADLINE: Duration = Duration::from_secs(20);
-
-/// A loopback port free for UDP and TCP now, below the kernel's ephemeral
-/// range (32768 and up by default) so that sockets other tests bind to
-/// port 0 cannot take it before the server binds it; each call in a
-/// process gets another one.
-pub fn free_port() -> Result<SocketAddr> {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 4_000) as u16;
-    for _ in 0..2_000 {
-        let port = base + NEXT.fetch_add(1, Ordering::SeqCst) % 8_000;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        if UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok() {
-            return Ok(addr);
-        }
-    }
-    bail!("no free loopback port below the ephemeral range")
-}
 
 /// A server process started by a test; stopped (SIGTERM, then SIGKILL)
 /// when dropped. Its output goes to `<dir>/<name>.out`.

@@ -2,8 +2,6 @@
 //! connection and per query; all stop on the server's cancellation token.
 
 use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,19 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{BATCH_WAIT, name_key};
 use super::{Shared, Transport, lock};
-
-/// UDP and TCP bound on the same free port of `ip`.
-pub(super) async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
-    let mut last = None;
-    for _ in 0..50 {
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-        match TcpListener::bind(udp.local_addr()?).await {
-            Ok(tcp) => return Ok((udp, tcp)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("no free port")))
-}
 
 /// Start serving `udp` and `tcp` until `shutdown` is cancelled.
 pub(super) fn spawn(

@@ -50,17 +50,53 @@ fn signed_world(test: &str) -> Result<Option<SignedWorld>> {
     }))
 }
 
-impl SignedWorld {
-    /// A validating Unbound in front of NSD, trusting both zones' DS.
-    fn validating_unbound(&self, test: &str) -> Result<Option<Unbound>> {
-        if !Unbound::available(test) {
-            return Ok(None);
-        }
-        let dir = self.dir.path().join("unbound");
-        std::fs::create_dir_all(&dir)?;
-        let unbound = Unbound::start(&dir, self.nsd.addr(), &[&self.signed, &self.broken], &[])?;
-        Ok(Some(unbound))
+/// A validating Unbound in front of the signed world's NSD, trusting both
+/// zones' DS (dropped before the world it uses).
+struct Validating {
+    unbound: Unbound,
+    _world: SignedWorld,
+}
+
+/// [`signed_world`] with a validating Unbound in front, checked by
+/// [`check_fixture`]; `None` (the test skips) when a tool is missing.
+async fn validating(test: &str) -> Result<Option<Validating>> {
+    let Some(world) = signed_world(test)? else {
+        return Ok(None);
+    };
+    if !Unbound::available(test) {
+        return Ok(None);
     }
+    let dir = world.dir.path().join("unbound");
+    std::fs::create_dir_all(&dir)?;
+    let unbound = Unbound::start(&dir, world.nsd.addr(), &[&world.signed, &world.broken], &[])?;
+    check_fixture(unbound.addr()).await?;
+    Ok(Some(Validating {
+        unbound,
+        _world: world,
+    }))
+}
+
+/// The fixture itself, without parapet: Unbound validates signed.test.
+/// (AD), answers SERVFAIL for the damaged signature, and gives the data
+/// with CD — so the failures of the tests through parapet are parapet's.
+async fn check_fixture(unbound: SocketAddr) -> Result<()> {
+    ensure!(
+        ad_bit(unbound, true, false).await?,
+        "the fixture: Unbound validates signed.test. and sets AD"
+    );
+    let plain = broken_answer(unbound, false).await?;
+    ensure!(
+        rcode(&plain) == ResponseCode::ServFail,
+        "the fixture: Unbound refuses the bogus data: {}",
+        show(&plain)
+    );
+    let cd = broken_answer(unbound, true).await?;
+    ensure!(
+        addresses(&cd) == ["192.0.2.81"],
+        "the fixture: Unbound gives the bogus data with CD: {}",
+        show(&cd)
+    );
+    Ok(())
 }
 
 /// Query options with the DO, CD and AD bits as given.
@@ -185,17 +221,10 @@ async fn ad_bit(server: SocketAddr, dnssec_ok: bool, authentic_data: bool) -> Re
 #[tokio::test]
 #[ignore = "needs #14 forwarding (A1)"]
 async fn ad_passes_only_from_a_trusted_validating_upstream() -> Result<()> {
-    let test = "ad_passes_only_from_a_trusted_validating_upstream";
-    let Some(world) = signed_world(test)? else {
+    let Some(v) = validating("ad_passes_only_from_a_trusted_validating_upstream").await? else {
         return Ok(());
     };
-    let Some(unbound) = world.validating_unbound(test)? else {
-        return Ok(());
-    };
-    ensure!(
-        ad_bit(unbound.addr(), true, false).await?,
-        "the fixture: Unbound validates signed.test. and sets AD"
-    );
+    let unbound = &v.unbound;
     let untrusted = parapet(unbound.addr(), false).await?;
     for (dnssec_ok, ad) in [(true, false), (false, true), (true, true)] {
         ensure!(
@@ -228,20 +257,10 @@ async fn broken_answer(server: SocketAddr, checking_disabled: bool) -> Result<Me
 #[tokio::test]
 #[ignore = "needs #14 forwarding (A1)"]
 async fn cd_returns_bogus_data_that_is_otherwise_servfail() -> Result<()> {
-    let test = "cd_returns_bogus_data_that_is_otherwise_servfail";
-    let Some(world) = signed_world(test)? else {
+    let Some(v) = validating("cd_returns_bogus_data_that_is_otherwise_servfail").await? else {
         return Ok(());
     };
-    let Some(unbound) = world.validating_unbound(test)? else {
-        return Ok(());
-    };
-    let unbound_plain = broken_answer(unbound.addr(), false).await?;
-    ensure!(
-        rcode(&unbound_plain) == ResponseCode::ServFail,
-        "the fixture: Unbound refuses the bogus data: {}",
-        show(&unbound_plain)
-    );
-    let p = parapet(unbound.addr(), false).await?;
+    let p = parapet(v.unbound.addr(), false).await?;
     let plain = broken_answer(p.addr(), false).await?;
     ensure!(
         rcode(&plain) == ResponseCode::ServFail,
@@ -263,26 +282,10 @@ async fn cd_returns_bogus_data_that_is_otherwise_servfail() -> Result<()> {
     Ok(())
 }
 
-/// The test's own fixture, checked without parapet: Unbound validates the
-/// signed zone (AD), a signature altered by [`signing::break_signature`]
-/// makes it answer SERVFAIL, and CD gets the data. Not ignored: it keeps
-/// the fixture honest while the tests through parapet wait for #14.
+/// The fixture alone ([`check_fixture`]). Not ignored: it keeps the
+/// fixture honest while the tests through parapet wait for #14.
 #[tokio::test]
 async fn the_signed_fixture_validates_and_the_broken_one_does_not() -> Result<()> {
-    let test = "the_signed_fixture_validates_and_the_broken_one_does_not";
-    let Some(world) = signed_world(test)? else {
-        return Ok(());
-    };
-    let Some(unbound) = world.validating_unbound(test)? else {
-        return Ok(());
-    };
-    ensure!(
-        ad_bit(unbound.addr(), true, false).await?,
-        "AD for signed.test."
-    );
-    let plain = broken_answer(unbound.addr(), false).await?;
-    ensure!(rcode(&plain) == ResponseCode::ServFail, "{}", show(&plain));
-    let cd = broken_answer(unbound.addr(), true).await?;
-    ensure!(addresses(&cd) == ["192.0.2.81"], "{}", show(&cd));
+    validating("the_signed_fixture_validates_and_the_broken_one_does_not").await?;
     Ok(())
 }
