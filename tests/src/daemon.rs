@@ -24,33 +24,44 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Start `command` (output to `dir/name.out`) and wait until it answers
-    /// `probe` (any response) on `addr` over UDP, within
-    /// [`START_DEADLINE`]. Fails with the end of its output if it exits or
-    /// does not answer.
+    /// Start the server `name` on a [`free_port`]: `command_for(addr)`
+    /// writes its configuration and returns the command (output goes to
+    /// `dir/name.out`); then wait until it answers `probe` (any response)
+    /// over UDP, within [`START_DEADLINE`]. Should it exit first (another
+    /// process took the port meanwhile), it is tried on two more ports.
+    ///
+    /// # Errors
+    /// When it cannot start, exits three times, or does not answer; the
+    /// error carries the end of its output.
     pub fn start(
         name: &str,
-        mut command: Command,
         dir: &Path,
-        addr: SocketAddr,
         probe: &str,
+        command_for: impl Fn(SocketAddr) -> Result<Command>,
     ) -> Result<Daemon> {
-        let log = dir.join(format!("{name}.out"));
-        let out = std::fs::File::create(&log).context("create daemon log")?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("start {name}"))?;
-        let mut daemon = Daemon {
-            name: name.to_string(),
-            child,
-            addr,
-            log,
-        };
-        daemon.wait_answering(probe)?;
-        Ok(daemon)
+        let mut exited = None;
+        for _ in 0..3 {
+            let addr = free_port();
+            let log = dir.join(format!("{name}.out"));
+            let out = std::fs::File::create(&log).context("create daemon log")?;
+            let child = command_for(addr)?
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .spawn()
+                .with_context(|| format!("start {name}"))?;
+            let mut daemon = Daemon {
+                name: name.to_string(),
+                child,
+                addr,
+                log,
+            };
+            match daemon.wait_answering(probe)? {
+                true => return Ok(daemon),
+                false => exited = Some(daemon.tail()),
+            }
+        }
+        bail!("{name} exited three times: {}", exited.unwrap_or_default())
     }
 
     /// The address it serves on.
@@ -58,7 +69,9 @@ impl Daemon {
         self.addr
     }
 
-    fn wait_answering(&mut self, probe: &str) -> Result<()> {
+    /// Whether it answered (`false`: it exited first); an error when it
+    /// is still running but silent at the deadline.
+    fn wait_answering(&mut self, probe: &str) -> Result<bool> {
         let deadline = std::time::Instant::now() + START_DEADLINE;
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_read_timeout(Some(Duration::from_millis(200)))?;
@@ -67,12 +80,12 @@ impl Daemon {
         let bytes = query.to_vec()?;
         let mut buf = [0u8; 4096];
         loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited ({status}): {}", self.name, self.tail());
+            if self.child.try_wait()?.is_some() {
+                return Ok(false);
             }
             socket.send_to(&bytes, self.addr)?;
             if socket.recv(&mut buf).is_ok() {
-                return Ok(());
+                return Ok(true);
             }
             if std::time::Instant::now() > deadline {
                 return Err(anyhow!(

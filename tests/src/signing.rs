@@ -19,6 +19,15 @@ pub fn signing_tools(test: &str) -> bool {
         .all(|tool| parapet_test_support::tool(tool, test).is_some())
 }
 
+/// How a zone proves that a name or type does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// NSEC records (RFC 4034).
+    Nsec,
+    /// NSEC3 records (RFC 5155), no salt, no extra iterations (RFC 9276).
+    Nsec3,
+}
+
 /// A signed zone on disk.
 #[derive(Debug, Clone)]
 pub struct SignedZone {
@@ -31,11 +40,11 @@ pub struct SignedZone {
 }
 
 /// Sign the zone `origin` made of `body` (zone-file lines relative to the
-/// origin; an SOA and NS are added), in `dir`.
+/// origin; an SOA and NS are added), in `dir`, with `denial` records.
 ///
 /// # Errors
 /// When a tool fails; the error carries its output.
-pub fn sign_zone(dir: &Path, origin: &str, body: &str) -> Result<SignedZone> {
+pub fn sign_zone(dir: &Path, origin: &str, body: &str, denial: Denial) -> Result<SignedZone> {
     let bare = origin.trim_end_matches('.');
     let unsigned = dir.join(format!("{bare}.zone"));
     let text = format!(
@@ -53,6 +62,9 @@ pub fn sign_zone(dir: &Path, origin: &str, body: &str) -> Result<SignedZone> {
     }
     let file = dir.join(format!("{bare}.signed"));
     let mut signzone = Command::new("dnssec-signzone");
+    if denial == Denial::Nsec3 {
+        signzone.args(["-3", "-", "-H", "0"]);
+    }
     signzone.args(["-q", "-S", "-O", "full", "-o", bare, "-K"]);
     signzone.arg(dir).arg("-d").arg(dir).arg("-f").arg(&file);
     run(signzone.arg(&unsigned))?;

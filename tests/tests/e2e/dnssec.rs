@@ -14,12 +14,16 @@ use hickory_proto::rr::{Record, RecordType};
 use parapet_e2e::Parapet;
 use parapet_e2e::client::{self, QueryOptions, addresses, rcode};
 use parapet_e2e::nsd::Nsd;
-use parapet_e2e::signing::{self, SignedZone};
+use parapet_e2e::signing::{self, Denial, SignedZone};
 use parapet_e2e::unbound::Unbound;
 
-/// The signed zone's names: `www` (A), `txt` (TXT, no A).
+/// A zone signed with NSEC denial: `www` (A 192.0.2.80), `alias` (CNAME to
+/// the absent `gone`), `alias-nodata` (CNAME to `www`, which has no TXT).
 const SIGNED: &str = "signed.test.";
-/// A signed zone whose `www` A signature is damaged.
+const SIGNED_BODY: &str = "www A 192.0.2.80\nalias CNAME gone\nalias-nodata CNAME www";
+/// A zone signed with NSEC3 denial: `www` (A 192.0.2.82).
+const NSEC3: &str = "nsec3.test.";
+/// A signed zone whose `www` (A 192.0.2.81) signature is damaged.
 const BROKEN: &str = "broken.test.";
 
 /// Signed zones served by NSD (and the directory holding them).
@@ -30,17 +34,22 @@ struct SignedWorld {
     nsd: Nsd,
 }
 
-/// Sign both zones, break one signature, serve them with NSD; `None` (the
+/// Sign the zones, break one signature, serve them with NSD; `None` (the
 /// test skips) when a tool is missing.
 fn signed_world(test: &str) -> Result<Option<SignedWorld>> {
     if !signing::signing_tools(test) || !Nsd::available(test) {
         return Ok(None);
     }
     let dir = tempfile::tempdir()?;
-    let signed = signing::sign_zone(dir.path(), SIGNED, "www A 192.0.2.80\ntxt TXT \"signed\"")?;
-    let broken = signing::sign_zone(dir.path(), BROKEN, "www A 192.0.2.81")?;
+    let signed = signing::sign_zone(dir.path(), SIGNED, SIGNED_BODY, Denial::Nsec)?;
+    let nsec3 = signing::sign_zone(dir.path(), NSEC3, "www A 192.0.2.82", Denial::Nsec3)?;
+    let broken = signing::sign_zone(dir.path(), BROKEN, "www A 192.0.2.81", Denial::Nsec)?;
     signing::break_signature(&broken, "www.broken.test.", "A")?;
-    let zones = [(SIGNED, signed.file.clone()), (BROKEN, broken.file.clone())];
+    let zones = [
+        (SIGNED, signed.file.clone()),
+        (NSEC3, nsec3.file.clone()),
+        (BROKEN, broken.file.clone()),
+    ];
     let nsd = Nsd::start(dir.path(), &zones)?;
     Ok(Some(SignedWorld {
         dir,
@@ -171,6 +180,14 @@ async fn check_dnssec_records(server: SocketAddr, who: &str) -> Result<()> {
         "{who}: DO query for a missing name gets NXDOMAIN with SOA, NSEC and RRSIG: {}",
         show(&nx)
     );
+    let nx3 = q("nope.nsec3.test.", RecordType::A, true).await?;
+    ensure!(
+        rcode(&nx3) == ResponseCode::NXDomain
+            && has(&nx3.authorities, RecordType::NSEC3)
+            && has(&nx3.authorities, RecordType::RRSIG),
+        "{who}: DO query for a missing name in an NSEC3 zone gets NSEC3 and RRSIG: {}",
+        show(&nx3)
+    );
     let nodata = q("www.signed.test.", RecordType::TXT, true).await?;
     ensure!(
         rcode(&nodata) == ResponseCode::NoError
@@ -203,6 +220,47 @@ async fn do_queries_get_rrsig_and_nsec_from_a_signed_zone() -> Result<()> {
     check_dnssec_records(world.nsd.addr(), "NSD directly").await?;
     let p = parapet(world.nsd.addr(), false).await?;
     check_dnssec_records(p.addr(), "parapet").await
+}
+
+/// Check, at `server`, that a DO query whose CNAME ends in NXDOMAIN or
+/// NODATA gets the signed CNAME and the zone's signed denial.
+async fn check_signed_cname_negatives(server: SocketAddr, who: &str) -> Result<()> {
+    for (name, rtype, expect) in [
+        ("alias.signed.test.", RecordType::A, ResponseCode::NXDomain),
+        (
+            "alias-nodata.signed.test.",
+            RecordType::TXT,
+            ResponseCode::NoError,
+        ),
+    ] {
+        let msg = client::query(server, name, rtype, &flags(true, false, false)).await?;
+        let cnames = msg
+            .answers
+            .iter()
+            .filter(|r| r.record_type() == RecordType::CNAME);
+        ensure!(
+            rcode(&msg) == expect
+                && cnames.count() == 1
+                && has(&msg.answers, RecordType::RRSIG)
+                && has(&msg.authorities, RecordType::SOA)
+                && has(&msg.authorities, RecordType::NSEC),
+            "{who}: {name} {rtype}: {expect:?} with the CNAME, its RRSIG, SOA and NSEC: {}",
+            show(&msg)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs #14 forwarding (A1)"]
+async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -> Result<()> {
+    let test = "signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs";
+    let Some(world) = signed_world(test)? else {
+        return Ok(());
+    };
+    check_signed_cname_negatives(world.nsd.addr(), "NSD directly").await?;
+    let p = parapet(world.nsd.addr(), false).await?;
+    check_signed_cname_negatives(p.addr(), "parapet").await
 }
 
 /// AD from `server` for `www.signed.test. A` queried with DO, AD and CD as
