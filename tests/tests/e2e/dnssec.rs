@@ -263,6 +263,25 @@ async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -
     check_signed_cname_negatives(p.addr(), "parapet").await
 }
 
+#[tokio::test]
+#[ignore = "needs #14 forwarding (A1)"]
+async fn answers_with_and_without_do_are_cached_apart() -> Result<()> {
+    let Some(world) = signed_world("answers_with_and_without_do_are_cached_apart")? else {
+        return Ok(());
+    };
+    let p = parapet(world.nsd.addr(), false).await?;
+    for dnssec_ok in [false, false, true, true, false] {
+        let opts = flags(dnssec_ok, false, false);
+        let msg = client::query(p.addr(), "www.signed.test.", RecordType::A, &opts).await?;
+        ensure!(
+            addresses(&msg) == ["192.0.2.80"] && has(&msg.answers, RecordType::RRSIG) == dnssec_ok,
+            "DO={dnssec_ok}: RRSIG exactly when DO is set, cached or not: {}",
+            show(&msg)
+        );
+    }
+    Ok(())
+}
+
 /// AD from `server` for `www.signed.test. A` queried with DO, AD and CD as
 /// given.
 async fn ad_bit(server: SocketAddr, dnssec_ok: bool, authentic_data: bool) -> Result<bool> {
