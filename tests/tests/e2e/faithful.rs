@@ -1,9 +1,9 @@
 //! Faithful to what the upstream said (#14 item 6): negative answers at
 //! the end of a CNAME chain keep the chain and the target zone's SOA, a
 //! CNAME loop is SERVFAIL, owner names keep the upstream's case, and the
-//! client's DO and CD bits reach the upstream. The
-//! upstream is a scripted server (`parapet_test_support::scripted`) holding
-//! two zones, `Example.` and `Other.Test.`, with mixed-case owners.
+//! client's DO and CD bits reach the upstream. The upstream is a scripted
+//! server (`parapet_test_support::scripted`) holding two zones, `Example.`
+//! and `Other.Test.`, with mixed-case owners.
 
 use anyhow::{Result, ensure};
 use hickory_proto::op::{Message, ResponseCode};
