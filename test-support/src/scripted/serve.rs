@@ -71,8 +71,10 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
     }
 }
 
-/// Read length-prefixed queries until EOF; answers go out through one
-/// writer task in the order they are ready (or in reversed batches).
+/// Read length-prefixed queries until EOF (or until the behaviour's
+/// `close_tcp_after` count); answers go out through one writer task in the
+/// order they are ready (or in reversed batches), then the connection
+/// closes.
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -90,15 +92,25 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: Canc
     };
     let read_task = async move {
         let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut read = 0;
         loop {
-            let k = lock(&shared.behaviour).tcp_reverse_batch;
+            let (k, close_after) = {
+                let behaviour = lock(&shared.behaviour);
+                (behaviour.tcp_reverse_batch, behaviour.close_tcp_after)
+            };
+            if close_after > 0 && read >= close_after {
+                break;
+            }
             let wait = if batch.is_empty() {
                 None
             } else {
                 Some(BATCH_WAIT)
             };
             let query = match read_frame(&mut reader, wait).await {
-                Ok(Some(query)) => query,
+                Ok(Some(query)) => {
+                    read += 1;
+                    query
+                }
                 Ok(None) => break,
                 Err(()) => {
                     // A partial batch waited long enough: answer it.
@@ -196,6 +208,11 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     let mut reply = (shared.responder)(&query);
     reply.metadata.id = query.metadata.id;
     reply.queries = query.queries.clone();
+    if behaviour.lowercase_question {
+        for question in &mut reply.queries {
+            question.name = question.name.to_lowercase();
+        }
+    }
     if transport == Transport::Tcp {
         return reply.to_vec().into_iter().collect();
     }
