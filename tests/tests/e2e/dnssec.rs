@@ -25,6 +25,8 @@ const SIGNED_BODY: &str = "www A 192.0.2.80\nalias CNAME gone\nalias-nodata CNAM
 const NSEC3: &str = "nsec3.test.";
 /// A signed zone whose `www` (A 192.0.2.81) signature is damaged.
 const BROKEN: &str = "broken.test.";
+/// An unsigned zone: `www` (A 192.0.2.83).
+const PLAIN: &str = "plain.test.";
 
 /// Signed zones served by NSD (and the directory holding them).
 struct SignedWorld {
@@ -45,10 +47,12 @@ fn signed_world(test: &str) -> Result<Option<SignedWorld>> {
     let nsec3 = signing::sign_zone(dir.path(), NSEC3, "www A 192.0.2.82", Denial::Nsec3)?;
     let broken = signing::sign_zone(dir.path(), BROKEN, "www A 192.0.2.81", Denial::Nsec)?;
     signing::break_signature(&broken, "www.broken.test.", "A")?;
+    let plain = signing::write_zone(dir.path(), PLAIN, "www A 192.0.2.83")?;
     let zones = [
         (SIGNED, signed.file.clone()),
         (NSEC3, nsec3.file.clone()),
         (BROKEN, broken.file.clone()),
+        (PLAIN, plain),
     ];
     let nsd = Nsd::start(dir.path(), &zones)?;
     Ok(Some(SignedWorld {
@@ -77,7 +81,12 @@ async fn validating(test: &str) -> Result<Option<Validating>> {
     }
     let dir = world.dir.path().join("unbound");
     std::fs::create_dir_all(&dir)?;
-    let unbound = Unbound::start(&dir, world.nsd.addr(), &[&world.signed, &world.broken], &[])?;
+    let unbound = Unbound::start(
+        &dir,
+        world.nsd.addr(),
+        &[&world.signed, &world.broken],
+        &[PLAIN],
+    )?;
     check_fixture(unbound.addr()).await?;
     Ok(Some(Validating {
         unbound,
@@ -86,12 +95,16 @@ async fn validating(test: &str) -> Result<Option<Validating>> {
 }
 
 /// The fixture itself, without parapet: Unbound validates signed.test.
-/// (AD), answers SERVFAIL for the damaged signature, and gives the data
-/// with CD — so the failures of the tests through parapet are parapet's.
+/// (AD), not plain.test. (unsigned, no AD), answers SERVFAIL for the
+/// damaged signature, and gives the data with CD — so the failures of the tests through parapet are parapet's.
 async fn check_fixture(unbound: SocketAddr) -> Result<()> {
     ensure!(
-        ad_bit(unbound, true, false).await?,
+        ad_bit(unbound, SIGNED_WWW, true, false).await?,
         "the fixture: Unbound validates signed.test. and sets AD"
+    );
+    ensure!(
+        !ad_bit(unbound, PLAIN_WWW, true, true).await?,
+        "the fixture: Unbound answers plain.test. (unsigned) without AD"
     );
     let plain = broken_answer(unbound, false).await?;
     ensure!(
@@ -282,14 +295,24 @@ async fn answers_with_and_without_do_are_cached_apart() -> Result<()> {
     Ok(())
 }
 
-/// AD from `server` for `www.signed.test. A` queried with DO, AD and CD as
+/// A name and its one address, signed …
+const SIGNED_WWW: (&str, &str) = ("www.signed.test.", "192.0.2.80");
+/// … and unsigned.
+const PLAIN_WWW: (&str, &str) = ("www.plain.test.", "192.0.2.83");
+
+/// AD from `server` for `(name, address)` queried for A with DO and AD as
 /// given.
-async fn ad_bit(server: SocketAddr, dnssec_ok: bool, authentic_data: bool) -> Result<bool> {
+async fn ad_bit(
+    server: SocketAddr,
+    (name, address): (&str, &str),
+    dnssec_ok: bool,
+    authentic_data: bool,
+) -> Result<bool> {
     let opts = flags(dnssec_ok, false, authentic_data);
-    let msg = client::query(server, "www.signed.test.", RecordType::A, &opts).await?;
+    let msg = client::query(server, name, RecordType::A, &opts).await?;
     ensure!(
-        addresses(&msg) == ["192.0.2.80"],
-        "answer for www.signed.test.: {}",
+        addresses(&msg) == [address],
+        "answer for {name}: {}",
         show(&msg)
     );
     Ok(msg.metadata.authentic_data)
@@ -305,20 +328,24 @@ async fn ad_passes_only_from_a_trusted_validating_upstream() -> Result<()> {
     let untrusted = parapet(unbound.addr(), false).await?;
     for (dnssec_ok, ad) in [(true, false), (false, true), (true, true)] {
         ensure!(
-            !ad_bit(untrusted.addr(), dnssec_ok, ad).await?,
+            !ad_bit(untrusted.addr(), SIGNED_WWW, dnssec_ok, ad).await?,
             "upstream not marked trusted, client DO={dnssec_ok} AD={ad}: AD clear"
         );
     }
     let trusted = parapet(unbound.addr(), true).await?;
     for (dnssec_ok, ad) in [(true, false), (false, true), (true, true)] {
         ensure!(
-            ad_bit(trusted.addr(), dnssec_ok, ad).await?,
+            ad_bit(trusted.addr(), SIGNED_WWW, dnssec_ok, ad).await?,
             "trusted upstream, client DO={dnssec_ok} AD={ad}: AD set"
         );
     }
     ensure!(
-        !ad_bit(trusted.addr(), false, false).await?,
+        !ad_bit(trusted.addr(), SIGNED_WWW, false, false).await?,
         "trusted upstream, client set neither DO nor AD: AD clear (RFC 6840 §5.8)"
+    );
+    ensure!(
+        !ad_bit(trusted.addr(), PLAIN_WWW, true, true).await?,
+        "trusted upstream, unsigned data: AD clear"
     );
     Ok(())
 }
