@@ -85,7 +85,7 @@ async fn validating(test: &str) -> Result<Option<Validating>> {
         &dir,
         world.nsd.addr(),
         &[&world.signed, &world.broken],
-        &[PLAIN],
+        &[PLAIN, NSEC3],
     )?;
     check_fixture(unbound.addr()).await?;
     Ok(Some(Validating {
