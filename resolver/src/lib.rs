@@ -35,11 +35,6 @@
 //! serve the warning, check and status pages.
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-use parapet_blocklist::Blocklist;
-
 pub mod access;
 pub mod answer;
 pub mod answer_cache;
@@ -52,6 +47,7 @@ pub mod fastpath;
 pub mod fdlimit;
 pub mod forward;
 pub mod handler;
+pub mod list;
 pub mod listen;
 pub mod lookalike;
 pub mod metrics;
@@ -78,8 +74,5 @@ pub use access::Context;
 pub use config::Config;
 pub use event::{Observer, Outcome, QueryEvent};
 pub use handler::Handler;
+pub use list::SharedBlocklist;
 pub use server::{RunningServer, ServerBuilder};
-
-/// The list in service, swapped atomically on reload. Readers take a
-/// snapshot with `load()` and keep it for the whole query.
-pub type SharedBlocklist = Arc<ArcSwap<Blocklist>>;

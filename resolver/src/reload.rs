@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::SharedBlocklist;
 use crate::config::{BlocklistConfig, ListSource};
+use crate::list::SharedBlocklist;
 use crate::lookalike::{Lookalikes, SharedLookalikes};
 
 /// Quiet time after the last file event before reloading: editors and

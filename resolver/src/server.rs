@@ -224,7 +224,7 @@ impl ServerBuilder {
 /// returned), and to `observers`.
 fn observed_handler(
     config: &Config,
-    list: &crate::SharedBlocklist,
+    list: &crate::list::SharedBlocklist,
     metrics: &Arc<Metrics>,
     observers: Vec<Arc<dyn Observer>>,
     log_stop: &CancellationToken,
