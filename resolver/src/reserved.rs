@@ -143,7 +143,7 @@ pub fn blocked_rule() -> RuleInfo {
 /// [`BLOCKED_NAME`], a note for [`CHECK_NAME`].
 pub fn explain(
     host: &crate::warning::host::HostName,
-    config: &crate::warning::WarningPageConfig,
+    config: &crate::warning::config::WarningPageConfig,
 ) -> crate::warning::notice::Notice {
     use crate::warning::notice;
     match of_host(&host.ascii) {
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn explain_speaks_of_the_reserved_names() {
-        let config = crate::warning::WarningPageConfig::default();
+        let config = crate::warning::config::WarningPageConfig::default();
         let lists = crate::reload::empty().expect("empty list");
         let text = crate::warning::explain(&lists, "http://blocked.parapet.test/", &config);
         assert!(text.contains("this site was blocked"), "{text}");

@@ -23,12 +23,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::config::{Config, ListSource};
+use crate::list::SharedBlocklist;
 use crate::metrics::WarningView;
 use crate::reserved::{self, Reserved};
-use crate::warning::WarningPageConfig;
+use crate::warning::config::WarningPageConfig;
 use crate::warning::host::Host;
 use crate::warning::notice::{self, Notice};
 

@@ -2,7 +2,7 @@
 //! [`crate::warning::page`] renders like the warning page.
 
 use crate::reserved::{BLOCKED_NAME, CHECK_NAME};
-use crate::warning::WarningPageConfig;
+use crate::warning::config::WarningPageConfig;
 use crate::warning::notice::{
     Block, Notice, Section, Span, Tone, contact_spans, footer, list_name, para, service, text,
 };

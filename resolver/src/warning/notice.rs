@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use parapet_blocklist::RuleInfo;
 
-use super::WarningPageConfig;
+use super::config::WarningPageConfig;
 use super::host::HostName;
 
 /// Said when the config names no contact.

@@ -120,7 +120,7 @@ pub fn render(notice: &Notice) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::WarningPageConfig;
+    use super::super::config::WarningPageConfig;
     use super::super::notice::{self, Generic};
     use super::*;
 
