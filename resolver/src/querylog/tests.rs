@@ -1,6 +1,9 @@
+use std::path::Path;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::*;
+use crate::metrics::{Protocol, Trigger};
+use hickory_proto::rr::RecordType;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 

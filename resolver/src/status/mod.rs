@@ -152,10 +152,10 @@ impl Board {
     }
 
     /// What is true now.
-    fn facts(&self) -> Facts {
+    fn facts(&self) -> page::Facts {
         let list = self.lists.load();
         let stats = list.stats();
-        Facts {
+        page::Facts {
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -166,25 +166,5 @@ impl Board {
             list_path: self.list_path.clone(),
             stats,
         }
-    }
-}
-
-/// The state a page describes.
-struct Facts {
-    /// Unix seconds.
-    now: u64,
-    has_list: bool,
-    block_rules: u64,
-    stats: parapet_blocklist::Stats,
-    feeds: Option<feeds::FeedReport>,
-    list_path: Option<PathBuf>,
-    /// Queries answered and blocked today, when counted.
-    today: Option<(u64, u64)>,
-}
-
-impl Facts {
-    /// Whether names are being blocked.
-    fn protected(&self) -> bool {
-        self.has_list && self.block_rules > 0
     }
 }
