@@ -19,9 +19,10 @@
 
 mod core;
 mod front;
+mod handoff;
 mod reply;
 
-pub use front::{Front, Handoff};
+pub use handoff::{Front, Handoff};
 
 use std::future::Future;
 use std::net::SocketAddr;
