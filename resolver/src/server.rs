@@ -110,6 +110,8 @@ impl ServerBuilder {
     /// listener runs on the server's [task tracker](RunningServer::tasks),
     /// which [`RunningServer::wait`] waits for.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
+        // Slightly over 100 lines on purpose: start-up in the order it
+        // happens, one call per listener, so that the order is read here.
         let mut config = self.config;
         let loaded = match self.loaded {
             Some(loaded) => loaded,
