@@ -34,6 +34,7 @@
 //! [`config`] reads and validates the TOML file; [`warning`] and [`status`]
 //! serve the warning, check and status pages.
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod access;
 pub mod answer;
@@ -61,7 +62,7 @@ pub mod rebinding;
 pub mod reload;
 pub mod reserved;
 pub mod server;
-pub mod setup;
+mod setup;
 pub mod status;
 pub mod transport;
 pub mod udp;
