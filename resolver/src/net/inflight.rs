@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// healthy upstream a few hundred are in flight at 100k queries per
 /// second; the bound matters when the upstream stalls, when every query
 /// would otherwise hold a task for the whole upstream timeout.
-pub const DEFAULT_MAX_UDP_IN_FLIGHT: usize = 8_192;
+pub(crate) const DEFAULT_MAX_UDP_IN_FLIGHT: usize = 8_192;
 
 /// Permits for UDP queries in flight; clones share them.
 #[derive(Debug, Clone)]

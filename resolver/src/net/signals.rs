@@ -7,11 +7,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// Something SIGHUP does.
-pub type Hook = Box<dyn Fn() + Send + Sync>;
+pub(crate) type Hook = Box<dyn Fn() + Send + Sync>;
 
 /// Spawn the signal task: SIGTERM/SIGINT cancel `shutdown`; SIGHUP runs
 /// `on_hangup` in order. It ends when `shutdown` is cancelled.
-pub fn spawn(shutdown: CancellationToken, on_hangup: Vec<Hook>) -> JoinHandle<()> {
+pub(crate) fn spawn(shutdown: CancellationToken, on_hangup: Vec<Hook>) -> JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (

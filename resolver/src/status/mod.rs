@@ -32,16 +32,16 @@ use crate::warning::config::WarningPageConfig;
 use crate::warning::host::Host;
 use crate::warning::notice::{self, Notice};
 
-pub mod feeds;
+pub(crate) mod feeds;
 mod page;
-pub mod recent;
-pub mod today;
+pub(crate) mod recent;
+pub(crate) mod today;
 
-pub use recent::Recent;
-pub use today::Today;
+pub(crate) use recent::Recent;
+pub(crate) use today::Today;
 
 /// The path of the status page.
-pub const STATUS_PATH: &str = "/status";
+pub(crate) const STATUS_PATH: &str = "/status";
 
 /// What the pages read. Cheap to share with `Arc`.
 #[derive(Debug)]

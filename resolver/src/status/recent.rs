@@ -16,7 +16,7 @@ use crate::querylog::client::{ClientAddresses, ClientFormat};
 use crate::reserved::{self, Reserved};
 
 /// Blocked names kept for the status page.
-pub const RECENT_BLOCKS: usize = 20;
+pub(crate) const RECENT_BLOCKS: usize = 20;
 
 /// A blocked query, as the status page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
