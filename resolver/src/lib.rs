@@ -39,10 +39,10 @@
 pub mod access;
 pub mod answer;
 pub mod answer_cache;
-pub mod cli;
+mod cli;
 pub mod config;
 mod conntable;
-pub mod enrol;
+mod enrol;
 pub mod event;
 pub mod fastpath;
 mod fdlimit;
@@ -72,7 +72,9 @@ mod wildcard_check;
 pub mod wire;
 
 pub use access::Context;
+pub use cli::Cli;
 pub use config::Config;
+pub use enrol::ProfileCommand;
 pub use event::{Observer, Outcome, QueryEvent};
 pub use handler::Handler;
 pub use list::SharedBlocklist;

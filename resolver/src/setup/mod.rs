@@ -35,7 +35,7 @@ pub(crate) const DEFAULT_OUTPUT: &str = "/etc/parapet/parapet.toml";
 
 /// `parapet setup` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SetupArgs {
+pub(crate) struct SetupArgs {
     /// Where to write the config.
     #[arg(short, long, value_name = "FILE", default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
@@ -96,7 +96,7 @@ impl Environment {
 
 impl SetupArgs {
     /// Run on this system; returns the exit code.
-    pub fn run(self) -> ExitCode {
+    pub(crate) fn run(self) -> ExitCode {
         let env = match Environment::system(&self) {
             Ok(env) => env,
             Err(e) => {

@@ -663,7 +663,7 @@ async fn apple_profile_and_android_words_name_the_server() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("staff.mobileconfig");
     for dot in [false, true] {
-        let code = parapet_resolver::enrol::ProfileCommand::Apple {
+        let code = parapet_resolver::ProfileCommand::Apple {
             host: HOST.into(),
             token: Some(TOKEN.into()),
             dot,
