@@ -22,7 +22,7 @@
 //! A DoH request refused for its token (`mode = "all"`) has no query:
 //! `"name":".","type":"NULL","outcome":"refused","reason":"revoked"`.
 
-pub mod client;
+pub(crate) mod client;
 mod observer;
 mod record;
 mod writer;
@@ -31,10 +31,11 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc};
 
-pub use crate::config::query_log::{DEFAULT_QUEUE, LogMode, QueryLogConfig};
+use crate::config::query_log::{HashKey, LogMode, QueryLogConfig};
 use crate::metrics::{Metrics, OutcomeKind};
-pub use client::{ClientAddresses, ClientFormat, HashKey};
-pub use record::{LogTarget, QueryRecord};
+pub use client::ClientFormat;
+use record::LogTarget;
+pub use record::QueryRecord;
 pub use writer::Writer;
 
 /// The query path's handle on the query log: cheap to clone; a disabled

@@ -11,7 +11,7 @@ use crate::metrics::{OutcomeKind, Protocol, TokenRefusal, Trigger};
 
 /// Where the lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogTarget {
+pub(crate) enum LogTarget {
     /// Standard output (`path` unset or `"-"`), e.g. for journald.
     Stdout,
     /// A file, appended to, created with mode 0640, reopened on SIGHUP.
@@ -20,7 +20,7 @@ pub enum LogTarget {
 
 impl LogTarget {
     /// The target of a validated `[query_log] path`.
-    pub fn from_path(path: Option<&Path>) -> LogTarget {
+    pub(crate) fn from_path(path: Option<&Path>) -> LogTarget {
         match path {
             None => LogTarget::Stdout,
             Some(path) => LogTarget::File(path.to_path_buf()),

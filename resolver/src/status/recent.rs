@@ -10,9 +10,9 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::QueryLogConfig;
+use crate::config::{ClientAddresses, QueryLogConfig};
 use crate::event::{Observer, Outcome, QueryEvent};
-use crate::querylog::client::{ClientAddresses, ClientFormat};
+use crate::querylog::ClientFormat;
 use crate::reserved::{self, Reserved};
 
 /// Blocked names kept for the status page.
