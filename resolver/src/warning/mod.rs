@@ -21,11 +21,11 @@
 //! and [`notice::Notice::to_text`] as text. [`host`] turns the hostile
 //! `Host` header into something safe to look up and show.
 
-pub mod config;
+pub(crate) mod config;
 mod explain;
-pub mod host;
-pub mod notice;
-pub mod page;
+pub(crate) mod host;
+pub(crate) mod notice;
+pub(crate) mod page;
 mod server;
 mod tls_reset;
 

@@ -239,7 +239,7 @@ fn reference(rule: &RuleInfo) -> String {
 }
 
 /// The warning for a blocked site.
-pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> Notice {
+pub(crate) fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> Notice {
     let mut first = vec![text("You tried to open ")];
     first.extend(name_spans(host));
     first.push(text(format!(
@@ -322,11 +322,11 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
 
 /// What the generic page is about.
 #[derive(Debug, Clone, Copy)]
-pub enum Generic<'a> {
+pub(crate) enum Generic<'a> {
     /// A valid name that is not blocked now (an old cached answer).
     NotBlocked(&'a HostName),
     /// An IP literal, e.g. someone typed the sinkhole address.
-    Ip(IpAddr),
+    Ip,
     /// A Host value that is not a usable name (already shortened).
     Invalid(&'a str),
     /// No Host at all.
@@ -334,7 +334,7 @@ pub enum Generic<'a> {
 }
 
 /// The short page for anything that is not a blocked name.
-pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
+pub(crate) fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
     let mut blocks = Vec::new();
     match subject {
         Generic::NotBlocked(host) => {
@@ -351,7 +351,7 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
             Span::Code(shown.to_string()),
             text(", which is not a valid site name."),
         ])),
-        Generic::Ip(_) | Generic::Missing => {}
+        Generic::Ip | Generic::Missing => {}
     }
     blocks.push(para(vec![text(format!(
         "This address belongs to {} (parapet). It shows a warning here when it blocks a \
@@ -375,7 +375,7 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
 
 /// Terminal-only: a name the list does not block, possibly because of an
 /// exception.
-pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
+pub(crate) fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
     let mut spans = name_spans(host);
     match allowed_by {
         Some(rule) => {
@@ -389,7 +389,7 @@ pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
 }
 
 /// Terminal-only: parapet's check name, answered whatever the lists say.
-pub fn reserved_check(host: &HostName) -> Notice {
+pub(crate) fn reserved_check(host: &HostName) -> Notice {
     let mut spans = name_spans(host);
     spans.push(text(
         " is parapet's check name: always answered with the sinkhole address, whatever the \
@@ -399,7 +399,7 @@ pub fn reserved_check(host: &HostName) -> Notice {
 }
 
 /// Terminal-only: an address checked against the IP rules.
-pub fn ip_checked(
+pub(crate) fn ip_checked(
     ip: IpAddr,
     blocked_by: Option<&RuleInfo>,
     allowed_by: Option<&RuleInfo>,
@@ -424,7 +424,7 @@ pub fn ip_checked(
 }
 
 /// Terminal-only: input that is neither a name nor an address.
-pub fn not_a_name(shown: &str) -> Notice {
+pub(crate) fn not_a_name(shown: &str) -> Notice {
     terminal_note(vec![
         text("“"),
         text(shown),

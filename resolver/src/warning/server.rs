@@ -353,10 +353,7 @@ fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Resp
                 ),
             }
         }
-        Host::Ip(ip) => (
-            WarningView::Ip,
-            notice::generic(Generic::Ip(*ip), &state.config),
-        ),
+        Host::Ip(_) => (WarningView::Ip, notice::generic(Generic::Ip, &state.config)),
         Host::Invalid(shown) => (
             WarningView::NoName,
             notice::generic(Generic::Invalid(shown), &state.config),
