@@ -36,7 +36,7 @@ use crate::metrics::{Metrics, OutcomeKind};
 pub use client::ClientFormat;
 use record::LogTarget;
 pub use record::QueryRecord;
-pub use writer::Writer;
+pub(crate) use writer::Writer;
 
 /// The query path's handle on the query log: cheap to clone; a disabled
 /// log costs one branch per query.
