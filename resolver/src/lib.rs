@@ -36,7 +36,7 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
-pub mod access;
+mod access;
 pub mod answer;
 pub mod answer_cache;
 mod cli;
@@ -48,30 +48,30 @@ pub mod fastpath;
 mod fdlimit;
 pub mod forward;
 pub mod handler;
-pub mod list;
+mod list;
 mod listen;
 pub mod lookalike;
 pub mod metrics;
 mod net;
-pub mod policy;
+mod policy;
 pub mod preflight;
 pub mod profile;
 mod querylog;
 mod ratelimit;
 mod rebinding;
 pub mod reload;
-pub mod reserved;
-pub mod server;
+mod reserved;
+mod server;
 mod setup;
 mod status;
 pub mod transport;
-pub mod udp;
+mod udp;
 pub mod upstream;
 pub mod warning;
 mod wildcard_check;
 pub mod wire;
 
-pub use access::Context;
+pub use access::{AccessList, ClientAuth, Context};
 pub use cli::Cli;
 pub use config::{ClientAddresses, Config};
 pub use enrol::ProfileCommand;
@@ -80,4 +80,4 @@ pub use handler::Handler;
 pub use list::SharedBlocklist;
 pub use querylog::{ClientFormat, QueryLog, QueryRecord};
 pub use ratelimit::{REFUSED_BURST, REFUSED_QPS};
-pub use server::{RunningServer, ServerBuilder};
+pub use server::{RunningServer, ServerBuilder, ServerError};

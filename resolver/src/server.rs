@@ -36,7 +36,7 @@ use crate::reload::{self, ReloadError, ReloadHandle};
 use crate::udp;
 
 /// How long in-flight queries get to finish on shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -435,7 +435,7 @@ impl RunningServer {
 /// `shutdown` is cancelled or SIGTERM/SIGINT arrives;
 /// SIGHUP reloads the list, the config's `[lookalikes]` and the tokens
 /// file, and reopens the query log (one signal task: [`signals`]).
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     loaded: crate::preflight::Preflight,
     shutdown: CancellationToken,
