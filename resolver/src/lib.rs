@@ -33,8 +33,17 @@
 //! [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
 //! [`config`] reads and validates the TOML file; [`warning`] and [`status`]
 //! serve the warning, check and status pages.
+//!
+//! The library exists for the `parapet` binary, the end-to-end tests, the
+//! benchmarks and the fuzz targets: the root re-exports what they name
+//! ([`ServerBuilder`], [`Handler`], [`Cli`], …) and the modules they use
+//! stay public; every other module is private. Its documentation is for
+//! developers: read it with `cargo doc --document-private-items`, where
+//! the links to private modules resolve.
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
+// The docs link freely to private modules (see above).
+#![allow(rustdoc::private_intra_doc_links)]
 
 mod access;
 pub mod answer;

@@ -29,7 +29,7 @@ impl LogTarget {
 }
 
 /// One query, as handed from the query path to the writer. Built only when
-/// [`QueryLog::wants`] its outcome.
+/// [`QueryLog::wants`](super::QueryLog::wants) its outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryRecord {
     /// When the query was answered.

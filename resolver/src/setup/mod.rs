@@ -1,7 +1,7 @@
 //! `parapet setup`: the first-run step on a home box.
 //!
 //! Finds the box's address and network on the LAN ([`lan`]), writes the
-//! home config for them ([`write`]: the shipped `config/home.toml` with the
+//! home config for them ([`write`](mod@write): the shipped `config/home.toml` with the
 //! box's address as sinkhole and warning page, its network in `[access]
 //! allow`), checks that port 53 is free and says exactly what to do when
 //! systemd-resolved or another DNS server holds it ([`port53`]; with

@@ -13,7 +13,7 @@
 //!   resets every connection ([`tls_reset`]): a sinkholed `https://` visit
 //!   cannot show the page without a certificate the browser trusts, so the
 //!   browser is given an immediate error instead of a hang.
-//! - [`explain`] says the same words in a terminal (`parapet explain`).
+//! - [`explain()`] says the same words in a terminal (`parapet explain`).
 //! - `check.parapet.test`, `blocked.parapet.test` and `/status` are
 //!   answered by [`crate::status`] (the check and status pages).
 //!
