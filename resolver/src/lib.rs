@@ -40,6 +40,20 @@
 //! stay public; every other module is private. Its documentation is for
 //! developers: read it with `cargo doc --document-private-items`, where
 //! the links to private modules resolve.
+//!
+//! Serving, as the binary does:
+//! ```no_run
+//! # async fn demo(config: parapet_resolver::Config) -> Result<(), parapet_resolver::ServerError> {
+//! use tokio_util::sync::CancellationToken;
+//! let shutdown = CancellationToken::new();
+//! let server = parapet_resolver::ServerBuilder::new(config)
+//!     .start(shutdown.clone())
+//!     .await?;
+//! println!("UDP on {:?}", server.udp_addrs());
+//! shutdown.cancel();
+//! server.wait().await
+//! # }
+//! ```
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 // The docs link freely to private modules (see above).

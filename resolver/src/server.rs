@@ -2,19 +2,6 @@
 //! [`crate::udp`]; TCP, DoT, DoH: [`crate::transport`], in one
 //! [connection table](crate::conntable)), start the reloader, and shut down
 //! gracefully.
-//!
-//! ```no_run
-//! # async fn demo(config: parapet_resolver::config::Config) -> Result<(), parapet_resolver::server::ServerError> {
-//! use tokio_util::sync::CancellationToken;
-//! let shutdown = CancellationToken::new();
-//! let server = parapet_resolver::server::ServerBuilder::new(config)
-//!     .start(shutdown.clone())
-//!     .await?;
-//! println!("UDP on {:?}", server.udp_addrs());
-//! shutdown.cancel();
-//! server.wait().await
-//! # }
-//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
