@@ -10,11 +10,12 @@ use anyhow::{Result, anyhow, ensure};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use parapet_e2e::parapet::WAIT;
 use parapet_e2e::upstream::{ZONE_TTL, test_zone};
 use parapet_e2e::{Parapet, Upstream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use super::transport::{framed, read_framed};
 
 /// How long the upstream holds back a slow name: well under the upstream
 /// timeout below, long enough that a fast answer queued behind a slow one
@@ -46,22 +47,7 @@ fn frame(i: usize) -> Result<Vec<u8>> {
     let mut m = Message::new(u16::try_from(i)?, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(name(qname), rtype));
-    let q = m.to_vec()?;
-    let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
-    frame.extend_from_slice(&q);
-    Ok(frame)
-}
-
-async fn read_answer(s: &mut TcpStream) -> Result<Message> {
-    let answer = tokio::time::timeout(WAIT, async {
-        let len = s.read_u16().await?;
-        let mut buf = vec![0; usize::from(len)];
-        s.read_exact(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    })
-    .await
-    .map_err(|_| anyhow!("no answer within {WAIT:?}"))??;
-    Ok(Message::from_vec(&answer)?)
+    framed(&m.to_vec()?)
 }
 
 #[tokio::test]
@@ -94,7 +80,7 @@ async fn fast_answers_on_one_tcp_connection_do_not_wait_for_slow_ones() -> Resul
 
     let mut order = Vec::new();
     for _ in 0..QUERIES.len() {
-        let m = read_answer(&mut s).await?;
+        let m = read_framed(&mut s).await?;
         let i = usize::from(m.metadata.id);
         let (qname, rtype, _) = *QUERIES.get(i).ok_or_else(|| anyhow!("unknown id {i}"))?;
         let q = m.queries.first().ok_or_else(|| anyhow!("no question"))?;
