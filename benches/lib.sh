@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Helpers shared by the bench scripts (benches/load, benches/cluster,
-# benches/chaos; sourced, not run): the watchdog that bounds a run, pinned
-# background processes, DNS probes with deadlines, process gauges and the
-# NSD upstream. The caller defines log() and die(), and WORK and PIDS where
-# a helper says so.
+# benches/chaos, benches/conformance; sourced, not run): the watchdog that
+# bounds a run, pinned background processes, DNS probes with deadlines,
+# process gauges, the NSD upstream and a forwarding Unbound. The caller
+# defines log() and die(), and WORK and PIDS where a helper says so.
 
 # script_help FILE — print a script's header comment (its --help text).
 script_help() {
@@ -103,15 +103,15 @@ wait_answer() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
-# nsd_conf CONF PORT ZONEDIR ZONEFILE — an NSD configuration serving the
-# root zone "." from ZONEDIR/ZONEFILE on 127.0.0.1:PORT, every state file
+# nsd_conf CONF PORT ZONEDIR ZONEFILE [ZONE] — an NSD configuration serving
+# ZONE (default the root zone ".") from ZONEDIR/ZONEFILE on 127.0.0.1:PORT, every state file
 # under ZONEDIR. Response rate limiting off: NSD's default (200 answers a
 # second per /24 and answer class) lumps every NODATA answer of the zone
 # into one bucket, so a load run's AAAA misses were dropped or truncated
 # and waited for the forwarder's retransmission: a run measured NSD's rate
 # limit, not the server under test.
 nsd_conf() {
-    local conf=$1 port=$2 dir=$3 zone=$4
+    local conf=$1 port=$2 dir=$3 zone=$4 origin=${5:-.}
     cat >"$conf" <<EOF
 server:
   ip-address: 127.0.0.1@$port
@@ -129,10 +129,49 @@ server:
 remote-control:
   control-enable: no
 zone:
-  name: "."
+  name: "$origin"
   zonefile: "$zone"
 EOF
     nsd-checkconf "$conf" || die "$conf invalid"
+}
+
+# unbound_conf CONF PORT DIR UP_PORT [SERVER_LINE...] — an Unbound
+# configuration: one thread on 127.0.0.1:PORT, no validation, no qname
+# minimisation, everything forwarded to 127.0.0.1:UP_PORT, state files
+# under DIR, its log at CONF.log; each SERVER_LINE (e.g. a cache size) is
+# added to the `server:` clause.
+unbound_conf() {
+    local conf=$1 port=$2 dir=$3 up=$4 line
+    shift 4
+    {
+        cat <<EOF
+server:
+  verbosity: 0
+  interface: 127.0.0.1@$port
+  port: $port
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$dir"
+  pidfile: "$conf.pid"
+  use-syslog: no
+  logfile: "$conf.log"
+  num-threads: 1
+  module-config: "iterator"
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  qname-minimisation: no
+EOF
+        for line in "$@"; do printf '  %s\n' "$line"; done
+        cat <<EOF
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.1@$up
+remote-control:
+  control-enable: no
+EOF
+    } >"$conf"
 }
 
 # nsd_start CONF CPU PORT NAME — start NSD on CPU and wait (60 s) until it

@@ -21,6 +21,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$HERE/../lib.sh"
 BUILD=1 KEEP=0 INSTALL=0
 while (($#)); do
     case $1 in
@@ -28,13 +30,10 @@ while (($#)); do
     --keep) KEEP=1 ;;
     --install) INSTALL=1 ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        script_help "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    *)
-        echo "run.sh: unknown argument '$1' (try --help)" >&2
-        exit 2
-        ;;
+    *) bad_arg "$1" ;;
     esac
     shift
 done
@@ -91,49 +90,8 @@ fi
         printf 'big TXT "%02d %s"\n' "$i" "$(printf 'x%.0s' {1..70})"
     done
 } >"$WORK/example.zone"
-cat >"$WORK/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$UP_PORT
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK"
-  database: ""
-  zonelistfile: "$WORK/nsd-zone.list"
-  xfrdfile: "$WORK/nsd-xfrd.state"
-  pidfile: "$WORK/nsd.pid"
-  logfile: "$WORK/nsd.log"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "example."
-  zonefile: "example.zone"
-EOF
-cat >"$WORK/unbound.conf" <<EOF
-server:
-  verbosity: 0
-  interface: 127.0.0.1@$UNBOUND_PORT
-  port: $UNBOUND_PORT
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "$WORK"
-  pidfile: "$WORK/unbound.pid"
-  use-syslog: no
-  logfile: "$WORK/unbound.log"
-  num-threads: 1
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  qname-minimisation: no
-forward-zone:
-  name: "."
-  forward-addr: 127.0.0.1@$UP_PORT
-remote-control:
-  control-enable: no
-EOF
+nsd_conf "$WORK/nsd.conf" "$UP_PORT" "$WORK" example.zone example.
+unbound_conf "$WORK/unbound.conf" "$UNBOUND_PORT" "$WORK" "$UP_PORT"
 echo "blocked.example" >"$WORK/list.txt"
 cat >"$WORK/parapet.toml" <<EOF
 [server]
@@ -151,29 +109,14 @@ listen = "127.0.0.1:$((PORT + 3))"
 listen = ["127.0.0.1:$((PORT + 4))"]
 EOF
 
-start_bg() {
-    local name=$1
-    shift
-    "$@" >"$WORK/$name.out" 2>&1 &
-    PIDS+=($!)
-}
-
-# wait_up PORT NAME — until www.example answers NOERROR on PORT (10 s).
-wait_up() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        dig @127.0.0.1 -p "$1" +tries=1 +time=1 www.example A 2>/dev/null | grep -q 'status: NOERROR' && return 0
-        sleep 0.1
-    done
-    die "$2 does not answer on 127.0.0.1:$1 (see $WORK/$2.out; use --keep)"
-}
-
-start_bg nsd nsd -d -c "$WORK/nsd.conf"
-wait_up "$UP_PORT" nsd
-start_bg unbound unbound -d -c "$WORK/unbound.conf"
-start_bg parapet "$PARAPET" --config "$WORK/parapet.toml"
-wait_up "$UNBOUND_PORT" unbound
-wait_up "$PORT" parapet
+# Unpinned: every CPU.
+CPUS=0-$(($(nproc) - 1))
+nsd_start "$WORK/nsd.conf" "$CPUS" "$UP_PORT" www.example
+start_bg unbound "$CPUS" unbound -d -c "$WORK/unbound.conf"
+UNBOUND_PID=$BG_PID
+start_bg parapet "$CPUS" "$PARAPET" --config "$WORK/parapet.toml"
+wait_answer "$UNBOUND_PORT" www.example A NOERROR 10 "$UNBOUND_PID"
+wait_answer "$PORT" www.example A NOERROR 10 "$BG_PID"
 
 # --- summarising an answer -----------------------------------------------
 # summary FILE — one line from dig's output: RCODE, then tokens: tc, do,

@@ -183,39 +183,16 @@ gen_unbound_list "$WORK/list-names" "$WORK/unbound-sinkhole.conf" sinkhole "$SIN
 # --- configs -------------------------------------------------------------
 nsd_conf "$WORK/nsd.conf" "$UP_PORT" "$WORK" root.zone
 
-# unbound_conf MODE — Unbound tuned fairly for one pinned thread: caches big
-# enough for every zone name, no validation, no qname minimisation.
-unbound_conf() {
-    cat >"$WORK/unbound-$1.main.conf" <<EOF
-server:
-  verbosity: 0
-  interface: 127.0.0.1@$PORT
-  port: $PORT
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "$WORK"
-  pidfile: "$WORK/unbound.pid"
-  use-syslog: no
-  logfile: "$WORK/unbound-$1.log"
-  num-threads: 1
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  msg-cache-size: 256m
-  rrset-cache-size: 256m
-  num-queries-per-thread: 4096
-  outgoing-range: 8192
-  qname-minimisation: no
-  include: "$WORK/unbound-$1.conf"
-forward-zone:
-  name: "."
-  forward-addr: 127.0.0.1@$UP_PORT
-remote-control:
-  control-enable: no
-EOF
-    echo "$WORK/unbound-$1.main.conf"
+# unbound_main_conf MODE — Unbound tuned fairly for one pinned thread:
+# caches big enough for every zone name, no validation, no qname
+# minimisation (benches/lib.sh's unbound_conf), the list for MODE.
+unbound_main_conf() {
+    local conf=$WORK/unbound-$1.main.conf
+    unbound_conf "$conf" "$PORT" "$WORK" "$UP_PORT" \
+        "msg-cache-size: 256m" "rrset-cache-size: 256m" \
+        "num-queries-per-thread: 4096" "outgoing-range: 8192" \
+        "include: \"$WORK/unbound-$1.conf\""
+    echo "$conf"
 }
 
 # parapet_conf MODE — the same list, upstream and answers as Unbound's; no
@@ -303,7 +280,7 @@ start_server() {
     if [[ $mode == nxdomain ]]; then expect=NXDOMAIN; else expect="NOERROR $SINK4"; fi
     case $srv in
     unbound)
-        conf=$(unbound_conf "$mode")
+        conf=$(unbound_main_conf "$mode")
         t0=$EPOCHREALTIME
         start_bg "unbound-$mode" "$SERVER_CPU" unbound -d -c "$conf"
         ;;

@@ -212,6 +212,18 @@ pub(crate) fn spawn(
     } else {
         None
     };
+    let watcher = watcher.map(|(watcher, missing)| {
+        let watcher = Arc::new(std::sync::Mutex::new(watcher));
+        if !missing.is_empty() {
+            tokio::spawn(await_folders(
+                missing,
+                Arc::clone(&watcher),
+                tx.clone(),
+                shutdown.clone(),
+            ));
+        }
+        watcher
+    });
     tokio::spawn(async move {
         let _watcher = watcher; // dropped (unwatched) when the task ends
         loop {
@@ -253,10 +265,14 @@ pub(crate) fn spawn(
 
 /// Watch the directories holding the list files (so that a file replaced
 /// by rename is seen) and signal `tx` on changes to those files.
+///
+/// Also returns the folders that do not exist yet (a first boot before the
+/// first update created `/var/lib/parapet`, or a hand install): see
+/// [`await_folders`].
 fn watch_files(
     source: &ListSource,
     tx: mpsc::UnboundedSender<()>,
-) -> Option<notify::RecommendedWatcher> {
+) -> Option<(notify::RecommendedWatcher, Vec<PathBuf>)> {
     let files = source.files();
     if files.is_empty() {
         return None;
@@ -299,12 +315,52 @@ fn watch_files(
             return None;
         }
     };
-    for dir in &dirs {
-        if let Err(e) = watcher.watch(Path::new(dir), RecursiveMode::NonRecursive) {
+    let mut missing = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            info!(dir = %dir.display(), "the list's folder does not exist yet; watching for it");
+            missing.push(dir);
+        } else if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
             warn!(dir = %dir.display(), error = %e, "cannot watch directory; reload with SIGHUP");
         }
     }
-    Some(watcher)
+    Some((watcher, missing))
+}
+
+/// How often [`await_folders`] looks for the folders that do not exist.
+const FOLDER_POLL: Duration = Duration::from_secs(2);
+
+/// Until every folder in `missing` exists: look for them every
+/// [`FOLDER_POLL`]; watch each as it appears, and reload (the list may have
+/// been written into it at once). Ends early on `shutdown`.
+async fn await_folders(
+    mut missing: Vec<PathBuf>,
+    watcher: Arc<std::sync::Mutex<notify::RecommendedWatcher>>,
+    tx: mpsc::UnboundedSender<()>,
+    shutdown: CancellationToken,
+) {
+    while !missing.is_empty() {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(FOLDER_POLL) => {}
+        }
+        let before = missing.len();
+        missing.retain(|dir| {
+            if !dir.is_dir() {
+                return true;
+            }
+            let mut watcher = watcher.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+                warn!(dir = %dir.display(), error = %e, "cannot watch directory; reload with SIGHUP");
+            } else {
+                info!(dir = %dir.display(), "the list's folder now exists; watching it");
+            }
+            false
+        });
+        if missing.len() < before {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// Re-read `[lookalikes]` from the config file at `path` and put the new

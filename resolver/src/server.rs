@@ -428,6 +428,10 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let source_file = config.source_file.clone();
+    // Before the listeners announce themselves: a SIGHUP sent as soon as
+    // the log says "listening" (or systemd says ready) reloads.
+    let signals = signals::Signals::install()
+        .map_err(|e| ServerError::Serve(format!("cannot install signal handlers: {e}")))?;
     let server = ServerBuilder::new(config)
         .preflight(loaded)
         .start(shutdown.clone())
@@ -450,7 +454,7 @@ pub(crate) async fn run(
             crate::reload::reload_lookalikes(&path, &lookalikes);
         }));
     }
-    signals::spawn(shutdown, on_hangup);
+    signals.spawn(shutdown, on_hangup);
     server.wait().await
 }
 

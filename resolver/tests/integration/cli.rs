@@ -147,7 +147,13 @@ fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
     .expect("write");
     let mut p = Proc::start(&config);
     let addr = p.addr_after("listening on UDP ");
+    // A SIGHUP the moment the server says it listens (a reload sent by a
+    // script that waited for that line) reloads; it does not end the
+    // process by the signal's default action.
     p.wait_line("listening on TCP ");
+    p.signal("HUP");
+    p.wait_line("SIGHUP received");
+    p.wait_line("list reloaded");
     assert_eq!(query_a(addr, "phishing.example."), vec!["192.0.2.53"]);
     assert!(query_a(addr, "newthreat.example.").is_empty());
 

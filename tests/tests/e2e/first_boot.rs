@@ -86,3 +86,37 @@ async fn missing_artifact_serves_dns_then_picks_the_list_up() -> Result<()> {
     assert!(page.contains("The list is “test-feed”."), "{page}");
     Ok(())
 }
+
+/// A hand install: the list's folder itself does not exist at start (the
+/// package creates `/var/lib/parapet`; someone following the README on
+/// another system may not). The first update creates the folder and the
+/// artifact; the server picks the list up without a SIGHUP.
+#[tokio::test]
+async fn missing_list_folder_is_watched_for_and_the_list_picked_up() -> Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::builder(up.addr())
+        .section("blocklist", "path = \"state/parapet.pbl\"")
+        .start()
+        .await?;
+    let msg = p.query("phishing.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), ["192.0.2.66"], "no list, no block");
+
+    std::fs::create_dir(p.path("state"))?;
+    let tmp = p.path("state/parapet.pbl.tmp");
+    std::fs::write(&tmp, artifact())?;
+    std::fs::rename(&tmp, p.path("state/parapet.pbl"))?;
+    let got = eventually(
+        WAIT,
+        || async {
+            p.query("phishing.example.", RecordType::A)
+                .await
+                .map(|m| addresses(&m))
+                .unwrap_or_default()
+        },
+        |got| got == &[SINKHOLE_V4],
+    )
+    .await?;
+    assert_eq!(got, [SINKHOLE_V4]);
+    assert_eq!(list_loaded(&p).await?, "parapet_list_loaded 1");
+    Ok(())
+}

@@ -290,7 +290,8 @@ async fn run(cmd: &str, args: &[String]) -> Result<String> {
 }
 
 #[tokio::test]
-async fn hickory_over_dot_and_doh_gets_sinkhole_and_upstream_answers() -> Result<()> {
+async fn hickory_over_dot_and_doh_gets_sinkhole_and_upstream_answers_and_refusals_without_a_token()
+-> Result<()> {
     let up = Upstream::start().await;
     let cert = Cert::new();
     let p = encrypted(up.addr(), &cert).start().await?;
@@ -311,6 +312,23 @@ async fn hickory_over_dot_and_doh_gets_sinkhole_and_upstream_answers() -> Result
             [ALLOWED],
             "{path:?}"
         );
+    }
+    // Where only tokens are let in: hickory's DoT (no SNI, so no token) and
+    // DoH without a token in the path are refused; DoH with one is served.
+    let p = tokens_only(up.addr(), &cert).start().await?;
+    for (addr, path, served) in [
+        (dot_addr(&p), None, false),
+        (doh_addr(&p), Some("/dns-query"), false),
+        (doh_addr(&p), Some("/dns-query/alice-7f3a"), true),
+    ] {
+        let r = hickory(addr, path, &cert.der);
+        match hickory_addresses(&r, "www.example.").await {
+            Ok(got) => assert!(served && got == [ALLOWED], "{path:?}: {got:?}"),
+            Err(e) => assert!(
+                !served && e.to_string().contains("Refused"),
+                "{path:?}: {e}"
+            ),
+        }
     }
     Ok(())
 }

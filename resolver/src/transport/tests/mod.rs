@@ -4,7 +4,6 @@
 //! holds the stand-in and the clients; the tests are split by subject.
 
 mod certificates;
-mod clients;
 mod https;
 mod limits;
 mod tls;
