@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
@@ -113,19 +112,10 @@ pub struct Upstream {
     shutdown: CancellationToken,
 }
 
-/// Counts queries, holds back those for the slow names, then hands them
-/// to the catalog.
+/// Counts queries, then hands them to the catalog.
 struct Counting {
     catalog: Catalog,
     queries: Arc<AtomicU64>,
-    slow: Slow,
-}
-
-/// Names the upstream answers only after a delay (see [`Upstream::with_slow`]).
-#[derive(Clone, Default)]
-struct Slow {
-    names: Vec<LowerName>,
-    delay: Duration,
 }
 
 #[async_trait::async_trait]
@@ -136,10 +126,6 @@ impl RequestHandler for Counting {
         response_handle: R,
     ) -> ResponseInfo {
         self.queries.fetch_add(1, Ordering::SeqCst);
-        let name = request.request_info().map(|info| info.query.name().clone());
-        if name.is_ok_and(|n| self.slow.names.contains(&n)) {
-            tokio::time::sleep(self.slow.delay).await;
-        }
         self.catalog
             .handle_request::<R, T>(request, response_handle)
             .await
@@ -154,18 +140,6 @@ impl Upstream {
 
     /// Serve the given records (plus an SOA at the root).
     pub async fn with_records(records: Vec<Record>) -> Upstream {
-        Self::serve(records, Slow::default()).await
-    }
-
-    /// Serve the given records, answering queries for any of `names` only
-    /// after `delay` (each on its own, so a slow name holds back nothing
-    /// else).
-    pub async fn with_slow(records: Vec<Record>, names: &[Name], delay: Duration) -> Upstream {
-        let names = names.iter().map(LowerName::new).collect();
-        Self::serve(records, Slow { names, delay }).await
-    }
-
-    async fn serve(records: Vec<Record>, slow: Slow) -> Upstream {
         let root = Name::root();
         let mut zone =
             InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
@@ -196,12 +170,11 @@ impl Upstream {
         let mut server = Server::new(Counting {
             catalog,
             queries: queries.clone(),
-            slow,
         });
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("local addr");
         server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 16);
+        server.register_listener(tcp, std::time::Duration::from_secs(5), 16);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         tokio::spawn(async move {
