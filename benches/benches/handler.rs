@@ -29,7 +29,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use parapet_e2e::Upstream;
-use parapet_resolver::access::Context;
+use parapet_resolver::Context;
 use parapet_resolver::event::Protocol;
 use parapet_resolver::{Handler, ServerBuilder};
 use tokio_util::sync::CancellationToken;

@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::rr::RecordType;
 use parapet_resolver::config::{LogMode, QueryLogConfig};
 use parapet_resolver::metrics::{Metrics, OutcomeKind, Protocol, Trigger};
-use parapet_resolver::querylog::{QueryLog, QueryRecord};
+use parapet_resolver::{QueryLog, QueryRecord};
 
 fn metrics(c: &mut Criterion) {
     let m = Metrics::new();

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 
 /// Exit code: success.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: the server failed while running.
-pub const EXIT_RUNTIME: u8 = 1;
+pub(crate) const EXIT_RUNTIME: u8 = 1;
 /// Exit code: invalid config or usage.
-pub const EXIT_CONFIG: u8 = 2;
+pub(crate) const EXIT_CONFIG: u8 = 2;
 
 /// parapet: a protective DNS resolver.
 #[derive(Debug, Parser)]
@@ -27,21 +27,21 @@ pub const EXIT_CONFIG: u8 = 2;
 pub struct Cli {
     /// Config file to serve with.
     #[arg(short, long, value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Only log warnings and errors.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Log debug detail (per-query lines).
     #[arg(short, long, global = true, conflicts_with = "quiet")]
-    pub debug: bool,
+    pub(crate) debug: bool,
     /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 /// Verbs.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate a config file and print the effective config.
     CheckConfig {
         /// The config file.

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{ConnectionClose, Listener, Metrics};
 
-pub use crate::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT};
+pub(crate) use crate::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT};
 
 /// A connection table (see the module docs).
 #[derive(Debug)]
@@ -236,7 +236,7 @@ fn remove(state: &mut State, key: IpAddr, id: u64) -> Option<Arc<Entry>> {
 
 /// Who a connection counts against: the IPv4 address (also when mapped
 /// into IPv6), or the IPv6 /64.
-pub fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

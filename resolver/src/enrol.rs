@@ -17,7 +17,7 @@ use crate::{
 
 /// `parapet token …`
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Make a new random token; print it, and append its hash to FILE when
     /// `--file` is given (the running server picks it up at once).
     New {
@@ -84,7 +84,7 @@ fn print(text: &str) {
 
 impl TokenCommand {
     /// Run the verb.
-    pub fn run(self) -> ExitCode {
+    pub(crate) fn run(self) -> ExitCode {
         match self {
             TokenCommand::New { label, file } => {
                 let token = tokens::generate();

@@ -7,11 +7,11 @@
 
 /// Descriptors kept beside the connection caps: listeners, upstream
 /// sockets, the list, logs, watches and the metrics endpoint.
-pub const RESERVE: u64 = 512;
+pub(crate) const RESERVE: u64 = 512;
 
 /// Raise the soft descriptor limit towards `wanted` (never above the hard
 /// limit, never lowering it) and return the soft limit now in force.
-pub fn raise_to(wanted: u64) -> std::io::Result<u64> {
+pub(crate) fn raise_to(wanted: u64) -> std::io::Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -38,7 +38,7 @@ pub fn raise_to(wanted: u64) -> std::io::Result<u64> {
 /// The connection caps `(dns, warning_page)` that fit in `available`
 /// descriptors beside [`RESERVE`]: unchanged when they fit, else both
 /// scaled down alike (at least 16 each).
-pub fn fit(dns: usize, warning_page: usize, available: u64) -> (usize, usize) {
+pub(crate) fn fit(dns: usize, warning_page: usize, available: u64) -> (usize, usize) {
     let wanted = (dns + warning_page) as u64;
     let room = available.saturating_sub(RESERVE);
     if wanted <= room {

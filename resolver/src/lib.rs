@@ -33,53 +33,74 @@
 //! [`listen`]); [`reload`] swaps the list in service ([`SharedBlocklist`]);
 //! [`config`] reads and validates the TOML file; [`warning`] and [`status`]
 //! serve the warning, check and status pages.
+//!
+//! The library exists for the `parapet` binary, the end-to-end tests, the
+//! benchmarks and the fuzz targets: the root re-exports what they name
+//! ([`ServerBuilder`], [`Handler`], [`Cli`], …) and the modules they use
+//! stay public; every other module is private. Its documentation is for
+//! developers: read it with `cargo doc --document-private-items`, where
+//! the links to private modules resolve.
+//!
+//! Serving, as the binary does:
+//! ```no_run
+//! # async fn demo(config: parapet_resolver::Config) -> Result<(), parapet_resolver::ServerError> {
+//! use tokio_util::sync::CancellationToken;
+//! let shutdown = CancellationToken::new();
+//! let server = parapet_resolver::ServerBuilder::new(config)
+//!     .start(shutdown.clone())
+//!     .await?;
+//! println!("UDP on {:?}", server.udp_addrs());
+//! shutdown.cancel();
+//! server.wait().await
+//! # }
+//! ```
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
+// The docs link freely to private modules (see above).
+#![allow(rustdoc::private_intra_doc_links)]
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-use parapet_blocklist::Blocklist;
-
-pub mod access;
+mod access;
 pub mod answer;
 pub mod answer_cache;
-pub mod cli;
+mod cli;
 pub mod config;
-pub mod conntable;
-pub mod enrol;
+mod conntable;
+mod enrol;
 pub mod event;
 pub mod fastpath;
-pub mod fdlimit;
+mod fdlimit;
 pub mod forward;
 pub mod handler;
-pub mod listen;
+mod list;
+mod listen;
 pub mod lookalike;
 pub mod metrics;
-pub mod net;
-pub mod policy;
+mod net;
+mod policy;
 pub mod preflight;
 pub mod profile;
-pub mod querylog;
-pub mod ratelimit;
-pub mod rebinding;
+mod querylog;
+mod ratelimit;
+mod rebinding;
 pub mod reload;
-pub mod reserved;
-pub mod server;
-pub mod setup;
-pub mod status;
+mod reserved;
+mod server;
+mod setup;
+mod status;
 pub mod transport;
-pub mod udp;
+mod udp;
 pub mod upstream;
 pub mod warning;
-pub mod wildcard_check;
+mod wildcard_check;
 pub mod wire;
 
-pub use access::Context;
-pub use config::Config;
+pub use access::{AccessList, ClientAuth, Context};
+pub use cli::Cli;
+pub use config::{ClientAddresses, Config};
+pub use enrol::ProfileCommand;
 pub use event::{Observer, Outcome, QueryEvent};
 pub use handler::Handler;
-pub use server::{RunningServer, ServerBuilder};
-
-/// The list in service, swapped atomically on reload. Readers take a
-/// snapshot with `load()` and keep it for the whole query.
-pub type SharedBlocklist = Arc<ArcSwap<Blocklist>>;
+pub use list::SharedBlocklist;
+pub use querylog::{ClientFormat, QueryLog, QueryRecord};
+pub use ratelimit::{REFUSED_BURST, REFUSED_QPS};
+pub use server::{RunningServer, ServerBuilder, ServerError};

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Listen backlog of TCP listeners.
-pub const BACKLOG: i32 = 1024;
+pub(crate) const BACKLOG: i32 = 1024;
 
 /// How listeners are bound (from the config).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl BindError {
 }
 
 /// The usual cause of a bind failure and its fix, in words.
-pub fn hint(addr: SocketAddr, error: &io::Error) -> Option<String> {
+pub(crate) fn hint(addr: SocketAddr, error: &io::Error) -> Option<String> {
     let port = addr.port();
     let ip = addr.ip();
     match error.kind() {
@@ -180,7 +180,7 @@ fn socket(
 ///
 /// # Errors
 /// The address cannot be bound; the error names `key` and the fix.
-pub fn tcp(
+pub(crate) fn tcp(
     key: &'static str,
     addr: SocketAddr,
     opts: BindOptions,
@@ -199,7 +199,7 @@ pub fn tcp(
 ///
 /// # Errors
 /// As [`tcp`], or the runtime refuses the socket.
-pub fn tokio_tcp(
+pub(crate) fn tokio_tcp(
     key: &'static str,
     addr: SocketAddr,
     opts: BindOptions,
@@ -214,7 +214,7 @@ pub fn tokio_tcp(
 ///
 /// # Errors
 /// The address cannot be bound; the error names `key` and the fix.
-pub fn udp(
+pub(crate) fn udp(
     key: &'static str,
     addr: SocketAddr,
     count: usize,

@@ -1,8 +1,8 @@
-//! `parapet`: the resolver binary. See [`parapet_resolver::cli`].
+//! `parapet`: the resolver binary. See [`parapet_resolver::Cli`].
 use std::process::ExitCode;
 
 use clap::Parser;
-use parapet_resolver::cli::Cli;
+use parapet_resolver::Cli;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -12,7 +12,7 @@ use crate::event::Trigger;
 
 /// A block decided by answer inspection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerHit {
+pub(crate) struct AnswerHit {
     /// What matched.
     pub trigger: Trigger,
     /// The rule that matched.
@@ -22,7 +22,7 @@ pub struct AnswerHit {
 }
 
 /// Check a name (any case, wire labels) against the domain rules.
-pub fn check_name(list: &Blocklist, name: &Name) -> Verdict {
+pub(crate) fn check_name(list: &Blocklist, name: &Name) -> Verdict {
     list.check_labels(name.iter())
 }
 
@@ -31,7 +31,7 @@ pub fn check_name(list: &Blocklist, name: &Name) -> Verdict {
 /// exception inside a block list cancels that list's own blocks of the name,
 /// but a compromised list must not be able to switch off the CNAME and
 /// address checks of the answer with it.
-pub fn uninspected_allow(list: &Blocklist, rule: RuleRef) -> Option<RuleRef> {
+pub(crate) fn uninspected_allow(list: &Blocklist, rule: RuleRef) -> Option<RuleRef> {
     list.allows_across_sources(rule).then_some(rule)
 }
 
@@ -39,7 +39,7 @@ pub fn uninspected_allow(list: &Blocklist, rule: RuleRef) -> Option<RuleRef> {
 /// every A/AAAA address against the IP rules. The first blocking hit wins.
 /// A CNAME target no surviving block covers (an exception cancelled its own
 /// list's block, or an allowlist allows it) goes through.
-pub fn inspect_answers<'r>(
+pub(crate) fn inspect_answers<'r>(
     list: &Blocklist,
     records: impl IntoIterator<Item = &'r Record>,
 ) -> Option<AnswerHit> {

@@ -33,7 +33,7 @@ pub struct Preflight {
 /// # Errors
 /// [`ConfigError::Invalid`] with one issue per file that is missing,
 /// unreadable or malformed, each naming its key.
-pub fn check(config: &Config) -> Result<Preflight, ConfigError> {
+pub(crate) fn check(config: &Config) -> Result<Preflight, ConfigError> {
     let mut issues = Vec::new();
     let loaded = files(config, &mut issues);
     if issues.is_empty() {

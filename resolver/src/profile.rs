@@ -13,7 +13,7 @@ pub const APPLE_DNS_PAYLOAD: &str = "com.apple.dnsSettings.managed";
 
 /// Which encrypted transport a device should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     /// DNS over HTTPS: `https://HOST/dns-query[/TOKEN]`.
     Https,
     /// DNS over TLS: server name `[TOKEN.]HOST`, port 853.
@@ -73,7 +73,7 @@ impl Target {
     }
 
     /// The DoH URL: `https://HOST/dns-query[/TOKEN]`.
-    pub fn doh_url(&self) -> String {
+    pub(crate) fn doh_url(&self) -> String {
         match &self.token {
             Some(t) => format!("https://{}/dns-query/{t}", self.host),
             None => format!("https://{}/dns-query", self.host),
@@ -81,7 +81,7 @@ impl Target {
     }
 
     /// The DoT server name (Android's Private DNS hostname): `[TOKEN.]HOST`.
-    pub fn dot_name(&self) -> String {
+    pub(crate) fn dot_name(&self) -> String {
         match &self.token {
             Some(t) => format!("{t}.{}", self.host),
             None => self.host.clone(),
@@ -148,7 +148,7 @@ fn uuid_v4() -> String {
 ///
 /// # Errors
 /// Only if writing to `out` fails.
-pub fn write_apple(
+pub(crate) fn write_apple(
     target: &Target,
     protocol: Protocol,
     out: impl Write,

@@ -34,14 +34,14 @@ pub const REFUSED_QPS: u32 = 5;
 pub const REFUSED_BURST: u32 = 20;
 
 /// A monotonic time source: time elapsed since some fixed start.
-pub trait Clock: Send + Sync + std::fmt::Debug {
+pub(crate) trait Clock: Send + Sync + std::fmt::Debug {
     /// Time since the clock's start; never decreases.
     fn elapsed(&self) -> Duration;
 }
 
 /// The system's monotonic clock.
 #[derive(Debug)]
-pub struct SystemClock(Instant);
+pub(crate) struct SystemClock(Instant);
 
 impl Default for SystemClock {
     fn default() -> Self {
@@ -57,7 +57,7 @@ impl Clock for SystemClock {
 
 /// What to do with one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
+pub(crate) enum Limit {
     /// Within the limit: answer it.
     Pass,
     /// Over the limit: send nothing.
@@ -69,7 +69,7 @@ pub enum Limit {
 
 /// Token buckets keyed by client address or network.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     /// Every `slip`th limited answer is slipped; 0 = always drop.
@@ -101,7 +101,7 @@ struct Bucket {
 
 impl RateLimiter {
     /// The client limiter from `[access]`; `None` when `rate_limit_qps` is 0.
-    pub fn from_config(access: &AccessConfig) -> Option<Self> {
+    pub(crate) fn from_config(access: &AccessConfig) -> Option<Self> {
         (access.rate_limit_qps > 0).then(|| {
             Self::new(
                 access.rate_limit_qps,
@@ -116,7 +116,7 @@ impl RateLimiter {
     /// The limiter of REFUSED answers to clients outside `[access] allow`:
     /// [`REFUSED_QPS`] per network (every client grouped by the configured
     /// prefixes), dropped beyond, never slipped.
-    pub fn for_refusals(access: &AccessConfig) -> Self {
+    pub(crate) fn for_refusals(access: &AccessConfig) -> Self {
         let mut rl = Self::new(
             REFUSED_QPS,
             REFUSED_BURST,
@@ -131,7 +131,7 @@ impl RateLimiter {
     /// `qps` sustained, `burst` at once, per address for private and
     /// loopback clients and per network (the prefixes) for the others;
     /// every other limited answer slips (see [`Self::with_slip`]).
-    pub fn new(qps: u32, burst: u32, v4_prefix: u8, v6_prefix: u8) -> Self {
+    pub(crate) fn new(qps: u32, burst: u32, v4_prefix: u8, v6_prefix: u8) -> Self {
         RateLimiter {
             rate: f64::from(qps),
             burst: f64::from(burst.max(1)),
@@ -147,13 +147,14 @@ impl RateLimiter {
 
     /// Slip every `slip`th limited answer (the first, then every `slip`th
     /// after it); 0 drops them all.
-    pub fn with_slip(mut self, slip: u32) -> Self {
+    pub(crate) fn with_slip(mut self, slip: u32) -> Self {
         self.slip = slip;
         self
     }
 
-    /// Take time from `clock` instead of the system's.
-    pub fn with_clock(mut self, clock: Box<dyn Clock>) -> Self {
+    /// Take time from `clock` instead of the system's (tests drive time).
+    #[cfg(test)]
+    pub(crate) fn with_clock(mut self, clock: Box<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -177,7 +178,7 @@ impl RateLimiter {
 
     /// Take one token for `ip`'s bucket: [`Limit::Pass`] when there was
     /// one, else whether to drop or slip this answer.
-    pub fn check(&self, ip: IpAddr) -> Limit {
+    pub(crate) fn check(&self, ip: IpAddr) -> Limit {
         let key = self.key(ip);
         let now = self.clock.elapsed().as_secs_f64();
         let folded = match key {
@@ -225,14 +226,14 @@ impl RateLimiter {
 /// and the rate of REFUSED answers to clients outside `[access] allow`
 /// (always on: a refusal is an answer to a spoofable address too).
 #[derive(Debug)]
-pub struct UdpLimits {
+pub(crate) struct UdpLimits {
     clients: Option<RateLimiter>,
     refusals: RateLimiter,
 }
 
 impl UdpLimits {
     /// The limits `[access]` configures.
-    pub fn from_config(access: &AccessConfig) -> Self {
+    pub(crate) fn from_config(access: &AccessConfig) -> Self {
         UdpLimits {
             clients: RateLimiter::from_config(access),
             refusals: RateLimiter::for_refusals(access),
@@ -241,7 +242,7 @@ impl UdpLimits {
 
     /// Take a token for a UDP query from `ip`, counting a drop or slip in
     /// `metrics`.
-    pub fn check_client(&self, ip: IpAddr, metrics: Option<&Metrics>) -> Limit {
+    pub(crate) fn check_client(&self, ip: IpAddr, metrics: Option<&Metrics>) -> Limit {
         match &self.clients {
             Some(rl) => record(rl.check(ip), RateLimitReason::Rate, metrics),
             None => Limit::Pass,
@@ -250,7 +251,7 @@ impl UdpLimits {
 
     /// Take a token for a REFUSED answer over UDP to `ip` (a client not
     /// allowed), counting a drop in `metrics`.
-    pub fn check_refusal(&self, ip: IpAddr, metrics: Option<&Metrics>) -> Limit {
+    pub(crate) fn check_refusal(&self, ip: IpAddr, metrics: Option<&Metrics>) -> Limit {
         record(self.refusals.check(ip), RateLimitReason::Refused, metrics)
     }
 }
@@ -267,7 +268,7 @@ fn record(limit: Limit, reason: RateLimitReason, metrics: Option<&Metrics>) -> L
 }
 
 /// `ip`, or the IPv4 address an IPv4-mapped IPv6 address carries.
-pub fn unmapped(ip: IpAddr) -> IpAddr {
+pub(crate) fn unmapped(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -277,7 +278,7 @@ pub fn unmapped(ip: IpAddr) -> IpAddr {
 /// Whether `ip` is a loopback, private (RFC 1918, shared 100.64/10, ULA)
 /// or link-local address: a client on the local network. Mapped IPv4
 /// addresses count as IPv4.
-pub fn is_local(ip: IpAddr) -> bool {
+pub(crate) fn is_local(ip: IpAddr) -> bool {
     match unmapped(ip) {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();

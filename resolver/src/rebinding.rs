@@ -14,7 +14,7 @@ use crate::ratelimit::{is_local, unmapped};
 /// Whether `ip` is an address a public name should not resolve to:
 /// RFC 1918, 100.64/10, 127/8, 169.254/16, 0.0.0.0/8, ::1, ::, fc00::/7,
 /// fe80::/10, and IPv4-mapped forms of these.
-pub fn is_private(ip: IpAddr) -> bool {
+pub(crate) fn is_private(ip: IpAddr) -> bool {
     is_local(ip)
         || match unmapped(ip) {
             IpAddr::V4(v4) => v4.octets()[0] == 0,
@@ -23,7 +23,7 @@ pub fn is_private(ip: IpAddr) -> bool {
 }
 
 /// The first private address among the A/AAAA records of `answers`.
-pub fn private_address(answers: &[Record]) -> Option<IpAddr> {
+pub(crate) fn private_address(answers: &[Record]) -> Option<IpAddr> {
     answers.iter().find_map(|r| {
         let ip = match &r.data {
             RData::A(a) => IpAddr::V4(a.0),
@@ -36,7 +36,7 @@ pub fn private_address(answers: &[Record]) -> Option<IpAddr> {
 
 /// Whether `name` is one of `domains` or under one (`domains` lower case,
 /// without trailing dot).
-pub fn is_exempt(domains: &[String], name: &Name) -> bool {
+pub(crate) fn is_exempt(domains: &[String], name: &Name) -> bool {
     let name = name.to_ascii().to_ascii_lowercase();
     let name = name.trim_end_matches('.');
     domains.iter().any(|d| {

@@ -19,13 +19,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::SharedBlocklist;
 use crate::config::{BlocklistConfig, ListSource};
+use crate::list::SharedBlocklist;
 use crate::lookalike::{Lookalikes, SharedLookalikes};
 
 /// Quiet time after the last file event before reloading: editors and
 /// feed updates write in several steps.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Why a list was refused.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +127,7 @@ async fn load_off_path(config: &BlocklistConfig) -> Result<Blocklist, ReloadErro
 /// and the reloader picks the artifact up as soon as it is published.
 /// Missing raw `sources` stay a start-up error: a person wrote those paths,
 /// so a missing one is a mistake to fix, not a list still on its way.
-pub async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist, ReloadError> {
+pub(crate) async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist, ReloadError> {
     let list = match missing_artifact(config) {
         Some(path) => {
             error!(
@@ -147,7 +147,7 @@ pub async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist, Reload
 }
 
 /// The artifact at `[blocklist] path` when that file does not exist (yet).
-pub fn missing_artifact(config: &BlocklistConfig) -> Option<&Path> {
+pub(crate) fn missing_artifact(config: &BlocklistConfig) -> Option<&Path> {
     match &config.source {
         ListSource::Artifact(path) if is_missing(path) => Some(path),
         _ => None,
@@ -156,19 +156,19 @@ pub fn missing_artifact(config: &BlocklistConfig) -> Option<&Path> {
 
 /// Whether nothing exists at `path` (other errors, such as a denied
 /// permission, are not "missing": opening the file reports them).
-pub fn is_missing(path: &Path) -> bool {
+pub(crate) fn is_missing(path: &Path) -> bool {
     matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// The list served while there is none: no rules, no sources.
-pub fn empty() -> Result<Blocklist, ReloadError> {
+pub(crate) fn empty() -> Result<Blocklist, ReloadError> {
     Ok(Blocklist::compile(&[], CompileOptions::default())?.0)
 }
 
 /// Whether `list` is a real list rather than [`empty`] (which also stands
 /// for "no `[blocklist]` configured"): it was built from at least one
 /// source.
-pub fn has_list(list: &Blocklist) -> bool {
+pub(crate) fn has_list(list: &Blocklist) -> bool {
     !list.stats().sources.is_empty()
 }
 
@@ -191,13 +191,13 @@ fn log_loaded(list: &Blocklist, what: &str) {
 }
 
 /// Block rules of a list: its domain and IP rules less the allow rules.
-pub fn block_rules(stats: &parapet_blocklist::Stats) -> u64 {
+pub(crate) fn block_rules(stats: &parapet_blocklist::Stats) -> u64 {
     (stats.domain_rules + stats.ip_rules).saturating_sub(stats.allow_rules)
 }
 
 /// Start the reloader for `shared`: a file watcher (when `config.watch`)
 /// plus the returned handle's trigger. Stops when `shutdown` is cancelled.
-pub fn spawn(
+pub(crate) fn spawn(
     config: BlocklistConfig,
     shared: SharedBlocklist,
     shutdown: CancellationToken,

@@ -23,21 +23,21 @@ use crate::answer::{self, Synthesised};
 use crate::config::BlockConfig;
 
 /// The name that says "this device is protected".
-pub const CHECK_NAME: &str = "check.parapet.test";
+pub(crate) const CHECK_NAME: &str = "check.parapet.test";
 /// The name that is always blocked.
-pub const BLOCKED_NAME: &str = "blocked.parapet.test";
+pub(crate) const BLOCKED_NAME: &str = "blocked.parapet.test";
 /// The source a block of [`BLOCKED_NAME`] is attributed to (EDE text,
 /// warning page).
-pub const SOURCE: &str = "parapet";
+pub(crate) const SOURCE: &str = "parapet";
 /// The category of that block.
-pub const CATEGORY: &str = "test";
+pub(crate) const CATEGORY: &str = "test";
 
 /// The labels both names share, after their first.
 const SUFFIX: [&[u8]; 2] = [b"parapet", b"test"];
 
 /// A reserved name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reserved {
+pub(crate) enum Reserved {
     /// `check.parapet.test`: answered with the sinkhole address.
     Check,
     /// `blocked.parapet.test`: always blocked.
@@ -47,7 +47,10 @@ pub enum Reserved {
 /// Which reserved name a name of `count` labels, given first label first,
 /// is (any case). One comparison for every name that is not three labels
 /// long.
-pub fn of_labels<'a>(count: usize, mut labels: impl Iterator<Item = &'a [u8]>) -> Option<Reserved> {
+pub(crate) fn of_labels<'a>(
+    count: usize,
+    mut labels: impl Iterator<Item = &'a [u8]>,
+) -> Option<Reserved> {
     if count != 3 {
         return None;
     }
@@ -66,13 +69,13 @@ pub fn of_labels<'a>(count: usize, mut labels: impl Iterator<Item = &'a [u8]>) -
 }
 
 /// Which reserved name `name` is.
-pub fn of_name(name: &Name) -> Option<Reserved> {
+pub(crate) fn of_name(name: &Name) -> Option<Reserved> {
     of_labels(usize::from(name.num_labels()), name.iter())
 }
 
 /// Which reserved name the host `ascii` (lower case, no trailing dot, as
 /// [`crate::warning::host::HostName`] holds it) is.
-pub fn of_host(ascii: &str) -> Option<Reserved> {
+pub(crate) fn of_host(ascii: &str) -> Option<Reserved> {
     match ascii {
         CHECK_NAME => Some(Reserved::Check),
         BLOCKED_NAME => Some(Reserved::Blocked),
@@ -82,7 +85,7 @@ pub fn of_host(ascii: &str) -> Option<Reserved> {
 
 /// The answer to a reserved name, with the Extended DNS Error it carries
 /// (INFO-CODE, text) when it has one.
-pub fn answer(
+pub(crate) fn answer(
     kind: Reserved,
     block: &BlockConfig,
     qname: &Name,
@@ -129,7 +132,7 @@ fn sinkhole(block: &BlockConfig, qname: &Name, qtype: RecordType) -> Synthesised
 }
 
 /// The rule the warning page explains a block of [`BLOCKED_NAME`] with.
-pub fn blocked_rule() -> RuleInfo {
+pub(crate) fn blocked_rule() -> RuleInfo {
     RuleInfo {
         pattern: BLOCKED_NAME.to_string(),
         action: Action::Block,
@@ -141,9 +144,9 @@ pub fn blocked_rule() -> RuleInfo {
 
 /// What `parapet explain` says about a reserved name: the warning for
 /// [`BLOCKED_NAME`], a note for [`CHECK_NAME`].
-pub fn explain(
+pub(crate) fn explain(
     host: &crate::warning::host::HostName,
-    config: &crate::warning::WarningPageConfig,
+    config: &crate::warning::config::WarningPageConfig,
 ) -> crate::warning::notice::Notice {
     use crate::warning::notice;
     match of_host(&host.ascii) {
@@ -207,7 +210,7 @@ mod tests {
 
     #[test]
     fn explain_speaks_of_the_reserved_names() {
-        let config = crate::warning::WarningPageConfig::default();
+        let config = crate::warning::config::WarningPageConfig::default();
         let lists = crate::reload::empty().expect("empty list");
         let text = crate::warning::explain(&lists, "http://blocked.parapet.test/", &config);
         assert!(text.contains("this site was blocked"), "{text}");

@@ -2,19 +2,6 @@
 //! [`crate::udp`]; TCP, DoT, DoH: [`crate::transport`], in one
 //! [connection table](crate::conntable)), start the reloader, and shut down
 //! gracefully.
-//!
-//! ```no_run
-//! # async fn demo(config: parapet_resolver::config::Config) -> Result<(), parapet_resolver::server::ServerError> {
-//! use tokio_util::sync::CancellationToken;
-//! let shutdown = CancellationToken::new();
-//! let server = parapet_resolver::server::ServerBuilder::new(config)
-//!     .start(shutdown.clone())
-//!     .await?;
-//! println!("UDP on {:?}", server.udp_addrs());
-//! shutdown.cancel();
-//! server.wait().await
-//! # }
-//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,7 +23,7 @@ use crate::reload::{self, ReloadError, ReloadHandle};
 use crate::udp;
 
 /// How long in-flight queries get to finish on shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +97,8 @@ impl ServerBuilder {
     /// listener runs on the server's [task tracker](RunningServer::tasks),
     /// which [`RunningServer::wait`] waits for.
     pub async fn start(self, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
+        // Slightly over 100 lines on purpose: start-up in the order it
+        // happens, one call per listener, so that the order is read here.
         let mut config = self.config;
         let loaded = match self.loaded {
             Some(loaded) => loaded,
@@ -224,7 +213,7 @@ impl ServerBuilder {
 /// returned), and to `observers`.
 fn observed_handler(
     config: &Config,
-    list: &crate::SharedBlocklist,
+    list: &crate::list::SharedBlocklist,
     metrics: &Arc<Metrics>,
     observers: Vec<Arc<dyn Observer>>,
     log_stop: &CancellationToken,
@@ -433,7 +422,7 @@ impl RunningServer {
 /// `shutdown` is cancelled or SIGTERM/SIGINT arrives;
 /// SIGHUP reloads the list, the config's `[lookalikes]` and the tokens
 /// file, and reopens the query log (one signal task: [`signals`]).
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     loaded: crate::preflight::Preflight,
     shutdown: CancellationToken,

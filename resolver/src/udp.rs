@@ -30,7 +30,7 @@ use batch::{Received, Replies};
 
 /// How many sockets to open per address: one per CPU this process may use
 /// (bound by [`crate::listen::udp`]).
-pub fn socket_count() -> usize {
+pub(crate) fn socket_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -45,7 +45,7 @@ pub fn socket_count() -> usize {
 /// Queries that need a task hold a permit of `in_flight` while it runs;
 /// when none is left, such a query is dropped and counted (blocked names
 /// and cached answers are still answered in the loop).
-pub async fn serve(
+pub(crate) async fn serve(
     socket: UdpSocket,
     handler: Handler,
     in_flight: InFlight,

@@ -21,7 +21,7 @@ const PROBE_LABEL: &str = "parapet-token-probe";
 /// without covering the names under it. Empty when DoT is off or every name
 /// has its wildcard. A certificate that cannot be read is the config
 /// validation's business, not reported here.
-pub fn dot_token_warnings(config: &Config) -> Vec<String> {
+pub(crate) fn dot_token_warnings(config: &Config) -> Vec<String> {
     let server = &config.server;
     let Some(cert) = server.tls_cert.as_deref() else {
         return Vec::new();
@@ -51,7 +51,7 @@ pub fn dot_token_warnings(config: &Config) -> Vec<String> {
 ///
 /// # Errors
 /// The file cannot be read or holds no valid certificate.
-pub fn names_without_wildcard(cert_path: &Path) -> Result<Vec<String>, String> {
+pub(crate) fn names_without_wildcard(cert_path: &Path) -> Result<Vec<String>, String> {
     let leaf = CertificateDer::pem_file_iter(cert_path)
         .map_err(|e| e.to_string())?
         .next()

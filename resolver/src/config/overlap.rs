@@ -40,7 +40,7 @@ impl Listener {
 }
 
 /// The listeners of a config, in config order.
-pub fn listeners(config: &super::Config) -> Vec<Listener> {
+pub fn listeners(config: &super::types::Config) -> Vec<Listener> {
     listeners_of(
         &config.server,
         &config.block,
@@ -51,10 +51,10 @@ pub fn listeners(config: &super::Config) -> Vec<Listener> {
 
 /// [`listeners`] from the sections that name them (while validating).
 pub fn listeners_of(
-    server: &super::ServerConfig,
-    block: &super::BlockConfig,
-    page: &crate::warning::WarningPageConfig,
-    metrics: &super::MetricsConfig,
+    server: &super::types::ServerConfig,
+    block: &super::types::BlockConfig,
+    page: &crate::warning::config::WarningPageConfig,
+    metrics: &super::types::MetricsConfig,
 ) -> Vec<Listener> {
     let mut out = Vec::new();
     for (i, &addr) in server.listen.iter().enumerate() {

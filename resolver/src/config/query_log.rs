@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::issue::{Issues, Resolve};
 use super::raw::RawQueryLog;
-use super::validate::{Issues, Resolve};
 
 /// Default capacity of the channel between the query path and the writer.
 pub const DEFAULT_QUEUE: usize = 4096;

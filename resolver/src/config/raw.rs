@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use parapet_blocklist::feed::FeedConfig;
 use serde::Deserialize;
 
-use crate::warning::WarningPageConfig;
+use crate::warning::config::WarningPageConfig;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]

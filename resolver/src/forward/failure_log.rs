@@ -7,12 +7,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often an upstream failure is logged at most.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+pub(super) const INTERVAL: Duration = Duration::from_secs(10);
 
 /// When the last line was written and how many failures went unlogged
 /// since.
 #[derive(Debug)]
-pub struct FailureLog {
+pub(super) struct FailureLog {
     interval: Duration,
     state: Mutex<State>,
 }
@@ -25,7 +25,7 @@ struct State {
 
 impl FailureLog {
     /// At most one line per `interval`.
-    pub fn new(interval: Duration) -> Self {
+    pub(super) fn new(interval: Duration) -> Self {
         FailureLog {
             interval,
             state: Mutex::new(State::default()),
@@ -35,7 +35,7 @@ impl FailureLog {
     /// Note one failure at `now`: `Some(n)` when a line is due now, `n`
     /// being the failures left unlogged since the previous line; `None`
     /// when this one is counted and not logged.
-    pub fn note(&self, now: Instant) -> Option<u64> {
+    pub(super) fn note(&self, now: Instant) -> Option<u64> {
         let Ok(mut state) = self.state.lock() else {
             return None;
         };

@@ -18,7 +18,7 @@ use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 use tracing::debug;
 
 use super::Handler;
-use super::front::Handoff;
+use super::handoff::Handoff;
 use super::reply::{Reply, Trace};
 use crate::access::Context;
 use crate::answer;

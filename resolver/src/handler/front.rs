@@ -21,37 +21,13 @@ use hickory_proto::rr::Name;
 use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
 use super::Handler;
+use super::handoff::{Front, Handoff};
 use crate::access::Context;
 use crate::answer_cache::Key;
 use crate::event::{Outcome, Protocol, QueryEvent, Trigger};
 use crate::fastpath;
 use crate::ratelimit::Limit;
 use crate::wire::WireQuery;
-
-/// What the front did with a query's bytes.
-// `Pass` carries the answer-cache key (up to 258 bytes) by value: it lives
-// on the stack for one call, and boxing it would allocate on every miss.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Front {
-    /// Answered: the reply is in the output buffer (left empty when the
-    /// query was dropped, so nothing is to be sent).
-    Answered,
-    /// Not answerable from bytes: parse the query and hand it to
-    /// [`Handler::core`] with this.
-    Pass(Handoff),
-}
-
-/// What the front learnt about a query, for the core, so that neither the
-/// access decision nor the question parse is made twice.
-#[derive(Debug, Clone, Copy)]
-pub struct Handoff {
-    /// The access decision ([`crate::access::AccessList::admits`]).
-    pub(super) admitted: bool,
-    /// The answer-cache key (cache on, simple question shape): the core
-    /// keeps a forwarded answer under it.
-    pub(super) key: Option<Key>,
-}
 
 impl Handler {
     /// The handoff for a query that skips the front (the core alone, as

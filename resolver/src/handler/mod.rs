@@ -19,9 +19,10 @@
 
 mod core;
 mod front;
+mod handoff;
 mod reply;
 
-pub use front::{Front, Handoff};
+pub use handoff::{Front, Handoff};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,12 +32,12 @@ use hickory_proto::op::{MessageType, ResponseCode};
 use hickory_resolver::net::xfer::Protocol as HickoryProtocol;
 use hickory_server::server::Request;
 
-use crate::SharedBlocklist;
 use crate::access::{AccessList, Context};
 use crate::answer_cache::AnswerCache;
 use crate::config::{BlockConfig, Config};
 use crate::event::{Observer, Protocol, QueryEvent};
 use crate::forward::Forwarder;
+use crate::list::SharedBlocklist;
 use crate::lookalike::{Lookalikes, SharedLookalikes};
 use crate::metrics::Metrics;
 use crate::ratelimit::UdpLimits;

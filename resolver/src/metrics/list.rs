@@ -7,7 +7,7 @@ use parapet_blocklist::Blocklist;
 use tokio_util::sync::CancellationToken;
 
 use super::{Metrics, ReloadResult};
-use crate::SharedBlocklist;
+use crate::list::SharedBlocklist;
 use crate::reload::ReloadHandle;
 
 impl Metrics {

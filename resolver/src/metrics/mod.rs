@@ -138,6 +138,9 @@ impl Metrics {
     /// Create every handle and register it (with zero values, so that every
     /// series exists from the first scrape).
     pub fn new() -> Self {
+        // Long on purpose: one registration per metric family, in one
+        // place, in the order of the catalog (`catalog.rs`), so that a new
+        // metric is one more block here and nothing is registered twice.
         let mut registry = Registry::with_prefix("parapet");
 
         let queries_family = Family::<QueryLabels, Counter>::default();

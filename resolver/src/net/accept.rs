@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 
 /// Pause after a failed accept (out of file descriptors and the like), so
 /// the loop does not spin while the condition lasts.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accept connections on `listener` until `shutdown` is cancelled.
 ///
@@ -22,7 +22,7 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// after [`ACCEPT_BACKOFF`]. On shutdown the listener is closed first (new
 /// connections are refused), then this waits for every connection task it
 /// spawned. `what` names the listener in logs.
-pub async fn accept_loop<G, A, F, Fut>(
+pub(crate) async fn accept_loop<G, A, F, Fut>(
     what: &'static str,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -60,7 +60,7 @@ pub async fn accept_loop<G, A, F, Fut>(
 
 /// Close `stream` with a TCP reset (`SO_LINGER` 0) rather than a graceful
 /// FIN, so the client fails at once (used for sinkholed `https://` visits).
-pub fn reset(stream: TcpStream) {
+pub(crate) fn reset(stream: TcpStream) {
     if let Err(error) = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
         tracing::debug!(%error, "cannot set SO_LINGER for a reset");
     }

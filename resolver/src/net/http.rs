@@ -15,12 +15,12 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::{self, HttpServerConnExec};
 
 /// An HTTP server builder; tune it further with `http1()` / `http2()`.
-pub type Http = auto::Builder<TokioExecutor>;
+pub(crate) type Http = auto::Builder<TokioExecutor>;
 
 /// The builder for one listener: HTTP/1.1 only, or (`http2`) HTTP/1.1 and
 /// HTTP/2 as the client chooses; request headers must arrive within
 /// `header_timeout`.
-pub fn builder(http2: bool, header_timeout: Duration) -> Http {
+pub(crate) fn builder(http2: bool, header_timeout: Duration) -> Http {
     let mut http = auto::Builder::new(TokioExecutor::new());
     if http2 {
         http.http2().timer(TokioTimer::new());
@@ -35,7 +35,7 @@ pub fn builder(http2: bool, header_timeout: Duration) -> Http {
 
 /// How a connection ended.
 #[derive(Debug)]
-pub enum Ended<R> {
+pub(crate) enum Ended<R> {
     /// The client closed it or the exchange finished (`Err`: a protocol or
     /// I/O error, worth a `debug!` at most).
     Closed(Result<(), Box<dyn std::error::Error + Send + Sync>>),
@@ -49,7 +49,7 @@ pub enum Ended<R> {
 /// Serve one connection with `service` until it closes; when `stop`
 /// completes first, shut it down gracefully and give it `grace` to finish;
 /// when `abort` completes first, drop it.
-pub async fn serve_connection<I, S, R>(
+pub(crate) async fn serve_connection<I, S, R>(
     http: &Http,
     io: I,
     service: S,

@@ -10,11 +10,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// healthy upstream a few hundred are in flight at 100k queries per
 /// second; the bound matters when the upstream stalls, when every query
 /// would otherwise hold a task for the whole upstream timeout.
-pub const DEFAULT_MAX_UDP_IN_FLIGHT: usize = 8_192;
+pub(crate) const DEFAULT_MAX_UDP_IN_FLIGHT: usize = 8_192;
 
 /// Permits for UDP queries in flight; clones share them.
 #[derive(Debug, Clone)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     permits: Arc<Semaphore>,
     dropped: Counter,
 }
@@ -22,7 +22,7 @@ pub struct InFlight {
 impl InFlight {
     /// At most `limit` queries in flight; drops are counted in `dropped`
     /// (the server passes `parapet_udp_dropped_total`'s).
-    pub fn new(limit: usize, dropped: Counter) -> Self {
+    pub(crate) fn new(limit: usize, dropped: Counter) -> Self {
         InFlight {
             permits: Arc::new(Semaphore::new(limit)),
             dropped,
@@ -31,7 +31,7 @@ impl InFlight {
 
     /// A permit for one more query, or `None` (counted) when the bound is
     /// reached: the caller drops the query, and the client retries.
-    pub fn try_start(&self) -> Option<OwnedSemaphorePermit> {
+    pub(crate) fn try_start(&self) -> Option<OwnedSemaphorePermit> {
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {

@@ -9,11 +9,11 @@
 //! tracker and waits for it on shutdown (see [`crate::server`]), so a
 //! stopped server has no task left serving.
 
-pub mod accept;
-pub mod http;
-pub mod inflight;
-pub mod signals;
+pub(crate) mod accept;
+pub(crate) mod http;
+pub(crate) mod inflight;
+pub(crate) mod signals;
 
-pub use accept::{ACCEPT_BACKOFF, accept_loop, reset};
-pub use inflight::InFlight;
-pub use tokio_util::task::TaskTracker;
+pub(crate) use accept::{accept_loop, reset};
+pub(crate) use inflight::InFlight;
+pub(crate) use tokio_util::task::TaskTracker;

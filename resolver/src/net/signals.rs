@@ -8,12 +8,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 /// Something SIGHUP does.
-pub type Hook = Box<dyn Fn() + Send + Sync>;
+pub(crate) type Hook = Box<dyn Fn() + Send + Sync>;
 
 /// The signal handlers, installed. Install them before the server says
 /// it is listening (or tells systemd it is ready): from then on a SIGHUP
 /// must reload, not take the default action and end the process.
-pub struct Signals {
+pub(crate) struct Signals {
     term: Signal,
     int: Signal,
     hup: Signal,
@@ -22,7 +22,7 @@ pub struct Signals {
 impl Signals {
     /// Install the SIGTERM, SIGINT and SIGHUP handlers (within a tokio
     /// runtime).
-    pub fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
@@ -34,7 +34,7 @@ impl Signals {
     /// runs `on_hangup` in order. It ends when `shutdown` is cancelled.
     /// A signal that arrived between [`Signals::install`] and now is
     /// handled as soon as the task runs.
-    pub fn spawn(self, shutdown: CancellationToken, on_hangup: Vec<Hook>) -> JoinHandle<()> {
+    pub(crate) fn spawn(self, shutdown: CancellationToken, on_hangup: Vec<Hook>) -> JoinHandle<()> {
         let Signals {
             mut term,
             mut int,

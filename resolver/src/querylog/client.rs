@@ -6,13 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ring::hmac;
 
-pub use crate::config::query_log::{ClientAddresses, HashKey, MIN_HASH_KEY_LEN};
+use crate::config::query_log::ClientAddresses;
 
 /// Prefix kept of an IPv4 client address in `truncated` mode.
-pub const TRUNCATE_V4_PREFIX: u8 = 24;
+pub(crate) const TRUNCATE_V4_PREFIX: u8 = 24;
 /// Prefix kept of an IPv6 client address in `truncated` mode (a typical
 /// home or small-site allocation).
-pub const TRUNCATE_V6_PREFIX: u8 = 56;
+pub(crate) const TRUNCATE_V6_PREFIX: u8 = 56;
 /// Turns client addresses into their logged form.
 pub struct ClientFormat {
     mode: ClientAddresses,
@@ -71,7 +71,7 @@ impl ClientFormat {
 }
 
 /// `ip`'s network in CIDR form: /24 for IPv4, /56 for IPv6.
-pub fn truncate(ip: IpAddr) -> String {
+pub(crate) fn truncate(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4) & (u32::MAX << (32 - TRUNCATE_V4_PREFIX));

@@ -12,7 +12,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{ClientFormat, LogTarget, QueryRecord};
+use super::client::ClientFormat;
+use super::record::{LogTarget, QueryRecord};
 use crate::metrics::Metrics;
 
 /// Records written per batch (one `write` and one flush).

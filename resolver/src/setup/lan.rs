@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 
 /// One IPv4 address of an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterfaceAddr {
+pub(crate) struct InterfaceAddr {
     /// Interface name (`eth0`, `wlan0`).
     pub name: String,
     /// The address and its prefix length.
@@ -21,7 +21,7 @@ pub struct InterfaceAddr {
 
 /// The box's place on the LAN.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lan {
+pub(crate) struct Lan {
     /// The interface (`eth0`).
     pub interface: String,
     /// The box's address on it.
@@ -34,7 +34,7 @@ pub struct Lan {
 
 /// The default routes in a `/proc/net/route` text: `(interface, gateway,
 /// metric)`, lowest metric first.
-pub fn default_routes(route_table: &str) -> Vec<(String, Ipv4Addr, u32)> {
+pub(crate) fn default_routes(route_table: &str) -> Vec<(String, Ipv4Addr, u32)> {
     let mut routes: Vec<(String, Ipv4Addr, u32)> = route_table
         .lines()
         .skip(1)
@@ -65,7 +65,7 @@ pub fn default_routes(route_table: &str) -> Vec<(String, Ipv4Addr, u32)> {
 /// # Errors
 /// No interface has a private (RFC 1918) IPv4 address: the message says
 /// what that means for a home box.
-pub fn find(route_file: &Path, interfaces: &[InterfaceAddr]) -> Result<Lan, String> {
+pub(crate) fn find(route_file: &Path, interfaces: &[InterfaceAddr]) -> Result<Lan, String> {
     let table = std::fs::read_to_string(route_file).unwrap_or_default();
     let routes = default_routes(&table);
     let private = |a: &&InterfaceAddr| a.net.addr().is_private();
@@ -119,7 +119,7 @@ fn no_private_address(interfaces: &[InterfaceAddr]) -> String {
 ///
 /// # Errors
 /// The system call failed.
-pub fn system_interfaces() -> std::io::Result<Vec<InterfaceAddr>> {
+pub(crate) fn system_interfaces() -> std::io::Result<Vec<InterfaceAddr>> {
     Ok(if_addrs::get_if_addrs()?
         .into_iter()
         .filter_map(|iface| match iface.addr {

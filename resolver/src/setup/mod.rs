@@ -1,7 +1,7 @@
 //! `parapet setup`: the first-run step on a home box.
 //!
 //! Finds the box's address and network on the LAN ([`lan`]), writes the
-//! home config for them ([`write`]: the shipped `config/home.toml` with the
+//! home config for them ([`write`](mod@write): the shipped `config/home.toml` with the
 //! box's address as sinkhole and warning page, its network in `[access]
 //! allow`), checks that port 53 is free and says exactly what to do when
 //! systemd-resolved or another DNS server holds it ([`port53`]; with
@@ -14,9 +14,9 @@
 //! step printed, 2 nothing written (no LAN address, a config that would be
 //! lost, a write error).
 
-pub mod lan;
-pub mod port53;
-pub mod write;
+pub(crate) mod lan;
+pub(crate) mod port53;
+pub(crate) mod write;
 
 #[cfg(test)]
 mod tests;
@@ -31,11 +31,11 @@ use lan::{InterfaceAddr, Lan};
 use port53::PortState;
 
 /// Where the config goes by default (the package's conffile).
-pub const DEFAULT_OUTPUT: &str = "/etc/parapet/parapet.toml";
+pub(crate) const DEFAULT_OUTPUT: &str = "/etc/parapet/parapet.toml";
 
 /// `parapet setup` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SetupArgs {
+pub(crate) struct SetupArgs {
     /// Where to write the config.
     #[arg(short, long, value_name = "FILE", default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
@@ -64,7 +64,7 @@ pub struct SetupArgs {
 
 /// What setup reads from the system.
 #[derive(Debug, Clone)]
-pub struct Environment {
+pub(crate) struct Environment {
     /// Root of the files read and written: the route table at
     /// `proc/net/route`, resolved's drop-in and `etc/resolv.conf` (`/`).
     pub root: PathBuf,
@@ -83,7 +83,7 @@ impl Environment {
     ///
     /// # Errors
     /// The interfaces cannot be listed.
-    pub fn system(args: &SetupArgs) -> std::io::Result<Environment> {
+    pub(crate) fn system(args: &SetupArgs) -> std::io::Result<Environment> {
         Ok(Environment {
             root: args.root.clone(),
             proc_dir: PathBuf::from("/proc"),
@@ -96,7 +96,7 @@ impl Environment {
 
 impl SetupArgs {
     /// Run on this system; returns the exit code.
-    pub fn run(self) -> ExitCode {
+    pub(crate) fn run(self) -> ExitCode {
         let env = match Environment::system(&self) {
             Ok(env) => env,
             Err(e) => {
@@ -112,7 +112,7 @@ impl SetupArgs {
 /// Run setup with `args` in `env`, writing what it says to `out`; returns
 /// the exit code (0 ready, 1 port 53 needs the printed step, 2 nothing
 /// written).
-pub fn run_with(args: &SetupArgs, env: &Environment, out: &mut dyn std::io::Write) -> u8 {
+pub(crate) fn run_with(args: &SetupArgs, env: &Environment, out: &mut dyn std::io::Write) -> u8 {
     let lan = match args.address {
         Some(net) => Lan {
             interface: "the given address".into(),

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// What the probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortState {
+pub(crate) enum PortState {
     /// parapet can bind it.
     Free,
     /// Binding needs privileges this process lacks (run as root).
@@ -23,7 +23,7 @@ pub enum PortState {
 
 /// A socket holding the port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// The address it listens on (`127.0.0.53:53`).
     pub addr: SocketAddr,
     /// The process name (`systemd-resolve`, `dnsmasq`), when `/proc` says.
@@ -33,19 +33,19 @@ pub struct Holder {
 impl Holder {
     /// Whether this is systemd-resolved's stub listener (127.0.0.53, or
     /// 127.0.0.54 for its proxy mode).
-    pub fn is_resolved_stub(&self) -> bool {
+    pub(crate) fn is_resolved_stub(&self) -> bool {
         matches!(self.addr.ip(), IpAddr::V4(ip) if ip == Ipv4Addr::new(127, 0, 0, 53) || ip == Ipv4Addr::new(127, 0, 0, 54))
             || self.process.as_deref() == Some("systemd-resolve")
     }
 
     /// Whether parapet itself holds it (setup run again on a working box).
-    pub fn is_parapet(&self) -> bool {
+    pub(crate) fn is_parapet(&self) -> bool {
         self.process.as_deref() == Some("parapet")
     }
 }
 
 /// Try to bind UDP and TCP on `addr`; name the holders from `proc_dir`.
-pub fn probe(addr: SocketAddr, proc_dir: &Path) -> PortState {
+pub(crate) fn probe(addr: SocketAddr, proc_dir: &Path) -> PortState {
     let udp = UdpSocket::bind(addr).map(drop);
     let tcp = TcpListener::bind(addr).map(drop);
     let errors: Vec<ErrorKind> = [udp, tcp]
@@ -62,7 +62,7 @@ pub fn probe(addr: SocketAddr, proc_dir: &Path) -> PortState {
 }
 
 /// The sockets listening on `port` (TCP in LISTEN, any bound UDP).
-pub fn holders(port: u16, proc_dir: &Path) -> Vec<Holder> {
+pub(crate) fn holders(port: u16, proc_dir: &Path) -> Vec<Holder> {
     let mut found: Vec<(SocketAddr, u64)> = Vec::new();
     for (file, tcp) in [
         ("udp", false),
@@ -141,7 +141,7 @@ fn process_of(inode: u64, proc_dir: &Path) -> Option<String> {
 
 /// What to tell the person about `state`, and whether parapet can serve
 /// once they have read it (true: nothing left to do on this box).
-pub fn advice(state: &PortState, port: u16) -> (String, bool) {
+pub(crate) fn advice(state: &PortState, port: u16) -> (String, bool) {
     match state {
         PortState::Free => (format!("Port {port} is free."), true),
         PortState::NeedsRoot => (

@@ -9,21 +9,21 @@ use super::lan::Lan;
 /// The shipped home config: the package installs it as
 /// `/etc/parapet/parapet.toml`, and setup fills in this box's address and
 /// network.
-pub const HOME_TEMPLATE: &str = include_str!("../../../config/home.toml");
+pub(crate) const HOME_TEMPLATE: &str = include_str!("../../../config/home.toml");
 /// The address in [`HOME_TEMPLATE`] that stands for the box.
 const TEMPLATE_ADDRESS: &str = "192.168.1.2";
 /// The network in [`HOME_TEMPLATE`] that stands for the LAN.
 const TEMPLATE_NETWORK: &str = "192.168.1.0/24";
 
 /// The resolved drop-in, relative to the root.
-pub const RESOLVED_DROP_IN: &str = "etc/systemd/resolved.conf.d/parapet.conf";
+pub(crate) const RESOLVED_DROP_IN: &str = "etc/systemd/resolved.conf.d/parapet.conf";
 /// First line of the drop-in: the package's purge removes only a file
 /// that starts with it.
 const DROP_IN_MARK: &str = "# Written by parapet setup";
 
 /// The home config for `lan`: the shipped one with the box's address (the
 /// sinkhole and the warning page) and network (`[access] allow`).
-pub fn home_config(lan: &Lan) -> String {
+pub(crate) fn home_config(lan: &Lan) -> String {
     let body = HOME_TEMPLATE
         .replace(TEMPLATE_NETWORK, &lan.network.to_string())
         .replace(TEMPLATE_ADDRESS, &lan.address.to_string());
@@ -36,7 +36,7 @@ pub fn home_config(lan: &Lan) -> String {
 /// Whether the file at `path` may be replaced by `new` without `--force`:
 /// it does not exist, it is the shipped template, untouched, or it is `new`
 /// already (setup run again). Anything else may hold the person's edits.
-pub fn replaceable(path: &Path, new: &str) -> bool {
+pub(crate) fn replaceable(path: &Path, new: &str) -> bool {
     match std::fs::read_to_string(path) {
         Ok(text) => text == HOME_TEMPLATE || text == new,
         Err(e) => e.kind() == std::io::ErrorKind::NotFound,
@@ -48,7 +48,7 @@ pub fn replaceable(path: &Path, new: &str) -> bool {
 ///
 /// # Errors
 /// The directory cannot be made or the file written.
-pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -78,7 +78,7 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 ///
 /// # Errors
 /// A file could not be written.
-pub fn free_port_53(root: &Path) -> std::io::Result<Vec<String>> {
+pub(crate) fn free_port_53(root: &Path) -> std::io::Result<Vec<String>> {
     let mut done = Vec::new();
     let drop_in = root.join(RESOLVED_DROP_IN);
     write_file(
@@ -106,7 +106,7 @@ pub fn free_port_53(root: &Path) -> std::io::Result<Vec<String>> {
 }
 
 /// Where `--force` keeps the file it replaces.
-pub fn backup_path(path: &Path) -> PathBuf {
+pub(crate) fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".parapet-setup-old");
     path.with_file_name(name)

@@ -12,7 +12,7 @@ const MAX_BYTES: u64 = 1024 * 1024;
 
 /// One feed's results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Feed {
+pub(crate) struct Feed {
     /// The feed's `name` in `[[feeds]]`.
     pub name: String,
     /// Whether its last update succeeded (fetched or revalidated).
@@ -27,7 +27,7 @@ pub struct Feed {
 
 /// What the last runs of `parapet-blocklist update` left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FeedReport {
+pub(crate) struct FeedReport {
     /// When the updater last ran (Unix seconds).
     pub updated_at: Option<u64>,
     /// Whether that run published a list.
@@ -37,13 +37,8 @@ pub struct FeedReport {
 }
 
 impl FeedReport {
-    /// Whether every feed's last update succeeded.
-    pub fn all_up(&self) -> bool {
-        self.feeds.iter().all(|f| f.up)
-    }
-
     /// Read the file at `path`; `None` when there is no usable record.
-    pub fn read(path: &Path) -> Option<FeedReport> {
+    pub(crate) fn read(path: &Path) -> Option<FeedReport> {
         let mut text = String::new();
         std::fs::File::open(path)
             .and_then(|f| f.take(MAX_BYTES).read_to_string(&mut text))
@@ -53,7 +48,7 @@ impl FeedReport {
     }
 
     /// Parse the text of a `feeds.prom`.
-    pub fn parse(text: &str) -> FeedReport {
+    pub(crate) fn parse(text: &str) -> FeedReport {
         let mut report = FeedReport::default();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let Some(sample) = Sample::parse(line) else {
@@ -171,7 +166,6 @@ mod tests {
         let r = FeedReport::parse(text);
         assert_eq!(r.updated_at, Some(1_700_000_200));
         assert_eq!(r.published, Some(true));
-        assert!(!r.all_up());
         assert_eq!(
             r.feeds,
             vec![

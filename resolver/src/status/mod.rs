@@ -23,25 +23,25 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::SharedBlocklist;
 use crate::access::AccessList;
 use crate::config::{Config, ListSource};
+use crate::list::SharedBlocklist;
 use crate::metrics::WarningView;
 use crate::reserved::{self, Reserved};
-use crate::warning::WarningPageConfig;
+use crate::warning::config::WarningPageConfig;
 use crate::warning::host::Host;
 use crate::warning::notice::{self, Notice};
 
-pub mod feeds;
+pub(crate) mod feeds;
 mod page;
-pub mod recent;
-pub mod today;
+pub(crate) mod recent;
+pub(crate) mod today;
 
-pub use recent::Recent;
-pub use today::Today;
+pub(crate) use recent::Recent;
+pub(crate) use today::Today;
 
 /// The path of the status page.
-pub const STATUS_PATH: &str = "/status";
+pub(crate) const STATUS_PATH: &str = "/status";
 
 /// What the pages read. Cheap to share with `Arc`.
 #[derive(Debug)]
@@ -152,10 +152,10 @@ impl Board {
     }
 
     /// What is true now.
-    fn facts(&self) -> Facts {
+    fn facts(&self) -> page::Facts {
         let list = self.lists.load();
         let stats = list.stats();
-        Facts {
+        page::Facts {
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -166,25 +166,5 @@ impl Board {
             list_path: self.list_path.clone(),
             stats,
         }
-    }
-}
-
-/// The state a page describes.
-struct Facts {
-    /// Unix seconds.
-    now: u64,
-    has_list: bool,
-    block_rules: u64,
-    stats: parapet_blocklist::Stats,
-    feeds: Option<feeds::FeedReport>,
-    list_path: Option<PathBuf>,
-    /// Queries answered and blocked today, when counted.
-    today: Option<(u64, u64)>,
-}
-
-impl Facts {
-    /// Whether names are being blocked.
-    fn protected(&self) -> bool {
-        self.has_list && self.block_rules > 0
     }
 }

@@ -2,14 +2,33 @@
 //! [`crate::warning::page`] renders like the warning page.
 
 use crate::reserved::{BLOCKED_NAME, CHECK_NAME};
-use crate::warning::WarningPageConfig;
+use crate::warning::config::WarningPageConfig;
 use crate::warning::notice::{
     Block, Notice, Section, Span, Tone, contact_spans, footer, list_name, para, service, text,
 };
 
-use super::Facts;
 use super::feeds::FeedReport;
 use super::recent::Recent;
+
+/// The state a page describes.
+pub(super) struct Facts {
+    /// Unix seconds.
+    pub(super) now: u64,
+    pub(super) has_list: bool,
+    pub(super) block_rules: u64,
+    pub(super) stats: parapet_blocklist::Stats,
+    pub(super) feeds: Option<FeedReport>,
+    pub(super) list_path: Option<std::path::PathBuf>,
+    /// Queries answered and blocked today, when counted.
+    pub(super) today: Option<(u64, u64)>,
+}
+
+impl Facts {
+    /// Whether names are being blocked.
+    pub(super) fn protected(&self) -> bool {
+        self.has_list && self.block_rules > 0
+    }
+}
 
 /// The page at `check.parapet.test`.
 pub(super) fn check(facts: &Facts, config: &WarningPageConfig) -> Notice {

@@ -10,13 +10,13 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::QueryLogConfig;
+use crate::config::{ClientAddresses, QueryLogConfig};
 use crate::event::{Observer, Outcome, QueryEvent};
-use crate::querylog::client::{ClientAddresses, ClientFormat};
+use crate::querylog::ClientFormat;
 use crate::reserved::{self, Reserved};
 
 /// Blocked names kept for the status page.
-pub const RECENT_BLOCKS: usize = 20;
+pub(crate) const RECENT_BLOCKS: usize = 20;
 
 /// A blocked query, as the status page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

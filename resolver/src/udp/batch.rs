@@ -18,13 +18,13 @@ use socket2::SockAddr;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
-pub use sizes::{BATCH, RECEIVE_BUFFER};
+pub(super) use sizes::{BATCH, RECEIVE_BUFFER};
 
 /// Room reserved for each reply; a longer one grows its buffer once.
 const REPLY_CAPACITY: usize = 512;
 
 /// The datagrams of one receive call.
-pub struct Received {
+pub(super) struct Received {
     bufs: Vec<[u8; RECEIVE_BUFFER]>,
     /// Length and source of each datagram of the last call (`None`: an
     /// address that is not IPv4/IPv6, skipped).
@@ -35,7 +35,7 @@ pub struct Received {
 
 impl Received {
     /// Buffers for [`BATCH`] datagrams, using `recvmmsg` where available.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Received {
             bufs: vec![[0; RECEIVE_BUFFER]; BATCH],
             got: Vec::with_capacity(BATCH),
@@ -46,7 +46,7 @@ impl Received {
 
     /// Buffers that always use `recv_from` (the fallback, for tests).
     #[cfg(test)]
-    pub fn portable() -> Self {
+    pub(super) fn portable() -> Self {
         #[allow(unused_mut)] // only Linux has a fast path to turn off
         let mut r = Self::new();
         #[cfg(target_os = "linux")]
@@ -58,7 +58,7 @@ impl Received {
     /// many. An error (such as an ICMP error from an earlier send) leaves
     /// the batch empty. Cancel-safe: nothing is lost if the future is
     /// dropped before it completes.
-    pub async fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+    pub(super) async fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         self.got.clear();
         #[cfg(target_os = "linux")]
         if let Some(result) = self.sys.recv(socket, &mut self.bufs, &mut self.got).await {
@@ -85,7 +85,7 @@ impl Received {
     }
 
     /// The datagrams of the last [`Received::recv`] and their sources.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
         self.got
             .iter()
             .zip(&self.bufs)
@@ -94,7 +94,7 @@ impl Received {
 }
 
 /// Replies waiting to be sent, each in its own reused buffer.
-pub struct Replies {
+pub(super) struct Replies {
     bufs: Vec<Vec<u8>>,
     /// Destination of each queued reply (`bufs[i]` goes to `dsts[i]`).
     dsts: Vec<SockAddr>,
@@ -104,7 +104,7 @@ pub struct Replies {
 
 impl Replies {
     /// Room for [`BATCH`] replies, sent with `sendmmsg` where available.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Replies {
             bufs: (0..BATCH)
                 .map(|_| Vec::with_capacity(REPLY_CAPACITY))
@@ -117,7 +117,7 @@ impl Replies {
 
     /// Replies that are always sent with `send_to` (the fallback, for tests).
     #[cfg(test)]
-    pub fn portable() -> Self {
+    pub(super) fn portable() -> Self {
         #[allow(unused_mut)] // only Linux has a fast path to turn off
         let mut r = Self::new();
         #[cfg(target_os = "linux")]
@@ -127,7 +127,7 @@ impl Replies {
 
     /// The buffer for the next reply, empty. Write the reply into it, then
     /// [`Replies::queue`] it; a buffer not queued is simply reused.
-    pub fn next_buffer(&mut self) -> &mut Vec<u8> {
+    pub(super) fn next_buffer(&mut self) -> &mut Vec<u8> {
         let i = self.dsts.len();
         if i == self.bufs.len() {
             // More replies than datagrams in a batch: cannot happen in the
@@ -140,13 +140,13 @@ impl Replies {
     }
 
     /// Queue the reply written into [`Replies::next_buffer`] for `dst`.
-    pub fn queue(&mut self, dst: SocketAddr) {
+    pub(super) fn queue(&mut self, dst: SocketAddr) {
         self.dsts.push(SockAddr::from(dst));
     }
 
     /// Whether replies still go out with `sendmmsg`.
     #[cfg(test)]
-    pub fn batched(&self) -> bool {
+    pub(super) fn batched(&self) -> bool {
         #[cfg(target_os = "linux")]
         return self.sys.enabled();
         #[cfg(not(target_os = "linux"))]
@@ -154,19 +154,19 @@ impl Replies {
     }
 
     /// Whether no reply is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.dsts.is_empty()
     }
 
     /// How many replies are queued.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.dsts.len()
     }
 
     /// Send every queued reply. A reply that cannot be sent (such as one to
     /// an unreachable address) is logged and dropped; the others still go.
-    pub async fn flush(&mut self, socket: &UdpSocket) {
+    pub(super) async fn flush(&mut self, socket: &UdpSocket) {
         #[cfg(target_os = "linux")]
         let sent = self.sys.send(socket, &self.bufs, &self.dsts).await;
         #[cfg(not(target_os = "linux"))]

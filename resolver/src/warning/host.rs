@@ -9,9 +9,9 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 /// Longest input looked at; anything longer is cut before any parsing.
-pub const MAX_HOST_INPUT: usize = 1024;
+pub(crate) const MAX_HOST_INPUT: usize = 1024;
 /// Longest text shown for an unusable Host value (characters).
-pub const MAX_SHOWN_CHARS: usize = 120;
+pub(crate) const MAX_SHOWN_CHARS: usize = 120;
 /// Longest DNS name in text form.
 const MAX_NAME_LEN: usize = 253;
 /// Longest DNS label.
@@ -142,7 +142,7 @@ fn is_port(port: &str) -> bool {
 
 /// Cut text for display to [`MAX_SHOWN_CHARS`] characters, marking the cut,
 /// and replace control characters so nothing invisible is echoed.
-pub fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(MAX_SHOWN_CHARS)

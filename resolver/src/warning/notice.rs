@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use parapet_blocklist::RuleInfo;
 
-use super::WarningPageConfig;
+use super::config::WarningPageConfig;
 use super::host::HostName;
 
 /// Said when the config names no contact.
@@ -239,7 +239,7 @@ fn reference(rule: &RuleInfo) -> String {
 }
 
 /// The warning for a blocked site.
-pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> Notice {
+pub(crate) fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> Notice {
     let mut first = vec![text("You tried to open ")];
     first.extend(name_spans(host));
     first.push(text(format!(
@@ -322,11 +322,11 @@ pub fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> 
 
 /// What the generic page is about.
 #[derive(Debug, Clone, Copy)]
-pub enum Generic<'a> {
+pub(crate) enum Generic<'a> {
     /// A valid name that is not blocked now (an old cached answer).
     NotBlocked(&'a HostName),
     /// An IP literal, e.g. someone typed the sinkhole address.
-    Ip(IpAddr),
+    Ip,
     /// A Host value that is not a usable name (already shortened).
     Invalid(&'a str),
     /// No Host at all.
@@ -334,7 +334,7 @@ pub enum Generic<'a> {
 }
 
 /// The short page for anything that is not a blocked name.
-pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
+pub(crate) fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
     let mut blocks = Vec::new();
     match subject {
         Generic::NotBlocked(host) => {
@@ -351,7 +351,7 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
             Span::Code(shown.to_string()),
             text(", which is not a valid site name."),
         ])),
-        Generic::Ip(_) | Generic::Missing => {}
+        Generic::Ip | Generic::Missing => {}
     }
     blocks.push(para(vec![text(format!(
         "This address belongs to {} (parapet). It shows a warning here when it blocks a \
@@ -375,7 +375,7 @@ pub fn generic(subject: Generic<'_>, config: &WarningPageConfig) -> Notice {
 
 /// Terminal-only: a name the list does not block, possibly because of an
 /// exception.
-pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
+pub(crate) fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
     let mut spans = name_spans(host);
     match allowed_by {
         Some(rule) => {
@@ -389,7 +389,7 @@ pub fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Notice {
 }
 
 /// Terminal-only: parapet's check name, answered whatever the lists say.
-pub fn reserved_check(host: &HostName) -> Notice {
+pub(crate) fn reserved_check(host: &HostName) -> Notice {
     let mut spans = name_spans(host);
     spans.push(text(
         " is parapet's check name: always answered with the sinkhole address, whatever the \
@@ -399,7 +399,7 @@ pub fn reserved_check(host: &HostName) -> Notice {
 }
 
 /// Terminal-only: an address checked against the IP rules.
-pub fn ip_checked(
+pub(crate) fn ip_checked(
     ip: IpAddr,
     blocked_by: Option<&RuleInfo>,
     allowed_by: Option<&RuleInfo>,
@@ -424,7 +424,7 @@ pub fn ip_checked(
 }
 
 /// Terminal-only: input that is neither a name nor an address.
-pub fn not_a_name(shown: &str) -> Notice {
+pub(crate) fn not_a_name(shown: &str) -> Notice {
     terminal_note(vec![
         text("“"),
         text(shown),
@@ -510,136 +510,4 @@ fn wrap(out: &mut String, text: &str, first: &str, rest: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use parapet_blocklist::{Action, Scope};
-
-    use super::*;
-
-    fn rule(pattern: &str, category: Option<&str>) -> RuleInfo {
-        RuleInfo {
-            pattern: pattern.into(),
-            action: Action::Block,
-            scope: Scope::Subtree,
-            source: "test-feed".into(),
-            category: category.map(Into::into),
-        }
-    }
-
-    fn host(ascii: &str) -> HostName {
-        HostName::parse(ascii).unwrap()
-    }
-
-    fn config() -> WarningPageConfig {
-        WarningPageConfig {
-            organisation: Some("Example Party".into()),
-            contact: Some("the digital team".into()),
-            contact_address: Some("security@party.example".into()),
-            ..WarningPageConfig::default()
-        }
-    }
-
-    #[test]
-    fn blocked_text_names_site_reason_and_contact() {
-        let text = blocked(
-            &host("login.evil.example"),
-            &rule("evil.example", Some("phishing")),
-            &config(),
-        )
-        .to_text();
-        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(
-            flat.contains("You tried to open login.evil.example."),
-            "{text}"
-        );
-        assert!(
-            flat.contains(
-                "To protect you, the protective DNS service run by Example Party (parapet) stopped"
-            ),
-            "{text}"
-        );
-        assert!(flat.contains("as phishing: a site that pretends"), "{text}");
-        assert!(flat.contains("The list is “test-feed”."), "{text}");
-        assert!(
-            flat.contains("The whole site evil.example is blocked, including login.evil.example."),
-            "{text}"
-        );
-        assert!(flat.contains("Nothing from this site was loaded"), "{text}");
-        assert!(flat.contains("Do not enter passwords"), "{text}");
-        assert!(
-            flat.contains("Tell the digital team (security@party.example)"),
-            "{text}"
-        );
-        assert!(
-            flat.contains("rule evil.example, list test-feed, category phishing"),
-            "{text}"
-        );
-        assert!(
-            text.lines()
-                .all(|l| l.chars().count() <= 78 || !l.contains(' ')),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn exact_match_does_not_mention_parent() {
-        let text = blocked(
-            &host("evil.example"),
-            &rule("evil.example", None),
-            &config(),
-        )
-        .to_text();
-        assert!(!text.contains("The whole site"), "{text}");
-        assert!(
-            text.contains("It is on a list of known dangerous sites."),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn no_contact_configured_falls_back_to_party_it() {
-        let text = blocked(
-            &host("evil.example"),
-            &rule("evil.example", None),
-            &WarningPageConfig::default(),
-        )
-        .to_text();
-        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(
-            flat.contains("Tell your party's IT or security contact what happened"),
-            "{text}"
-        );
-        assert!(flat.contains("Protected by parapet."), "{text}");
-    }
-
-    #[test]
-    fn contact_links_only_for_mail_and_web_addresses() {
-        assert_eq!(
-            contact_link("it@party.example"),
-            Span::Link {
-                text: "it@party.example".into(),
-                href: "mailto:it@party.example".into()
-            }
-        );
-        assert!(matches!(
-            contact_link("https://party.example/report"),
-            Span::Link { .. }
-        ));
-        assert_eq!(
-            contact_link("javascript:alert(1)"),
-            Span::Text("javascript:alert(1)".into())
-        );
-        assert_eq!(
-            contact_link("call 0123 456"),
-            Span::Text("call 0123 456".into())
-        );
-    }
-
-    #[test]
-    fn lists_are_named_never_by_file() {
-        assert_eq!(list_name("urlhaus"), "urlhaus");
-        assert_eq!(list_name("abuse.ch"), "abuse.ch");
-        assert_eq!(list_name("sample-phishing.txt"), "sample-phishing");
-        assert_eq!(list_name("/var/lib/parapet/feeds/x.hosts.gz"), "x");
-        assert_eq!(list_name(".txt"), ".txt");
-    }
-}
+mod tests;

@@ -32,7 +32,7 @@ footer{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #ddd;color:#555
 
 /// The `Content-Security-Policy` header: nothing may load, no script may
 /// run; only the one inline style sheet (by hash) applies.
-pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
     format!(
         "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
@@ -41,7 +41,7 @@ pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Escape text for HTML element content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -73,7 +73,7 @@ fn render_spans(out: &mut String, spans: &[Span]) {
 }
 
 /// The whole page as HTML.
-pub fn render(notice: &Notice) -> String {
+pub(crate) fn render(notice: &Notice) -> String {
     let mut out = String::with_capacity(4096);
     let class = match notice.tone {
         Tone::Warning => "warning",
@@ -120,7 +120,7 @@ pub fn render(notice: &Notice) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::WarningPageConfig;
+    use super::super::config::WarningPageConfig;
     use super::super::notice::{self, Generic};
     use super::*;
 
@@ -168,7 +168,7 @@ mod tests {
             let notice = match &host {
                 super::super::host::Host::Name(name) => notice::generic(Generic::NotBlocked(name), &config),
                 super::super::host::Host::Invalid(shown) => notice::generic(Generic::Invalid(shown), &config),
-                super::super::host::Host::Ip(ip) => notice::generic(Generic::Ip(*ip), &config),
+                super::super::host::Host::Ip(_) => notice::generic(Generic::Ip, &config),
                 super::super::host::Host::Missing => notice::generic(Generic::Missing, &config),
             };
             let html = render(&notice);

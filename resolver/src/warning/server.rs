@@ -23,11 +23,12 @@ use parapet_blocklist::Verdict;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use super::config::WarningPageConfig;
 use super::host::Host;
 use super::notice::{self, Generic};
-use super::{WarningPageConfig, page, tls_reset};
-use crate::SharedBlocklist;
+use super::{page, tls_reset};
 use crate::conntable::{ConnTable, Slot};
+use crate::list::SharedBlocklist;
 use crate::listen::BindOptions;
 use crate::metrics::{Listener, Metrics, WarningView};
 use crate::net::http::{Ended, Http};
@@ -335,7 +336,7 @@ fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Resp
                     )
                 }
                 Verdict::None
-                    if let Some(imitates) = super::imitated(
+                    if let Some(imitates) = super::explain::imitated(
                         state.lookalikes.as_ref().map(|l| l.load_full()).as_deref(),
                         &name.ascii,
                     ) =>
@@ -352,10 +353,7 @@ fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Resp
                 ),
             }
         }
-        Host::Ip(ip) => (
-            WarningView::Ip,
-            notice::generic(Generic::Ip(*ip), &state.config),
-        ),
+        Host::Ip(_) => (WarningView::Ip, notice::generic(Generic::Ip, &state.config)),
         Host::Invalid(shown) => (
             WarningView::NoName,
             notice::generic(Generic::Invalid(shown), &state.config),

@@ -1,7 +1,8 @@
 //! The layout of an encoded response (where its TTLs and OPT record are)
 //! and the patches that turn a stored answer into the answer to a repeat.
 
-use super::{HEADER_LEN, TYPE_OPT, WireQuery, udp_payload};
+use super::consts::{HEADER_LEN, TYPE_OPT, udp_payload};
+use super::query::WireQuery;
 
 /// Where the TTLs are in an encoded response.
 pub struct Layout {

@@ -12,7 +12,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use parapet_blocklist::{Blocklist, Verdict};
 
-use super::{CLASS_IN, EDE_OPTION_CODE, HEADER_LEN, MAX_NAME, TYPE_OPT, udp_payload};
+use super::consts::{CLASS_IN, EDE_OPTION_CODE, HEADER_LEN, MAX_NAME, TYPE_OPT, udp_payload};
 
 /// Most labels a 255-byte name can have.
 const MAX_LABELS: usize = 128;

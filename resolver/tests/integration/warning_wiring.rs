@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use parapet_resolver::ServerBuilder;
 use parapet_resolver::config;
-use parapet_resolver::server::ServerBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;

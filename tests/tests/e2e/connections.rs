@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use futures_util::future::join_all;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use parapet_e2e::client::addresses;
 use parapet_e2e::parapet::WAIT;
@@ -21,8 +21,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::transport::{
-    ALLOWED, Cert, HOST, TOKEN, doh_addr, dot_addr, dot_ask as ask, encrypted, get, http1,
-    query_bytes, sample, tls_client, tokens_only,
+    ALLOWED, Cert, HOST, TOKEN, doh_addr, dot_addr, dot_ask as ask, encrypted, framed, get, http1,
+    query_bytes, read_framed, sample, tls_client, tokens_only,
 };
 
 /// More connections than `[server] max_connections` (1024) by default.
@@ -311,23 +311,13 @@ async fn queries_on_one_tcp_connection_are_answered_concurrently() -> Result<()>
     let p = Parapet::start(down.addr()).await?;
     let mut s = connect_from(ip("127.0.0.5"), p.server().tcp_addrs()[0]).await?;
     for name in ["www.example.", "phishing.example."] {
-        let q = query_bytes(name, RecordType::A);
-        let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
-        frame.extend_from_slice(&q);
-        s.write_all(&frame).await?;
+        s.write_all(&framed(&query_bytes(name, RecordType::A))?)
+            .await?;
     }
     let mut first_name = None;
     let mut codes = Vec::new();
     for _ in 0..2 {
-        let answer = tokio::time::timeout(WAIT, async {
-            let len = s.read_u16().await?;
-            let mut buf = vec![0; usize::from(len)];
-            s.read_exact(&mut buf).await?;
-            Ok::<_, std::io::Error>(buf)
-        })
-        .await
-        .map_err(|_| anyhow!("no answer within {WAIT:?}"))??;
-        let m = Message::from_vec(&answer)?;
+        let m = read_framed(&mut s).await?;
         let name = m.queries.first().map(|q| q.name().to_ascii());
         first_name.get_or_insert(name);
         codes.push(m.metadata.response_code);

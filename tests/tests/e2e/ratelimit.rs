@@ -14,7 +14,7 @@ use parapet_e2e::client::{QueryOptions, addresses, rcode};
 use parapet_e2e::parapet::{SINKHOLE_V4, WAIT};
 use parapet_e2e::tools::{dig, require_tool};
 use parapet_e2e::{Parapet, Upstream, client, eventually};
-use parapet_resolver::ratelimit::{REFUSED_BURST, REFUSED_QPS};
+use parapet_resolver::{REFUSED_BURST, REFUSED_QPS};
 use tokio::sync::watch;
 
 use crate::wire;

@@ -125,10 +125,24 @@ pub(crate) async fn dot_ask<S>(s: &mut S, name: &str) -> Result<Message>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let q = query_bytes(name, RecordType::A);
-    let mut frame = u16::try_from(q.len())?.to_be_bytes().to_vec();
-    frame.extend_from_slice(&q);
-    s.write_all(&frame).await?;
+    s.write_all(&framed(&query_bytes(name, RecordType::A))?)
+        .await?;
+    read_framed(s).await
+}
+
+/// `message` with the two-byte length that frames it on a stream.
+pub(crate) fn framed(message: &[u8]) -> Result<Vec<u8>> {
+    let mut frame = u16::try_from(message.len())?.to_be_bytes().to_vec();
+    frame.extend_from_slice(message);
+    Ok(frame)
+}
+
+/// The next framed message on a stream (DoT, or plain TCP), waited for
+/// until [`WAIT`].
+pub(crate) async fn read_framed<S>(s: &mut S) -> Result<Message>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     let answer = tokio::time::timeout(WAIT, async {
         let len = s.read_u16().await?;
         let mut buf = vec![0; usize::from(len)];
@@ -136,7 +150,7 @@ where
         Ok::<_, std::io::Error>(buf)
     })
     .await
-    .map_err(|_| anyhow!("no DoT answer within {WAIT:?}"))??;
+    .map_err(|_| anyhow!("no answer within {WAIT:?}"))??;
     Ok(Message::from_vec(&answer)?)
 }
 
@@ -681,7 +695,7 @@ async fn apple_profile_and_android_words_name_the_server() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("staff.mobileconfig");
     for dot in [false, true] {
-        let code = parapet_resolver::enrol::ProfileCommand::Apple {
+        let code = parapet_resolver::ProfileCommand::Apple {
             host: HOST.into(),
             token: Some(TOKEN.into()),
             dot,

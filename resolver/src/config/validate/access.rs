@@ -1,8 +1,9 @@
 //! `[access]`: who is served and how fast.
 
-use super::{Issues, Resolve, parse_net};
+use super::values::parse_net;
+use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::RawAccess;
-use crate::config::{
+use crate::config::types::{
     AccessConfig, DEFAULT_ACCESS_ALLOW, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_IPV4_PREFIX,
     DEFAULT_RATE_LIMIT_IPV6_PREFIX, DEFAULT_RATE_LIMIT_QPS, DEFAULT_RATE_LIMIT_SLIP,
 };

@@ -2,10 +2,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::Issues;
 use super::private_answers::{private_answers, private_answers_allow};
+use crate::config::issue::Issues;
 use crate::config::raw::RawBlock;
-use crate::config::{BlockAction, BlockConfig, DEFAULT_BLOCK_TTL, DEFAULT_SINKHOLE_IPV4};
+use crate::config::types::{BlockAction, BlockConfig, DEFAULT_BLOCK_TTL, DEFAULT_SINKHOLE_IPV4};
 
 /// `[block]`.
 pub(super) fn block(is: &mut Issues, raw: RawBlock) -> BlockConfig {

@@ -6,9 +6,9 @@ use std::path::Path;
 use parapet_blocklist::feed::FeedConfig;
 use parapet_blocklist::{Format, SourceSpec};
 
-use super::{Issues, Resolve};
+use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::{RawBlocklist, RawSource};
-use crate::config::{BlocklistConfig, ListSource};
+use crate::config::types::{BlocklistConfig, ListSource};
 
 /// `[blocklist]`: `path` or `sources` (whether the files exist is
 /// [`crate::preflight`]'s check).

@@ -1,8 +1,8 @@
 //! `[block] private_answers` and `private_answers_allow` (DNS rebinding
 //! protection).
 
-use super::Issues;
-use crate::config::{DEFAULT_PRIVATE_ANSWERS_ALLOW, PrivateAnswers};
+use crate::config::issue::Issues;
+use crate::config::types::{DEFAULT_PRIVATE_ANSWERS_ALLOW, PrivateAnswers};
 
 /// `[block] private_answers`.
 pub(super) fn private_answers(is: &mut Issues, raw: Option<&str>) -> PrivateAnswers {

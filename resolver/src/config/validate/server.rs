@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 
-use super::{Issues, Resolve, count, positive, socket_addrs};
+use super::values::{count, positive, socket_addrs};
+use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::{RawMetrics, RawServer};
-use crate::config::{
+use crate::config::types::{
     DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_METRICS_LISTEN, DEFAULT_TCP_TIMEOUT_MS, MetricsConfig, ServerConfig,
 };

@@ -2,9 +2,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Issues, Resolve, positive};
+use super::values::positive;
+use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::RawUpstream;
-use crate::config::{
+use crate::config::types::{
     DEFAULT_CACHE_MAX_TTL, DEFAULT_CACHE_NEGATIVE_MAX_TTL, DEFAULT_CACHE_SIZE,
     DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamProtocol,
     UpstreamServer,

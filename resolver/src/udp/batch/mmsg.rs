@@ -22,13 +22,13 @@ use tracing::{debug, warn};
 use super::sizes::{BATCH, RECEIVE_BUFFER};
 
 /// Source addresses of one `recvmmsg` call.
-pub struct RecvState {
+pub(super) struct RecvState {
     enabled: bool,
     addrs: Vec<sockaddr_storage>,
 }
 
 impl RecvState {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         RecvState {
             enabled: true,
             // SAFETY: sockaddr_storage is a C struct of integers; all zeros
@@ -39,14 +39,14 @@ impl RecvState {
 
     /// Use the portable path from now on.
     #[cfg(test)]
-    pub fn disable(&mut self) {
+    pub(super) fn disable(&mut self) {
         self.enabled = false;
     }
 
     /// Receive up to `bufs.len()` datagrams into `bufs`, recording each one's
     /// length and source in `got`; `None` when `recvmmsg` is not available
     /// (the caller falls back).
-    pub async fn recv(
+    pub(super) async fn recv(
         &mut self,
         socket: &UdpSocket,
         bufs: &mut [[u8; RECEIVE_BUFFER]],
@@ -72,31 +72,36 @@ impl RecvState {
 }
 
 /// Whether `sendmmsg` is still in use.
-pub struct SendState {
+pub(super) struct SendState {
     enabled: bool,
 }
 
 impl SendState {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         SendState { enabled: true }
     }
 
     /// Whether `sendmmsg` is still in use.
     #[cfg(test)]
-    pub fn enabled(&self) -> bool {
+    pub(super) fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// Use the portable path from now on.
     #[cfg(test)]
-    pub fn disable(&mut self) {
+    pub(super) fn disable(&mut self) {
         self.enabled = false;
     }
 
     /// Send `bufs[i]` to `dsts[i]` for every queued reply; returns how many
     /// were dealt with (sent, or dropped after an error for that one
     /// reply). The caller sends the rest, if any, one by one.
-    pub async fn send(&mut self, socket: &UdpSocket, bufs: &[Vec<u8>], dsts: &[SockAddr]) -> usize {
+    pub(super) async fn send(
+        &mut self,
+        socket: &UdpSocket,
+        bufs: &[Vec<u8>],
+        dsts: &[SockAddr],
+    ) -> usize {
         if !self.enabled {
             return 0;
         }

@@ -11,7 +11,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use parapet_e2e::client::{self, QueryOptions};
 use parapet_e2e::{Parapet, Upstream};
-use parapet_resolver::querylog::{ClientAddresses, ClientFormat};
+use parapet_resolver::{ClientAddresses, ClientFormat};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
