@@ -21,6 +21,7 @@ use hickory_proto::rr::Name;
 use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
 use super::Handler;
+use super::refresh::Prefetch;
 use crate::access::Context;
 use crate::answer_cache::Key;
 use crate::event::{Outcome, Protocol, QueryEvent, Trigger};
@@ -35,8 +36,14 @@ use crate::wire::WireQuery;
 #[derive(Debug)]
 pub enum Front {
     /// Answered: the reply is in the output buffer (left empty when the
-    /// query was dropped, so nothing is to be sent).
-    Answered,
+    /// query was dropped, so nothing is to be sent). With `prefetch`, the
+    /// answer came from the cache close to its expiry: spawn
+    /// [`Handler::prefetch`] with it after sending.
+    Answered {
+        /// A background refresh to run (rare: once per popular answer per
+        /// TTL).
+        prefetch: Option<Box<Prefetch>>,
+    },
     /// Not answerable from bytes: parse the query and hand it to
     /// [`Handler::core`] with this.
     Pass(Handoff),
@@ -51,6 +58,9 @@ pub struct Handoff {
     /// The answer-cache key (cache on, simple question shape): the core
     /// keeps a forwarded answer under it.
     pub(super) key: Option<Key>,
+    /// A background refresh ([`Handler::prefetch`]), not a client's query:
+    /// counted as a prefetch, not reported to the observers.
+    pub(super) refresh: bool,
 }
 
 impl Handler {
@@ -61,6 +71,7 @@ impl Handler {
         Handoff {
             admitted: self.inner.access.admits(context),
             key: None,
+            refresh: false,
         }
     }
 
@@ -71,7 +82,13 @@ impl Handler {
     pub fn front(&self, packet: &[u8], context: &Context, out: &mut Vec<u8>) -> Front {
         let inner = &*self.inner;
         let admitted = inner.access.admits(context);
-        let pass = |key| Front::Pass(Handoff { admitted, key });
+        let pass = |key| {
+            Front::Pass(Handoff {
+                admitted,
+                key,
+                refresh: false,
+            })
+        };
         let Some(query) = WireQuery::parse(packet) else {
             return pass(None);
         };
@@ -84,7 +101,7 @@ impl Handler {
         match query.check(&list) {
             Verdict::Block(rule) if udp => {
                 if self.answer_blocked(&query, context, &list, rule, started, out) {
-                    Front::Answered
+                    Front::Answered { prefetch: None }
                 } else {
                     pass(None)
                 }
@@ -96,10 +113,11 @@ impl Handler {
                     return pass(None);
                 };
                 let started = started.unwrap_or_else(Instant::now);
-                if self.answer_cached(&query, &key, context, &list, started, out) {
-                    Front::Answered
-                } else {
-                    pass(Some(key))
+                match self.answer_cached(&query, &key, context, &list, started, out) {
+                    Some(prefetch) => Front::Answered {
+                        prefetch: prefetch.then(|| Prefetch::new(&query, key)),
+                    },
+                    None => pass(Some(key)),
                 }
             }
         }
@@ -145,7 +163,8 @@ impl Handler {
     /// Answer `query` from the encoded-answer cache into `out` if it holds
     /// an answer for `key` made against `list` that fits the transport (the
     /// name is not blocked, the client was admitted); rate limit (UDP),
-    /// metrics and observers as in the core.
+    /// metrics and observers as in the core. `Some(true)`: answered, and
+    /// the answer should be refreshed in the background.
     fn answer_cached(
         &self,
         query: &WireQuery<'_>,
@@ -154,11 +173,9 @@ impl Handler {
         list: &Arc<Blocklist>,
         started: Instant,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Option<bool> {
         let inner = &*self.inner;
-        let Some(cache) = &inner.answers else {
-            return false;
-        };
+        let cache = inner.answers.as_ref()?;
         let udp = context.protocol == Protocol::Udp;
         let max_size = if udp {
             query.max_response_size()
@@ -167,10 +184,8 @@ impl Handler {
         };
         // An entry is only served under the look-alike check its name passed.
         let checked = inner.lookalikes.load().generation();
-        let Some(mut outcome) = cache.answer_checked(key, query, list, checked, max_size, out)
-        else {
-            return false;
-        };
+        let hit = cache.answer_checked(key, query, list, checked, max_size, out)?;
+        let mut outcome = hit.outcome;
         let lookup = started.elapsed();
         let mut rcode = match outcome {
             Outcome::Forwarded { rcode } | Outcome::Cached { rcode } => {
@@ -198,7 +213,7 @@ impl Handler {
             metrics.record_upstream(lookup, true);
         }
         self.notify_front(query, context, list, outcome, rcode, started.elapsed());
-        true
+        Some(hit.prefetch)
     }
 
     /// Tell the observers of a query the front answered.

@@ -52,6 +52,7 @@
 //! | `parapet_feed_update_timestamp_seconds` | gauge | — (last run of the updater) |
 //! | `parapet_feed_published` | gauge | — (1: the last run published a list) |
 
+mod answer_cache;
 pub mod cache_probe;
 pub mod catalog;
 pub mod category;
@@ -106,6 +107,7 @@ pub struct Metrics {
     ratelimit_actions: [[Counter; RateLimitReason::ALL.len()]; RateLimitAction::ALL.len()],
     cache_hits: Counter,
     cache_misses: Counter,
+    answer_cache: answer_cache::CacheMetrics,
     list_rules: [Gauge; RuleKind::ALL.len()],
     list_block_rules: Gauge,
     list_loaded: Gauge,
@@ -221,6 +223,8 @@ impl Metrics {
             cache_misses.clone(),
         );
 
+        let answer_cache = answer_cache::CacheMetrics::register(&mut registry);
+
         let rules_family = Family::<RuleKindLabels, Gauge>::default();
         let list_rules = std::array::from_fn(|i| {
             rules_family
@@ -317,6 +321,7 @@ impl Metrics {
             ratelimit_actions,
             cache_hits,
             cache_misses,
+            answer_cache,
             list_rules,
             list_block_rules,
             list_loaded,
@@ -450,6 +455,17 @@ impl Metrics {
         self.udp_dropped.clone()
     }
 
+    /// Read the answer cache's entries and bytes with `usage` at each
+    /// scrape (set once).
+    pub fn watch_answer_cache(&self, usage: impl Fn() -> (usize, usize) + Send + Sync + 'static) {
+        self.answer_cache.watch(Box::new(usage));
+    }
+
+    /// Count a background refresh of a cached answer.
+    pub fn record_prefetch(&self) {
+        self.answer_cache.prefetched();
+    }
+
     /// Count a connection closed by the connection limits.
     pub fn record_connection_closed(&self, listener: Listener, reason: ConnectionClose) {
         self.connections.closed(listener, reason);
@@ -476,6 +492,7 @@ impl Metrics {
                 .map_or(0, |d| d.as_secs());
             self.list_age.set(saturating_i64(now.saturating_sub(built)));
         }
+        self.answer_cache.update();
         let mut out = String::with_capacity(8 * 1024);
         // Writing to a String cannot fail; the encoder only propagates
         // fmt::Error from the writer.
