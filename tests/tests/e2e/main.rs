@@ -29,6 +29,7 @@ mod reload_under_load;
 mod reserved;
 mod robustness;
 mod shipped_configs;
+mod stale_and_prefetch;
 mod token_refusals;
 mod transport;
 mod udp_batch;
