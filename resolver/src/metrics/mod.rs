@@ -16,7 +16,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised, lookalike) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, stale, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised, lookalike) |
 //! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
 //! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding, lookalike) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
@@ -24,6 +24,9 @@
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
 //! | `parapet_cache_hits_total` | counter | — |
 //! | `parapet_cache_misses_total` | counter | — |
+//! | `parapet_answer_cache_entries` | gauge | — |
+//! | `parapet_answer_cache_bytes` | gauge | — |
+//! | `parapet_prefetches_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
 //! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
 //! | `parapet_list_loaded` | gauge, 1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked | — |
