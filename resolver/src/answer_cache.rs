@@ -2,18 +2,18 @@
 //! transport (UDP, TCP, DoT, DoH).
 //!
 //! A forwarded answer that the full path encoded and sent is kept as its
-//! wire bytes, keyed by the lower-cased query name, type and EDNS shape. A
-//! repeated query is then answered by copying those bytes and patching the
-//! ID, flags, question (case as sent), EDNS payload size and the TTL of
-//! every record (decremented by the time spent in the cache). An entry is
-//! served only until its smallest TTL runs out, and only under the list
-//! snapshot it was inspected against: after a reload, an entry's first hit
-//! inspects it again (the name, every CNAME target and address) against
-//! the new list, and serves it only if that list lets it through too. (The
-//! chaos run found that dropping every entry on a reload sent the whole
-//! working set back to the upstream every few seconds, and answered
-//! SERVFAIL for cached names whenever the upstream was down across a
-//! reload.)
+//! wire bytes, keyed by the lower-cased query name, type, EDNS shape, DO
+//! and CD bits. A repeated query is then answered by copying those bytes
+//! and patching the ID, flags, question (case as sent), EDNS payload size
+//! and the TTL of every record (decremented by the time spent in the
+//! cache). An entry is served only until its smallest TTL runs out, and
+//! only under the list snapshot it was inspected against: after a reload,
+//! an entry's first hit inspects it again (the name, every CNAME target and
+//! address) against the new list, and serves it only if that list lets it
+//! through too. (The chaos run found that dropping every entry on a reload
+//! sent the whole working set back to the upstream every few seconds, and
+//! answered SERVFAIL for cached names whenever the upstream was down across
+//! a reload.)
 //!
 //! Only complete answers are kept (never one with TC), so an entry is
 //! correct for both transport classes: a stream client (no size limit) may
@@ -23,38 +23,44 @@
 //! client as if complete.
 //!
 //! The cache is sharded by key hash, each shard a short-held mutex over a
-//! bounded set; the policy check before it stays lock-free. An entry is one
-//! allocation (key, response, TTL offsets) plus 72 bytes in the table. A
-//! shard drops its expired and stale entries when full and after as many
-//! inserts as it holds entries, and shrinks a table a burst left mostly
-//! empty, so memory follows the live answers, not the peak.
+//! table and S3-FIFO queues ([`s3fifo`]): a scan of one-off names (a pass
+//! of new sites, a random-subdomain flood) does not push the popular names
+//! out. Each shard is bounded by the bytes its entries cost (allocation
+//! plus table and queue slots: `[upstream] cache_memory_mb`) and, when
+//! `[upstream] cache_size` is set, by a number of entries.
+//!
+//! An expired entry stays (until evicted) for `[upstream] serve_stale_secs`:
+//! when every upstream fails, the core serves it ([`AnswerCache::stale`],
+//! RFC 8767). A hit on an entry hit before, with less than a tenth of its
+//! TTL left, asks for one background refresh ([`Hit::prefetch`]).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, Weak};
+mod entry;
+mod s3fifo;
+
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ahash::RandomState;
-use hickory_proto::op::Message;
-use parapet_blocklist::{Blocklist, Verdict};
+use parapet_blocklist::Blocklist;
 
 use crate::config::UpstreamConfig;
 use crate::event::Outcome;
-use crate::policy;
 use crate::wire::{Layout, MAX_NAME, WireQuery, patch_reply};
+use entry::Entry;
+use s3fifo::{Bounds, Shard};
 
 const SHARDS: usize = 16;
-/// A shard is swept after as many inserts as it holds entries (amortised
-/// O(1) per insert), but not more often than every this many.
-const MIN_SWEEP: usize = 64;
 /// Longest key: a 255-byte name, the type and one flags byte.
 const MAX_KEY: usize = MAX_NAME + 3;
 /// Largest answer kept, bytes. Larger answers (rare: long TXT or DNSSEC
-/// chains asked over TCP, DoT or DoH) are forwarded each time, so the
-/// cache's memory stays within about `cache_size` × 4 KiB even when a
-/// client asks for large answers on purpose.
+/// chains asked over TCP, DoT or DoH) are forwarded each time.
 const MAX_KEPT: usize = 4096;
+/// A hit with less than 1/`PREFETCH_AT` of the TTL left asks for a refresh.
+const PREFETCH_AT: u64 = 10;
 
-/// Cache key: lower-cased wire name, query type, EDNS shape.
+/// Cache key: lower-cased wire name, query type, and a flags byte: the
+/// EDNS shape (none, without DO, with DO) and the CD bit, so that answers
+/// to DNSSEC-aware and plain, checking and non-checking queries never mix.
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
     bytes: [u8; MAX_KEY],
@@ -81,11 +87,12 @@ impl Key {
         len += 1;
         bytes[len..len + 2].copy_from_slice(&u16::from(query.qtype).to_be_bytes());
         len += 2;
-        bytes[len] = match query.edns() {
+        let edns = match query.edns() {
             None => 0,
             Some((_, false)) => 1,
             Some((_, true)) => 2,
         };
+        bytes[len] = edns | (u8::from(query.checking_disabled()) << 2);
         len += 1;
         Some(Key { bytes, len })
     }
@@ -95,169 +102,79 @@ impl Key {
     }
 }
 
-/// One cached answer: a single allocation holding the key, the response
-/// and the TTL offsets, plus a few fixed fields (72 bytes in the map).
-struct Entry {
-    /// Key bytes, then the response as first sent (ID and case of that
-    /// query), then the offset of the TTL field of every record except OPT
-    /// (big-endian `u16`s).
-    data: Box<[u8]>,
-    key_len: u16,
-    response_len: u16,
-    /// Offset of the OPT record's class (payload size) field; 0 for none.
-    opt_at: u16,
-    /// How long the answer may be kept, s.
-    keep: u32,
-    /// When it was stored, ms after the cache's epoch.
-    inserted_ms: u64,
-    /// The list snapshot the answer was inspected against.
-    list: Weak<Blocklist>,
-    /// The look-alike check the name passed (the low 32 bits of
-    /// [`crate::lookalike::Lookalikes::generation`]: a reload a second
-    /// for a century to wrap).
-    checked: u32,
-    outcome: Outcome,
-}
-
-impl Entry {
-    fn key(&self) -> &[u8] {
-        &self.data[..usize::from(self.key_len)]
-    }
-
-    fn response(&self) -> &[u8] {
-        let start = usize::from(self.key_len);
-        &self.data[start..start + usize::from(self.response_len)]
-    }
-
-    fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        let start = usize::from(self.key_len) + usize::from(self.response_len);
-        self.data[start..]
-            .chunks_exact(2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-    }
-
-    fn expires_ms(&self) -> u64 {
-        self.inserted_ms + u64::from(self.keep) * 1000
-    }
-
-    /// Still worth keeping at `now_ms`: not expired, its list still loaded.
-    fn is_live(&self, now_ms: u64) -> bool {
-        now_ms < self.expires_ms() && self.list.strong_count() > 0
-    }
-
-    /// Whether this answer, inspected against an earlier list, passes
-    /// `list` too: a forwarded answer whose name no rule of `list` covers
-    /// and whose CNAME targets and addresses `list` does not block. Any
-    /// other outcome, or a name with an exception, takes the full path.
-    fn passes(&self, list: &Blocklist) -> bool {
-        if !matches!(
-            self.outcome,
-            Outcome::Forwarded { .. } | Outcome::Cached { .. }
-        ) {
-            return false;
-        }
-        let Ok(msg) = Message::from_vec(self.response()) else {
-            return false;
-        };
-        let Some(query) = msg.queries.first() else {
-            return false;
-        };
-        matches!(policy::check_name(list, &query.name), Verdict::None)
-            && policy::inspect_answers(list, &msg.answers).is_none()
-    }
-}
-
-// The map is a set of entries looked up by their key bytes.
-impl std::hash::Hash for Entry {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key().hash(state);
-    }
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Entry {}
-
-impl std::borrow::Borrow<[u8]> for Entry {
-    fn borrow(&self) -> &[u8] {
-        self.key()
-    }
-}
-
-/// One shard: entries by key, and how many were stored since expired and
-/// stale ones were last swept out.
-struct Shard {
-    entries: HashSet<Entry, RandomState>,
-    inserts: usize,
-}
-
-impl Shard {
-    /// Drop expired and stale entries, and give back table memory a burst
-    /// left behind (a table more than four times what it holds).
-    fn sweep(&mut self, now_ms: u64) {
-        self.entries.retain(|e| e.is_live(now_ms));
-        self.inserts = 0;
-        let len = self.entries.len();
-        if self.entries.capacity() > 4 * len.max(MIN_SWEEP) {
-            self.entries.shrink_to(2 * len);
-        }
-    }
+/// A cache hit: how the answer was first made, and whether the caller
+/// should refresh it in the background now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// The outcome recorded with the answer.
+    pub outcome: Outcome,
+    /// A popular answer close to expiry: refresh it (asked once per answer).
+    pub prefetch: bool,
 }
 
 /// The encoded-answer cache. Cheap to share (`Arc`).
 pub struct AnswerCache {
     shards: Box<[Mutex<Shard>]>,
-    per_shard: usize,
+    bounds: Bounds,
     hasher: RandomState,
     /// Entry times are kept as ms after this.
     epoch: Instant,
     /// `[upstream] cache_max_ttl` and `cache_negative_max_ttl`, s.
     max_ttl: u32,
     max_negative_ttl: u32,
+    /// `[upstream] prefetch`.
+    prefetch: bool,
 }
 
 impl std::fmt::Debug for AnswerCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnswerCache")
-            .field("capacity", &(self.per_shard * SHARDS))
+            .field("bytes", &(self.bounds.bytes * SHARDS))
             .finish_non_exhaustive()
     }
 }
 
 impl AnswerCache {
-    /// A cache of at most about `[upstream] cache_size` answers, kept no
-    /// longer than the upstream cache would; `None` when that is 0 (off).
+    /// A cache of at most `[upstream] cache_memory_mb` (and `cache_size`
+    /// entries when set), kept no longer than the TTL bounds say; `None`
+    /// when `cache_size` is 0 (off).
     pub fn new(config: &UpstreamConfig) -> Option<Arc<Self>> {
-        let capacity = config.cache_size;
-        if capacity == 0 {
+        if config.cache_size == 0 || config.cache_memory_mb == 0 {
             return None;
         }
-        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
-        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        let per_shard = |total: u64| {
+            usize::try_from(total.div_ceil(SHARDS as u64))
+                .unwrap_or(usize::MAX)
+                .max(1)
+        };
+        let bounds = Bounds {
+            bytes: per_shard(config.cache_memory_mb.saturating_mul(1 << 20)),
+            entries: config.cache_entries.map_or(usize::MAX, per_shard),
+            stale_ms: u64::from(config.serve_stale_secs) * 1000,
+        };
         Some(Arc::new(AnswerCache {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        entries: HashSet::with_hasher(RandomState::new()),
-                        inserts: 0,
-                    })
-                })
-                .collect(),
-            per_shard,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            bounds,
             hasher: RandomState::new(),
             epoch: Instant::now(),
             max_ttl: config.cache_max_ttl,
             max_negative_ttl: config.cache_negative_max_ttl,
+            prefetch: config.prefetch,
         }))
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
-        let h = self.hasher.hash_one(key) as usize;
-        &self.shards[h % SHARDS]
+    /// The key's hash and its shard.
+    fn shard(&self, key: &[u8]) -> (u64, &Mutex<Shard>) {
+        let h = self.hasher.hash_one(key);
+        (h, &self.shards[(h as usize) % SHARDS])
+    }
+
+    /// Entries held and bytes charged, over all shards (for the gauges).
+    pub fn usage(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(n, b), s| match s.lock() {
+            Ok(s) => (n + s.len(), b + s.bytes()),
+            Err(_) => (n, b),
+        })
     }
 
     /// [`AnswerCache::answer_checked`] under look-alike check 0 (tests).
@@ -269,13 +186,13 @@ impl AnswerCache {
         list: &Arc<Blocklist>,
         max_size: usize,
         out: &mut Vec<u8>,
-    ) -> Option<Outcome> {
+    ) -> Option<Hit> {
         self.answer_checked(key, query, list, 0, max_size, out)
     }
 
     /// Answer `query` from the cache into `out` if a fresh entry made
     /// against `list`, whose name passed look-alike check `checked`, exists
-    /// and fits in `max_size`; returns the outcome recorded with it.
+    /// and fits in `max_size`.
     pub fn answer_checked(
         &self,
         key: &Key,
@@ -284,33 +201,59 @@ impl AnswerCache {
         checked: u64,
         max_size: usize,
         out: &mut Vec<u8>,
-    ) -> Option<Outcome> {
+    ) -> Option<Hit> {
         let now_ms = self.now_ms();
-        let mut map = self.shard(key.as_bytes()).lock().ok()?;
-        let e = map.entries.get(key.as_bytes())?;
+        let (hash, shard) = self.shard(key.as_bytes());
+        let mut shard = shard.lock().ok()?;
+        let e = shard.get_mut(hash, key.as_bytes())?;
         if now_ms >= e.expires_ms() || e.response().len() > max_size || e.checked != checked as u32
         {
             return None;
         }
-        if Weak::as_ptr(&e.list) != Arc::as_ptr(list) {
+        if !std::ptr::eq(e.list.as_ptr(), Arc::as_ptr(list)) {
             // A reload since: inspect again, then keep it under `list`.
             if !e.passes(list) {
                 return None;
             }
-            let mut e = map.entries.take(key.as_bytes())?;
             e.list = Arc::downgrade(list);
-            map.entries.insert(e);
         }
-        let e = map.entries.get(key.as_bytes())?;
-        let response = e.response();
         out.clear();
-        out.extend_from_slice(response);
+        out.extend_from_slice(e.response());
         let age = u32::try_from((now_ms - e.inserted_ms) / 1000).unwrap_or(u32::MAX);
-        let opt_at = e.opt_at;
-        let outcome = e.outcome;
-        patch_reply(out, query, e.ttl_offsets(), age, opt_at);
-        drop(map);
-        Some(outcome)
+        patch_reply(out, query, e.ttl_offsets(), age, e.opt_at);
+        let hit_before = Shard::bump(e);
+        let left_ms = e.expires_ms() - now_ms;
+        let prefetch = self.prefetch
+            && hit_before
+            && !e.prefetching
+            && left_ms * PREFETCH_AT < u64::from(e.keep) * 1000;
+        e.prefetching |= prefetch;
+        Some(Hit {
+            outcome: e.outcome,
+            prefetch,
+        })
+    }
+
+    /// The answer kept for `key` if it expired no longer than
+    /// `[upstream] serve_stale_secs` ago (or is still fresh), its name
+    /// passed look-alike check `checked`, and `list` lets it through
+    /// (inspected again if made against another list): the response bytes
+    /// as first sent, for the caller to serve as stale (RFC 8767).
+    pub fn stale(&self, key: &Key, list: &Arc<Blocklist>, checked: u64) -> Option<Vec<u8>> {
+        let now_ms = self.now_ms();
+        let (hash, shard) = self.shard(key.as_bytes());
+        let mut shard = shard.lock().ok()?;
+        let e = shard.get_mut(hash, key.as_bytes())?;
+        if now_ms >= e.expires_ms() + self.bounds.stale_ms || e.checked != checked as u32 {
+            return None;
+        }
+        if !std::ptr::eq(e.list.as_ptr(), Arc::as_ptr(list)) {
+            if !e.passes(list) {
+                return None;
+            }
+            e.list = Arc::downgrade(list);
+        }
+        Some(e.response().to_vec())
     }
 
     /// [`AnswerCache::insert_checked`] under look-alike check 0 (tests).
@@ -322,7 +265,8 @@ impl AnswerCache {
     /// Keep `response` (as sent to the query with `key`, whose name passed
     /// look-alike check `checked`) for repeats, if it is a complete,
     /// cacheable answer with a positive smallest TTL and at most
-    /// [`MAX_KEPT`] bytes.
+    /// [`MAX_KEPT`] bytes. An answer kept for the same key is replaced
+    /// (keeping its place in the queues and its hit count).
     pub fn insert_checked(
         &self,
         key: &Key,
@@ -356,7 +300,7 @@ impl AnswerCache {
         let now_ms = self.now_ms();
         let entry = Entry {
             data: data.into_boxed_slice(),
-            // Keys are at most 258 bytes, responses at most 64 KiB (Layout).
+            // Keys are at most 258 bytes, responses at most 4 KiB.
             key_len: key.len() as u16,
             response_len: response.len() as u16,
             opt_at: layout.opt_at.unwrap_or(0),
@@ -365,27 +309,15 @@ impl AnswerCache {
             list: Arc::downgrade(list),
             checked: checked as u32,
             outcome,
+            stamp: 0,
+            freq: 0,
+            in_main: false,
+            prefetching: false,
         };
-        let Ok(mut shard) = self.shard(key).lock() else {
-            return;
-        };
-        let full = shard.entries.len() >= self.per_shard && !shard.entries.contains(key);
-        if full || shard.inserts >= shard.entries.len().max(MIN_SWEEP) {
-            shard.sweep(now_ms);
+        let (hash, shard) = self.shard(key);
+        if let Ok(mut shard) = shard.lock() {
+            shard.insert(hash, entry, now_ms, &self.bounds);
         }
-        if shard.entries.len() >= self.per_shard && !shard.entries.contains(key) {
-            // Still full of live entries: drop an arbitrary one.
-            let first = shard
-                .entries
-                .iter()
-                .next()
-                .map(|e| Box::<[u8]>::from(e.key()));
-            if let Some(k) = first {
-                shard.entries.remove(&*k);
-            }
-        }
-        shard.inserts += 1;
-        shard.entries.replace(entry);
     }
 
     /// Milliseconds since the cache's epoch.

@@ -93,6 +93,12 @@ pub enum Outcome {
         /// The response code of the cached answer.
         rcode: ResponseCode,
     },
+    /// Every upstream failed: answered from an expired cache entry within
+    /// `[upstream] serve_stale_secs` (RFC 8767; TTL 30, EDE 3).
+    Stale {
+        /// The response code of the stale answer.
+        rcode: ResponseCode,
+    },
     /// Answered from the blocklist.
     Blocked {
         /// What matched: the name, a CNAME target or an answer address.
@@ -145,6 +151,7 @@ impl Outcome {
         match self {
             Outcome::Forwarded { .. } => "forwarded",
             Outcome::Cached { .. } => "cached",
+            Outcome::Stale { .. } => "stale",
             Outcome::Blocked { .. } => "blocked",
             Outcome::AllowedByException { .. } => "allowed_by_exception",
             Outcome::Refused => "refused",

@@ -101,6 +101,9 @@ pub enum Cache {
     /// The caller keeps the answer in the encoded-answer cache: a small
     /// cache ([`ANSWERS_SIDE_CACHE`] entries) for what that one refuses.
     Answers,
+    /// A refresh of an answer the answer cache holds (prefetch): no cache,
+    /// so that the upstream is asked.
+    Refresh,
 }
 
 /// The forwarding resolver. Cheap to clone (shared cache and connections).
@@ -110,6 +113,8 @@ pub struct Forwarder {
     /// The same upstreams with a small cache, for [`Cache::Answers`];
     /// `None` when caching is off.
     answers: Option<Arc<Resolver<ProbedProvider>>>,
+    /// The same upstreams without a cache, for [`Cache::Refresh`].
+    refresh: Option<Arc<Resolver<ProbedProvider>>>,
     deadline: Duration,
     metrics: Option<Arc<Metrics>>,
     /// The configured upstreams, as the failure log names them.
@@ -135,7 +140,12 @@ impl Forwarder {
             0 => None,
             n => Some(Arc::new(resolver(config, n.min(ANSWERS_SIDE_CACHE))?)),
         };
+        let refresh = match config.cache_size {
+            0 => None,
+            _ => Some(Arc::new(resolver(config, 0)?)),
+        };
         Ok(Forwarder {
+            refresh,
             resolver: Arc::new(resolver(config, config.cache_size)?),
             answers,
             deadline: config.timeout(),
@@ -160,6 +170,7 @@ impl Forwarder {
     ) -> Result<Upstream, ForwardError> {
         let resolver = match (cache, &self.answers) {
             (Cache::Answers, Some(answers)) => answers,
+            (Cache::Refresh, _) => self.refresh.as_ref().unwrap_or(&self.resolver),
             _ => &self.resolver,
         };
         let mut fqdn = name.clone();

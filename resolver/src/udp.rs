@@ -110,10 +110,13 @@ fn dispatch(
     let context = Context::new(src, Protocol::Udp);
     let out = replies.next_buffer();
     let handoff = match handler.front(packet, &context, out) {
-        Front::Answered => {
+        Front::Answered { prefetch } => {
             // Nothing written: rate-limited and dropped.
             if !out.is_empty() {
                 replies.queue(src);
+            }
+            if let Some(prefetch) = prefetch {
+                tasks.spawn(handler.clone().prefetch(*prefetch));
             }
             return;
         }

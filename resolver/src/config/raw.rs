@@ -83,6 +83,12 @@ pub struct RawUpstream {
     pub attempts: Option<usize>,
     /// Cache entries.
     pub cache_size: Option<u64>,
+    /// Memory of the answer cache, MiB.
+    pub cache_memory_mb: Option<u64>,
+    /// Serve-stale window, seconds (0 = off).
+    pub serve_stale_secs: Option<u32>,
+    /// Refresh popular answers before they expire.
+    pub prefetch: Option<bool>,
     /// Lower bound on cached positive TTLs, seconds.
     pub cache_min_ttl: Option<u32>,
     /// Upper bound on cached positive TTLs, seconds.

@@ -251,3 +251,38 @@ fn connection_caps_default_and_bad_values_are_named() {
         "{found:?}"
     );
 }
+
+#[test]
+fn answer_cache_keys_default_and_bad_values_are_named() {
+    let u = ok(MIN).upstream;
+    assert_eq!(u.cache_memory_mb, 64);
+    assert_eq!(
+        u.cache_entries, None,
+        "no entry bound unless cache_size is set"
+    );
+    assert_eq!(u.serve_stale_secs, 86_400);
+    assert!(u.prefetch);
+    let u = ok(&format!(
+        "{MIN}cache_size = 1000\ncache_memory_mb = 16\nserve_stale_secs = 0\nprefetch = false\n"
+    ))
+    .upstream;
+    assert_eq!(
+        (
+            u.cache_entries,
+            u.cache_memory_mb,
+            u.serve_stale_secs,
+            u.prefetch
+        ),
+        (Some(1000), 16, 0, false)
+    );
+    let found = issues(&format!("{MIN}cache_memory_mb = 0\n"));
+    assert!(
+        found.iter().any(|i| i.contains("upstream.cache_memory_mb")),
+        "{found:?}"
+    );
+    let wrong_type = from_toml_str(&format!("{MIN}prefetch = \"yes\"\n"), Path::new("."));
+    assert!(
+        matches!(&wrong_type, Err(ConfigError::Parse { message, .. }) if message.contains("boolean")),
+        "{wrong_type:?}"
+    );
+}

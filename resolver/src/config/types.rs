@@ -27,6 +27,11 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_UPSTREAM_ATTEMPTS: usize = 2;
 /// Default cache size (entries).
 pub const DEFAULT_CACHE_SIZE: u64 = 8_192;
+/// Default memory of the answer cache, MiB (a VPS; `config/home.toml`
+/// sets 16 for a Raspberry Pi).
+pub const DEFAULT_CACHE_MEMORY_MB: u64 = 64;
+/// Default serve-stale window (RFC 8767 suggests one to three days), s.
+pub const DEFAULT_SERVE_STALE_SECS: u32 = 86_400;
 /// Default upper bound on cached positive TTLs (one day).
 pub const DEFAULT_CACHE_MAX_TTL: u32 = 86_400;
 /// Default upper bound on cached negative TTLs (one hour, as RFC 2308 advises
@@ -145,12 +150,23 @@ pub struct UpstreamConfig {
     pub timeout_ms: u64,
     /// Attempts per server (default 2).
     pub attempts: usize,
-    /// Cache entries (default 8192), for hickory-resolver's record cache
-    /// and again for the encoded-answer cache all transports share (about
-    /// 250 bytes per typical answer; answers over 4 KiB are not kept);
-    /// 0 turns both off. Answers kept in the answer cache are not kept in
-    /// hickory's full cache as well (see [`crate::forward::Cache`]).
+    /// Cache entries (default 8192) for hickory-resolver's record cache;
+    /// 0 turns every cache off. Answers kept in the answer cache are not
+    /// kept in hickory's full cache as well (see [`crate::forward::Cache`]).
     pub cache_size: u64,
+    /// `cache_size` when set: an upper bound on the answer cache's entries
+    /// besides its memory (default: none).
+    pub cache_entries: Option<u64>,
+    /// Memory of the encoded-answer cache all transports share, MiB
+    /// (default 64): every entry is charged its bytes plus its table and
+    /// queue slots (about 300 bytes for a typical answer).
+    pub cache_memory_mb: u64,
+    /// How long past its expiry a cached answer may be served when every
+    /// upstream fails (RFC 8767), s (default one day; 0 = off).
+    pub serve_stale_secs: u32,
+    /// Refresh a popular cached answer shortly before it expires
+    /// (default on).
+    pub prefetch: bool,
     /// Lower bound on cached positive TTLs, s (default: none).
     pub cache_min_ttl: Option<u32>,
     /// Upper bound on cached positive TTLs, s (default one day).

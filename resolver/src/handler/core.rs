@@ -53,12 +53,12 @@ impl Handler {
         // With a key the answer goes into the answer cache, which serves its
         // repeats: hickory's small side cache is enough behind it.
         let key = handoff.key.filter(|_| inner.answers.is_some());
-        let cache = if key.is_some() {
-            Cache::Answers
-        } else {
-            Cache::Full
+        let cache = match key {
+            Some(_) if handoff.refresh => Cache::Refresh,
+            Some(_) => Cache::Answers,
+            None => Cache::Full,
         };
-        let (outcome, reply) = self
+        let (mut outcome, mut reply) = self
             .resolve(
                 request,
                 context,
@@ -68,6 +68,12 @@ impl Handler {
                 cache,
             )
             .await;
+        // Every upstream failed: a stale answer if one is kept (RFC 8767).
+        if outcome == Outcome::ServFail
+            && let Some(stale) = self.serve_stale(key.as_ref(), &list, lookalikes.generation())
+        {
+            (outcome, reply) = stale;
+        }
         let max_size = match context.protocol {
             Protocol::Udp => wire::udp_payload(request.edns.as_ref().map(|e| e.max_payload())),
             _ => u16::MAX,
@@ -84,7 +90,9 @@ impl Handler {
             let checked = lookalikes.generation();
             cache.insert_checked(&key, &bytes, &list, checked, outcome);
         }
-        self.observe(request, context, &list, outcome, &reply, started);
+        if !handoff.refresh {
+            self.observe(request, context, &list, outcome, &reply, started);
+        }
         bytes
     }
 

@@ -21,7 +21,7 @@ use hickory_proto::rr::Name;
 use parapet_blocklist::{Blocklist, RuleRef, Verdict};
 
 use super::Handler;
-use super::handoff::{Front, Handoff};
+use super::handoff::{Front, Handoff, Prefetch};
 use crate::access::Context;
 use crate::answer_cache::Key;
 use crate::event::{Outcome, Protocol, QueryEvent, Trigger};
@@ -37,6 +37,7 @@ impl Handler {
         Handoff {
             admitted: self.inner.access.admits(context),
             key: None,
+            refresh: false,
         }
     }
 
@@ -47,7 +48,13 @@ impl Handler {
     pub fn front(&self, packet: &[u8], context: &Context, out: &mut Vec<u8>) -> Front {
         let inner = &*self.inner;
         let admitted = inner.access.admits(context);
-        let pass = |key| Front::Pass(Handoff { admitted, key });
+        let pass = |key| {
+            Front::Pass(Handoff {
+                admitted,
+                key,
+                refresh: false,
+            })
+        };
         let Some(query) = WireQuery::parse(packet) else {
             return pass(None);
         };
@@ -60,7 +67,7 @@ impl Handler {
         match query.check(&list) {
             Verdict::Block(rule) if udp => {
                 if self.answer_blocked(&query, context, &list, rule, started, out) {
-                    Front::Answered
+                    Front::Answered { prefetch: None }
                 } else {
                     pass(None)
                 }
@@ -72,10 +79,11 @@ impl Handler {
                     return pass(None);
                 };
                 let started = started.unwrap_or_else(Instant::now);
-                if self.answer_cached(&query, &key, context, &list, started, out) {
-                    Front::Answered
-                } else {
-                    pass(Some(key))
+                match self.answer_cached(&query, &key, context, &list, started, out) {
+                    Some(prefetch) => Front::Answered {
+                        prefetch: prefetch.then(|| Prefetch::new(&query, key)),
+                    },
+                    None => pass(Some(key)),
                 }
             }
         }
@@ -121,7 +129,8 @@ impl Handler {
     /// Answer `query` from the encoded-answer cache into `out` if it holds
     /// an answer for `key` made against `list` that fits the transport (the
     /// name is not blocked, the client was admitted); rate limit (UDP),
-    /// metrics and observers as in the core.
+    /// metrics and observers as in the core. `Some(true)`: answered, and
+    /// the answer should be refreshed in the background.
     fn answer_cached(
         &self,
         query: &WireQuery<'_>,
@@ -130,11 +139,9 @@ impl Handler {
         list: &Arc<Blocklist>,
         started: Instant,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Option<bool> {
         let inner = &*self.inner;
-        let Some(cache) = &inner.answers else {
-            return false;
-        };
+        let cache = inner.answers.as_ref()?;
         let udp = context.protocol == Protocol::Udp;
         let max_size = if udp {
             query.max_response_size()
@@ -143,10 +150,8 @@ impl Handler {
         };
         // An entry is only served under the look-alike check its name passed.
         let checked = inner.lookalikes.load().generation();
-        let Some(mut outcome) = cache.answer_checked(key, query, list, checked, max_size, out)
-        else {
-            return false;
-        };
+        let hit = cache.answer_checked(key, query, list, checked, max_size, out)?;
+        let mut outcome = hit.outcome;
         let lookup = started.elapsed();
         let mut rcode = match outcome {
             Outcome::Forwarded { rcode } | Outcome::Cached { rcode } => {
@@ -174,7 +179,7 @@ impl Handler {
             metrics.record_upstream(lookup, true);
         }
         self.notify_front(query, context, list, outcome, rcode, started.elapsed());
-        true
+        Some(hit.prefetch)
     }
 
     /// Tell the observers of a query the front answered.

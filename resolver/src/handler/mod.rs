@@ -20,9 +20,10 @@
 mod core;
 mod front;
 mod handoff;
+mod refresh;
 mod reply;
 
-pub use handoff::{Front, Handoff};
+pub use handoff::{Front, Handoff, Prefetch};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -146,6 +147,10 @@ impl Handler {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
         inner.forwarder.set_metrics(Arc::clone(&metrics));
+        if let Some(cache) = &inner.answers {
+            let cache = Arc::downgrade(cache);
+            metrics.watch_answer_cache(move || cache.upgrade().map_or((0, 0), |c| c.usage()));
+        }
         inner.metrics = Some(Arc::clone(&metrics));
         inner.details_wanted |= metrics.wants_details();
         inner.observers.push(metrics);
@@ -204,7 +209,7 @@ impl Handler {
     /// answered (into `out`; empty = dropped), `false` when the core must.
     pub fn answer_udp_fast(&self, packet: &[u8], client: SocketAddr, out: &mut Vec<u8>) -> bool {
         let context = Context::new(client, Protocol::Udp);
-        matches!(self.front(packet, &context, out), Front::Answered)
+        matches!(self.front(packet, &context, out), Front::Answered { .. })
     }
 
     fn notify(&self, event: &QueryEvent<'_>) {
@@ -218,7 +223,10 @@ impl DnsService for Handler {
     async fn answer(&self, query: Vec<u8>, context: Context) -> Result<Vec<u8>, ExchangeError> {
         let mut out = Vec::new();
         let handoff = match self.front(&query, &context, &mut out) {
-            Front::Answered => {
+            Front::Answered { prefetch } => {
+                if let Some(prefetch) = prefetch {
+                    tokio::spawn(self.clone().prefetch(*prefetch));
+                }
                 let id = query
                     .get(..2)
                     .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));

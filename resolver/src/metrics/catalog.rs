@@ -107,6 +107,9 @@ pub fn definitions() -> Vec<MetricDef> {
         ),
         metric("parapet_cache_hits_total", "counter", vec![]),
         metric("parapet_cache_misses_total", "counter", vec![]),
+        metric("parapet_answer_cache_entries", "gauge", vec![]),
+        metric("parapet_answer_cache_bytes", "gauge", vec![]),
+        metric("parapet_prefetches_total", "counter", vec![]),
         metric(
             "parapet_list_rules",
             "gauge",

@@ -39,6 +39,8 @@ label_values! {
         Forwarded => "forwarded",
         /// Answered from parapet's caches without contacting an upstream.
         Cached => "cached",
+        /// Every upstream failed: an expired answer served (RFC 8767).
+        Stale => "stale",
         /// Answered with the block action (name, CNAME or answer-IP hit).
         Blocked => "blocked",
         /// A block rule covered the name but a more specific allow rule won.

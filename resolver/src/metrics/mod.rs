@@ -16,7 +16,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised, lookalike) |
+//! | `parapet_queries_total` | counter | `protocol` (udp, tcp, tls, https, other), `outcome` (forwarded, cached, stale, blocked, allowed_by_exception, refused, rate_limited, servfail, formerr, synthesised, lookalike) |
 //! | `parapet_ratelimit_actions_total` | counter | `action` (drop, slip), `reason` (rate, refused) |
 //! | `parapet_blocks_by_trigger_total` | counter | `trigger` (name, cname, ip, rebinding, lookalike) |
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
@@ -24,6 +24,9 @@
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
 //! | `parapet_cache_hits_total` | counter | — |
 //! | `parapet_cache_misses_total` | counter | — |
+//! | `parapet_answer_cache_entries` | gauge | — |
+//! | `parapet_answer_cache_bytes` | gauge | — |
+//! | `parapet_prefetches_total` | counter | — |
 //! | `parapet_list_rules` | gauge | `kind` (domain, ip) |
 //! | `parapet_list_block_rules` | gauge, allow rules excluded; 0: the list protects from nothing (a WARN is logged) | — |
 //! | `parapet_list_loaded` | gauge, 1: a list is in service; 0: none yet (the compiled list does not exist) or none configured, nothing is blocked | — |
@@ -52,6 +55,7 @@
 //! | `parapet_feed_update_timestamp_seconds` | gauge | — (last run of the updater) |
 //! | `parapet_feed_published` | gauge | — (1: the last run published a list) |
 
+mod answer_cache;
 pub mod cache_probe;
 pub mod catalog;
 pub mod category;
@@ -106,6 +110,7 @@ pub struct Metrics {
     ratelimit_actions: [[Counter; RateLimitReason::ALL.len()]; RateLimitAction::ALL.len()],
     cache_hits: Counter,
     cache_misses: Counter,
+    answer_cache: answer_cache::CacheMetrics,
     list_rules: [Gauge; RuleKind::ALL.len()],
     list_block_rules: Gauge,
     list_loaded: Gauge,
@@ -224,6 +229,8 @@ impl Metrics {
             cache_misses.clone(),
         );
 
+        let answer_cache = answer_cache::CacheMetrics::register(&mut registry);
+
         let rules_family = Family::<RuleKindLabels, Gauge>::default();
         let list_rules = std::array::from_fn(|i| {
             rules_family
@@ -320,6 +327,7 @@ impl Metrics {
             ratelimit_actions,
             cache_hits,
             cache_misses,
+            answer_cache,
             list_rules,
             list_block_rules,
             list_loaded,
@@ -453,6 +461,17 @@ impl Metrics {
         self.udp_dropped.clone()
     }
 
+    /// Read the answer cache's entries and bytes with `usage` at each
+    /// scrape (set once).
+    pub fn watch_answer_cache(&self, usage: impl Fn() -> (usize, usize) + Send + Sync + 'static) {
+        self.answer_cache.watch(Box::new(usage));
+    }
+
+    /// Count a background refresh of a cached answer.
+    pub fn record_prefetch(&self) {
+        self.answer_cache.prefetched();
+    }
+
     /// Count a connection closed by the connection limits.
     pub fn record_connection_closed(&self, listener: Listener, reason: ConnectionClose) {
         self.connections.closed(listener, reason);
@@ -479,6 +498,7 @@ impl Metrics {
                 .map_or(0, |d| d.as_secs());
             self.list_age.set(saturating_i64(now.saturating_sub(built)));
         }
+        self.answer_cache.update();
         let mut out = String::with_capacity(8 * 1024);
         // Writing to a String cannot fail; the encoder only propagates
         // fmt::Error from the writer.

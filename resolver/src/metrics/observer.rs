@@ -9,6 +9,7 @@ impl From<&Outcome> for OutcomeKind {
         match outcome {
             Outcome::Forwarded { .. } => OutcomeKind::Forwarded,
             Outcome::Cached { .. } => OutcomeKind::Cached,
+            Outcome::Stale { .. } => OutcomeKind::Stale,
             Outcome::Blocked { .. } => OutcomeKind::Blocked,
             Outcome::AllowedByException { .. } => OutcomeKind::AllowedByException,
             Outcome::Refused => OutcomeKind::Refused,

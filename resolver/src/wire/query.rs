@@ -136,6 +136,11 @@ impl<'a> WireQuery<'a> {
         self.question.clone()
     }
 
+    /// Whether the query set CD (checking disabled, RFC 4035 §3.2.2).
+    pub fn checking_disabled(&self) -> bool {
+        self.packet[3] & 0x10 != 0
+    }
+
     /// EDNS of the query: (UDP payload size, DO bit); `None` without EDNS.
     pub fn edns(&self) -> Option<(u16, bool)> {
         self.edns

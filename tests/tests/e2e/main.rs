@@ -32,6 +32,7 @@ mod reload_under_load;
 mod reserved;
 mod robustness;
 mod shipped_configs;
+mod stale_and_prefetch;
 mod tcp_pipeline;
 mod token_refusals;
 mod transport;

@@ -6,9 +6,9 @@ use super::values::positive;
 use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::RawUpstream;
 use crate::config::types::{
-    DEFAULT_CACHE_MAX_TTL, DEFAULT_CACHE_NEGATIVE_MAX_TTL, DEFAULT_CACHE_SIZE,
-    DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamProtocol,
-    UpstreamServer,
+    DEFAULT_CACHE_MAX_TTL, DEFAULT_CACHE_MEMORY_MB, DEFAULT_CACHE_NEGATIVE_MAX_TTL,
+    DEFAULT_CACHE_SIZE, DEFAULT_SERVE_STALE_SECS, DEFAULT_UPSTREAM_ATTEMPTS,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamProtocol, UpstreamServer,
 };
 
 /// `[upstream]`.
@@ -50,6 +50,15 @@ pub(super) fn upstream(is: &mut Issues, raw: RawUpstream, resolve: &Resolve<'_>)
         ),
         attempts,
         cache_size: raw.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
+        cache_entries: raw.cache_size,
+        cache_memory_mb: positive(
+            is,
+            "upstream.cache_memory_mb",
+            raw.cache_memory_mb,
+            DEFAULT_CACHE_MEMORY_MB,
+        ),
+        serve_stale_secs: raw.serve_stale_secs.unwrap_or(DEFAULT_SERVE_STALE_SECS),
+        prefetch: raw.prefetch.unwrap_or(true),
         cache_min_ttl: raw.cache_min_ttl,
         cache_max_ttl,
         cache_negative_max_ttl: raw

@@ -67,6 +67,7 @@ fn exercise_every_label(m: &Metrics) {
         m.record_reload(*r);
     }
     m.record_querylog_written();
+    m.record_prefetch();
     m.record_querylog_dropped();
     m.udp_dropped().inc();
     for v in WarningView::ALL {
