@@ -245,19 +245,21 @@ impl Detector {
                 *raw.get_mut(len)? = b'.';
                 len += 1;
             }
-            let dest = raw.get_mut(len..len + label.len())?;
-            dest.copy_from_slice(label);
-            dest.make_ascii_lowercase();
+            raw.get_mut(len..len + label.len())?
+                .copy_from_slice(label);
             len += label.len();
         }
-        self.check_raw(&raw[..len])
+        self.check_raw(&mut raw[..len])
     }
 
-    /// `name`: lower-case ASCII, labels joined by dots, no trailing dot.
-    fn check_raw(&self, name: &[u8]) -> Option<Hit<'_>> {
+    /// `name`: ASCII labels joined by dots, no trailing dot, any case (the
+    /// first test folds case; the rest of the check sees lower case).
+    fn check_raw(&self, name: &mut [u8]) -> Option<Hit<'_>> {
         if name.is_empty() || !self.prefilter.may_match(name) {
             return None;
         }
+        name.make_ascii_lowercase();
+        let name = &*name;
         // Most names the first test lets through are the protected
         // domains' own (mail.google.com): the trust probes come first.
         if self.is_trusted(name) {

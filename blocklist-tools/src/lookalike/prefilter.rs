@@ -31,8 +31,11 @@ use super::fold::Folded;
 
 /// Symbols of a word start probed in the head filter.
 const HEAD: usize = 5;
-/// Longest name handled (a DNS name is at most 255 bytes).
-const MAX_NAME: usize = 256;
+/// Names this long or longer go on to the full check (the buffers stay
+/// small: they are zeroed for every name).
+const MAX_NAME: usize = 128;
+/// Names with this many words or more go on to the full check.
+const MAX_WORDS: usize = 48;
 /// Longest label length with one-edit entries.
 const MAX_EDIT_LEN: usize = 64;
 /// `after` flag: a hyphen (or `_`) follows the symbol.
@@ -56,6 +59,8 @@ pub(super) struct Prefilter {
     fold: [u8; 256],
     /// Light skeleton byte of every byte; 0 for a separator.
     light: [u8; 256],
+    /// [`mask_bit`] of every byte's light skeleton byte; 0 for a separator.
+    bit: [u32; 256],
     /// Every spelling of every key (`m` also as `rn`, `nn`; `w` as `vv`).
     spellings: Vec<Box<[u8]>>,
     /// Packed head ([`pack`]) → indices into `spellings`.
@@ -84,9 +89,11 @@ impl Default for Prefilter {
             skeleton.push_text(&[b]);
             light[usize::from(b)] = skeleton.as_bytes().first().copied().unwrap_or(0);
         }
+        let bit = light.map(|l| if l == 0 { 0 } else { mask_bit(l) });
         Prefilter {
             fold,
             light,
+            bit,
             spellings: Vec::new(),
             heads: HashMap::default(),
             filter: Box::new([0; 1024]),
@@ -108,13 +115,26 @@ fn mask_bit(b: u8) -> u32 {
     }
 }
 
+/// Whether `x` has at most two bits set (without a popcount instruction,
+/// which the baseline x86-64 target lacks).
+fn at_most_two_bits(x: u32) -> bool {
+    let y = x & x.wrapping_sub(1);
+    y & y.wrapping_sub(1) == 0
+}
+
 /// Up to 7 symbols and their count in one word (symbols are never 0).
 fn pack(symbols: &[u8]) -> u64 {
-    let mut packed = symbols.len() as u64;
-    for &s in symbols.iter().take(7) {
-        packed = packed << 8 | u64::from(s);
-    }
-    packed
+    let mut bytes = [0u8; 8];
+    let len = symbols.len().min(7);
+    bytes[..len].copy_from_slice(&symbols[..len]);
+    packed_head(u64::from_le_bytes(bytes), len)
+}
+
+/// The first `len` (at most 7) of eight symbols loaded little-endian,
+/// with their count: what [`pack`] makes of them.
+fn packed_head(loaded: u64, len: usize) -> u64 {
+    let low = loaded & ((1u64 << (8 * len)) - 1);
+    low | (len as u64) << 56
 }
 
 fn filter_index(packed: u64) -> usize {
@@ -197,7 +217,7 @@ impl Prefilter {
     fn edit_may(&self, len: usize, mask: u32, first: (u8, u8)) -> bool {
         self.edits[len.min(MAX_EDIT_LEN + 1)]
             .iter().any(|e| {
-            (e.mask ^ mask).count_ones() <= 2
+            at_most_two_bits(e.mask ^ mask)
                 && e.first
                     .is_none_or(|(a, b)| first.0 == a || (first.0 == b && first.1 == a))
         })
@@ -216,104 +236,131 @@ impl Prefilter {
     /// Whether `name` (lower-case ASCII, labels joined by dots) may be a
     /// look-alike: `false` means the full check would find nothing.
     pub(super) fn may_match(&self, name: &[u8]) -> bool {
-        if name.len() > MAX_NAME {
+        if name.len() >= MAX_NAME {
             return true;
         }
+        // Folded symbols (padded for 8-byte head loads), the separators
+        // after each, and where words begin (`starts[words]` = the end).
         let mut symbols = [0u8; MAX_NAME + 8];
         let mut after = [0u8; MAX_NAME];
-        let mut starts = [0u8; MAX_NAME];
-        let (mut n, mut words) = (0usize, 0usize);
-        let mut new_word = true;
-        // The label in progress and the whole name: light length, letter
-        // mask, first two bytes.
-        let mut label = (0usize, 0u32, (0u8, 0u8));
-        let mut whole = (0usize, 0u32, (0u8, 0u8));
-        let mut last_label_start = 0;
-        for &b in name {
+        let mut starts = [0u8; MAX_WORDS + 1];
+        let (mut n, mut words) = (0usize, 1usize);
+        // Where the label in progress begins (in `name`, in `symbols`),
+        // its letters and the whole name's.
+        let (mut label_byte, mut label_symbol) = (0usize, 0usize);
+        let (mut label_mask, mut whole_mask) = (0u32, 0u32);
+        let mut hyphens = false;
+        for (i, &b) in name.iter().enumerate() {
             let folded = self.fold[usize::from(b)];
-            if folded == 0 {
-                if n > 0 {
-                    after[n - 1] |= if b == b'.' { DOT } else { HYPHEN };
+            if folded != 0 {
+                symbols[n] = folded;
+                n += 1;
+                label_mask |= self.bit[usize::from(b)];
+                continue;
+            }
+            if n > 0 && after[n - 1] == 0 {
+                // The first separator after a word ends it.
+                if words == MAX_WORDS {
+                    return true;
                 }
+                starts[words] = n as u8;
+                words += 1;
+            }
+            if n > 0 {
+                after[n - 1] |= if b == b'.' { DOT } else { HYPHEN };
+            }
+            if b != b'.' {
+                hyphens = true;
                 // An `xn--` label is decoded by the full check: always checked.
-                if b == b'-'
-                    && !new_word
-                    && n >= 2
-                    && usize::from(starts[words - 1]) == n - 2
+                if n >= 2
+                    && usize::from(starts[words - 2]) == n - 2
                     && symbols[n - 2..n] == *b"xn"
                 {
                     return true;
                 }
-                if b == b'.' {
-                    if label.0 >= 2 && self.edit_may(label.0, label.1, label.2) {
-                        return true;
-                    }
-                    label = (0, 0, (0, 0));
-                    last_label_start = n;
-                }
-                new_word = true;
                 continue;
             }
-            if new_word {
-                starts[words] = n as u8;
-                words += 1;
-                new_word = false;
+            if self.edit_label_may(&name[label_byte..i], n - label_symbol, label_mask) {
+                return true;
             }
-            symbols[n] = folded;
-            n += 1;
-            let light = self.light[usize::from(b)];
-            let bit = mask_bit(light);
-            for part in [&mut label, &mut whole] {
-                match part.0 {
-                    0 => part.2.0 = light,
-                    1 => part.2.1 = light,
-                    _ => {}
-                }
-                part.0 += 1;
-                part.1 |= bit;
-            }
+            (label_byte, label_symbol) = (i + 1, n);
+            whole_mask |= label_mask;
+            label_mask = 0;
         }
         if n == 0 {
             return false;
         }
         after[n - 1] |= DOT;
-        if whole.0 >= 2 && self.edit_may(whole.0, whole.1, whole.2) {
+        starts[words] = n as u8;
+        if self.edit_label_may(name, n, whole_mask | label_mask) {
             return true;
         }
-        starts[..words]
-            .iter()
-            .map(|&s| usize::from(s))
-            .take_while(|&s| s < last_label_start)
-            .any(|s| self.word_may(&symbols[..n], &after[..n], s))
+        let starts = &starts[..=words];
+        (0..words).any(|w| {
+            let (s, end) = (usize::from(starts[w]), usize::from(starts[w + 1]));
+            s < label_symbol
+                && s < end
+                && self.word_may(&symbols, &after[..n], n, s, hyphens.then_some(end))
+        })
     }
 
-    /// Whether the symbols from word start `s` may spell a key.
-    fn word_may(&self, symbols: &[u8], after: &[u8], s: usize) -> bool {
-        let rest = &symbols[s..];
+    /// The one-edit test of a label (or the whole name) of `len` light
+    /// skeleton bytes with letters `mask`.
+    fn edit_label_may(&self, label: &[u8], len: usize, mask: u32) -> bool {
+        if len < 2 || self.edits[len.min(MAX_EDIT_LEN + 1)].is_empty() {
+            return false;
+        }
+        let light = |b: u8| self.light[usize::from(b)];
+        let first = match label {
+            [a, b, ..] if light(*a) != 0 && light(*b) != 0 => (light(*a), light(*b)),
+            _ => {
+                let mut skeleton = label.iter().map(|&b| light(b)).filter(|&l| l != 0);
+                (skeleton.next().unwrap_or(0), skeleton.next().unwrap_or(0))
+            }
+        };
+        self.edit_may(len, mask, first)
+    }
+
+    /// Whether the symbols from word start `s` may spell a key; `end`, the
+    /// word's end when the name has hyphens (a short word before one may
+    /// begin a key split by lure words).
+    fn word_may(
+        &self,
+        padded: &[u8; MAX_NAME + 8],
+        after: &[u8],
+        n: usize,
+        s: usize,
+        end: Option<usize>,
+    ) -> bool {
         let mut lens = self.head_lens;
+        let loaded = u64::from_le_bytes(
+            padded[s..s + 8]
+                .try_into()
+                .unwrap_or_default(),
+        );
         while lens != 0 {
             let len = lens.trailing_zeros() as usize;
             lens &= lens - 1;
-            let Some(head) = rest.get(..len) else {
+            if s + len > n {
                 break;
-            };
-            let packed = pack(head);
+            }
+            let packed = packed_head(loaded, len);
             if self.has_bit(packed)
                 && let Some(indices) = self.heads.get(&packed)
                 && indices
                     .iter()
-                    .any(|&i| spells(&self.spellings[i as usize], rest, &after[s..]))
+                    .any(|&i| spells(&self.spellings[i as usize], &padded[s..n], &after[s..]))
             {
                 return true;
             }
         }
-        // A short word before a hyphen that begins a spelling.
-        let word_len = after[s..].iter().position(|&a| a != 0).map_or(0, |e| e + 1);
-        if word_len < HEAD && after[s + word_len - 1] & HYPHEN != 0 {
-            let packed = pack(&rest[..word_len]);
-            return self.has_bit(packed) && self.prefixes.contains_key(&packed);
+        match end {
+            Some(end) if end - s < HEAD && after[end - 1] & HYPHEN != 0 => {
+                let packed = packed_head(loaded, end - s);
+                self.has_bit(packed) && self.prefixes.contains_key(&packed)
+            }
+            _ => false,
         }
-        false
     }
 }
 
