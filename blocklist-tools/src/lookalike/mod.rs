@@ -245,8 +245,7 @@ impl Detector {
                 *raw.get_mut(len)? = b'.';
                 len += 1;
             }
-            raw.get_mut(len..len + label.len())?
-                .copy_from_slice(label);
+            raw.get_mut(len..len + label.len())?.copy_from_slice(label);
             len += label.len();
         }
         self.check_raw(&mut raw[..len])
@@ -336,7 +335,10 @@ impl Detector {
         let (fewest, most) = self.trusted_labels;
         let mut end = name.len();
         for labels in 1..=most {
-            let start = name[..end].iter().rposition(|&b| b == b'.').map_or(0, |d| d + 1);
+            let start = name[..end]
+                .iter()
+                .rposition(|&b| b == b'.')
+                .map_or(0, |d| d + 1);
             if labels >= fewest && self.trusted.contains(&name[start..]) {
                 return true;
             }
@@ -353,7 +355,10 @@ impl Detector {
         self.trusted_labels = if self.trusted.is_empty() {
             (labels, labels)
         } else {
-            (self.trusted_labels.0.min(labels), self.trusted_labels.1.max(labels))
+            (
+                self.trusted_labels.0.min(labels),
+                self.trusted_labels.1.max(labels),
+            )
         };
         self.trusted.insert(domain.as_bytes().into());
     }

@@ -215,8 +215,7 @@ impl Prefilter {
     /// Whether a light skeleton of `len` bytes with letters `mask`,
     /// beginning `first`, may be one edit from a protected label.
     fn edit_may(&self, len: usize, mask: u32, first: (u8, u8)) -> bool {
-        self.edits[len.min(MAX_EDIT_LEN + 1)]
-            .iter().any(|e| {
+        self.edits[len.min(MAX_EDIT_LEN + 1)].iter().any(|e| {
             at_most_two_bits(e.mask ^ mask)
                 && e.first
                     .is_none_or(|(a, b)| first.0 == a || (first.0 == b && first.1 == a))
@@ -272,9 +271,7 @@ impl Prefilter {
             if b != b'.' {
                 hyphens = true;
                 // An `xn--` label is decoded by the full check: always checked.
-                if n >= 2
-                    && usize::from(starts[words - 2]) == n - 2
-                    && symbols[n - 2..n] == *b"xn"
+                if n >= 2 && usize::from(starts[words - 2]) == n - 2 && symbols[n - 2..n] == *b"xn"
                 {
                     return true;
                 }
@@ -333,11 +330,7 @@ impl Prefilter {
         end: Option<usize>,
     ) -> bool {
         let mut lens = self.head_lens;
-        let loaded = u64::from_le_bytes(
-            padded[s..s + 8]
-                .try_into()
-                .unwrap_or_default(),
-        );
+        let loaded = u64::from_le_bytes(padded[s..s + 8].try_into().unwrap_or_default());
         while lens != 0 {
             let len = lens.trailing_zeros() as usize;
             lens &= lens - 1;

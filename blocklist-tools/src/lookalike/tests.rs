@@ -312,5 +312,8 @@ fn prefilter_never_rejects_a_hit() {
         "benign: {hits} look-alikes; first test let {passed} of {} through",
         names.len() - generated
     );
-    assert!(generated_hits > 10_000, "only {generated_hits} look-alikes generated");
+    assert!(
+        generated_hits > 10_000,
+        "only {generated_hits} look-alikes generated"
+    );
 }
