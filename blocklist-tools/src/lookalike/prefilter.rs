@@ -232,7 +232,7 @@ impl Prefilter {
         self.edit_may(skeleton.len(), mask, first)
     }
 
-    /// Whether `name` (lower-case ASCII, labels joined by dots) may be a
+    /// Whether `name` (labels joined by dots, any case) may be a
     /// look-alike: `false` means the full check would find nothing.
     pub(super) fn may_match(&self, name: &[u8]) -> bool {
         if name.len() >= MAX_NAME {
