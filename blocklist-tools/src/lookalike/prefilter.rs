@@ -75,6 +75,8 @@ pub(super) struct Prefilter {
     /// One-edit entries by label length: a protected label of length `n`
     /// is listed under `n - 1`, `n` and `n + 1`.
     edits: Vec<Vec<EditEntry>>,
+    /// Every name goes on to the full check (a key has too many spellings).
+    open: bool,
 }
 
 impl Default for Prefilter {
@@ -100,6 +102,7 @@ impl Default for Prefilter {
             head_lens: 0,
             prefixes: HashMap::default(),
             edits: vec![Vec::new(); MAX_EDIT_LEN + 2],
+            open: false,
         }
     }
 }
@@ -141,9 +144,13 @@ fn filter_index(packed: u64) -> usize {
     (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
 }
 
+/// Most spellings kept for one key (a key with more `m` and `w` than that
+/// allows opens the first test to every name).
+const MAX_SPELLINGS: usize = 256;
+
 /// Every spelling of `key` before collapsing: `m` as `m`, `rn`, `nn` and
-/// `w` as `w`, `vv`.
-fn spellings(key: &[u8]) -> Vec<Vec<u8>> {
+/// `w` as `w`, `vv`; `None` past [`MAX_SPELLINGS`].
+fn spellings(key: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = vec![Vec::new()];
     for &c in key {
         let ways: &[&[u8]] = match c {
@@ -151,8 +158,9 @@ fn spellings(key: &[u8]) -> Vec<Vec<u8>> {
             b'w' => &[b"w", b"vv"],
             _ => &[std::slice::from_ref(&c)],
         };
-        // Bounded: keys past a few dozen spellings keep their first ones
-        // and the rest are caught by their prefix at a hyphen only.
+        if out.len() * ways.len() > MAX_SPELLINGS {
+            return None;
+        }
         out = out
             .iter()
             .flat_map(|head| {
@@ -162,10 +170,9 @@ fn spellings(key: &[u8]) -> Vec<Vec<u8>> {
                     v
                 })
             })
-            .take(256)
             .collect();
     }
-    out
+    Some(out)
 }
 
 impl Prefilter {
@@ -181,7 +188,11 @@ impl Prefilter {
 
     /// Add a skeleton key (collapsed, as [`Folded`] makes it).
     pub(super) fn add_key(&mut self, key: &[u8]) {
-        for spelling in spellings(key) {
+        let Some(spellings) = spellings(key) else {
+            self.open = true;
+            return;
+        };
+        for spelling in spellings {
             let head_len = spelling.len().min(HEAD);
             self.head_lens |= 1 << head_len;
             let head = pack(&spelling[..head_len]);
@@ -235,7 +246,7 @@ impl Prefilter {
     /// Whether `name` (labels joined by dots, any case) may be a
     /// look-alike: `false` means the full check would find nothing.
     pub(super) fn may_match(&self, name: &[u8]) -> bool {
-        if name.len() >= MAX_NAME {
+        if self.open || name.len() >= MAX_NAME {
             return true;
         }
         // Folded symbols (padded for 8-byte head loads), the separators

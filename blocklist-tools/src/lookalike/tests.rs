@@ -317,3 +317,15 @@ fn prefilter_never_rejects_a_hit() {
         "only {generated_hits} look-alikes generated"
     );
 }
+
+#[test]
+fn a_key_with_many_spellings_still_catches_every_spelling() {
+    // Six m's: 3^6 spellings, past what the first test keeps.
+    let d = Detector::new(&["mammammam.org".to_string()], &[]).unwrap();
+    let hit = Some(Hit {
+        imitates: "mammammam.org",
+        class: Class::Skeleton,
+    });
+    assert_eq!(d.check_text("rnamrnamnnam.com"), hit);
+    assert_eq!(d.check_text("rnarnrnarnrnam.net"), hit);
+}
