@@ -16,21 +16,34 @@
 //!   front, as in the receive loop, from the encoded-answer cache (warmed with one query to the
 //!   real UDP listener): copy, patch ID/TTLs, observers; no send.
 //!
+//! * `handler_mix/lookalikes_{on,off}`: a realistic mix of 100 queries
+//!   per iteration through the whole path (`DnsService::answer`: front,
+//!   then core) with the default `[lookalikes]` check on and off, same
+//!   run: 88 benign names drawn Zipf-skewed from the top 1,000 of the
+//!   Umbrella list (answered from the caches after warm-up), 4 blocked,
+//!   4 look-alikes (blocked with the check on; forwarded and cached with
+//!   it off) and 4 benign names never seen before (forwarded to the
+//!   upstream every time).
+//!
 //! The upstream is a real authoritative hickory server on loopback
 //! (`parapet_e2e::Upstream`). Each iteration is one `block_on` of the
 //! handler future on a Tokio runtime, which the numbers include.
 //!
 //!     cargo bench -p parapet-benches --bench handler
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use parapet_benches::{UMBRELLA, query_mix, read_lines};
 use parapet_e2e::Upstream;
 use parapet_resolver::Context;
 use parapet_resolver::event::Protocol;
+use parapet_resolver::handler::DnsService;
 use parapet_resolver::{Handler, ServerBuilder};
 use tokio_util::sync::CancellationToken;
 
@@ -45,17 +58,19 @@ fn wire(name: &str, rtype: RecordType) -> Vec<u8> {
     m.to_vec().expect("encode")
 }
 
-fn setup(
-    rt: &tokio::runtime::Runtime,
-) -> (
+/// A running parapet in-process and what keeps it running.
+type Setup = (
     Upstream,
     Handler,
     SocketAddr,
     tempfile::TempDir,
     CancellationToken,
-) {
+);
+
+/// Parapet over a real upstream serving `records`, with `extra` config.
+fn setup(rt: &tokio::runtime::Runtime, records: Vec<Record>, extra: &str) -> Setup {
     rt.block_on(async {
-        let upstream = Upstream::start().await;
+        let upstream = Upstream::with_records(records).await;
         let dir = tempfile::tempdir().expect("tempdir");
         for (name, body) in parapet_e2e::lists::default_files() {
             std::fs::write(dir.path().join(name), body).expect("write list");
@@ -64,7 +79,7 @@ fn setup(
             "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"{}\"]\n\
              [blocklist]\n{}\n[block]\nsinkhole_ipv4 = \"192.0.2.53\"\n\
              [access]\nallow = [\"127.0.0.0/8\"]\nrate_limit_qps = 0\n\
-             [metrics]\nlisten = \"127.0.0.1:0\"\n[warning_page]\nlisten = [\"127.0.0.1:0\"]\n",
+             [metrics]\nlisten = \"127.0.0.1:0\"\n[warning_page]\nlisten = [\"127.0.0.1:0\"]\n{extra}",
             upstream.addr(),
             parapet_e2e::lists::SOURCES_SECTION
         );
@@ -89,7 +104,8 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (_upstream, handler, udp, _dir, _shutdown) = setup(&rt);
+    let (_upstream, handler, udp, _dir, _shutdown) =
+        setup(&rt, parapet_e2e::upstream::test_zone(), "");
     let client: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
     let outsider: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
     let blocked = wire("phishing.example.", RecordType::A);
@@ -140,5 +156,79 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The realistic mix with `[lookalikes]` on and off (see the module docs).
+fn mix(c: &mut Criterion) {
+    let Ok(benign) = read_lines(&parapet_blocklist::data_dir().join(UMBRELLA)) else {
+        eprintln!("SKIPPED: real data not found (handler_mix)");
+        return;
+    };
+    let top: Vec<String> = benign.into_iter().take(1_000).collect();
+    let mut records = parapet_e2e::upstream::test_zone();
+    for name in &top {
+        let name = Name::from_ascii(format!("{name}.")).expect("umbrella name");
+        let a = RData::A(A(Ipv4Addr::new(192, 0, 2, 1)));
+        records.push(Record::from_rdata(name, 300, a));
+    }
+    let blocked = ["phishing.example".to_string(), "malware.test".to_string()];
+    let lookalikes = [
+        "gmai1.com",
+        "g00gle-login.com",
+        "micros0ft.net",
+        "outlook.com.evil.example",
+    ];
+    let mut names = query_mix(&top, &blocked, 96, 0.96, 0x5eed);
+    for (i, l) in lookalikes.iter().enumerate() {
+        names[i * 24 + 12] = l.to_string();
+    }
+    let queries: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| wire(&format!("{n}."), RecordType::A))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let context = Context::new("127.0.0.1:40000".parse().expect("addr"), Protocol::Udp);
+    let fresh = AtomicU64::new(0);
+    let mut g = c.benchmark_group("handler_mix");
+    g.throughput(Throughput::Elements(100));
+    g.measurement_time(Duration::from_secs(5));
+    for (id, extra) in [
+        ("lookalikes_on", ""),
+        ("lookalikes_off", "[lookalikes]\naction = \"off\"\n"),
+    ] {
+        let (_upstream, handler, _udp, _dir, shutdown) = setup(&rt, records.clone(), extra);
+        let run = |q: &[u8]| {
+            rt.block_on(handler.answer(q.to_vec(), context.clone()))
+                .expect("answer")
+        };
+        // Warm the caches; check the look-alikes get what the case claims.
+        for q in &queries {
+            run(q);
+        }
+        let a = Message::from_vec(&run(&queries[12])).expect("decode");
+        let sinkholed = a.answers.iter().any(|r| r.data.to_string() == "192.0.2.53");
+        assert_eq!(
+            sinkholed,
+            extra.is_empty(),
+            "{id}: gmai1.com answered {a:?}"
+        );
+        g.bench_function(id, |bch| {
+            bch.iter(|| {
+                for q in &queries {
+                    run(q);
+                }
+                for _ in 0..4 {
+                    let n = fresh.fetch_add(1, Ordering::Relaxed);
+                    run(&wire(&format!("n{n}.fresh.example."), RecordType::A));
+                }
+            })
+        });
+        shutdown.cancel();
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, mix);
 criterion_main!(benches);

@@ -11,14 +11,16 @@
 //!
 //! Everything is precomputed at start and reload into an immutable
 //! [`Detector`]: skeletons of the protected names, a SymSpell-style deletion
-//! neighbourhood for one-edit matches, and two 64 Kbit filters on a
-//! skeleton's first and last two bytes. A check is a handful of hash probes
-//! on stack buffers: no allocation (except decoding an `xn--` label), no
-//! lock.
+//! neighbourhood for one-edit matches, and a first test ([`prefilter`]) that
+//! rules out almost every other name in one pass over its bytes. A check is
+//! that pass and, for the few names it lets through, a handful of hash
+//! probes on stack buffers: no allocation (except decoding an `xn--`
+//! label), no lock.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod defaults;
 pub mod fold;
+mod prefilter;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 use ahash::RandomState;
 
 use fold::{Folded, within_one_edit};
+use prefilter::Prefilter;
 
 /// Shortest skeleton matched one edit away (shorter labels are common
 /// words: one edit from `live` is `love`, `life`, `hive`).
@@ -86,6 +89,8 @@ pub struct Detector {
     protected: Vec<String>,
     /// Protected and allowed domains: a name at or under one is trusted.
     trusted: HashSet<Box<[u8]>, RandomState>,
+    /// Fewest and most labels of a `trusted` domain.
+    trusted_labels: (usize, usize),
     /// Labels allowed under every suffix (`google.*`).
     allowed_labels: HashSet<Box<[u8]>, RandomState>,
     /// Skeleton → (protected index, kind).
@@ -96,36 +101,8 @@ pub struct Detector {
     labels: Vec<Box<[u8]>>,
     /// Lure words.
     lures: HashSet<&'static [u8], RandomState>,
-    first2: Filter,
-    last2: Filter,
-    edit_len: (usize, usize),
-}
-
-/// A bit per two-byte pair.
-#[derive(Debug)]
-struct Filter(Box<[u64; 1024]>);
-
-impl Default for Filter {
-    fn default() -> Self {
-        Filter(Box::new([0; 1024]))
-    }
-}
-
-impl Filter {
-    fn index(pair: &[u8]) -> Option<usize> {
-        match pair {
-            [a, b, ..] => Some(usize::from(*a) << 8 | usize::from(*b)),
-            _ => None,
-        }
-    }
-    fn insert(&mut self, pair: &[u8]) {
-        if let Some(i) = Self::index(pair) {
-            self.0[i / 64] |= 1 << (i % 64);
-        }
-    }
-    fn contains(&self, pair: &[u8]) -> bool {
-        Self::index(pair).is_some_and(|i| self.0[i / 64] & (1 << (i % 64)) != 0)
-    }
+    /// The first test of every name.
+    prefilter: Prefilter,
 }
 
 /// Why a protected or allowed entry was refused.
@@ -146,7 +123,6 @@ impl Detector {
     pub fn new(protect: &[String], allow: &[String]) -> Result<Self, DetectorError> {
         let mut d = Detector {
             lures: defaults::LURES.iter().map(|w| w.as_bytes()).collect(),
-            edit_len: (usize::MAX, 0),
             ..Detector::default()
         };
         let defaults = defaults::PROTECT.iter().map(|s| s.to_string());
@@ -163,9 +139,7 @@ impl Detector {
                     let label = normalise(label)?;
                     d.allowed_labels.insert(label.into_bytes().into());
                 }
-                None => {
-                    d.trusted.insert(normalise(&entry)?.into_bytes().into());
-                }
+                None => d.trust(&normalise(&entry)?),
             }
         }
         Ok(d)
@@ -217,7 +191,7 @@ impl Detector {
             self.add_deletions(&label, index);
         }
         self.labels.push(label);
-        self.trusted.insert(domain.clone().into_bytes().into());
+        self.trust(&domain);
         self.protected.push(domain);
         Ok(())
     }
@@ -226,17 +200,15 @@ impl Detector {
         if key.len() < 2 {
             return;
         }
-        self.first2.insert(key);
-        self.exact.entry(key.into()).or_insert((index, kind));
+        if !self.exact.contains_key(key) {
+            self.prefilter.add_key(key);
+            self.exact.insert(key.into(), (index, kind));
+        }
     }
 
     fn add_deletions(&mut self, label: &[u8], index: u16) {
-        self.first2.insert(label);
-        self.last2.insert(&label[label.len() - 2..]);
-        self.edit_len = (
-            self.edit_len.0.min(label.len() - 1),
-            self.edit_len.1.max(label.len() + 1),
-        );
+        self.prefilter
+            .add_edit_label(label, label.len() < MIN_FIRST_EDIT_LEN);
         let mut variants = vec![label.to_vec()];
         for i in 0..label.len() {
             let mut v = label.to_vec();
@@ -273,48 +245,37 @@ impl Detector {
                 *raw.get_mut(len)? = b'.';
                 len += 1;
             }
-            let dest = raw.get_mut(len..len + label.len())?;
-            dest.copy_from_slice(label);
-            dest.make_ascii_lowercase();
+            raw.get_mut(len..len + label.len())?.copy_from_slice(label);
             len += label.len();
         }
-        self.check_raw(&raw[..len])
+        self.check_raw(&mut raw[..len])
     }
 
-    /// `name`: lower-case ASCII, labels joined by dots, no trailing dot.
-    fn check_raw(&self, name: &[u8]) -> Option<Hit<'_>> {
-        if name.is_empty() {
+    /// `name`: ASCII labels joined by dots, no trailing dot, any case (the
+    /// first test folds case; the rest of the check sees lower case).
+    fn check_raw(&self, name: &mut [u8]) -> Option<Hit<'_>> {
+        if name.is_empty() || !self.prefilter.may_match(name) {
             return None;
         }
-        if !self.may_match(name) {
+        name.make_ascii_lowercase();
+        let name = &*name;
+        // Most names the first test lets through are the protected
+        // domains' own (mail.google.com): the trust probes come first.
+        if self.is_trusted(name) {
             return None;
         }
-        // The trust probes last: most names are no candidate at all.
-        let hit = self.candidate(name)?;
-        (!self.is_trusted(name)).then_some(hit)
+        self.candidate(name)
     }
 
-    /// A cheap test before the public suffix lookup: every class needs a
-    /// label (or a hyphen-separated word of one) that begins like a key,
-    /// as typed or folded, or ends like a protected label. `xn--` labels
-    /// and words starting with a multi-letter look-alike always may.
-    fn may_match(&self, name: &[u8]) -> bool {
-        name.split(|&b| b == b'.' || b == b'-' || b == b'_')
-            .any(|word| {
-                let &[a, b, ..] = word else {
-                    return !word.is_empty();
-                };
-                let (y, z) = (word[word.len() - 2], word[word.len() - 1]);
-                // Byte compares, not slices: no memcmp calls on the query path.
-                if (a, b) == (b'x', b'n') || matches!((a, b), (b'r' | b'n', b'n') | (b'v', b'v')) {
-                    return true;
-                }
-                self.first2.contains(&[a, b])
-                    || self
-                        .first2
-                        .contains(&[fold::fold_ascii(a), fold::fold_ascii(b)])
-                    || self.last2.contains(&[y, z])
-            })
+    /// [`Detector::check_text`] without the first test (tests hold the
+    /// first test to never rejecting what this finds).
+    #[cfg(test)]
+    fn check_text_unfiltered(&self, name: &str) -> Option<Hit<'_>> {
+        let ascii = idna::domain_to_ascii(name.trim_end_matches('.')).ok()?;
+        let labels: Vec<&str> = ascii.split('.').filter(|l| !l.is_empty()).collect();
+        let name = labels.join(".").to_ascii_lowercase();
+        let hit = self.candidate(name.as_bytes())?;
+        (!self.is_trusted(name.as_bytes())).then_some(hit)
     }
 
     /// A look-alike match of `name`, before the trusted and allowed sets.
@@ -353,24 +314,8 @@ impl Detector {
 
     /// The whole name flattened (`gm.ail.com`, `gov-uk.com`); one edit
     /// away only where the protected domain is itself a suffix (`gv.uk`
-    /// for gov.uk) and the name has no subdomains (`whole`). Folds the name
-    /// only when its first (or, for an edit, last) label could begin (end)
-    /// a key.
+    /// for gov.uk) and the name has no subdomains (`whole`).
     fn flat_hit(&self, name: &[u8], whole: bool) -> Option<Hit<'_>> {
-        let mut edge = Folded::default();
-        let first = name.split(|&b| b == b'.').next().unwrap_or_default();
-        edge.push_text(first);
-        let mut could = edge.as_bytes().len() < 2 || self.first2.contains(edge.as_bytes());
-        if whole && !could {
-            let last = name.rsplit(|&b| b == b'.').next().unwrap_or_default();
-            edge.clear();
-            edge.push_text(last);
-            let tail = edge.as_bytes();
-            could = tail.len() < 2 || self.last2.contains(&tail[tail.len() - 2..]);
-        }
-        if !could {
-            return None;
-        }
         let mut flat = Folded::default();
         flat.push_text(name);
         if let Some(hit) = self.exact_hit(flat.as_bytes(), None, Class::Skeleton) {
@@ -384,19 +329,41 @@ impl Detector {
         self.one_edit(flat.as_bytes())
     }
 
-    /// Whether `name` is at or under a protected or allowed domain.
+    /// Whether `name` is at or under a protected or allowed domain: one
+    /// probe per suffix as long as a trusted domain's.
     fn is_trusted(&self, name: &[u8]) -> bool {
-        let dots = name.iter().enumerate().filter(|(_, b)| **b == b'.');
-        self.trusted.contains(name)
-            || dots
-                .clone()
-                .any(|(i, _)| self.trusted.contains(&name[i + 1..]))
+        let (fewest, most) = self.trusted_labels;
+        let mut end = name.len();
+        for labels in 1..=most {
+            let start = name[..end]
+                .iter()
+                .rposition(|&b| b == b'.')
+                .map_or(0, |d| d + 1);
+            if labels >= fewest && self.trusted.contains(&name[start..]) {
+                return true;
+            }
+            if start == 0 {
+                return false;
+            }
+            end = start - 1;
+        }
+        false
+    }
+
+    fn trust(&mut self, domain: &str) {
+        let labels = domain.split('.').count();
+        self.trusted_labels = if self.trusted.is_empty() {
+            (labels, labels)
+        } else {
+            (
+                self.trusted_labels.0.min(labels),
+                self.trusted_labels.1.max(labels),
+            )
+        };
+        self.trusted.insert(domain.as_bytes().into());
     }
 
     fn exact_hit(&self, skeleton: &[u8], only: Option<Kind>, class: Class) -> Option<Hit<'_>> {
-        if !self.first2.contains(skeleton) {
-            return None;
-        }
         let &(index, kind) = self.exact.get(skeleton)?;
         if only.is_some_and(|k| k != kind) {
             return None;
@@ -415,10 +382,7 @@ impl Detector {
     /// each of its deletions in the deletion neighbourhood, then confirm.
     fn one_edit(&self, skeleton: &[u8]) -> Option<Hit<'_>> {
         let n = skeleton.len();
-        if n < self.edit_len.0
-            || n > self.edit_len.1
-            || !(self.first2.contains(skeleton) || self.last2.contains(&skeleton[n - 2..]))
-        {
+        if !self.prefilter.edit_may_skeleton(skeleton) {
             return None;
         }
         let mut probe = [0u8; fold::MAX_FOLDED];

@@ -237,3 +237,95 @@ fn ascii_fold_table_equals_fold_char() {
         }
     }
 }
+
+/// Every single-edit, homoglyph, separator, suffix, lure and subdomain
+/// variant of the protected labels: the names the first test must never
+/// turn away when the full check catches them.
+fn generated_variants(d: &Detector) -> Vec<String> {
+    let alphabet: Vec<char> = ('a'..='z').chain('0'..='9').chain(['-']).collect();
+    let glyphs = ['\u{430}', '\u{3bf}', '\u{435}', '\u{456}', 'ö', 'é', 'ł'];
+    let mut out = Vec::new();
+    for domain in d.protected() {
+        let (label, suffix) = domain.split_once('.').unwrap();
+        let chars: Vec<char> = label.chars().collect();
+        let mut labels = vec![label.to_string()];
+        for i in 0..=chars.len() {
+            let (head, tail) = (&chars[..i], &chars[i..]);
+            let s = |mid: &str, skip: usize| {
+                let tail: String = tail.iter().skip(skip).collect();
+                format!("{}{mid}{tail}", head.iter().collect::<String>())
+            };
+            for c in alphabet.iter().chain(&glyphs).chain(&['.', 'm']) {
+                labels.push(s(&c.to_string(), 0));
+                labels.push(s(&c.to_string(), 1));
+            }
+            labels.push(s("", 1));
+            labels.push(s("rn", 1));
+            labels.push(s("-login-", 0));
+            if let [a, b, ..] = tail {
+                labels.push(s(&format!("{b}{a}"), 2));
+            }
+        }
+        for l in labels {
+            for suffix in [suffix, "com", "co.uk", "net"] {
+                out.push(format!("{l}.{suffix}"));
+                out.push(format!("www.{l}.{suffix}"));
+                out.push(format!("{l}-{suffix}.evil.org"));
+                out.push(format!("login-{l}.{suffix}.evil.org"));
+                out.push(format!("secure-{l}-{suffix}.org"));
+                out.push(format!("{l}-account.{suffix}"));
+            }
+        }
+        out.push(format!("gov-login-uk.{suffix}"));
+        out.push(format!("xn--{label}-abc.{suffix}"));
+    }
+    out
+}
+
+#[test]
+fn prefilter_never_rejects_a_hit() {
+    let d = detector();
+    let mut names = generated_variants(&d);
+    let generated = names.len();
+    let benign = crate::data_dir().join("benign/umbrella_top100k.txt.gz");
+    if let Some(path) = parapet_test_support::data(&benign, "prefilter_never_rejects_a_hit") {
+        use std::io::Read as _;
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        names.extend(text.lines().map(str::to_string));
+    }
+    let (mut hits, mut passed, mut generated_hits) = (0, 0, 0);
+    for (i, name) in names.iter().enumerate() {
+        if i == generated {
+            eprintln!("generated: {hits} look-alikes; first test let {passed} of {i} through");
+            (generated_hits, hits, passed) = (hits, 0, 0);
+        }
+        let full = d.check_text_unfiltered(name);
+        assert_eq!(d.check_text(name), full, "{name}");
+        hits += usize::from(full.is_some());
+        let ascii = idna::domain_to_ascii(name).unwrap_or_default();
+        passed += usize::from(d.prefilter.may_match(ascii.as_bytes()));
+    }
+    eprintln!(
+        "benign: {hits} look-alikes; first test let {passed} of {} through",
+        names.len() - generated
+    );
+    assert!(
+        generated_hits > 10_000,
+        "only {generated_hits} look-alikes generated"
+    );
+}
+
+#[test]
+fn a_key_with_many_spellings_still_catches_every_spelling() {
+    // Six m's: 3^6 spellings, past what the first test keeps.
+    let d = Detector::new(&["mammammam.org".to_string()], &[]).unwrap();
+    let hit = Some(Hit {
+        imitates: "mammammam.org",
+        class: Class::Skeleton,
+    });
+    assert_eq!(d.check_text("rnamrnamnnam.com"), hit);
+    assert_eq!(d.check_text("rnarnrnarnrnam.net"), hit);
+}
