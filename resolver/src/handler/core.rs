@@ -24,7 +24,7 @@ use crate::access::Context;
 use crate::answer;
 use crate::config::PrivateAnswers;
 use crate::event::{Outcome, Protocol, QueryEvent, Trigger};
-use crate::forward::{Cache, Upstream};
+use crate::forward::{DnssecFlags, Upstream};
 use crate::lookalike::{self, LookalikeAction, Lookalikes};
 use crate::policy;
 use crate::ratelimit::Limit;
@@ -50,23 +50,9 @@ impl Handler {
         // if a reload swaps them meanwhile.
         let list = inner.list.load_full();
         let lookalikes = inner.lookalikes.load_full();
-        // With a key the answer goes into the answer cache, which serves its
-        // repeats: hickory's small side cache is enough behind it.
         let key = handoff.key.filter(|_| inner.answers.is_some());
-        let cache = if key.is_some() {
-            Cache::Answers
-        } else {
-            Cache::Full
-        };
         let (outcome, reply) = self
-            .resolve(
-                request,
-                context,
-                handoff.admitted,
-                &list,
-                &lookalikes,
-                cache,
-            )
+            .resolve(request, context, handoff.admitted, &list, &lookalikes)
             .await;
         let max_size = match context.protocol {
             Protocol::Udp => wire::udp_payload(request.edns.as_ref().map(|e| e.max_payload())),
@@ -119,8 +105,7 @@ impl Handler {
     }
 
     /// The query path for one request up to the forward; returns the
-    /// outcome and the reply. `cache` is the hickory cache a forwarded
-    /// lookup uses.
+    /// outcome and the reply.
     async fn resolve(
         &self,
         request: &MessageRequest,
@@ -128,7 +113,6 @@ impl Handler {
         admitted: bool,
         list: &Blocklist,
         lookalikes: &Lookalikes,
-        cache: Cache,
     ) -> (Outcome, Reply) {
         let ttl = self.inner.block.ttl;
         // 1. Access control and 2. rate limit.
@@ -196,23 +180,31 @@ impl Handler {
             let synth = answer::minimal_any(name, ttl);
             return (Outcome::Synthesised, Reply::synthesised(synth));
         }
-        self.forward(list, name, qtype, exception, imitates, cache)
+        self.forward(request, list, name, qtype, exception, imitates)
             .await
     }
 
-    /// Forward (step 4), then inspect the answer (step 5): CNAME targets
-    /// and addresses (not under an allowlist `exception`), then private
-    /// addresses.
+    /// Forward (step 4) with the client's DO and CD, then inspect the
+    /// answer (step 5): CNAME targets and addresses (not under an
+    /// allowlist `exception`), then private addresses. The upstream's
+    /// sections are relayed whole; its AD bit only from a trusted upstream
+    /// and to a client that set DO or AD.
     async fn forward(
         &self,
+        request: &MessageRequest,
         list: &Blocklist,
         name: &Name,
         qtype: RecordType,
         exception: Option<RuleRef>,
         imitates: Option<String>,
-        cache: Cache,
     ) -> (Outcome, Reply) {
-        let upstream = match self.inner.forwarder.forward(name, qtype, cache).await {
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let flags = DnssecFlags {
+            dnssec_ok,
+            checking_disabled: request.metadata.checking_disabled,
+        };
+        let wants_ad = dnssec_ok || request.metadata.authentic_data;
+        let upstream = match self.inner.forwarder.forward(name, qtype, flags).await {
             Ok(u) => u,
             Err(e) => {
                 // The forwarder logs failures (rate-limited, at WARN).
@@ -230,7 +222,7 @@ impl Handler {
                 debug!(query = %name, %qtype, trigger = hit.trigger.as_str(), subject = %hit.subject, "answer blocked");
                 let (outcome, mut reply) = self.blocked(list, name, qtype, hit.trigger, hit.rule);
                 reply.trace = Trace {
-                    upstream: (!upstream.from_cache).then_some(upstream.elapsed),
+                    upstream: Some(upstream.elapsed),
                     matched: Some(hit.subject),
                 };
                 return (outcome, reply);
@@ -243,18 +235,14 @@ impl Handler {
                     blocked: false,
                     rcode,
                 }
-            } else if upstream.from_cache {
-                Outcome::Cached { rcode }
             } else {
                 Outcome::Forwarded { rcode }
             }
         };
-        // Upstream time only when an upstream was asked.
-        let upstream_time = (!upstream.from_cache).then_some(upstream.elapsed);
         let reply = Reply {
             rcode,
             recursion_available: true,
-            authentic_data: upstream.authentic_data,
+            authentic_data: upstream.authentic_data && wants_ad,
             answers: upstream.answers,
             authorities: upstream.authorities,
             additionals: upstream.additionals,
@@ -262,7 +250,7 @@ impl Handler {
             truncated: false,
             dropped: false,
             trace: Trace {
-                upstream: upstream_time,
+                upstream: Some(upstream.elapsed),
                 matched: imitates,
             },
         };

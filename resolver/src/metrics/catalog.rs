@@ -103,6 +103,9 @@ pub fn definitions() -> Vec<MetricDef> {
                 strs(UpstreamFailure::ALL, UpstreamFailure::as_str),
             )],
         ),
+        metric("parapet_upstream_sockets", "gauge", vec![]),
+        metric("parapet_upstream_ignored_total", "counter", vec![]),
+        metric("parapet_upstream_coalesced_total", "counter", vec![]),
         metric("parapet_cache_hits_total", "counter", vec![]),
         metric("parapet_cache_misses_total", "counter", vec![]),
         metric(
