@@ -10,11 +10,16 @@
 //!   data set or an uninstalled tool fails the run instead of passing it
 //!   silently.
 //!
+//! It also holds [`scripted`], a scriptable hostile DNS server for tests of
+//! upstream clients.
+//!
 //! ```no_run
 //! let Some(dig) = parapet_test_support::tool("dig", "my_test") else { return };
 //! ```
 
 use std::path::{Path, PathBuf};
+
+pub mod scripted;
 
 /// Environment variable that turns every skip into a failure.
 pub const REQUIRE_ENV: &str = "PARAPET_REQUIRE_TOOLS";

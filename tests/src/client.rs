@@ -39,6 +39,12 @@ pub struct QueryOptions {
     pub bind: Option<SocketAddr>,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Set the EDNS DO bit (DNSSEC OK; needs `edns`).
+    pub dnssec_ok: bool,
+    /// Set the CD bit (checking disabled).
+    pub checking_disabled: bool,
+    /// Set the AD bit (the client understands AD, RFC 6840 §5.7).
+    pub authentic_data: bool,
 }
 
 impl Default for QueryOptions {
@@ -48,6 +54,9 @@ impl Default for QueryOptions {
             edns: true,
             bind: None,
             timeout: CLIENT_TIMEOUT,
+            dnssec_ok: false,
+            checking_disabled: false,
+            authentic_data: false,
         }
     }
 }
@@ -73,13 +82,17 @@ pub async fn query(
     let mut message = Message::query();
     message.add_query(Query::query(name, rtype));
     message.metadata.recursion_desired = true;
+    message.metadata.checking_disabled = opts.checking_disabled;
+    message.metadata.authentic_data = opts.authentic_data;
     if opts.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(1232);
+        edns.set_dnssec_ok(opts.dnssec_ok);
         message.set_edns(edns);
     }
     let mut options = DnsRequestOptions::default();
     options.use_edns = opts.edns;
+    options.edns_set_dnssec_ok = opts.dnssec_ok;
     options.recursion_desired = true;
     let request = DnsRequest::new(message, options);
     let provider = TokioRuntimeProvider::default();

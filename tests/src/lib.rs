@@ -12,6 +12,9 @@
 //!   [`Parapet::query_tcp`], [`client::QueryOptions`] for EDNS off or
 //!   another source address), helpers [`client::addresses`],
 //!   [`client::ede`], [`client::has_soa`], raw datagrams.
+//! * [`signing`], [`nsd`], [`unbound`] — DNSSEC-signed zones made at test
+//!   time, served by NSD, validated by Unbound (run as [`daemon::Daemon`]s);
+//!   hostile upstreams are `parapet_test_support::scripted`.
 //! * [`tools`] — `dig` and friends; skip (or fail under
 //!   `PARAPET_REQUIRE_TOOLS`) when absent.
 //! * [`netns`] — run a test inside a network namespace of its own (real
@@ -37,11 +40,15 @@
 //! ```
 
 pub mod client;
+pub mod daemon;
 pub mod http;
 pub mod lists;
 pub mod netns;
+pub mod nsd;
 pub mod parapet;
+pub mod signing;
 pub mod tools;
+pub mod unbound;
 pub mod upstream;
 
 pub use parapet::{Parapet, ParapetBuilder, eventually};
