@@ -68,7 +68,12 @@ impl Handler {
             )
         {
             let checked = lookalikes.generation();
-            cache.insert_checked(&key, &bytes, &list, checked, outcome);
+            // Truncated for this UDP client: keep the whole answer, which
+            // serves the client's TCP retry without a second upstream query.
+            let whole = (max_size < u16::MAX && crate::upstream::wire::truncated(&bytes))
+                .then(|| reply.encode(request, u16::MAX));
+            let kept = whole.as_deref().unwrap_or(&bytes);
+            cache.insert_checked(&key, kept, &list, checked, outcome);
         }
         self.observe(request, context, &list, outcome, &reply, started);
         bytes

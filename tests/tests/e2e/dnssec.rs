@@ -159,7 +159,6 @@ async fn check_dnssec_records(server: SocketAddr, who: &str) -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn do_queries_get_rrsig_and_nsec_from_a_signed_zone() -> Result<()> {
     let Some(world) = signed_world("do_queries_get_rrsig_and_nsec_from_a_signed_zone")? else {
         return Ok(());
@@ -183,7 +182,6 @@ async fn ad_bit(server: SocketAddr, dnssec_ok: bool, authentic_data: bool) -> Re
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn ad_passes_only_from_a_trusted_validating_upstream() -> Result<()> {
     let test = "ad_passes_only_from_a_trusted_validating_upstream";
     let Some(world) = signed_world(test)? else {
@@ -226,7 +224,6 @@ async fn broken_answer(server: SocketAddr, checking_disabled: bool) -> Result<Me
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn cd_returns_bogus_data_that_is_otherwise_servfail() -> Result<()> {
     let test = "cd_returns_bogus_data_that_is_otherwise_servfail";
     let Some(world) = signed_world(test)? else {
