@@ -191,18 +191,9 @@ impl HttpsUpstream {
         )
         .await;
         let mut state = self.lock();
-        match result {
-            Ok(h2) => {
-                state.backoff.succeeded();
-                state.h2 = Some(h2.clone());
-                Ok(h2)
-            }
-            Err(e) => {
-                let wait = state.backoff.failed(Instant::now());
-                tracing::debug!(upstream = %self.addr, error = %e, ?wait, "DoH upstream connect failed");
-                Err(ExchangeError::Connect(e))
-            }
-        }
+        let h2 = state.backoff.record(self.addr, result)?;
+        state.h2 = Some(h2.clone());
+        Ok(h2)
     }
 
     /// The connection in use if it still takes requests; `None` when one

@@ -11,6 +11,7 @@
 
 mod backoff;
 mod conn;
+pub(crate) mod dial;
 pub(crate) mod message;
 mod tls;
 
@@ -24,7 +25,6 @@ use std::sync::{Arc, Mutex, atomic::AtomicUsize, atomic::Ordering};
 use std::time::{Duration, Instant};
 
 use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::ExchangeError;
@@ -184,19 +184,9 @@ impl StreamUpstream {
         }
         let result = self.connect().await;
         let mut pool = self.pool_lock();
-        let now = Instant::now();
-        match result {
-            Ok(conn) => {
-                pool.backoff.succeeded();
-                pool.conns.push(conn.clone());
-                Ok(conn)
-            }
-            Err(e) => {
-                let wait = pool.backoff.failed(now);
-                tracing::debug!(upstream = %self.addr, error = %e, ?wait, "upstream connect failed");
-                Err(ExchangeError::Connect(e))
-            }
-        }
+        let conn = pool.backoff.record(self.addr, result)?;
+        pool.conns.push(conn.clone());
+        Ok(conn)
     }
 
     /// An open connection with room; when none has room and no more may
@@ -220,12 +210,8 @@ impl StreamUpstream {
     }
 
     async fn connect(&self) -> std::io::Result<Arc<Conn>> {
-        let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-        let deadline = self.settings.connect_timeout;
-        let tcp = tokio::time::timeout(deadline, TcpStream::connect(self.addr))
-            .await
-            .map_err(|_| timed_out())??;
-        tcp.set_nodelay(true)?;
+        let timeout = self.settings.connect_timeout;
+        let tcp = dial::tcp(self.addr, timeout).await?;
         let (max, idle, open) = (
             self.settings.max_in_flight,
             self.settings.idle_timeout,
@@ -234,9 +220,7 @@ impl StreamUpstream {
         Ok(match &self.tls {
             None => Conn::spawn(tcp, max, idle, open),
             Some((name, connector)) => {
-                let tls = tokio::time::timeout(deadline, connector.connect(name.clone(), tcp))
-                    .await
-                    .map_err(|_| timed_out())??;
+                let tls = dial::tls(tcp, connector, name, timeout).await?;
                 Conn::spawn(tls, max, idle, open)
             }
         })

@@ -14,10 +14,11 @@ use hyper::body::Bytes;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
+
+use crate::upstream::stream::dial;
 
 /// An open HTTP/2 connection: the handle to send requests on, and what it
 /// is doing.
@@ -95,14 +96,8 @@ impl H2 {
         idle: Duration,
         open: Arc<AtomicUsize>,
     ) -> std::io::Result<H2> {
-        let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| timed_out())??;
-        tcp.set_nodelay(true)?;
-        let stream = tokio::time::timeout(timeout, tls.connect(name.clone(), tcp))
-            .await
-            .map_err(|_| timed_out())??;
+        let tcp = dial::tcp(addr, timeout).await?;
+        let stream = dial::tls(tcp, tls, name, timeout).await?;
         if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
             return Err(std::io::Error::other("the upstream does not speak HTTP/2"));
         }
@@ -111,7 +106,9 @@ impl H2 {
             .handshake(TokioIo::new(stream));
         let (send, connection) = tokio::time::timeout(timeout, handshake)
             .await
-            .map_err(|_| timed_out())?
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP/2 handshake timed out")
+            })?
             .map_err(std::io::Error::other)?;
         let activity = Arc::new(Activity {
             in_flight: AtomicUsize::new(0),

@@ -47,6 +47,25 @@ impl Backoff {
         self.until = None;
     }
 
+    /// Note how a connect to `addr` went; its error as the query's.
+    pub(crate) fn record<T>(
+        &mut self,
+        addr: std::net::SocketAddr,
+        result: std::io::Result<T>,
+    ) -> Result<T, crate::upstream::ExchangeError> {
+        match result {
+            Ok(t) => {
+                self.succeeded();
+                Ok(t)
+            }
+            Err(e) => {
+                let wait = self.failed(Instant::now());
+                tracing::debug!(upstream = %addr, error = %e, ?wait, "upstream connect failed");
+                Err(crate::upstream::ExchangeError::Connect(e))
+            }
+        }
+    }
+
     /// The error a query gets while the backoff lasts.
     pub(crate) fn refusal(
         &self,
