@@ -59,7 +59,12 @@ impl Handler {
             _ => u16::MAX,
         };
         let bytes = reply.encode(request, max_size);
+        // AD went to a client that asked with AD but without DO: the key
+        // does not tell such clients from those that get no AD.
+        let ad_without_do =
+            reply.authentic_data && !request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
         if let (Some(cache), Some(key)) = (&inner.answers, key)
+            && !ad_without_do
             && matches!(
                 outcome,
                 Outcome::Forwarded { .. }

@@ -134,7 +134,7 @@ impl Upstreams {
             .iter()
             .any(|s| s.protocol != UpstreamProtocol::Plain);
         let tls = if needs_tls {
-            Some(tls_client_config(config.ca_file.as_deref())?)
+            Some(stream::client_config(config.ca_file.as_deref())?)
         } else {
             None
         };
@@ -340,7 +340,7 @@ fn usable(answer: &[u8]) -> bool {
 fn endpoint(
     server: &UpstreamServer,
     config: &UpstreamConfig,
-    tls: Option<&Tls>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     metrics: &Arc<ClientMetrics>,
 ) -> Result<Endpoint, String> {
     let name = |n: &str| {
@@ -353,44 +353,16 @@ fn endpoint(
             tcp: StreamUpstream::tcp(server.addr),
         },
         (UpstreamProtocol::Tls { server_name }, Some(tls)) => Transport::Stream(
-            StreamUpstream::tls(server.addr, name(server_name)?, Arc::clone(&tls.dot)),
+            StreamUpstream::tls(server.addr, name(server_name)?, Arc::clone(tls)),
         ),
         (UpstreamProtocol::Https { server_name, path }, Some(tls)) => Transport::Https(
-            HttpsUpstream::new(server.addr, name(server_name)?, path, Arc::clone(&tls.doh)),
+            HttpsUpstream::new(server.addr, name(server_name)?, path, Arc::clone(tls)),
         ),
         (_, None) => return Err(format!("{server}: no TLS configuration")),
     };
     Ok(Endpoint {
         transport,
         trusted: config.trusted.contains(server),
-    })
-}
-
-/// TLS client settings for DoT (no ALPN) and DoH (ALPN `h2`).
-struct Tls {
-    dot: Arc<rustls::ClientConfig>,
-    doh: Arc<rustls::ClientConfig>,
-}
-
-/// TLS for `tls://` and `https://` upstreams: the CAs of `ca_file`, or the
-/// web PKI roots.
-fn tls_client_config(ca_file: Option<&std::path::Path>) -> Result<Tls, String> {
-    let roots = match ca_file {
-        Some(path) => load_roots(path)?,
-        None => rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        },
-    };
-    let dot = rustls::ClientConfig::builder_with_provider(crate::transport::certs::provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut doh = dot.clone();
-    doh.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Tls {
-        dot: Arc::new(dot),
-        doh: Arc::new(doh),
     })
 }
 

@@ -25,7 +25,10 @@ const HOLD_BASE: Duration = Duration::from_secs(1);
 const HOLD_MAX: Duration = Duration::from_secs(64);
 /// Shortest time before a query is retried (the retry timer), and the
 /// multiple of SRTT it waits beyond that.
-pub const MIN_RETRY: Duration = Duration::from_millis(100);
+/// 400 ms, about Unbound's first timeout for a server it does not know:
+/// an upstream recursive resolver's cache misses take that long, and a
+/// shorter timer would double their queries.
+pub const MIN_RETRY: Duration = Duration::from_millis(400);
 const RETRY_SRTT_FACTOR: u32 = 4;
 
 /// What is known of one upstream's latency and health.
@@ -51,7 +54,7 @@ impl Table {
             epoch: Instant::now(),
             health: (0..n)
                 .map(|_| Health {
-                    srtt_us: AtomicU32::new(micros(UNKNOWN_RTT)),
+                    srtt_us: AtomicU32::new(0),
                     failures: AtomicU32::new(0),
                     held_until_ms: AtomicU64::new(0),
                 })
@@ -80,7 +83,7 @@ impl Table {
         }
         let best_healthy = candidates()
             .filter(|&i| !self.held(i, now))
-            .min_by_key(|&i| self.health[i].srtt_us.load(Ordering::Relaxed));
+            .min_by_key(|&i| self.srtt(i));
         best_healthy.unwrap_or_else(|| {
             candidates()
                 .min_by_key(|&i| self.health[i].held_until_ms.load(Ordering::Relaxed))
@@ -98,7 +101,8 @@ impl Table {
         let sample = micros(rtt);
         // Lost races are fine: one sample more or less.
         let old = h.srtt_us.load(Ordering::Relaxed);
-        let new = if h.failures.load(Ordering::Relaxed) > 0 || old == micros(UNKNOWN_RTT) {
+        // 0: never measured.
+        let new = if h.failures.load(Ordering::Relaxed) > 0 || old == 0 {
             sample
         } else {
             ((u64::from(old) * 7 + u64::from(sample)) / 8) as u32
@@ -122,14 +126,20 @@ impl Table {
     /// How long to wait for upstream `i` before retrying: a multiple of
     /// its SRTT, at least [`MIN_RETRY`].
     pub fn retry_after(&self, i: usize) -> Duration {
-        let srtt = Duration::from_micros(self.health[i].srtt_us.load(Ordering::Relaxed).into());
-        (srtt * RETRY_SRTT_FACTOR).max(MIN_RETRY)
+        (self.srtt(i) * RETRY_SRTT_FACTOR).max(MIN_RETRY)
+    }
+
+    /// The SRTT of upstream `i` ([`UNKNOWN_RTT`] before its first answer).
+    fn srtt(&self, i: usize) -> Duration {
+        match self.health[i].srtt_us.load(Ordering::Relaxed) {
+            0 => UNKNOWN_RTT,
+            us => Duration::from_micros(us.into()),
+        }
     }
 
     /// The SRTT of upstream `i`, and whether it is held down now.
     pub fn state(&self, i: usize) -> (Duration, bool) {
-        let srtt = Duration::from_micros(self.health[i].srtt_us.load(Ordering::Relaxed).into());
-        (srtt, self.held(i, self.now_ms()))
+        (self.srtt(i), self.held(i, self.now_ms()))
     }
 }
 
@@ -178,9 +188,12 @@ mod tests {
             Duration::from_millis(80),
             "first sample taken whole"
         );
-        t.answered(0, Duration::from_millis(0));
-        assert_eq!(t.state(0).0, Duration::from_millis(70));
-        assert_eq!(t.retry_after(0), Duration::from_millis(280));
+        t.answered(0, Duration::from_millis(240));
+        assert_eq!(t.state(0).0, Duration::from_millis(100));
+        assert_eq!(t.retry_after(0), MIN_RETRY);
+        t.answered(0, Duration::from_millis(900));
+        assert_eq!(t.state(0).0, Duration::from_millis(200));
+        assert_eq!(t.retry_after(0), Duration::from_millis(800));
         t.answered(0, Duration::from_micros(100));
         for _ in 0..100 {
             t.answered(0, Duration::from_micros(100));

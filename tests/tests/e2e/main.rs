@@ -34,4 +34,5 @@ mod shipped_configs;
 mod token_refusals;
 mod transport;
 mod udp_batch;
+mod upstream_client;
 mod wire;
