@@ -382,3 +382,6 @@ pub fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, Strin
     }
     Ok(roots)
 }
+
+#[cfg(test)]
+mod tests;

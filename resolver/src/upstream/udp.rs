@@ -95,6 +95,9 @@ struct Socket {
     sent: AtomicU32,
     born: Instant,
     retired: AtomicBool,
+    /// The receive task has ended (set under the `pending` lock, so a
+    /// query registered before it was set is always read).
+    closed: AtomicBool,
     /// Wakes the receive task when a retired socket's last query is gone.
     drained: Notify,
     next_token: AtomicU64,
@@ -128,9 +131,18 @@ impl UdpPool {
     pub async fn exchange(&self, query: &[u8], exact_case: bool) -> Result<Vec<u8>, ExchangeError> {
         let question = wire::question(query)
             .ok_or_else(|| ExchangeError::Malformed("query without a question".into()))?;
-        let socket = self.socket()?;
+        // A socket whose receive task has just ended refuses the query;
+        // the next pick gets its slot's fresh socket.
+        let mut tries = 0;
+        let (socket, (id, token, rx)) = loop {
+            let socket = self.socket()?;
+            match socket.register(question, exact_case) {
+                Ok(registration) => break (socket, registration),
+                Err(ExchangeError::Closed) if tries < 3 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let mut packet = query.to_vec();
-        let (id, token, rx) = socket.register(question, exact_case)?;
         let _guard = Registered {
             socket: &socket,
             id,
@@ -148,6 +160,7 @@ impl UdpPool {
         let i = rand::random_range(0..self.slots.len());
         let mut slot = self.slots[i].lock().map_err(|_| poisoned())?;
         if let Some(s) = slot.as_ref()
+            && !s.closed.load(Ordering::Acquire)
             && (!s.due(self.renew) || self.open.load(Ordering::Relaxed) >= 2 * POOL_SIZE)
         {
             s.sent.fetch_add(1, Ordering::Relaxed);
@@ -179,6 +192,7 @@ impl UdpPool {
             sent: AtomicU32::new(0),
             born: Instant::now(),
             retired: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             drained: Notify::new(),
             next_token: AtomicU64::new(0),
             open: Arc::clone(&self.open),
@@ -208,6 +222,9 @@ impl Socket {
     /// Wait for an answer to `question` under a fresh random ID.
     fn register(&self, question: &[u8], exact_case: bool) -> Result<Registration, ExchangeError> {
         let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ExchangeError::Closed);
+        }
         if pending.len() >= MAX_IN_FLIGHT {
             return Err(ExchangeError::Io(io::Error::other(
                 "too many queries in flight on one upstream socket",
@@ -263,8 +280,23 @@ impl Socket {
         }
     }
 
-    fn is_drained(&self) -> bool {
-        self.retired.load(Ordering::Acquire) && self.pending.lock().is_ok_and(|p| p.is_empty())
+    /// Retired with no query left: marked closed (no query registers
+    /// after this), and the receive task may end.
+    fn close_if_drained(&self) -> bool {
+        let Ok(pending) = self.pending.lock() else {
+            return true;
+        };
+        let drained = self.retired.load(Ordering::Acquire) && pending.is_empty();
+        if drained {
+            self.closed.store(true, Ordering::Release);
+        }
+        drained
+    }
+
+    /// Mark the socket closed for good (its receive task ends).
+    fn close(&self) {
+        let _guard = self.pending.lock();
+        self.closed.store(true, Ordering::Release);
     }
 }
 
@@ -304,7 +336,7 @@ impl Drop for Registered<'_> {
 async fn receive(socket: Arc<Socket>, stop: CancellationToken) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        if socket.is_drained() {
+        if socket.close_if_drained() {
             break;
         }
         tokio::select! {
@@ -313,6 +345,7 @@ async fn receive(socket: Arc<Socket>, stop: CancellationToken) {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => socket.fail_all(&e),
                 Err(e) => {
                     tracing::debug!(error = %e, "upstream UDP socket failed; renewing it");
+                    socket.close();
                     socket.fail_all(&e);
                     socket.retired.store(true, Ordering::Release);
                     socket.sent.store(u32::MAX, Ordering::Relaxed);
@@ -320,7 +353,10 @@ async fn receive(socket: Arc<Socket>, stop: CancellationToken) {
                 }
             },
             () = socket.drained.notified() => {}
-            () = stop.cancelled() => break,
+            () = stop.cancelled() => {
+                socket.close();
+                break;
+            }
         }
     }
 }
