@@ -11,7 +11,7 @@
 //!   silently.
 //!
 //! It also holds [`scripted`], a scriptable hostile DNS server for tests of
-//! upstream clients.
+//! upstream clients, and [`ports`] for the servers tests start.
 //!
 //! ```no_run
 //! let Some(dig) = parapet_test_support::tool("dig", "my_test") else { return };
@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod ports;
 pub mod scripted;
 
 /// Environment variable that turns every skip into a failure.

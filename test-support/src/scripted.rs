@@ -43,8 +43,8 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio_util::sync::CancellationToken;
 
-pub use behaviour::Behaviour;
-pub use zone::{a, answer_from_records, cname, reply_to, soa, txt};
+pub use behaviour::{BATCH_WAIT, Behaviour};
+pub use zone::{NEGATIVE_TTL, TTL, a, answer_from_records, cname, reply_to, soa, txt};
 
 /// Builds the answer to one query. The server then overwrites the answer's
 /// ID and question with the query's (unless a behaviour says otherwise), so
@@ -132,7 +132,7 @@ impl ScriptedServer {
     /// # Errors
     /// When no port free for both UDP and TCP is found on `ip`.
     pub async fn start_with(responder: Responder, ip: IpAddr) -> io::Result<ScriptedServer> {
-        let (udp, tcp) = serve::bind_pair(ip).await?;
+        let (udp, tcp) = crate::ports::bind_pair(ip).await?;
         let addr = udp.local_addr()?;
         let shared = Arc::new(Shared {
             responder,

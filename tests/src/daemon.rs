@@ -1,35 +1,18 @@
-//! External DNS servers (NSD, Unbound) run by a test: a free port for them,
-//! a child process stopped when dropped, and a wait until it answers.
+//! External DNS servers (NSD, Unbound) run by a test: a free port for them
+//! ([`free_port`]), a child process stopped when dropped, and a wait until it answers.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
+pub use parapet_test_support::ports::free_port;
 
 /// How long a server may take to answer its first query.
 pub const START_DEADLINE: Duration = Duration::from_secs(20);
-
-/// A loopback port free for UDP and TCP now, below the kernel's ephemeral
-/// range (32768 and up by default) so that sockets other tests bind to
-/// port 0 cannot take it before the server binds it; each call in a
-/// process gets another one.
-pub fn free_port() -> Result<SocketAddr> {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 4_000) as u16;
-    for _ in 0..2_000 {
-        let port = base + NEXT.fetch_add(1, Ordering::SeqCst) % 8_000;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        if UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok() {
-            return Ok(addr);
-        }
-    }
-    bail!("no free loopback port below the ephemeral range")
-}
 
 /// A server process started by a test; stopped (SIGTERM, then SIGKILL)
 /// when dropped. Its output goes to `<dir>/<name>.out`.
@@ -41,33 +24,44 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Start `command` (output to `dir/name.out`) and wait until it answers
-    /// `probe` (any response) on `addr` over UDP, within
-    /// [`START_DEADLINE`]. Fails with the end of its output if it exits or
-    /// does not answer.
+    /// Start the server `name` on a [`free_port`]: `command_for(addr)`
+    /// writes its configuration and returns the command (output goes to
+    /// `dir/name.out`); then wait until it answers `probe` (any response)
+    /// over UDP, within [`START_DEADLINE`]. Should it exit first (another
+    /// process took the port meanwhile), it is tried on two more ports.
+    ///
+    /// # Errors
+    /// When it cannot start, exits three times, or does not answer; the
+    /// error carries the end of its output.
     pub fn start(
         name: &str,
-        mut command: Command,
         dir: &Path,
-        addr: SocketAddr,
         probe: &str,
+        command_for: impl Fn(SocketAddr) -> Result<Command>,
     ) -> Result<Daemon> {
-        let log = dir.join(format!("{name}.out"));
-        let out = std::fs::File::create(&log).context("create daemon log")?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("start {name}"))?;
-        let mut daemon = Daemon {
-            name: name.to_string(),
-            child,
-            addr,
-            log,
-        };
-        daemon.wait_answering(probe)?;
-        Ok(daemon)
+        let mut exited = None;
+        for _ in 0..3 {
+            let addr = free_port();
+            let log = dir.join(format!("{name}.out"));
+            let out = std::fs::File::create(&log).context("create daemon log")?;
+            let child = command_for(addr)?
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .spawn()
+                .with_context(|| format!("start {name}"))?;
+            let mut daemon = Daemon {
+                name: name.to_string(),
+                child,
+                addr,
+                log,
+            };
+            match daemon.wait_answering(probe)? {
+                true => return Ok(daemon),
+                false => exited = Some(daemon.tail()),
+            }
+        }
+        bail!("{name} exited three times: {}", exited.unwrap_or_default())
     }
 
     /// The address it serves on.
@@ -75,7 +69,9 @@ impl Daemon {
         self.addr
     }
 
-    fn wait_answering(&mut self, probe: &str) -> Result<()> {
+    /// Whether it answered (`false`: it exited first); an error when it
+    /// is still running but silent at the deadline.
+    fn wait_answering(&mut self, probe: &str) -> Result<bool> {
         let deadline = std::time::Instant::now() + START_DEADLINE;
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_read_timeout(Some(Duration::from_millis(200)))?;
@@ -84,12 +80,12 @@ impl Daemon {
         let bytes = query.to_vec()?;
         let mut buf = [0u8; 4096];
         loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited ({status}): {}", self.name, self.tail());
+            if self.child.try_wait()?.is_some() {
+                return Ok(false);
             }
             socket.send_to(&bytes, self.addr)?;
             if socket.recv(&mut buf).is_ok() {
-                return Ok(());
+                return Ok(true);
             }
             if std::time::Instant::now() > deadline {
                 return Err(anyhow!(

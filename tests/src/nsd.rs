@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::daemon::{Daemon, free_port};
+use crate::daemon::Daemon;
 
 /// A running NSD; stopped when dropped.
 pub struct Nsd {
@@ -29,13 +29,14 @@ impl Nsd {
     /// # Errors
     /// When NSD does not start or answer; the error carries its output.
     pub fn start(dir: &Path, zones: &[(&str, PathBuf)]) -> Result<Nsd> {
-        let addr = free_port()?;
         let conf = dir.join("nsd.conf");
-        std::fs::write(&conf, config(dir, addr, zones)).context("write nsd.conf")?;
-        let mut command = Command::new("nsd");
-        command.arg("-d").arg("-c").arg(&conf);
         let probe = zones.first().map_or(".", |(origin, _)| origin);
-        let daemon = Daemon::start("nsd", command, dir, addr, probe)?;
+        let daemon = Daemon::start("nsd", dir, probe, |addr| {
+            std::fs::write(&conf, config(dir, addr, zones)).context("write nsd.conf")?;
+            let mut command = Command::new("nsd");
+            command.arg("-d").arg("-c").arg(&conf);
+            Ok(command)
+        })?;
         Ok(Nsd { daemon })
     }
 

@@ -19,6 +19,15 @@ pub fn signing_tools(test: &str) -> bool {
         .all(|tool| parapet_test_support::tool(tool, test).is_some())
 }
 
+/// How a zone proves that a name or type does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// NSEC records (RFC 4034).
+    Nsec,
+    /// NSEC3 records (RFC 5155), no salt, no extra iterations (RFC 9276).
+    Nsec3,
+}
+
 /// A signed zone on disk.
 #[derive(Debug, Clone)]
 pub struct SignedZone {
@@ -30,18 +39,29 @@ pub struct SignedZone {
     pub ds: String,
 }
 
-/// Sign the zone `origin` made of `body` (zone-file lines relative to the
-/// origin; an SOA and NS are added), in `dir`.
+/// Write the unsigned zone `origin` made of `body` (zone-file lines
+/// relative to the origin; an SOA and NS are added) to `dir/<origin>.zone`.
 ///
 /// # Errors
-/// When a tool fails; the error carries its output.
-pub fn sign_zone(dir: &Path, origin: &str, body: &str) -> Result<SignedZone> {
+/// When the file cannot be written.
+pub fn write_zone(dir: &Path, origin: &str, body: &str) -> Result<PathBuf> {
     let bare = origin.trim_end_matches('.');
-    let unsigned = dir.join(format!("{bare}.zone"));
+    let file = dir.join(format!("{bare}.zone"));
     let text = format!(
         "$ORIGIN {bare}.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n{body}\n"
     );
-    std::fs::write(&unsigned, text).context("write the unsigned zone")?;
+    std::fs::write(&file, text).context("write the zone file")?;
+    Ok(file)
+}
+
+/// Sign the zone `origin` made of `body` (as [`write_zone`]), in `dir`,
+/// with `denial` records.
+///
+/// # Errors
+/// When a tool fails; the error carries its output.
+pub fn sign_zone(dir: &Path, origin: &str, body: &str, denial: Denial) -> Result<SignedZone> {
+    let bare = origin.trim_end_matches('.');
+    let unsigned = write_zone(dir, origin, body)?;
     for ksk in [true, false] {
         let mut keygen = Command::new("dnssec-keygen");
         keygen.args(["-q", "-a", "ECDSAP256SHA256", "-n", "ZONE", "-K"]);
@@ -53,6 +73,9 @@ pub fn sign_zone(dir: &Path, origin: &str, body: &str) -> Result<SignedZone> {
     }
     let file = dir.join(format!("{bare}.signed"));
     let mut signzone = Command::new("dnssec-signzone");
+    if denial == Denial::Nsec3 {
+        signzone.args(["-3", "-", "-H", "0"]);
+    }
     signzone.args(["-q", "-S", "-O", "full", "-o", bare, "-K"]);
     signzone.arg(dir).arg("-d").arg(dir).arg("-f").arg(&file);
     run(signzone.arg(&unsigned))?;

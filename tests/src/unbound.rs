@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::daemon::{Daemon, free_port};
+use crate::daemon::Daemon;
 use crate::signing::SignedZone;
 
 /// A running Unbound; stopped when dropped.
@@ -35,7 +35,6 @@ impl Unbound {
         signed: &[&SignedZone],
         unsigned: &[&str],
     ) -> Result<Unbound> {
-        let addr = free_port()?;
         let anchors = dir.join("anchors.ds");
         let ds: String = signed.iter().map(|z| z.ds.as_str()).collect();
         std::fs::write(&anchors, ds).context("write trust anchors")?;
@@ -45,12 +44,14 @@ impl Unbound {
             .chain(unsigned.iter().copied())
             .collect();
         let conf = dir.join("unbound.conf");
-        std::fs::write(&conf, config(dir, addr, authority, &anchors, &zones))
-            .context("write unbound.conf")?;
-        let mut command = Command::new("unbound");
-        command.arg("-d").arg("-c").arg(&conf);
         let probe = zones.first().copied().unwrap_or(".");
-        let daemon = Daemon::start("unbound", command, dir, addr, probe)?;
+        let daemon = Daemon::start("unbound", dir, probe, |addr| {
+            std::fs::write(&conf, config(dir, addr, authority, &anchors, &zones))
+                .context("write unbound.conf")?;
+            let mut command = Command::new("unbound");
+            command.arg("-d").arg("-c").arg(&conf);
+            Ok(command)
+        })?;
         Ok(Unbound { daemon })
     }
 

@@ -232,12 +232,7 @@ impl Blackhole {
 
 /// UDP and TCP bound on the same free loopback port.
 pub async fn bind_pair() -> (UdpSocket, TcpListener) {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
-        let addr = udp.local_addr().expect("local addr");
-        if let Ok(tcp) = TcpListener::bind(addr).await {
-            return (udp, tcp);
-        }
-    }
-    panic!("no free loopback port for UDP and TCP")
+    parapet_test_support::ports::bind_pair(std::net::Ipv4Addr::LOCALHOST.into())
+        .await
+        .expect("UDP and TCP on one free loopback port")
 }

@@ -5,6 +5,8 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
+use parapet_test_support::ports::free_port;
+
 use super::lan::{self, InterfaceAddr};
 use super::{Environment, SetupArgs, port53, run_with, write};
 
@@ -64,18 +66,6 @@ fn iface(name: &str, net: &str) -> InterfaceAddr {
         name: name.into(),
         net: net.parse().unwrap(),
     }
-}
-
-/// A loopback port nothing holds now.
-/// A port free now, below the kernel's ephemeral range (32768 and up by
-/// default), so that the sockets other tests bind to port 0 cannot take it
-/// between this check and setup's probe.
-fn free_port() -> SocketAddr {
-    let start = 20_000 + (std::process::id() % 5_000) as u16;
-    (start..32_000)
-        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
-        .find(|addr| UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok())
-        .expect("a free port below the ephemeral range")
 }
 
 /// The written config loads as parapet would load it, with its artifact

@@ -15,6 +15,8 @@ pub struct Behaviour {
     pub(super) slow: HashMap<String, Duration>,
     pub(super) truncate_udp: HashSet<String>,
     pub(super) tcp_reverse_batch: usize,
+    pub(super) close_tcp_after: usize,
+    pub(super) lowercase_question: bool,
     pub(super) silent: bool,
 }
 
@@ -31,15 +33,17 @@ impl Behaviour {
         self
     }
 
-    /// Over UDP, answer each query first with a copy whose ID is wrong (the
-    /// query's ID + 1), then correctly.
+    /// Over UDP, answer each query first with a forged reply whose ID is
+    /// wrong (the query's ID + 1) and which says NXDOMAIN without records
+    /// (so a client that takes it shows it), then correctly.
     pub fn wrong_id_first(mut self) -> Self {
         self.wrong_id_first = true;
         self
     }
 
-    /// Over UDP, answer each query first with a copy whose question name is
-    /// another (`wrong.invalid.`), then correctly. Combined with
+    /// Over UDP, answer each query first with a forged NXDOMAIN reply (as
+    /// [`Self::wrong_id_first`]) whose question name is another
+    /// (`wrong.invalid.`), then correctly. Combined with
     /// [`Self::wrong_id_first`], the wrong-ID copy goes first.
     pub fn wrong_name_first(mut self) -> Self {
         self.wrong_name_first = true;
@@ -67,6 +71,22 @@ impl Behaviour {
     /// later fast ones).
     pub fn tcp_reverse_batch(mut self, k: usize) -> Self {
         self.tcp_reverse_batch = k;
+        self
+    }
+
+    /// Close each TCP connection after reading `n` queries from it (their
+    /// answers are sent first), as a server with a per-connection query
+    /// limit does. 0: never.
+    pub fn close_tcp_after(mut self, n: usize) -> Self {
+        self.close_tcp_after = n;
+        self
+    }
+
+    /// Answer with the question name in lower case whatever the query's
+    /// case (as some servers do; a client using 0x20 case randomisation
+    /// must cope).
+    pub fn lowercase_question(mut self) -> Self {
+        self.lowercase_question = true;
         self
     }
 

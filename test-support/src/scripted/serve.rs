@@ -2,8 +2,6 @@
 //! connection and per query; all stop on the server's cancellation token.
 
 use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,19 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{BATCH_WAIT, name_key};
 use super::{Shared, Transport, lock};
-
-/// UDP and TCP bound on the same free port of `ip`.
-pub(super) async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
-    let mut last = None;
-    for _ in 0..50 {
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-        match TcpListener::bind(udp.local_addr()?).await {
-            Ok(tcp) => return Ok((udp, tcp)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("no free port")))
-}
 
 /// Start serving `udp` and `tcp` until `shutdown` is cancelled.
 pub(super) fn spawn(
@@ -86,8 +71,10 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
     }
 }
 
-/// Read length-prefixed queries until EOF; answers go out through one
-/// writer task in the order they are ready (or in reversed batches).
+/// Read length-prefixed queries until EOF (or until the behaviour's
+/// `close_tcp_after` count); answers go out through one writer task in the
+/// order they are ready (or in reversed batches), then the connection
+/// closes.
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -105,15 +92,25 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: Canc
     };
     let read_task = async move {
         let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut read = 0;
         loop {
-            let k = lock(&shared.behaviour).tcp_reverse_batch;
+            let (k, close_after) = {
+                let behaviour = lock(&shared.behaviour);
+                (behaviour.tcp_reverse_batch, behaviour.close_tcp_after)
+            };
+            if close_after > 0 && read >= close_after {
+                break;
+            }
             let wait = if batch.is_empty() {
                 None
             } else {
                 Some(BATCH_WAIT)
             };
             let query = match read_frame(&mut reader, wait).await {
-                Ok(Some(query)) => query,
+                Ok(Some(query)) => {
+                    read += 1;
+                    query
+                }
                 Ok(None) => break,
                 Err(()) => {
                     // A partial batch waited long enough: answer it.
@@ -211,6 +208,11 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     let mut reply = (shared.responder)(&query);
     reply.metadata.id = query.metadata.id;
     reply.queries = query.queries.clone();
+    if behaviour.lowercase_question {
+        for question in &mut reply.queries {
+            question.name = question.name.to_lowercase();
+        }
+    }
     if transport == Transport::Tcp {
         return reply.to_vec().into_iter().collect();
     }
@@ -219,12 +221,12 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     }
     let mut out = Vec::new();
     if behaviour.wrong_id_first {
-        let mut wrong = reply.clone();
+        let mut wrong = poisoned(&reply);
         wrong.metadata.id = query.metadata.id.wrapping_add(1);
         out.extend(wrong.to_vec());
     }
     if behaviour.wrong_name_first {
-        let mut wrong = reply.clone();
+        let mut wrong = poisoned(&reply);
         for question in &mut wrong.queries {
             question.name = Name::from_ascii("wrong.invalid.").expect("a valid name");
         }
@@ -232,6 +234,17 @@ async fn answer(shared: &Shared, bytes: &[u8], transport: Transport) -> Vec<Vec<
     }
     out.extend(fit_udp(reply, query.max_payload()));
     out
+}
+
+/// A forged copy of `reply`: NXDOMAIN without records, so a client that
+/// takes it shows it.
+fn poisoned(reply: &Message) -> Message {
+    let mut forged = reply.clone();
+    forged.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
+    forged.answers.clear();
+    forged.authorities.clear();
+    forged.additionals.clear();
+    forged
 }
 
 /// `reply` encoded, or its truncated form (TC=1, no records) when it is

@@ -158,6 +158,11 @@ async fn wrong_id_and_wrong_name_come_before_the_right_answer() {
     assert_eq!(second.queries[0].name.to_ascii(), "wrong.invalid.");
     assert_eq!(third.metadata.id, 100);
     assert_eq!(third.queries[0].name.to_ascii(), "www.example.");
+    for forged in [&first, &second] {
+        assert_eq!(forged.metadata.response_code, ResponseCode::NXDomain);
+        assert!(forged.answers.is_empty());
+    }
+    assert_eq!(third.answers.len(), 1);
 }
 
 #[tokio::test]
@@ -241,4 +246,36 @@ async fn stops_when_dropped() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn closes_a_tcp_connection_after_n_queries() {
+    let server = server().await;
+    server.set_behaviour(Behaviour::default().close_tcp_after(2));
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    for id in 1..=3 {
+        send_tcp(&mut stream, &query(id, "www.example.", RecordType::A)).await;
+    }
+    let mut ids = [
+        recv_tcp(&mut stream).await.metadata.id,
+        recv_tcp(&mut stream).await.metadata.id,
+    ];
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2]);
+    let mut rest = Vec::new();
+    let read = timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed after two answers"
+    );
+    assert_eq!(server.tcp_queries(), 2);
+}
+
+#[tokio::test]
+async fn can_answer_with_the_question_in_lower_case() {
+    let server = server().await;
+    server.set_behaviour(Behaviour::default().lowercase_question());
+    let r = ask_udp(&server, &query(1, "wWw.ExAmple.", RecordType::A)).await;
+    assert_eq!(r.queries[0].name.to_ascii(), "www.example.");
+    assert_eq!(server.last_query().unwrap().name.to_ascii(), "wWw.ExAmple.");
 }

@@ -1,14 +1,15 @@
 //! Faithful to what the upstream said (#14 item 6): negative answers at
 //! the end of a CNAME chain keep the chain and the target zone's SOA, a
-//! CNAME loop is SERVFAIL, and owner names keep the upstream's case. The
-//! upstream is a scripted server (`parapet_test_support::scripted`) holding
-//! two zones, `Example.` and `Other.Test.`, with mixed-case owners.
+//! CNAME loop is SERVFAIL, owner names keep the upstream's case, and the
+//! client's DO and CD bits reach the upstream. The upstream is a scripted
+//! server (`parapet_test_support::scripted`) holding two zones, `Example.`
+//! and `Other.Test.`, with mixed-case owners.
 
 use anyhow::{Result, ensure};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 use parapet_e2e::Parapet;
-use parapet_e2e::client::rcode;
+use parapet_e2e::client::{QueryOptions, rcode};
 use parapet_test_support::scripted::{self, ScriptedServer};
 
 /// Chains that end badly, and one that ends well.
@@ -127,5 +128,31 @@ async fn a_cname_loop_is_servfail() -> Result<()> {
             show(&msg)
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs #14 forwarding (A1)"]
+async fn do_and_cd_reach_the_upstream() -> Result<()> {
+    let up = upstream().await;
+    let p = Parapet::start(up.addr()).await?;
+    let opts = QueryOptions {
+        dnssec_ok: true,
+        checking_disabled: true,
+        ..QueryOptions::default()
+    };
+    let msg = p
+        .query_with("host.other.test.", RecordType::A, &opts)
+        .await?;
+    ensure!(
+        rcode(&msg) == ResponseCode::NoError && msg.metadata.checking_disabled,
+        "answered, CD echoed: {}",
+        show(&msg)
+    );
+    let seen = up.last_query().expect("the upstream was asked");
+    ensure!(
+        seen.dnssec_ok && seen.checking_disabled,
+        "the client's DO and CD forwarded: {seen:?}"
+    );
     Ok(())
 }

@@ -19,6 +19,7 @@ mod failures;
 mod faithful;
 mod first_boot;
 mod forwarding;
+mod hostile_upstreams;
 mod inspection;
 mod list_sources;
 mod listeners;
