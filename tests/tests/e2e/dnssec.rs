@@ -264,7 +264,6 @@ async fn check_signed_cname_negatives(server: SocketAddr, who: &str) -> Result<(
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -> Result<()> {
     let test = "signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs";
     let Some(world) = signed_world(test)? else {
@@ -276,7 +275,6 @@ async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn answers_with_and_without_do_are_cached_apart() -> Result<()> {
     let Some(world) = signed_world("answers_with_and_without_do_are_cached_apart")? else {
         return Ok(());

@@ -132,7 +132,6 @@ async fn a_cname_loop_is_servfail() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn do_and_cd_reach_the_upstream() -> Result<()> {
     let up = upstream().await;
     let p = Parapet::start(up.addr()).await?;
