@@ -33,6 +33,8 @@ struct Script {
     seen: Arc<AtomicUsize>,
     /// Send GOAWAY on the first connection after its first answer.
     goaway: bool,
+    /// Connections that have ended.
+    ended: Arc<AtomicUsize>,
 }
 
 /// Serve one HTTP/2 connection: POST `PATH` with a DNS message whose ID is
@@ -44,11 +46,18 @@ impl Default for Script {
             gate: Arc::new(Semaphore::new(0)),
             seen: Arc::default(),
             goaway: false,
+            ended: Arc::default(),
         }
     }
 }
 
 async fn serve(s: Stream, n: usize, script: Script) {
+    let ended = script.ended.clone();
+    serve_h2(s, n, script).await;
+    ended.fetch_add(1, Ordering::SeqCst);
+}
+
+async fn serve_h2(s: Stream, n: usize, script: Script) {
     let answered = Arc::new(Notify::new());
     let done = answered.clone();
     let sc = script.clone();
@@ -223,7 +232,8 @@ async fn after_goaway_the_next_query_opens_a_new_connection() {
 #[tokio::test]
 async fn an_idle_doh_connection_is_closed_and_reopened_on_demand() {
     let tls = Tls::new(&[b"h2"]);
-    let server = doh_server(&tls, Script::default()).await;
+    let script = Script::default();
+    let server = doh_server(&tls, script.clone()).await;
     let settings = Settings {
         idle_timeout: Duration::from_millis(200),
         ..Settings::default()

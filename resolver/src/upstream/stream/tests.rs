@@ -409,3 +409,24 @@ fn upstreams_and_their_exchanges_can_move_between_threads() {
     send_sync(&up);
     send(up.exchange(&[]));
 }
+
+#[tokio::test]
+async fn dropping_the_upstream_closes_its_connections() {
+    let ended = Arc::new(AtomicUsize::new(0));
+    let e = ended.clone();
+    let server = Server::start(None, move |s, _| {
+        let e = e.clone();
+        async move {
+            echo(s).await;
+            e.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    let up = StreamUpstream::tcp(server.addr);
+    assert_answers(&ask(&up, 1, "a.test.").await.unwrap(), 1, "a.test.");
+    drop(up);
+    until("the server sees the connection end", || {
+        ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
