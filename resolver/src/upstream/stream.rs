@@ -144,9 +144,10 @@ impl StreamUpstream {
     /// [`ExchangeError::Connect`] when no connection can be made (at once
     /// while backing off after a failed connect); `Closed`, `Io` or
     /// `Malformed` when the connection ends before the answer (a query
-    /// that met a connection closed under it is tried once more on a new
-    /// one); `Malformed` for a query without a well-formed question, or
-    /// an answer that does not repeat it. Deadlines are the caller's.
+    /// that met a connection closed or reset under it is tried once more
+    /// on a new one); `Timeout` when the upstream stopped reading;
+    /// `Malformed` for a query without a well-formed question, or an
+    /// answer that does not repeat it. Deadlines are the caller's.
     pub async fn exchange(&self, query: &[u8]) -> Result<Vec<u8>, ExchangeError> {
         let question = message::question(query).map_err(ExchangeError::Malformed)?;
         let mut unsent = 0;
@@ -157,7 +158,12 @@ impl StreamUpstream {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::NotSent) if unsent < 3 => unsent += 1,
                 Err(Failure::NotSent) => return Err(ExchangeError::Closed),
-                Err(Failure::Failed(ExchangeError::Closed)) if !retried => retried = true,
+                // Queries are idempotent: one that met a connection ending
+                // under it (the server's idle close, a reset) goes once more
+                // on a new one.
+                Err(Failure::Failed(ExchangeError::Closed | ExchangeError::Io(_))) if !retried => {
+                    retried = true;
+                }
                 Err(Failure::Failed(e)) => return Err(e),
             }
         }

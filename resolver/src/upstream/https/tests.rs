@@ -19,7 +19,7 @@ use super::{DNS_MESSAGE, HttpsUpstream, Settings};
 use crate::upstream::ExchangeError;
 use crate::upstream::stream::StreamUpstream;
 use crate::upstream::stream::testserver::{
-    DEADLINE, Server, Stream, Tls, answer, assert_answers, name_of, query, until,
+    DEADLINE, Server, Stream, Tls, answer, assert_answers, big_answer, name_of, query, until,
 };
 
 const PATH: &str = "/dns-query";
@@ -33,6 +33,8 @@ struct Script {
     seen: Arc<AtomicUsize>,
     /// Send GOAWAY on the first connection after its first answer.
     goaway: bool,
+    /// Connections that have ended.
+    ended: Arc<AtomicUsize>,
 }
 
 /// Serve one HTTP/2 connection: POST `PATH` with a DNS message whose ID is
@@ -44,11 +46,18 @@ impl Default for Script {
             gate: Arc::new(Semaphore::new(0)),
             seen: Arc::default(),
             goaway: false,
+            ended: Arc::default(),
         }
     }
 }
 
 async fn serve(s: Stream, n: usize, script: Script) {
+    let ended = script.ended.clone();
+    serve_h2(s, n, script).await;
+    ended.fetch_add(1, Ordering::SeqCst);
+}
+
+async fn serve_h2(s: Stream, n: usize, script: Script) {
     let answered = Arc::new(Notify::new());
     let done = answered.clone();
     let sc = script.clone();
@@ -98,6 +107,8 @@ async fn respond(req: Request<Incoming>, script: &Script) -> Response<Full<Bytes
     }
     let payload = if name.starts_with("short") {
         vec![0; 5]
+    } else if name.starts_with("big") {
+        big_answer(&body, 2500)
     } else {
         answer(&body)
     };
@@ -170,7 +181,7 @@ async fn a_slow_doh_query_does_not_hold_a_fast_one() {
 }
 
 #[tokio::test]
-async fn an_http_error_status_is_reported_and_the_connection_kept() {
+async fn error_statuses_and_bad_bodies_are_reported_and_the_connection_kept() {
     let tls = Tls::new(&[b"h2"]);
     let server = doh_server(&tls, Script::default()).await;
     let up = upstream(&server, &tls);
@@ -179,7 +190,26 @@ async fn an_http_error_status_is_reported_and_the_connection_kept() {
     let err = ask(&up, 1, "short.test.").await.unwrap_err();
     assert!(matches!(err, ExchangeError::Malformed(_)), "{err}");
     assert_answers(&ask(&up, 2, "ok.test.").await.unwrap(), 2, "ok.test.");
+    let big = ask(&up, 3, "big.test.").await.unwrap();
+    let m = hickory_proto::op::Message::from_vec(&big).unwrap();
+    assert_eq!(
+        (m.metadata.id, m.answers.len()),
+        (3, 2500),
+        "{} bytes",
+        big.len()
+    );
     assert_eq!(server.accepted(), 1);
+}
+
+#[test]
+fn doh_upstreams_and_their_exchanges_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let tls = crate::upstream::stream::client_config(None).unwrap();
+    let name = rustls_pki_types::ServerName::try_from("dns.example").unwrap();
+    let up = HttpsUpstream::new("127.0.0.1:443".parse().unwrap(), name, PATH, tls);
+    send_sync(&up);
+    send(up.exchange(&[]));
 }
 
 #[tokio::test]
@@ -202,7 +232,8 @@ async fn after_goaway_the_next_query_opens_a_new_connection() {
 #[tokio::test]
 async fn an_idle_doh_connection_is_closed_and_reopened_on_demand() {
     let tls = Tls::new(&[b"h2"]);
-    let server = doh_server(&tls, Script::default()).await;
+    let script = Script::default();
+    let server = doh_server(&tls, script.clone()).await;
     let settings = Settings {
         idle_timeout: Duration::from_millis(200),
         ..Settings::default()

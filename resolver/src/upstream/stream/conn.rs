@@ -339,14 +339,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         Err(_) => break,
                     }
                 }
+                // A peer that stops reading must not hold the connection
+                // (and every query sent to it) forever.
+                let write = async { w.write_all(&batch).await?; w.flush().await };
                 let written = tokio::select! {
                     _ = dead.cancelled() => break,
-                    r = async { w.write_all(&batch).await?; w.flush().await } => r,
+                    r = tokio::time::timeout(idle, write) => r,
                 };
                 batch.clear();
-                if let Err(e) = written {
-                    shared.close(&ExchangeError::Io(e));
-                    break;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        shared.close(&ExchangeError::Io(e));
+                        break;
+                    }
+                    Err(_) => {
+                        shared.close(&ExchangeError::Timeout);
+                        break;
+                    }
                 }
                 shared.touch();
             }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::testserver::{
-    DEADLINE, Server, Stream, Tls, answer, assert_answers, name_of, query, read_query, until,
-    write_frame,
+    DEADLINE, Server, Stream, Tls, answer, assert_answers, big_answer, name_of, query, read_query,
+    until, write_frame,
 };
 use super::{Settings, StreamUpstream};
 use crate::upstream::ExchangeError;
@@ -381,4 +381,52 @@ async fn a_malformed_query_is_refused_without_connecting() {
     let err = up.exchange(&[0; 5]).await.unwrap_err();
     assert!(matches!(err, ExchangeError::Malformed(_)), "{err}");
     assert_eq!(server.accepted(), 0);
+}
+
+#[tokio::test]
+async fn answers_near_the_64_kib_frame_limit_come_whole_over_tls() {
+    let tls = Tls::new(&[b"dot"]);
+    let server = Server::start(Some(tls.server.clone()), |mut s, _| async move {
+        while let Some(q) = read_query(&mut s).await {
+            write_frame(&mut s, &big_answer(&q, 2500)).await;
+        }
+    })
+    .await;
+    let up = StreamUpstream::tls(server.addr, Tls::server_name(), tls.client.clone());
+    for id in 1..4 {
+        let a = ask(&up, id, "big.test.").await.unwrap();
+        assert!(a.len() > 55_000, "{} bytes", a.len());
+        let m = hickory_proto::op::Message::from_vec(&a).unwrap();
+        assert_eq!((m.metadata.id, m.answers.len()), (id, 2500));
+    }
+}
+
+#[test]
+fn upstreams_and_their_exchanges_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let up = StreamUpstream::tcp("127.0.0.1:9".parse().unwrap());
+    send_sync(&up);
+    send(up.exchange(&[]));
+}
+
+#[tokio::test]
+async fn dropping_the_upstream_closes_its_connections() {
+    let ended = Arc::new(AtomicUsize::new(0));
+    let e = ended.clone();
+    let server = Server::start(None, move |s, _| {
+        let e = e.clone();
+        async move {
+            echo(s).await;
+            e.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    let up = StreamUpstream::tcp(server.addr);
+    assert_answers(&ask(&up, 1, "a.test.").await.unwrap(), 1, "a.test.");
+    drop(up);
+    until("the server sees the connection end", || {
+        ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
 }

@@ -180,3 +180,21 @@ pub(crate) async fn until(what: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The answer to `query` with `n` A records (about 24 bytes each: 2,500
+/// make 59 KB).
+pub(crate) fn big_answer(query: &[u8], n: u32) -> Vec<u8> {
+    let q = Message::from_vec(query).unwrap();
+    let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+    m.queries = q.queries.clone();
+    let name = q.queries[0].name().clone();
+    for i in 0..n {
+        let [a, b, c, d] = (0xc000_0000 + i).to_be_bytes();
+        m.add_answer(Record::from_rdata(
+            name.clone(),
+            60,
+            RData::A(A::new(a, b, c, d)),
+        ));
+    }
+    m.to_vec().unwrap()
+}
