@@ -181,20 +181,24 @@ impl Forwarder {
     ) -> Result<Upstream, ForwardError> {
         let started = Instant::now();
         let key = coalesce::Key::new(name, qtype, flags);
+        let mut joined = false;
         let result = self
             .inner
             .flights
             .run(
                 key,
                 || self.lookup(name, qtype, flags),
-                || self.inner.upstreams.metrics().coalesced(),
+                || {
+                    joined = true;
+                    self.inner.upstreams.metrics().coalesced();
+                },
             )
             .await
             .map(|mut upstream| {
                 upstream.elapsed = started.elapsed();
                 upstream
             });
-        self.record(&result, started.elapsed());
+        self.record(&result, started.elapsed(), joined);
         result
     }
 
@@ -253,8 +257,9 @@ impl Forwarder {
         })
     }
 
-    /// The failure log and the metrics, for one forward.
-    fn record(&self, result: &Result<Upstream, ForwardError>, elapsed: Duration) {
+    /// The failure log and the metrics, for one forward (`joined`: it
+    /// shared another's exchange, and its wait is no upstream latency).
+    fn record(&self, result: &Result<Upstream, ForwardError>, elapsed: Duration, joined: bool) {
         if let Err(error) = result
             && let Some(suppressed) = self.inner.failures.note(Instant::now())
         {
@@ -270,6 +275,7 @@ impl Forwarder {
             return;
         };
         match result {
+            Ok(_) if joined => {}
             Ok(_) => metrics.record_upstream(elapsed, false),
             Err(e) if e.is_timeout() => metrics.record_upstream_failure(UpstreamFailure::Timeout),
             Err(_) => metrics.record_upstream_failure(UpstreamFailure::Error),
