@@ -1,57 +1,65 @@
-//! Forwarding of queries that are not blocked: hickory-resolver with its
-//! cache (size and TTL bounds from `[upstream]`), plain, TLS or HTTPS
-//! upstreams, and a hard deadline so a client gets SERVFAIL in time.
+//! Forwarding of queries that are not blocked, on parapet's own upstream
+//! client ([`crate::upstream`]): the query is built with hickory-proto
+//! (RD, the client's DO and CD, EDNS with a 1232-byte payload), sent with
+//! deadline and retry, and the upstream's whole message comes back:
+//! every section, DNSSEC records included, owner names in the case the
+//! upstream sent.
 //!
-//! Queries whose answers go into parapet's own encoded-answer cache
-//! ([`crate::answer_cache`]; every transport, simple query shapes) use a
-//! second hickory resolver with a small cache ([`Cache::Answers`]): the
-//! answer cache serves their repeats, and a decoded copy of every answer in
-//! hickory's cache as well would cost about five times the memory per
-//! cached name (about 1.2 KB against 0.25 KB in the load benchmark). The
-//! small cache still serves the few answers the answer cache does not keep
-//! (truncated for a UDP client, whose TCP retry it then answers; blocked on
-//! inspection). Every other query (shapes the answer cache does not take,
-//! or with the answer cache off) uses the full-size cache.
+//! Concurrent forwards of the same question (lower-cased name, type,
+//! class, DO and CD) share one upstream exchange ([`coalesce`]): the
+//! first asks, the others wait for its answer (counted in
+//! `parapet_upstream_coalesced_total`). There is no cache here: the answer
+//! cache ([`crate::answer_cache`]) is the cache.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
-use hickory_resolver::Resolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-    ServerOrderingStrategy,
-};
-use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use tracing::warn;
 
 use crate::answer::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
-use crate::config::{UpstreamConfig, UpstreamProtocol};
-use crate::metrics::cache_probe::{self, ProbedProvider};
+use crate::config::UpstreamConfig;
 use crate::metrics::{Metrics, UpstreamFailure};
+use crate::upstream::{ClientMetrics, ExchangeError, Upstreams};
 
+mod chain;
+mod coalesce;
 mod failure_log;
 
+use coalesce::Flights;
 use failure_log::FailureLog;
+
+pub use crate::upstream::load_roots;
+
+/// EDNS payload size parapet advertises to upstreams (DNS Flag Day 2020).
+pub const UPSTREAM_PAYLOAD: u16 = 1232;
 
 /// An upstream answer, ready to be relayed.
 #[derive(Debug, Clone, Default)]
 pub struct Upstream {
     /// Response code (NOERROR or NXDOMAIN; failures are [`ForwardError`]).
     pub rcode: ResponseCode,
-    /// The upstream validated the answer (AD).
+    /// The upstream set AD and is marked trusted (`[upstream] trusted`).
     pub authentic_data: bool,
-    /// Answer section, CNAME chain included, TTLs as cached.
+    /// Answer section as received: CNAME chain, RRSIGs and all.
     pub answers: Vec<Record>,
-    /// Authority section (the SOA of a negative answer).
+    /// Authority section (SOA, NS, NSEC/NSEC3, their RRSIGs).
     pub authorities: Vec<Record>,
-    /// Additional section.
+    /// Additional section (the OPT record aside).
     pub additionals: Vec<Record>,
-    /// How long the lookup took (cache hits included).
+    /// How long the forward took (a coalesced query: its own wait).
     pub elapsed: Duration,
-    /// Served from the resolver cache: no upstream was asked.
-    pub from_cache: bool,
+}
+
+/// What the client asked of DNSSEC: sent upstream as asked, and part of
+/// the coalescing key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DnssecFlags {
+    /// DO: the client wants DNSSEC records.
+    pub dnssec_ok: bool,
+    /// CD: the client validates itself; the upstream must not.
+    pub checking_disabled: bool,
 }
 
 /// Why a query could not be forwarded. The client gets SERVFAIL.
@@ -60,9 +68,18 @@ pub enum ForwardError {
     /// No upstream answered within the configured timeout.
     #[error("no upstream answered within {0:?}")]
     Timeout(Duration),
-    /// The upstreams failed (refused, SERVFAIL, unreachable, bad answer).
+    /// The upstreams could not be reached or gave no usable answer.
     #[error("upstream failure: {0}")]
-    Upstream(#[from] NetError),
+    Upstream(#[from] ExchangeError),
+    /// Every upstream asked answered with an error code.
+    #[error("the upstream answered {0}")]
+    Rcode(ResponseCode),
+    /// The answer's CNAME chain loops.
+    #[error("the upstream's CNAME chain loops")]
+    CnameLoop,
+    /// The exchange this query shared failed.
+    #[error("{0}")]
+    Shared(Arc<ForwardError>),
 }
 
 impl ForwardError {
@@ -73,265 +90,232 @@ impl ForwardError {
     /// stream).
     pub fn ede_code(&self) -> u16 {
         match self {
-            ForwardError::Timeout(_) => EDE_NO_REACHABLE_AUTHORITY,
-            ForwardError::Upstream(NetError::Timeout | NetError::Dns(_)) => {
-                EDE_NO_REACHABLE_AUTHORITY
-            }
-            ForwardError::Upstream(_) => EDE_NETWORK_ERROR,
+            ForwardError::Upstream(e) if e.is_network() => EDE_NETWORK_ERROR,
+            ForwardError::Shared(e) => e.ede_code(),
+            _ => EDE_NO_REACHABLE_AUTHORITY,
         }
     }
 
     /// A short EXTRA-TEXT for the EDE option.
     pub fn ede_text(&self) -> &'static str {
-        match self.ede_code() {
-            EDE_NETWORK_ERROR => "upstream unreachable",
+        match self {
+            ForwardError::CnameLoop => "CNAME loop in the upstream answer",
+            ForwardError::Shared(e) => e.ede_text(),
+            _ if self.ede_code() == EDE_NETWORK_ERROR => "upstream unreachable",
             _ => "no upstream answer",
+        }
+    }
+
+    fn is_timeout(&self) -> bool {
+        match self {
+            ForwardError::Timeout(_) => true,
+            ForwardError::Shared(e) => e.is_timeout(),
+            _ => false,
         }
     }
 }
 
-/// Entries of the hickory cache behind the answer cache ([`Cache::Answers`]).
-pub const ANSWERS_SIDE_CACHE: u64 = 1024;
+/// Why a forwarder could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(String);
 
-/// Which of hickory-resolver's caches a lookup uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cache {
-    /// The full-size cache (`[upstream] cache_size` entries).
-    Full,
-    /// The caller keeps the answer in the encoded-answer cache: a small
-    /// cache ([`ANSWERS_SIDE_CACHE`] entries) for what that one refuses.
-    Answers,
-    /// A refresh of an answer the answer cache holds (prefetch): no cache,
-    /// so that the upstream is asked.
-    Refresh,
-}
-
-/// The forwarding resolver. Cheap to clone (shared cache and connections).
+/// The forwarder. Cheap to clone (shared upstreams and flights).
 #[derive(Clone)]
 pub struct Forwarder {
-    resolver: Arc<Resolver<ProbedProvider>>,
-    /// The same upstreams with a small cache, for [`Cache::Answers`];
-    /// `None` when caching is off.
-    answers: Option<Arc<Resolver<ProbedProvider>>>,
-    /// The same upstreams without a cache, for [`Cache::Refresh`].
-    refresh: Option<Arc<Resolver<ProbedProvider>>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    upstreams: Upstreams,
     deadline: Duration,
-    metrics: Option<Arc<Metrics>>,
+    randomize_case: bool,
+    flights: Flights,
+    metrics: OnceLock<Arc<Metrics>>,
     /// The configured upstreams, as the failure log names them.
-    names: Arc<str>,
-    failures: Arc<FailureLog>,
+    names: String,
+    failures: FailureLog,
 }
 
 impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarder")
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.inner.deadline)
             .finish_non_exhaustive()
     }
 }
 
 impl Forwarder {
-    /// Build a forwarder for `[upstream]`.
+    /// Build a forwarder for `[upstream]`. Sockets open on first use.
     ///
-    /// `timeout_ms` is the budget for one client query: it is split over
-    /// `attempts`, and the whole lookup is cut off at it.
-    pub fn new(config: &UpstreamConfig) -> Result<Self, NetError> {
-        let answers = match config.cache_size {
-            0 => None,
-            n => Some(Arc::new(resolver(config, n.min(ANSWERS_SIDE_CACHE))?)),
-        };
-        let refresh = match config.cache_size {
-            0 => None,
-            _ => Some(Arc::new(resolver(config, 0)?)),
-        };
+    /// # Errors
+    /// The CA file of TLS upstreams cannot be read, or a TLS name is bad.
+    pub fn new(config: &UpstreamConfig) -> Result<Self, BuildError> {
+        let upstreams =
+            Upstreams::new(config, Arc::new(ClientMetrics::default())).map_err(BuildError)?;
         Ok(Forwarder {
-            refresh,
-            resolver: Arc::new(resolver(config, config.cache_size)?),
-            answers,
-            deadline: config.timeout(),
-            metrics: None,
-            names: config
-                .servers
-                .iter()
-                .map(|s| s.addr.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-                .into(),
-            failures: Arc::new(FailureLog::new(failure_log::INTERVAL)),
+            inner: Arc::new(Inner {
+                upstreams,
+                deadline: config.timeout(),
+                randomize_case: config.randomize_case,
+                flights: Flights::default(),
+                metrics: OnceLock::new(),
+                names: config
+                    .servers
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                failures: FailureLog::new(failure_log::INTERVAL),
+            }),
         })
     }
 
-    /// Resolve `name`/`qtype` upstream or from the hickory cache `cache` names.
+    /// Resolve `name`/`qtype` with the client's DNSSEC `flags`, sharing
+    /// the exchange of a concurrent identical forward.
     pub async fn forward(
         &self,
         name: &Name,
         qtype: RecordType,
-        cache: Cache,
+        flags: DnssecFlags,
     ) -> Result<Upstream, ForwardError> {
-        let resolver = match (cache, &self.answers) {
-            (Cache::Answers, Some(answers)) => answers,
-            (Cache::Refresh, _) => self.refresh.as_ref().unwrap_or(&self.resolver),
-            _ => &self.resolver,
-        };
-        let mut fqdn = name.clone();
-        fqdn.set_fqdn(true);
         let started = Instant::now();
-        let (lookup, sent_upstream) = cache_probe::probe(tokio::time::timeout(
-            self.deadline,
-            resolver.lookup(fqdn, qtype),
-        ))
-        .await;
-        let elapsed = started.elapsed();
-        let result = match lookup {
-            Err(_) => Err(ForwardError::Timeout(self.deadline)),
-            Ok(Ok(lookup)) => {
-                let msg = lookup.message();
-                Ok(Upstream {
-                    rcode: msg.metadata.response_code,
-                    authentic_data: msg.metadata.authentic_data,
-                    answers: msg.answers.clone(),
-                    authorities: msg.authorities.clone(),
-                    additionals: msg.additionals.clone(),
-                    elapsed,
-                    from_cache: !sent_upstream,
-                })
-            }
-            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no)))) => Ok(Upstream {
-                from_cache: !sent_upstream,
-                ..negative(no, elapsed)
-            }),
-            Ok(Err(e)) => Err(ForwardError::Upstream(e)),
-        };
-        if let Err(error) = &result
-            && let Some(suppressed) = self.failures.note(Instant::now())
+        let key = coalesce::Key::new(name, qtype, flags);
+        let mut joined = false;
+        let result = self
+            .inner
+            .flights
+            .run(
+                key,
+                || self.lookup(name, qtype, flags),
+                || {
+                    joined = true;
+                    self.inner.upstreams.metrics().coalesced();
+                },
+            )
+            .await
+            .map(|mut upstream| {
+                upstream.elapsed = started.elapsed();
+                upstream
+            });
+        self.record(&result, started.elapsed(), joined);
+        result
+    }
+
+    /// UDP sockets to upstreams open now.
+    pub fn open_sockets(&self) -> usize {
+        self.inner.upstreams.open_sockets()
+    }
+
+    /// Record upstream latency, failures, sockets and coalesced queries in
+    /// `metrics`.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.inner
+            .upstreams
+            .metrics()
+            .attach(metrics.upstream_client());
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// One upstream exchange for the question, decoded and checked.
+    async fn lookup(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        flags: DnssecFlags,
+    ) -> Result<Upstream, ForwardError> {
+        let started = Instant::now();
+        let query = encode_query(name, qtype, flags)?;
+        let answer = self
+            .inner
+            .upstreams
+            .exchange(&query)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Timeout => ForwardError::Timeout(self.inner.deadline),
+                e => ForwardError::Upstream(e),
+            })?;
+        let mut msg = Message::from_vec(&answer.bytes)
+            .map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+        let rcode = msg.metadata.response_code;
+        if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+            return Err(ForwardError::Rcode(rcode));
+        }
+        if self.inner.randomize_case {
+            restore_case(&mut msg, name);
+        }
+        if chain::loops(name, &msg.answers) {
+            return Err(ForwardError::CnameLoop);
+        }
+        Ok(Upstream {
+            rcode,
+            authentic_data: msg.metadata.authentic_data && answer.trusted,
+            answers: msg.answers,
+            authorities: msg.authorities,
+            additionals: msg.additionals,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The failure log and the metrics, for one forward (`joined`: it
+    /// shared another's exchange, and its wait is no upstream latency).
+    fn record(&self, result: &Result<Upstream, ForwardError>, elapsed: Duration, joined: bool) {
+        if let Err(error) = result
+            && let Some(suppressed) = self.inner.failures.note(Instant::now())
         {
             warn!(
-                upstreams = %self.names,
+                upstreams = %self.inner.names,
                 %error,
                 suppressed,
                 "upstream failure, answered SERVFAIL (logged once per {}s at most; suppressed: failures not logged since the last line)",
                 failure_log::INTERVAL.as_secs()
             );
         }
-        if let Some(metrics) = &self.metrics {
-            match &result {
-                Ok(_) => metrics.record_upstream(elapsed, !sent_upstream),
-                Err(ForwardError::Timeout(_)) => {
-                    metrics.record_upstream_failure(UpstreamFailure::Timeout)
-                }
-                Err(ForwardError::Upstream(_)) => {
-                    metrics.record_upstream_failure(UpstreamFailure::Error)
-                }
-            }
-        }
-        result
-    }
-
-    /// Record upstream latency, cache hits/misses and failures in `metrics`.
-    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
-        self.metrics = Some(metrics);
-    }
-}
-
-/// A hickory resolver for `[upstream]` with a cache of `cache_size` entries.
-fn resolver(
-    config: &UpstreamConfig,
-    cache_size: u64,
-) -> Result<Resolver<ProbedProvider>, NetError> {
-    let mut servers = Vec::new();
-    for s in &config.servers {
-        let conn = match &s.protocol {
-            UpstreamProtocol::Plain => {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = s.addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = s.addr.port();
-                vec![udp, tcp]
-            }
-            UpstreamProtocol::Tls { server_name } => {
-                let mut c = ConnectionConfig::tls(Arc::from(server_name.as_str()));
-                c.port = s.addr.port();
-                vec![c]
-            }
-            UpstreamProtocol::Https { server_name, path } => {
-                let mut c = ConnectionConfig::https(
-                    Arc::from(server_name.as_str()),
-                    Some(Arc::from(path.as_str())),
-                );
-                c.port = s.addr.port();
-                vec![c]
-            }
+        let Some(metrics) = self.inner.metrics.get() else {
+            return;
         };
-        servers.push(NameServerConfig::new(s.addr.ip(), true, conn));
-    }
-    let rc = ResolverConfig::from_name_servers(servers);
-    let mut opts = ResolverOpts::default();
-    let deadline = config.timeout();
-    let attempts = config.attempts.max(1);
-    opts.timeout = (deadline / attempts as u32).max(Duration::from_millis(50));
-    opts.attempts = attempts;
-    opts.cache_size = cache_size;
-    opts.positive_min_ttl = config.cache_min_ttl.map(|s| Duration::from_secs(s.into()));
-    opts.positive_max_ttl = Some(Duration::from_secs(config.cache_max_ttl.into()));
-    opts.negative_max_ttl = Some(Duration::from_secs(config.cache_negative_max_ttl.into()));
-    opts.use_hosts_file = ResolveHosts::Never;
-    opts.preserve_intermediates = true;
-    opts.try_tcp_on_error = true;
-    opts.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
-    opts.ndots = 0;
-    let mut builder = Resolver::builder_with_config(rc, ProbedProvider::default());
-    if let Some(ca) = &config.ca_file {
-        builder = builder.with_tls_config(tls_client_config(ca).map_err(NetError::from)?);
-    }
-    *builder.options_mut() = opts;
-    builder.build()
-}
-
-/// NXDOMAIN / NODATA as the upstream gave it, SOA included.
-fn negative(no: NoRecords, elapsed: Duration) -> Upstream {
-    let authorities = match (no.authorities, no.soa) {
-        (Some(auth), _) if !auth.is_empty() => auth.to_vec(),
-        (_, Some(soa)) => vec![soa.into_record_of_rdata()],
-        _ => Vec::new(),
-    };
-    Upstream {
-        rcode: no.response_code,
-        authentic_data: false,
-        answers: Vec::new(),
-        authorities,
-        additionals: Vec::new(),
-        elapsed,
-        from_cache: false,
+        match result {
+            Ok(_) if joined => {}
+            Ok(_) => metrics.record_upstream(elapsed, false),
+            Err(e) if e.is_timeout() => metrics.record_upstream_failure(UpstreamFailure::Timeout),
+            Err(_) => metrics.record_upstream_failure(UpstreamFailure::Error),
+        }
     }
 }
 
-/// The CA certificates in a PEM file (`[upstream] ca_file`).
-///
-/// # Errors
-/// An unreadable file, bad PEM, or no certificate in it.
-pub fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!("{}: no usable CA certificate", path.display()));
-    }
-    Ok(roots)
+/// The upstream query: RD, AD (the client understands it; RFC 6840
+/// §5.7), the client's CD, EDNS with DO as the client asked.
+fn encode_query(
+    name: &Name,
+    qtype: RecordType,
+    flags: DnssecFlags,
+) -> Result<Vec<u8>, ForwardError> {
+    let mut msg = Message::new(0, MessageType::Query, OpCode::Query);
+    msg.metadata.recursion_desired = true;
+    msg.metadata.authentic_data = true;
+    msg.metadata.checking_disabled = flags.checking_disabled;
+    let mut fqdn = name.clone();
+    fqdn.set_fqdn(true);
+    msg.add_query(Query::query(fqdn, qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(UPSTREAM_PAYLOAD);
+    edns.set_dnssec_ok(flags.dnssec_ok);
+    msg.set_edns(edns);
+    msg.to_vec()
+        .map_err(|e| ForwardError::Upstream(ExchangeError::Malformed(e.to_string())))
 }
 
-/// TLS for `tls://` and `https://` upstreams that trusts only `ca_file`.
-fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
-    let roots = load_roots(ca_file)?;
-    Ok(
-        rustls::ClientConfig::builder_with_provider(crate::transport::certs::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+/// Owner names equal to the query name but in the 0x20 case the upstream
+/// echoed get the client's case back.
+fn restore_case(msg: &mut Message, name: &Name) {
+    let sections = [&mut msg.answers, &mut msg.authorities, &mut msg.additionals];
+    for record in sections.into_iter().flatten() {
+        if record.name == *name && record.name.to_ascii() != name.to_ascii() {
+            let mut fqdn = name.clone();
+            fqdn.set_fqdn(true);
+            record.name = fqdn;
+        }
+    }
 }
 
 #[cfg(test)]

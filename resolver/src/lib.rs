@@ -19,7 +19,7 @@
 //!             policy check (one pass over the name)    policy.rs
 //!               ├─ hit  ─▶ block answer + EDE 15       answer.rs
 //!               └─ miss ─▶ look-alike check            lookalike.rs
-//!                         ─▶ forward                   forward.rs
+//!                         ─▶ forward                   forward.rs, upstream/
 //!                         ─▶ inspect CNAMEs, A/AAAA    policy.rs, rebinding.rs
 //!        ─▶ encode once ─▶ answer cache                handler/reply.rs, wire/encode.rs, answer_cache.rs
 //!        ─▶ observe(Outcome): metrics, query log       event.rs, metrics/observer.rs, querylog/observer.rs

@@ -98,6 +98,10 @@ pub struct RawUpstream {
     /// PEM CA certificates trusted for `tls://` and `https://` upstreams
     /// instead of the built-in web PKI roots.
     pub ca_file: Option<PathBuf>,
+    /// Upstreams whose AD bit is passed on, each written as in `servers`.
+    pub trusted: Option<Vec<String>>,
+    /// DNS 0x20: random case in names sent to plain UDP upstreams.
+    pub randomize_case: Option<bool>,
 }
 
 /// `[blocklist]`

@@ -146,13 +146,18 @@ impl ServerConfig {
 pub struct UpstreamConfig {
     /// The upstream resolvers, tried in order of observed speed.
     pub servers: Vec<UpstreamServer>,
-    /// Per-attempt timeout, ms (default 2 s).
+    /// Deadline of one forwarded query, every attempt included, ms
+    /// (default 2 s): SERVFAIL after it.
     pub timeout_ms: u64,
-    /// Attempts per server (default 2).
+    /// Upstream exchanges per forwarded query at most, the first one and
+    /// its retries (default 2: one retry, on another upstream when there
+    /// is one). A retry goes out when the previous attempt failed or gave
+    /// no answer within a few round-trip times; earlier attempts' answers
+    /// are still taken until the deadline.
     pub attempts: usize,
-    /// Cache entries (default 8192) for hickory-resolver's record cache;
-    /// 0 turns every cache off. Answers kept in the answer cache are not
-    /// kept in hickory's full cache as well (see [`crate::forward::Cache`]).
+    /// 0 turns the encoded-answer cache (the only cache: the upstream
+    /// client keeps none) off; any other value written in the config is an
+    /// upper bound on its entries besides its memory ([`Self::cache_entries`]).
     pub cache_size: u64,
     /// `cache_size` when set: an upper bound on the answer cache's entries
     /// besides its memory (default: none).
@@ -176,6 +181,15 @@ pub struct UpstreamConfig {
     /// CA certificates (PEM) trusted for `tls://`/`https://` upstreams
     /// instead of the web PKI roots (default: unset, web PKI).
     pub ca_file: Option<PathBuf>,
+    /// Upstreams whose AD (authentic data) bit is passed on to clients
+    /// that set DO or AD (default: none; AD is cleared). Mark only a
+    /// validating resolver reached over a path nobody can tamper with.
+    pub trusted: Vec<UpstreamServer>,
+    /// DNS 0x20 (default false): letters of the name sent to a plain UDP
+    /// upstream get a random case, and an answer must echo it exactly.
+    /// Some authoritative servers do not echo case; leave it off for
+    /// upstreams that forward to them without it.
+    pub randomize_case: bool,
 }
 
 impl UpstreamConfig {

@@ -42,7 +42,7 @@ async fn failures_get_ede_22_and_one_warn_line_per_interval_naming_the_upstream(
     let name = Name::from_str("www.example.").expect("name");
     for _ in 0..3 {
         let error = forwarder
-            .forward(&name, RecordType::A, Cache::Full)
+            .forward(&name, RecordType::A, DnssecFlags::default())
             .await
             .expect_err("no answer");
         assert_eq!(error.ede_code(), EDE_NO_REACHABLE_AUTHORITY, "{error}");

@@ -24,7 +24,7 @@ use crate::access::Context;
 use crate::answer;
 use crate::config::PrivateAnswers;
 use crate::event::{Outcome, Protocol, QueryEvent, Trigger};
-use crate::forward::{Cache, Upstream};
+use crate::forward::{DnssecFlags, Upstream};
 use crate::lookalike::{self, LookalikeAction, Lookalikes};
 use crate::policy;
 use crate::ratelimit::Limit;
@@ -50,23 +50,9 @@ impl Handler {
         // if a reload swaps them meanwhile.
         let list = inner.list.load_full();
         let lookalikes = inner.lookalikes.load_full();
-        // With a key the answer goes into the answer cache, which serves its
-        // repeats: hickory's small side cache is enough behind it.
         let key = handoff.key.filter(|_| inner.answers.is_some());
-        let cache = match key {
-            Some(_) if handoff.refresh => Cache::Refresh,
-            Some(_) => Cache::Answers,
-            None => Cache::Full,
-        };
         let (mut outcome, mut reply) = self
-            .resolve(
-                request,
-                context,
-                handoff.admitted,
-                &list,
-                &lookalikes,
-                cache,
-            )
+            .resolve(request, context, handoff.admitted, &list, &lookalikes)
             .await;
         // Every upstream failed: a stale answer if one is kept (RFC 8767).
         if outcome == Outcome::ServFail
@@ -79,7 +65,12 @@ impl Handler {
             _ => u16::MAX,
         };
         let bytes = reply.encode(request, max_size);
+        // AD went to a client that asked with AD but without DO: the key
+        // does not tell such clients from those that get no AD.
+        let ad_without_do =
+            reply.authentic_data && !request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
         if let (Some(cache), Some(key)) = (&inner.answers, key)
+            && !ad_without_do
             && matches!(
                 outcome,
                 Outcome::Forwarded { .. }
@@ -88,7 +79,12 @@ impl Handler {
             )
         {
             let checked = lookalikes.generation();
-            cache.insert_checked(&key, &bytes, &list, checked, outcome);
+            // Truncated for this UDP client: keep the whole answer, which
+            // serves the client's TCP retry without a second upstream query.
+            let whole = (max_size < u16::MAX && crate::upstream::wire::truncated(&bytes))
+                .then(|| reply.encode(request, u16::MAX));
+            let kept = whole.as_deref().unwrap_or(&bytes);
+            cache.insert_checked(&key, kept, &list, checked, outcome);
         }
         if !handoff.refresh {
             self.observe(request, context, &list, outcome, &reply, started);
@@ -127,8 +123,7 @@ impl Handler {
     }
 
     /// The query path for one request up to the forward; returns the
-    /// outcome and the reply. `cache` is the hickory cache a forwarded
-    /// lookup uses.
+    /// outcome and the reply.
     async fn resolve(
         &self,
         request: &MessageRequest,
@@ -136,7 +131,6 @@ impl Handler {
         admitted: bool,
         list: &Blocklist,
         lookalikes: &Lookalikes,
-        cache: Cache,
     ) -> (Outcome, Reply) {
         let ttl = self.inner.block.ttl;
         // 1. Access control and 2. rate limit.
@@ -204,23 +198,31 @@ impl Handler {
             let synth = answer::minimal_any(name, ttl);
             return (Outcome::Synthesised, Reply::synthesised(synth));
         }
-        self.forward(list, name, qtype, exception, imitates, cache)
+        self.forward(request, list, name, qtype, exception, imitates)
             .await
     }
 
-    /// Forward (step 4), then inspect the answer (step 5): CNAME targets
-    /// and addresses (not under an allowlist `exception`), then private
-    /// addresses.
+    /// Forward (step 4) with the client's DO and CD, then inspect the
+    /// answer (step 5): CNAME targets and addresses (not under an
+    /// allowlist `exception`), then private addresses. The upstream's
+    /// sections are relayed whole; its AD bit only from a trusted upstream
+    /// and to a client that set DO or AD.
     async fn forward(
         &self,
+        request: &MessageRequest,
         list: &Blocklist,
         name: &Name,
         qtype: RecordType,
         exception: Option<RuleRef>,
         imitates: Option<String>,
-        cache: Cache,
     ) -> (Outcome, Reply) {
-        let upstream = match self.inner.forwarder.forward(name, qtype, cache).await {
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let flags = DnssecFlags {
+            dnssec_ok,
+            checking_disabled: request.metadata.checking_disabled,
+        };
+        let wants_ad = dnssec_ok || request.metadata.authentic_data;
+        let upstream = match self.inner.forwarder.forward(name, qtype, flags).await {
             Ok(u) => u,
             Err(e) => {
                 // The forwarder logs failures (rate-limited, at WARN).
@@ -238,7 +240,7 @@ impl Handler {
                 debug!(query = %name, %qtype, trigger = hit.trigger.as_str(), subject = %hit.subject, "answer blocked");
                 let (outcome, mut reply) = self.blocked(list, name, qtype, hit.trigger, hit.rule);
                 reply.trace = Trace {
-                    upstream: (!upstream.from_cache).then_some(upstream.elapsed),
+                    upstream: Some(upstream.elapsed),
                     matched: Some(hit.subject),
                 };
                 return (outcome, reply);
@@ -251,18 +253,14 @@ impl Handler {
                     blocked: false,
                     rcode,
                 }
-            } else if upstream.from_cache {
-                Outcome::Cached { rcode }
             } else {
                 Outcome::Forwarded { rcode }
             }
         };
-        // Upstream time only when an upstream was asked.
-        let upstream_time = (!upstream.from_cache).then_some(upstream.elapsed);
         let reply = Reply {
             rcode,
             recursion_available: true,
-            authentic_data: upstream.authentic_data,
+            authentic_data: upstream.authentic_data && wants_ad,
             answers: upstream.answers,
             authorities: upstream.authorities,
             additionals: upstream.additionals,
@@ -270,7 +268,7 @@ impl Handler {
             truncated: false,
             dropped: false,
             trace: Trace {
-                upstream: upstream_time,
+                upstream: Some(upstream.elapsed),
                 matched: imitates,
             },
         };

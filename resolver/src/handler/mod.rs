@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{MessageType, ResponseCode};
-use hickory_resolver::net::xfer::Protocol as HickoryProtocol;
+use hickory_server::net::xfer::Protocol as HickoryProtocol;
 use hickory_server::server::Request;
 
 use crate::access::{AccessList, Context};
@@ -47,9 +47,9 @@ use crate::wire;
 /// Why a handler could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// The upstream resolver could not be configured.
+    /// The upstream resolvers could not be configured.
     #[error("cannot configure upstream resolvers: {0}")]
-    Forwarder(#[from] hickory_resolver::net::NetError),
+    Forwarder(#[from] crate::forward::BuildError),
 }
 
 /// Why a query got no answer.

@@ -22,6 +22,9 @@
 //! | `parapet_blocks_by_category_total` | counter | `category` (none, other, and the list's source categories, at most 32) |
 //! | `parapet_upstream_latency_seconds` | histogram | — |
 //! | `parapet_upstream_failures_total` | counter | `reason` (timeout, error) |
+//! | `parapet_upstream_sockets` | gauge | — |
+//! | `parapet_upstream_ignored_total` | counter | — |
+//! | `parapet_upstream_coalesced_total` | counter | — |
 //! | `parapet_cache_hits_total` | counter | — |
 //! | `parapet_cache_misses_total` | counter | — |
 //! | `parapet_answer_cache_entries` | gauge | — |
@@ -56,7 +59,6 @@
 //! | `parapet_feed_published` | gauge | — (1: the last run published a list) |
 
 mod answer_cache;
-pub mod cache_probe;
 pub mod catalog;
 pub mod category;
 mod connections;
@@ -65,6 +67,7 @@ pub mod http;
 pub mod label;
 pub mod list;
 mod observer;
+mod upstream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -84,6 +87,7 @@ use label::{
     QueryLabels, RateLimitLabels, ReloadLabels, RuleKindLabels, TokenRefusalLabels, TriggerLabels,
     UpstreamFailureLabels, WarningViewLabels,
 };
+pub use upstream::UpstreamMetrics;
 
 /// Upper bounds of the upstream latency buckets, in seconds: 0.5 ms to 5 s.
 pub const UPSTREAM_LATENCY_BUCKETS: [f64; 13] = [
@@ -107,6 +111,7 @@ pub struct Metrics {
     categories: Categories,
     upstream_latency: Histogram,
     upstream_failures: [Counter; UpstreamFailure::ALL.len()],
+    upstream_client: UpstreamMetrics,
     ratelimit_actions: [[Counter; RateLimitReason::ALL.len()]; RateLimitAction::ALL.len()],
     cache_hits: Counter,
     cache_misses: Counter,
@@ -198,6 +203,8 @@ impl Metrics {
             "Forwarded queries that failed (answered SERVFAIL), by reason",
             failure_family,
         );
+
+        let upstream_client = UpstreamMetrics::register(&mut registry);
 
         let ratelimit_family = Family::<RateLimitLabels, Counter>::default();
         let ratelimit_actions = std::array::from_fn(|a| {
@@ -324,6 +331,7 @@ impl Metrics {
             categories,
             upstream_latency,
             upstream_failures,
+            upstream_client,
             ratelimit_actions,
             cache_hits,
             cache_misses,
@@ -407,6 +415,12 @@ impl Metrics {
     /// Count a failed forwarded lookup.
     pub fn record_upstream_failure(&self, reason: UpstreamFailure) {
         self.upstream_failures[reason as usize].inc();
+    }
+
+    /// The upstream client's handles (sockets, ignored answers, coalesced
+    /// queries), for [`crate::upstream::ClientMetrics::attach`].
+    pub fn upstream_client(&self) -> UpstreamMetrics {
+        self.upstream_client.clone()
     }
 
     /// Count one UDP answer over a rate limit.

@@ -34,6 +34,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("upstream.servers", "upstream", "servers = []"),
     ("upstream.servers[0]", "upstream", "servers = [\"ftp://x\"]"),
     (
+        "upstream.trusted[0]",
+        "upstream",
+        "servers = [\"127.0.0.1:5300\"]\ntrusted = [\"127.0.0.1:5301\"]",
+    ),
+    (
         "upstream.timeout_ms",
         "upstream",
         "servers = [\"127.0.0.1:5300\"]\ntimeout_ms = 0",

@@ -225,7 +225,6 @@ async fn check_dnssec_records(server: SocketAddr, who: &str) -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn do_queries_get_rrsig_and_nsec_from_a_signed_zone() -> Result<()> {
     let Some(world) = signed_world("do_queries_get_rrsig_and_nsec_from_a_signed_zone")? else {
         return Ok(());
@@ -265,7 +264,6 @@ async fn check_signed_cname_negatives(server: SocketAddr, who: &str) -> Result<(
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -> Result<()> {
     let test = "signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs";
     let Some(world) = signed_world(test)? else {
@@ -277,7 +275,6 @@ async fn signed_negative_answers_after_a_cname_keep_the_cname_and_the_proofs() -
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn answers_with_and_without_do_are_cached_apart() -> Result<()> {
     let Some(world) = signed_world("answers_with_and_without_do_are_cached_apart")? else {
         return Ok(());
@@ -319,7 +316,6 @@ async fn ad_bit(
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn ad_passes_only_from_a_trusted_validating_upstream() -> Result<()> {
     let Some(v) = validating("ad_passes_only_from_a_trusted_validating_upstream").await? else {
         return Ok(());
@@ -359,7 +355,6 @@ async fn broken_answer(server: SocketAddr, checking_disabled: bool) -> Result<Me
 }
 
 #[tokio::test]
-#[ignore = "needs #14 forwarding (A1)"]
 async fn cd_returns_bogus_data_that_is_otherwise_servfail() -> Result<()> {
     let Some(v) = validating("cd_returns_bogus_data_that_is_otherwise_servfail").await? else {
         return Ok(());

@@ -37,4 +37,5 @@ mod tcp_pipeline;
 mod token_refusals;
 mod transport;
 mod udp_batch;
+mod upstream_client;
 mod wire;

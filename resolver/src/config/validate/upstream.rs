@@ -36,6 +36,7 @@ pub(super) fn upstream(is: &mut Issues, raw: RawUpstream, resolve: &Resolve<'_>)
             format!("{min} is above upstream.cache_max_ttl ({cache_max_ttl})"),
         );
     }
+    let trusted = trusted(is, raw.trusted.unwrap_or_default(), &raw_servers);
     let attempts = raw.attempts.unwrap_or(DEFAULT_UPSTREAM_ATTEMPTS);
     if attempts == 0 {
         is.push("upstream.attempts", "must be at least 1");
@@ -65,7 +66,25 @@ pub(super) fn upstream(is: &mut Issues, raw: RawUpstream, resolve: &Resolve<'_>)
             .cache_negative_max_ttl
             .unwrap_or(DEFAULT_CACHE_NEGATIVE_MAX_TTL),
         ca_file: raw.ca_file.map(|p| resolve.path(&p)),
+        trusted,
+        randomize_case: raw.randomize_case.unwrap_or(false),
     }
+}
+
+/// `upstream.trusted`: each entry one of `servers`, written the same way.
+fn trusted(is: &mut Issues, entries: Vec<String>, servers: &[String]) -> Vec<UpstreamServer> {
+    let mut trusted = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        if !servers.contains(&entry) {
+            is.push(
+                format!("upstream.trusted[{i}]"),
+                format!("{entry:?} is not in upstream.servers (write it exactly as there)"),
+            );
+        } else if let Ok(server) = parse_upstream(&entry) {
+            trusted.push(server);
+        }
+    }
+    trusted
 }
 
 /// Parse an upstream: `ip`, `ip:port`, `[v6]:port`, `tls://ip[:port]#name`,

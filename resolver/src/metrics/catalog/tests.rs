@@ -63,6 +63,10 @@ fn exercise_every_label(m: &Metrics) {
     for r in UpstreamFailure::ALL {
         m.record_upstream_failure(*r);
     }
+    let client = m.upstream_client();
+    client.sockets.inc();
+    client.ignored.inc();
+    client.coalesced.inc();
     for r in ReloadResult::ALL {
         m.record_reload(*r);
     }
