@@ -185,7 +185,7 @@ fn tokens(config: &Config, issues: &mut Vec<ConfigIssue>) -> Option<Tokens> {
 fn ca_roots(config: &Config, issues: &mut Vec<ConfigIssue>) {
     if let Some(ca) = &config.upstream.ca_file
         && check_file(issues, "upstream.ca_file", ca)
-        && let Err(e) = crate::forward::load_roots(ca)
+        && let Err(e) = crate::upstream::load_roots(ca)
     {
         push(issues, "upstream.ca_file", e);
     }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::sync::watch;
 
-use super::{DnssecFlags, ForwardError, Upstream};
+use super::answer::{DnssecFlags, ForwardError, Upstream};
 
 /// What makes two forwards the same: the lower-cased name, type, DO and
 /// CD (the class is always IN here).

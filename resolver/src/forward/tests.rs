@@ -1,3 +1,4 @@
+use crate::answer::EDE_NO_REACHABLE_AUTHORITY;
 use std::io;
 use std::path::Path;
 use std::str::FromStr;

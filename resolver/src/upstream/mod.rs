@@ -18,15 +18,17 @@
 
 mod error;
 pub mod https;
+mod metrics;
 pub mod select;
 pub mod stream;
 pub mod udp;
 pub mod wire;
 
 pub use error::ExchangeError;
+pub use metrics::ClientMetrics;
+pub use stream::load_roots;
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -34,53 +36,9 @@ use futures_util::stream::FuturesUnordered;
 use rustls_pki_types::ServerName;
 
 use crate::config::{UpstreamConfig, UpstreamProtocol, UpstreamServer};
-use crate::metrics::UpstreamMetrics;
 use https::HttpsUpstream;
 use stream::StreamUpstream;
 use udp::UdpPool;
-
-/// The upstream client's metrics, shared by every pool; attached to the
-/// Prometheus handles once metrics are on.
-#[derive(Debug, Default)]
-pub struct ClientMetrics {
-    handles: OnceLock<UpstreamMetrics>,
-    sockets: AtomicI64,
-}
-
-impl ClientMetrics {
-    /// Report to `handles` from now on.
-    pub fn attach(&self, handles: UpstreamMetrics) {
-        handles.sockets.set(self.sockets.load(Ordering::Relaxed));
-        let _ = self.handles.set(handles);
-    }
-
-    fn socket_opened(&self) {
-        self.sockets.fetch_add(1, Ordering::Relaxed);
-        if let Some(h) = self.handles.get() {
-            h.sockets.inc();
-        }
-    }
-
-    fn socket_closed(&self) {
-        self.sockets.fetch_sub(1, Ordering::Relaxed);
-        if let Some(h) = self.handles.get() {
-            h.sockets.dec();
-        }
-    }
-
-    fn answer_ignored(&self) {
-        if let Some(h) = self.handles.get() {
-            h.ignored.inc();
-        }
-    }
-
-    /// Count a query that shared another's upstream exchange.
-    pub fn coalesced(&self) {
-        if let Some(h) = self.handles.get() {
-            h.coalesced.inc();
-        }
-    }
-}
 
 /// How one upstream is reached.
 #[derive(Debug)]
@@ -364,23 +322,6 @@ fn endpoint(
         transport,
         trusted: config.trusted.contains(server),
     })
-}
-
-/// The CA certificates in a PEM file (`[upstream] ca_file`).
-///
-/// # Errors
-/// An unreadable file, bad PEM, or no certificate in it.
-pub fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!("{}: no usable CA certificate", path.display()));
-    }
-    Ok(roots)
 }
 
 #[cfg(test)]

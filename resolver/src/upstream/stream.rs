@@ -30,8 +30,8 @@ use tokio_rustls::TlsConnector;
 use super::ExchangeError;
 pub(crate) use backoff::Backoff;
 use conn::{Conn, Failure};
-pub use tls::client_config;
 pub(crate) use tls::with_alpn;
+pub use tls::{client_config, load_roots};
 
 /// ALPN protocol of DNS over TLS (RFC 7858).
 const ALPN_DOT: &[u8] = b"dot";

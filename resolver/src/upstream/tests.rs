@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 use super::*;
 

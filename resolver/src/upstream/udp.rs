@@ -46,8 +46,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::ClientMetrics;
 use super::ExchangeError;
+use super::metrics::ClientMetrics;
 use super::wire;
 
 /// Sockets per upstream that take new queries.

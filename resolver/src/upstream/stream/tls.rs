@@ -13,7 +13,7 @@ use rustls::ClientConfig;
 /// An unreadable `ca_file`, bad PEM, or no certificate in it.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     let roots = match ca_file {
-        Some(path) => crate::forward::load_roots(path)?,
+        Some(path) => load_roots(path)?,
         None => rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         },
@@ -31,4 +31,21 @@ pub(crate) fn with_alpn(config: &ClientConfig, alpn: &[&[u8]]) -> Arc<ClientConf
     let mut config = config.clone();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
+}
+
+/// The CA certificates in a PEM file (`[upstream] ca_file`).
+///
+/// # Errors
+/// An unreadable file, bad PEM, or no certificate in it.
+pub fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("{}: no usable CA certificate", path.display()));
+    }
+    Ok(roots)
 }
