@@ -94,19 +94,24 @@ gen_queries_plain() {
     awk -v t="$3" '{ print $0, t }' "$1" >"$2"
 }
 
-# gen_queries_realistic BENIGN BLOCKED OUT COUNT BLOCKED_PERCENT SEED
-# COUNT queries: (100 - BLOCKED_PERCENT)% benign names drawn with a Zipf-like
-# (log-uniform rank) popularity from BENIGN, the rest drawn uniformly from
-# BLOCKED; 85% A, 15% AAAA.
+# gen_queries_realistic BENIGN BLOCKED LOOKALIKES OUT COUNT BLOCKED% LOOKALIKE% NX% SEED
+# COUNT queries: BLOCKED% drawn uniformly from BLOCKED, LOOKALIKE% from
+# LOOKALIKES, NX% names that exist nowhere ("nxQ.<benign name>", each new:
+# a miss and NXDOMAIN at the upstream), the rest benign names drawn with a
+# Zipf-like (log-uniform rank) popularity from BENIGN; 85% A, 15% AAAA.
 gen_queries_realistic() {
-    local benign=$1 blocked=$2 out=$3 count=$4 pct=$5 seed=$6
-    awk -v count="$count" -v pct="$pct" -v seed="$seed" '
-        FNR == NR { b[++nb] = $0; next }
-        { k[++nk] = $0 }
+    local benign=$1 blocked=$2 lookalikes=$3 out=$4 count=$5 pct=$6 lpct=$7 nxpct=$8 seed=$9
+    awk -v count="$count" -v pct="$pct" -v lpct="$lpct" -v nxpct="$nxpct" -v seed="$seed" '
+        FILENAME == ARGV[1] { b[++nb] = $0; next }
+        FILENAME == ARGV[2] { k[++nk] = $0; next }
+        { l[++nl] = $0 }
         END {
             srand(seed)
             for (q = 0; q < count; q++) {
-                if (rand() * 100 < pct) name = k[1 + int(rand() * nk)]
+                r = rand() * 100
+                if (r < pct) name = k[1 + int(rand() * nk)]
+                else if (r < pct + lpct) name = l[1 + int(rand() * nl)]
+                else if (r < pct + lpct + nxpct) name = "nx" q "." b[1 + int(rand() * nb)]
                 else {
                     i = int(exp(rand() * log(nb)))
                     if (i < 1) i = 1
@@ -115,5 +120,40 @@ gen_queries_realistic() {
                 }
                 print name, (rand() < 0.85 ? "A" : "AAAA")
             }
-        }' "$benign" "$blocked" >"$out"
+        }' "$benign" "$blocked" "$lookalikes" >"$out"
+}
+
+# gen_lookalike_candidates OUT — typosquats of domains in parapet's default
+# [lookalikes] set (digit swaps, rn for m, a letter doubled, dropped or
+# swapped, lure words, other suffixes); run.sh keeps those parapet flags.
+gen_lookalike_candidates() {
+    awk 'BEGIN {
+        n = split("gmail google outlook hotmail microsoft yahoo icloud apple protonmail parliament", w, " ")
+        ns = split(".com .net .co.uk .org .info", sfx, " ")
+        nl = split("login secure verify account support mail", lure, " ")
+        for (i = 1; i <= n; i++) {
+            x = w[i]; c = 0
+            v[++c] = x; gsub(/o/, "0", v[c])
+            v[++c] = x; gsub(/l/, "1", v[c])
+            v[++c] = x; gsub(/m/, "rn", v[c])
+            for (p = 1; p < length(x); p++) {
+                v[++c] = substr(x, 1, p) substr(x, p, 1) substr(x, p + 1)
+                v[++c] = substr(x, 1, p - 1) substr(x, p + 1)
+                v[++c] = substr(x, 1, p - 1) substr(x, p + 1, 1) substr(x, p, 1) substr(x, p + 2)
+            }
+            for (j = 1; j <= nl; j++) { v[++c] = lure[j] "-" x; v[++c] = x "-" lure[j] }
+            for (j = 1; j <= c; j++) if (v[j] != x) for (s = 1; s <= ns; s++) print v[j] sfx[s]
+        }
+    }' | sort -u >"$1"
+}
+
+# gen_queries_miss NAMES OUT COUNT TAG
+# COUNT queries for names no one asked before, type A: "TAG<i>.<name>"
+# under the zone's names in turn, so every query misses every cache and
+# is forwarded (the upstream answers NXDOMAIN). A different TAG gives a
+# different set.
+gen_queries_miss() {
+    awk -v count="$3" -v tag="$4" '
+        { n[++nn] = $0 }
+        END { for (i = 0; i < count; i++) print tag i "." n[1 + i % nn], "A" }' "$1" >"$2"
 }

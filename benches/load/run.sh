@@ -67,13 +67,19 @@ PORT=${LOAD_PORT:-15353}
 UP_PORT=${LOAD_UPSTREAM_PORT:-15300}
 SINK4=127.0.0.1 SINK6=::1 BLOCK_TTL=60
 ZONE_NAMES=300000 # names in the upstream zone
-BLOCKED_QUERIES=100000 CACHE_QUERIES=50000 REAL_QUERIES=200000 REAL_BLOCKED_PCT=10
+BLOCKED_QUERIES=100000 CACHE_QUERIES=50000 REAL_QUERIES=200000
+# The realistic mix (#14): 30% blocked, 5% look-alikes of the default
+# [lookalikes] set, 10% names that exist nowhere, 55% Zipf-popular names.
+REAL_BLOCKED_PCT=30 REAL_LOOKALIKE_PCT=5 REAL_NX_PCT=10
+# Pure-miss queries per run: more than either server answers in one run, so
+# that no name is asked twice (the run goes through its file at most once).
 DNSPERF_OPTS=(-c 4 -q 100 -T 1) # 4 client sockets, 100 queries in flight
 if ((QUICK)); then
     DURATION=${LOAD_DURATION:-3} STEADY=${LOAD_STEADY_DURATION:-6} WATCHDOG_S=300
 else
-    DURATION=${LOAD_DURATION:-10} STEADY=${LOAD_STEADY_DURATION:-30} WATCHDOG_S=900
+    DURATION=${LOAD_DURATION:-10} STEADY=${LOAD_STEADY_DURATION:-30} WATCHDOG_S=1200
 fi
+MISS_QUERIES=$((DURATION * 150000)) MISS_STEADY_QUERIES=$((STEADY * 120000))
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PARAPET=$TARGET_DIR/release/parapet
 PBL_TOOL=$TARGET_DIR/release/parapet-blocklist
@@ -170,8 +176,20 @@ gen_blocked_candidates "$WORK/list-names" "$WORK/blocked-names" "$BLOCKED_QUERIE
 head -n "$CACHE_QUERIES" "$WORK/benign-names" >"$WORK/cache-names"
 gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
 gen_queries_plain "$WORK/cache-names" "$WORK/q-cache" A
-gen_queries_realistic "$WORK/benign-names" "$WORK/blocked-names" "$WORK/q-real" \
-    "$REAL_QUERIES" "$REAL_BLOCKED_PCT" 42
+gen_lookalike_candidates "$WORK/lookalike-candidates"
+if ((NEED_PARAPET)); then
+    # Only the names parapet's look-alike check flags (most of them).
+    "$PBL_TOOL" check "$WORK/maltrail.pbl" - <"$WORK/lookalike-candidates" |
+        awk -F '\t' '$4 == "lookalikes" { print $1 }' >"$WORK/lookalike-names"
+else
+    cp "$WORK/lookalike-candidates" "$WORK/lookalike-names"
+fi
+N_LOOKALIKES=$(wc -l <"$WORK/lookalike-names")
+((N_LOOKALIKES > 100)) || die "only $N_LOOKALIKES look-alike names"
+gen_queries_realistic "$WORK/benign-names" "$WORK/blocked-names" "$WORK/lookalike-names" "$WORK/q-real" \
+    "$REAL_QUERIES" "$REAL_BLOCKED_PCT" "$REAL_LOOKALIKE_PCT" "$REAL_NX_PCT" 42
+gen_queries_miss "$WORK/benign-names" "$WORK/q-miss" "$MISS_QUERIES" miss
+gen_queries_miss "$WORK/benign-names" "$WORK/q-miss-80" "$MISS_STEADY_QUERIES" steady
 PROBE_BLOCKED=$(head -n 1 "$WORK/blocked-names")
 PROBE_BENIGN=$(head -n 1 "$WORK/cache-names")
 REAL_DISTINCT=$(awk '{ print $1 }' "$WORK/q-real" | sort -u | wc -l)
@@ -205,7 +223,7 @@ parapet_conf() {
 listen = ["127.0.0.1:$PORT"]
 [upstream]
 servers = ["127.0.0.1:$UP_PORT"]
-cache_size = 1048576
+cache_memory_mb = 256
 [blocklist]
 path = "$WORK/maltrail.pbl"
 [block]
@@ -228,13 +246,15 @@ EOF
 # --- measurement ---------------------------------------------------------
 declare -A R # R[server/config/metric] = value
 
-# dnsperf_run SERVER PID LABEL QFILE SECONDS [QPS_LIMIT]
+# dnsperf_run SERVER PID LABEL QFILE SECONDS [QPS_LIMIT] [once]
 # Records qps, mean and p99 latency (ms), lost and sent queries, server CPU.
-# p99 comes from dnsperf -v's per-query latencies (1 µs buckets).
+# p99 comes from dnsperf -v's per-query latencies (1 µs buckets). With
+# "once", QFILE is sent at most once (a pure-miss run never repeats a name).
 dnsperf_run() {
-    local srv=$1 pid=$2 label=$3 qfile=$4 secs=$5 limit=${6:-} out c0 c1 b0 t0 b1 t1 extra=()
+    local srv=$1 pid=$2 label=$3 qfile=$4 secs=$5 limit=${6:-} once=${7:-} out c0 c1 b0 t0 b1 t1 extra=()
     out=$WORK/dnsperf-${srv//\//-}-$label.out
     [[ -n $limit ]] && extra=(-Q "$limit")
+    [[ $once == once ]] && extra+=(-n 1)
     c0=$(cpu_ticks "$pid")
     read -r b0 t0 < <(cpu_busy "$CLIENT_CPU")
     timeout $((secs + 30)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$qfile" \
@@ -312,6 +332,10 @@ for srv in "${SERVERS[@]}"; do
     log "== $srv, NXDOMAIN answers"
     start_server "$srv" nxdomain
     dnsperf_run "$srv/nxdomain" "$SRV_PID" blocked "$WORK/q-blocked" "$DURATION"
+    # Pure misses: every name new, forwarded to NSD (NXDOMAIN there).
+    dnsperf_run "$srv/nxdomain" "$SRV_PID" miss "$WORK/q-miss" "$DURATION" "" once
+    rate=$(awk -v q="${R[$srv/nxdomain/miss/qps]}" 'BEGIN { printf "%d", q * 0.8 }')
+    dnsperf_run "$srv/nxdomain" "$SRV_PID" miss-80 "$WORK/q-miss-80" "$STEADY" "$rate" once
     stop_server "$srv" nxdomain
 
     log "== $srv, sinkhole answers"
