@@ -95,6 +95,8 @@ print_table() {
     r=$(ratio "$p" "$u")
     row "RSS after all runs, sinkhole config (MB)" "$(mb "$p")" "$(mb "$u")" "$r" "<= 0.25x and <= 100 MB" \
         "$(verdict "$r" le 0.25 "$(awk -v k="$p" 'BEGIN { print (k != "n/a" && k <= 102400) }')")"
+    row "parapet's upstream UDP sockets open after the nxdomain / sinkhole runs" \
+        "$(v parapet/nxdomain/sockets) / $(v parapet/sinkhole/sockets)" "—" "—" "bounded (pool of 32, at most 64)" "—"
     for cfg in nxdomain sinkhole; do
         p=$(v parapet/$cfg/startup) u=$(v unbound/$cfg/startup)
         r=$(ratio "$p" "$u")

@@ -94,7 +94,7 @@ die() {
 # tool:Debian package
 TOOLS=(unbound:unbound unbound-checkconf:unbound dnsperf:dnsperf nsd:nsd
     nsd-checkconf:nsd taskset:util-linux dig:bind9-dnsutils zcat:gzip
-    awk:mawk timeout:coreutils)
+    awk:mawk timeout:coreutils curl:curl)
 missing=()
 for t in "${TOOLS[@]}"; do
     command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
@@ -322,6 +322,12 @@ start_server() {
 
 stop_server() {
     R[$1/$2/rss_end]=$(rss_kb "$SRV_PID")
+    # parapet's upstream UDP sockets open after the runs (a gauge; bounded
+    # by the pool, not by the load).
+    if [[ $1 == parapet ]]; then
+        R[parapet/$2/sockets]=$(curl -s --max-time 5 "http://127.0.0.1:$((PORT + 1))/metrics" |
+            awk '$1 == "parapet_upstream_sockets" { print $2 }')
+    fi
     stop_bg "$SRV_PID"
 }
 

@@ -33,6 +33,23 @@ async fn list_loaded(p: &Parapet) -> Result<String> {
         .to_string())
 }
 
+/// Wait until `phishing.example` gets the sinkhole (the list is in service).
+async fn wait_blocked(p: &Parapet) -> Result<()> {
+    let got = eventually(
+        WAIT,
+        || async {
+            p.query("phishing.example.", RecordType::A)
+                .await
+                .map(|m| addresses(&m))
+                .unwrap_or_default()
+        },
+        |got| got == &[SINKHOLE_V4],
+    )
+    .await?;
+    assert_eq!(got, [SINKHOLE_V4]);
+    Ok(())
+}
+
 async fn check_page(p: &Parapet) -> Result<(u16, String)> {
     let addr = p.server().warning_page_addrs()[0];
     http::get(addr, "check.parapet.test", "/").await
@@ -64,18 +81,7 @@ async fn missing_artifact_serves_dns_then_picks_the_list_up() -> Result<()> {
     let tmp = p.path("parapet.pbl.tmp");
     std::fs::write(&tmp, artifact())?;
     std::fs::rename(&tmp, p.path("parapet.pbl"))?;
-    let msg = eventually(
-        WAIT,
-        || async {
-            p.query("phishing.example.", RecordType::A)
-                .await
-                .map(|m| addresses(&m))
-                .unwrap_or_default()
-        },
-        |got| got == &[SINKHOLE_V4],
-    )
-    .await?;
-    assert_eq!(msg, [SINKHOLE_V4]);
+    wait_blocked(&p).await?;
     assert_eq!(list_loaded(&p).await?, "parapet_list_loaded 1");
     let (_, page) = check_page(&p).await?;
     assert!(page.contains("This device is protected"), "{page}");
@@ -105,18 +111,7 @@ async fn missing_list_folder_is_watched_for_and_the_list_picked_up() -> Result<(
     let tmp = p.path("state/parapet.pbl.tmp");
     std::fs::write(&tmp, artifact())?;
     std::fs::rename(&tmp, p.path("state/parapet.pbl"))?;
-    let got = eventually(
-        WAIT,
-        || async {
-            p.query("phishing.example.", RecordType::A)
-                .await
-                .map(|m| addresses(&m))
-                .unwrap_or_default()
-        },
-        |got| got == &[SINKHOLE_V4],
-    )
-    .await?;
-    assert_eq!(got, [SINKHOLE_V4]);
+    wait_blocked(&p).await?;
     assert_eq!(list_loaded(&p).await?, "parapet_list_loaded 1");
     Ok(())
 }
