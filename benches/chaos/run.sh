@@ -185,7 +185,9 @@ keep_blocked "$PBL_TOOL" "$WORK/first-A.pbl" "$WORK/blocked-names"
 keep_blocked "$PBL_TOOL" "$WORK/first-B.pbl" "$WORK/blocked-names"
 head -n 2000 "$WORK/blocked-names" >"$WORK/side.both"
 gen_queries_plain "$WORK/blocked-names" "$WORK/q-blocked" A
-gen_queries_realistic "$WORK/cache-names" "$WORK/blocked-names" "$WORK/q-cached" 200000 0 42
+# Cached names only: no blocked names, look-alikes or misses (the blocked
+# file stands in for the unused look-alike list).
+gen_queries_realistic "$WORK/cache-names" "$WORK/blocked-names" "$WORK/blocked-names" "$WORK/q-cached" 200000 0 0 0 42
 gen_fresh max 100000 "$WORK/q-fresh-max"
 interleave "$WORK/q-cached" "$WORK/q-blocked" "$WORK/q-fresh-max" "$WORK/q-max"
 mv "$WORK/first-A.pbl" "$LIST_DIR/chaos.pbl"
