@@ -139,7 +139,7 @@ impl AnswerCache {
     /// entries when set), kept no longer than the TTL bounds say; `None`
     /// when `cache_size` is 0 (off).
     pub fn new(config: &UpstreamConfig) -> Option<Arc<Self>> {
-        if config.cache_size == 0 || config.cache_memory_mb == 0 {
+        if config.cache_size == Some(0) || config.cache_memory_mb == 0 {
             return None;
         }
         let per_shard = |total: u64| {
@@ -149,7 +149,7 @@ impl AnswerCache {
         };
         let bounds = Bounds {
             bytes: per_shard(config.cache_memory_mb.saturating_mul(1 << 20)),
-            entries: config.cache_entries.map_or(usize::MAX, per_shard),
+            entries: config.cache_size.map_or(usize::MAX, per_shard),
             stale_ms: u64::from(config.serve_stale_secs) * 1000,
         };
         Some(Arc::new(AnswerCache {

@@ -182,6 +182,26 @@ fn effective_config_renders_as_toml() {
     assert!(t.contains("127.0.0.0/8"), "{t}");
 }
 
+/// `check-config` prints the effective config: read back, it is the same
+/// config (a key that is unset, like `cache_size`, stays unset rather
+/// than turning into a bound), for a minimal config and the bundled
+/// development config.
+#[test]
+fn effective_config_reads_back_as_the_same_config() {
+    let dev =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/dev.toml"))
+            .expect("config/dev.toml");
+    for text in [MIN.to_string(), dev] {
+        let base = Path::new("/nonexistent/parapet");
+        let first = from_toml_str(&text, base).expect("validates");
+        let rendered = first.to_toml();
+        let again = from_toml_str(&rendered, base)
+            .unwrap_or_else(|e| panic!("rendered config does not validate: {e}\n{rendered}"));
+        assert_eq!(again.to_toml(), rendered);
+        assert_eq!(again.upstream.cache_size, first.upstream.cache_size);
+    }
+}
+
 #[test]
 fn feeds_get_the_updater_checks() {
     let found = issues(&format!(
@@ -257,7 +277,7 @@ fn answer_cache_keys_default_and_bad_values_are_named() {
     let u = ok(MIN).upstream;
     assert_eq!(u.cache_memory_mb, 64);
     assert_eq!(
-        u.cache_entries, None,
+        u.cache_size, None,
         "no entry bound unless cache_size is set"
     );
     assert_eq!(u.serve_stale_secs, 86_400);
@@ -268,7 +288,7 @@ fn answer_cache_keys_default_and_bad_values_are_named() {
     .upstream;
     assert_eq!(
         (
-            u.cache_entries,
+            u.cache_size,
             u.cache_memory_mb,
             u.serve_stale_secs,
             u.prefetch

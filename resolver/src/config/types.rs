@@ -25,8 +25,6 @@ pub const DEFAULT_TCP_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 2_000;
 /// Default attempts per upstream.
 pub const DEFAULT_UPSTREAM_ATTEMPTS: usize = 2;
-/// Default cache size (entries).
-pub const DEFAULT_CACHE_SIZE: u64 = 8_192;
 /// Default memory of the answer cache, MiB (a VPS; `config/home.toml`
 /// sets 16 for a Raspberry Pi).
 pub const DEFAULT_CACHE_MEMORY_MB: u64 = 64;
@@ -155,13 +153,11 @@ pub struct UpstreamConfig {
     /// no answer within a few round-trip times; earlier attempts' answers
     /// are still taken until the deadline.
     pub attempts: usize,
-    /// 0 turns the encoded-answer cache (the only cache: the upstream
-    /// client keeps none) off; any other value written in the config is an
-    /// upper bound on its entries besides its memory ([`Self::cache_entries`]).
-    pub cache_size: u64,
-    /// `cache_size` when set: an upper bound on the answer cache's entries
-    /// besides its memory (default: none).
-    pub cache_entries: Option<u64>,
+    /// An upper bound on the entries of the encoded-answer cache (the only
+    /// cache: the upstream client keeps none) besides its memory
+    /// (default: none); 0 turns the cache off. Unset, it stays unset when
+    /// the effective config is printed.
+    pub cache_size: Option<u64>,
     /// Memory of the encoded-answer cache all transports share, MiB
     /// (default 64): every entry is charged its bytes plus its table and
     /// queue slots (about 300 bytes for a typical answer).

@@ -7,8 +7,8 @@ use crate::config::issue::{Issues, Resolve};
 use crate::config::raw::RawUpstream;
 use crate::config::types::{
     DEFAULT_CACHE_MAX_TTL, DEFAULT_CACHE_MEMORY_MB, DEFAULT_CACHE_NEGATIVE_MAX_TTL,
-    DEFAULT_CACHE_SIZE, DEFAULT_SERVE_STALE_SECS, DEFAULT_UPSTREAM_ATTEMPTS,
-    DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamProtocol, UpstreamServer,
+    DEFAULT_SERVE_STALE_SECS, DEFAULT_UPSTREAM_ATTEMPTS, DEFAULT_UPSTREAM_TIMEOUT_MS,
+    UpstreamConfig, UpstreamProtocol, UpstreamServer,
 };
 
 /// `[upstream]`.
@@ -50,8 +50,7 @@ pub(super) fn upstream(is: &mut Issues, raw: RawUpstream, resolve: &Resolve<'_>)
             DEFAULT_UPSTREAM_TIMEOUT_MS,
         ),
         attempts,
-        cache_size: raw.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
-        cache_entries: raw.cache_size,
+        cache_size: raw.cache_size,
         cache_memory_mb: positive(
             is,
             "upstream.cache_memory_mb",
