@@ -228,12 +228,13 @@ fn encode_query(
 /// Owner names equal to the query name but in the 0x20 case the upstream
 /// echoed get the client's case back.
 fn restore_case(msg: &mut Message, name: &Name) {
+    let mut fqdn = name.clone();
+    fqdn.set_fqdn(true);
     let sections = [&mut msg.answers, &mut msg.authorities, &mut msg.additionals];
     for record in sections.into_iter().flatten() {
-        if record.name == *name && record.name.to_ascii() != name.to_ascii() {
-            let mut fqdn = name.clone();
-            fqdn.set_fqdn(true);
-            record.name = fqdn;
+        // Equal ignoring case, but not label for label as sent.
+        if record.name == fqdn && !record.name.iter().eq(fqdn.iter()) {
+            record.name = fqdn.clone();
         }
     }
 }
