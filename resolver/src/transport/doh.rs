@@ -21,7 +21,7 @@ use std::{
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::{
     Method, Request, Response, StatusCode,
     body::Incoming,
@@ -217,7 +217,28 @@ type HttpResponse = Response<Full<Bytes>>;
 
 impl<H: DnsService> Endpoint<H> {
     async fn respond(&self, request: Request<Incoming>) -> HttpResponse {
-        let path = request.uri().path();
+        let (parts, body) = request.into_parts();
+        let mut body = Some(body);
+        let response = self.respond_to(&parts, &mut body).await;
+        if let Some(mut unread) = body {
+            // Answered before the body was read (a refused token, another
+            // path or method, a wrong content type, a declared length over
+            // the limit): read it first, so that the stream ends cleanly.
+            // Left unread, HTTP/2 resets the stream after the response, and
+            // clients such as curl then report a framing error instead of
+            // the status.
+            let _ = timeout(self.limits.request_timeout, discard(&mut unread)).await;
+        }
+        response
+    }
+
+    /// The response to a request; `body` is taken when it is read.
+    async fn respond_to(
+        &self,
+        request: &hyper::http::request::Parts,
+        body: &mut Option<Incoming>,
+    ) -> HttpResponse {
+        let path = request.uri.path();
         let auth = match token_in_path(path) {
             Some(Some(token)) => match self.tokens.check(token) {
                 Some(label) => {
@@ -238,12 +259,12 @@ impl<H: DnsService> Endpoint<H> {
                 return status(StatusCode::NOT_FOUND, "not a DoH endpoint; use /dns-query");
             }
         };
-        let query = match *request.method() {
-            Method::GET => match dns_param(request.uri().query()) {
+        let query = match request.method {
+            Method::GET => match dns_param(request.uri.query()) {
                 Ok(query) => query,
                 Err(why) => return status(StatusCode::BAD_REQUEST, why),
             },
-            Method::POST => match self.read_body(request).await {
+            Method::POST => match self.read_body(&request.headers, body).await {
                 Ok(query) => query,
                 Err(response) => return response,
             },
@@ -279,9 +300,13 @@ impl<H: DnsService> Endpoint<H> {
         }
     }
 
-    async fn read_body(&self, request: Request<Incoming>) -> Result<Vec<u8>, HttpResponse> {
-        let content_type = request
-            .headers()
+    /// The body of a POST, taken from `body` once the headers allow it.
+    async fn read_body(
+        &self,
+        headers: &hyper::HeaderMap,
+        body: &mut Option<Incoming>,
+    ) -> Result<Vec<u8>, HttpResponse> {
+        let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
@@ -298,20 +323,50 @@ impl<H: DnsService> Endpoint<H> {
                 "a DNS message is at most 65535 bytes",
             )
         };
-        let declared = request
-            .headers()
+        let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_DOH_BODY as u64) {
             return Err(too_large());
         }
-        let body = Limited::new(request.into_body(), MAX_DOH_BODY);
-        match timeout(self.limits.request_timeout, body.collect()).await {
-            Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Ok(Err(_)) => Err(status(StatusCode::BAD_REQUEST, "body could not be read")),
+        let Some(mut unread) = body.take() else {
+            return Err(status(StatusCode::BAD_REQUEST, "body could not be read"));
+        };
+        let read = async {
+            let mut bytes = Vec::new();
+            while let Some(frame) = unread.frame().await {
+                let Ok(frame) = frame else {
+                    return Err(status(StatusCode::BAD_REQUEST, "body could not be read"));
+                };
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > MAX_DOH_BODY {
+                        discard(&mut unread).await;
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok(bytes)
+        };
+        match timeout(self.limits.request_timeout, read).await {
+            Ok(read) => read,
             Err(_) => Err(status(StatusCode::REQUEST_TIMEOUT, "body too slow")),
+        }
+    }
+}
+
+/// Most bytes of a refused request's body read and dropped before the
+/// response (a client that sends more gets its stream reset).
+const MAX_DISCARD: usize = 4 * MAX_DOH_BODY;
+
+/// Read and drop what is left of `body`, up to [`MAX_DISCARD`] bytes.
+async fn discard(body: &mut Incoming) {
+    let mut seen = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, Bytes::len);
+        if seen > MAX_DISCARD {
+            return;
         }
     }
 }
