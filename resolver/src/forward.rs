@@ -187,7 +187,7 @@ impl Forwarder {
                 upstreams = %self.inner.names,
                 %error,
                 suppressed,
-                "upstream failure, answered SERVFAIL (logged once per {}s at most; suppressed: failures not logged since the last line)",
+                "upstream failure: answered with a stale answer where one is kept, else SERVFAIL (logged once per {}s at most; suppressed: failures not logged since the last line)",
                 failure_log::INTERVAL.as_secs()
             );
         }

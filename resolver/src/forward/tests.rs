@@ -50,7 +50,8 @@ async fn failures_get_ede_22_and_one_warn_line_per_interval_naming_the_upstream(
     }
     let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("utf-8");
     assert_eq!(
-        text.matches("answered SERVFAIL").count(),
+        text.matches("upstream failure: answered with a stale answer")
+            .count(),
         1,
         "three failures within 10 s, one line: {text}"
     );
