@@ -90,7 +90,7 @@ pub enum TokenError {
 }
 
 /// One immutable set of valid token hashes, each with a label for logs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct TokenSet {
     by_hash: HashMap<[u8; 32], Arc<str>>,
 }
@@ -159,6 +159,9 @@ pub struct Tokens {
     /// Hashes that were valid in an earlier set and are not now: only to
     /// name the reason of a refusal ([`Tokens::refusal`]).
     revoked: Mutex<HashSet<[u8; 32]>>,
+    /// What [`Tokens::reload_logged`] last logged: one change of the file
+    /// comes as several file events, logged once.
+    last_logged: Mutex<Option<String>>,
 }
 
 impl Tokens {
@@ -173,6 +176,7 @@ impl Tokens {
             current: ArcSwap::from_pointee(TokenSet::default()),
             metrics: OnceLock::new(),
             revoked: Mutex::default(),
+            last_logged: Mutex::default(),
         };
         tokens.current.store(Arc::new(tokens.load()?));
         Ok(tokens)
@@ -187,6 +191,7 @@ impl Tokens {
             current: ArcSwap::from_pointee(TokenSet::default()),
             metrics: OnceLock::new(),
             revoked: Mutex::default(),
+            last_logged: Mutex::default(),
         }
     }
 
@@ -280,8 +285,26 @@ impl Tokens {
     }
 
     /// [`Tokens::reload`], logging the outcome (for watchers and SIGHUP).
+    /// A reload that changes nothing and ends as the last logged one did
+    /// (the same count, or the same error) is not logged again.
     pub fn reload_logged(&self) {
-        match self.reload() {
+        let before = self.current.load_full();
+        let result = self.reload();
+        let line = match &result {
+            Ok(n) => format!("ok {n}"),
+            Err(error) => format!("error {error}"),
+        };
+        {
+            let mut last = self
+                .last_logged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *self.current.load_full() == *before && last.as_deref() == Some(line.as_str()) {
+                return;
+            }
+            *last = Some(line);
+        }
+        match result {
             Ok(n) => tracing::info!(tokens = n, "access tokens reloaded"),
             Err(error) => {
                 tracing::warn!(%error, "access tokens file refused: no token is valid until it is fixed")
@@ -458,5 +481,54 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(tokens.check("old").is_none());
+    }
+
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_change_seen_as_several_file_events_is_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, format!("{}\n", hash_token("old"))).unwrap();
+        let tokens = Tokens::new(&[], Some(&file)).unwrap();
+        let log = Capture::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let lines = |what: &str| {
+            let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+            text.matches(what).count()
+        };
+        // A change: two events (write, close), one line.
+        fs::write(&file, format!("{}\n", hash_token("new"))).unwrap();
+        tokens.reload_logged();
+        tokens.reload_logged();
+        assert_eq!(lines("access tokens reloaded"), 1);
+        // The file removed: one warning for its events, not one each.
+        fs::remove_file(&file).unwrap();
+        tokens.reload_logged();
+        tokens.reload_logged();
+        assert_eq!(lines("access tokens file refused"), 1);
+        // Back: logged again.
+        fs::write(&file, format!("{}\n", hash_token("new"))).unwrap();
+        tokens.reload_logged();
+        assert_eq!(lines("access tokens reloaded"), 2);
+        assert!(tokens.check("new").is_some());
     }
 }
