@@ -226,6 +226,9 @@ pub(crate) fn udp(
         let open = || -> io::Result<tokio::net::UdpSocket> {
             let socket = socket(at, Type::DGRAM, Protocol::UDP, opts)?;
             socket.set_reuse_port(true)?;
+            // A wildcard answers from the address each query was sent to.
+            #[cfg(target_os = "linux")]
+            crate::udp::pktinfo::enable(&socket, at)?;
             socket.bind(&at.into())?;
             tokio::net::UdpSocket::from_std(socket.into())
         };

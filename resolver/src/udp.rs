@@ -26,7 +26,10 @@ use crate::wire;
 
 mod batch;
 
-use batch::{Received, Replies};
+#[cfg(target_os = "linux")]
+pub(crate) use batch::pktinfo;
+
+use batch::{Local, Received, Replies};
 
 /// How many sockets to open per address: one per CPU this process may use
 /// (bound by [`crate::listen::udp`]).
@@ -69,10 +72,10 @@ pub(crate) async fn serve(
         }
         while tasks.try_join_next().is_some() {}
         let mut count = 0;
-        for (packet, src) in received.iter() {
+        for (packet, src, local) in received.iter() {
             dispatch(
                 packet,
-                src,
+                (src, local),
                 &handler,
                 &in_flight,
                 &socket,
@@ -100,7 +103,7 @@ pub(crate) async fn serve(
 /// answer answers).
 fn dispatch(
     packet: &[u8],
-    src: SocketAddr,
+    (src, local): (SocketAddr, Option<Local>),
     handler: &Handler,
     in_flight: &InFlight,
     socket: &Arc<UdpSocket>,
@@ -113,7 +116,7 @@ fn dispatch(
         Front::Answered { prefetch } => {
             // Nothing written: rate-limited and dropped.
             if !out.is_empty() {
-                replies.queue(src);
+                replies.queue(src, local);
             }
             if let Some(prefetch) = prefetch {
                 tasks.spawn(handler.clone().prefetch(*prefetch));
@@ -135,7 +138,7 @@ fn dispatch(
                 if answer.is_empty() {
                     return;
                 }
-                if let Err(error) = socket.send_to(&answer, src).await {
+                if let Err(error) = batch::send_one(&socket, &answer, src, local).await {
                     debug!(client = %src, %error, "response not sent");
                 }
             });
@@ -144,7 +147,7 @@ fn dispatch(
             debug!(client = %src, %error, "undecodable UDP query");
             // A response (or less than a header) gets nothing.
             if wire::formerr(packet, replies.next_buffer()) {
-                replies.queue(src);
+                replies.queue(src, local);
             }
         }
     }

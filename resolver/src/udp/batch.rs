@@ -12,7 +12,7 @@
 //! sending allocate nothing.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::SockAddr;
 use tokio::net::UdpSocket;
@@ -20,15 +20,25 @@ use tracing::debug;
 
 pub(super) use sizes::{BATCH, RECEIVE_BUFFER};
 
+/// The local address a datagram was sent to, where the socket is bound to
+/// a wildcard and says so (see [`pktinfo`]); replies leave from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Local {
+    /// An IPv4 address (also for IPv4 clients of a dual-stack socket).
+    V4(Ipv4Addr),
+    /// An IPv6 address and the interface it came in on.
+    V6(Ipv6Addr, u32),
+}
+
 /// Room reserved for each reply; a longer one grows its buffer once.
 const REPLY_CAPACITY: usize = 512;
 
 /// The datagrams of one receive call.
 pub(super) struct Received {
     bufs: Vec<[u8; RECEIVE_BUFFER]>,
-    /// Length and source of each datagram of the last call (`None`: an
-    /// address that is not IPv4/IPv6, skipped).
-    got: Vec<(usize, Option<SocketAddr>)>,
+    /// Length, source and local address of each datagram of the last call
+    /// (source `None`: an address that is not IPv4/IPv6, skipped).
+    got: Vec<(usize, Option<SocketAddr>, Option<Local>)>,
     #[cfg(target_os = "linux")]
     sys: mmsg::RecvState,
 }
@@ -69,10 +79,10 @@ impl Received {
 
     async fn recv_portable(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         let (len, src) = socket.recv_from(&mut self.bufs[0]).await?;
-        self.got.push((len, Some(src)));
+        self.got.push((len, Some(src), None));
         while self.got.len() < BATCH {
             match socket.try_recv_from(&mut self.bufs[self.got.len()]) {
-                Ok((len, src)) => self.got.push((len, Some(src))),
+                Ok((len, src)) => self.got.push((len, Some(src), None)),
                 Err(error) => {
                     if error.kind() != io::ErrorKind::WouldBlock {
                         debug!(%error, "UDP receive error");
@@ -84,12 +94,15 @@ impl Received {
         Ok(self.got.len())
     }
 
-    /// The datagrams of the last [`Received::recv`] and their sources.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+    /// The datagrams of the last [`Received::recv`], their sources and the
+    /// local addresses they were sent to (where known).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr, Option<Local>)> + '_ {
         self.got
             .iter()
             .zip(&self.bufs)
-            .filter_map(|(&(len, src), buf)| Some((&buf[..len.min(RECEIVE_BUFFER)], src?)))
+            .filter_map(|(&(len, src, local), buf)| {
+                Some((&buf[..len.min(RECEIVE_BUFFER)], src?, local))
+            })
     }
 }
 
@@ -98,6 +111,8 @@ pub(super) struct Replies {
     bufs: Vec<Vec<u8>>,
     /// Destination of each queued reply (`bufs[i]` goes to `dsts[i]`).
     dsts: Vec<SockAddr>,
+    /// The address each queued reply leaves from, where it matters.
+    locals: Vec<Option<Local>>,
     #[cfg(target_os = "linux")]
     sys: mmsg::SendState,
 }
@@ -110,6 +125,7 @@ impl Replies {
                 .map(|_| Vec::with_capacity(REPLY_CAPACITY))
                 .collect(),
             dsts: Vec::with_capacity(BATCH),
+            locals: Vec::with_capacity(BATCH),
             #[cfg(target_os = "linux")]
             sys: mmsg::SendState::new(),
         }
@@ -139,9 +155,11 @@ impl Replies {
         buf
     }
 
-    /// Queue the reply written into [`Replies::next_buffer`] for `dst`.
-    pub(super) fn queue(&mut self, dst: SocketAddr) {
+    /// Queue the reply written into [`Replies::next_buffer`] for `dst`,
+    /// to leave from `local` when known.
+    pub(super) fn queue(&mut self, dst: SocketAddr, local: Option<Local>) {
         self.dsts.push(SockAddr::from(dst));
+        self.locals.push(local);
     }
 
     /// Whether replies still go out with `sendmmsg`.
@@ -168,21 +186,52 @@ impl Replies {
     /// an unreachable address) is logged and dropped; the others still go.
     pub(super) async fn flush(&mut self, socket: &UdpSocket) {
         #[cfg(target_os = "linux")]
-        let sent = self.sys.send(socket, &self.bufs, &self.dsts).await;
+        let sent = self
+            .sys
+            .send(socket, &self.bufs, &self.dsts, &self.locals)
+            .await;
         #[cfg(not(target_os = "linux"))]
         let sent = 0;
-        for (buf, dst) in self.bufs.iter().zip(&self.dsts).skip(sent) {
+        let rest = self.bufs.iter().zip(&self.dsts).zip(&self.locals);
+        for ((buf, dst), &local) in rest.skip(sent) {
             let Some(dst) = dst.as_socket() else { continue };
-            if let Err(error) = socket.send_to(buf, dst).await {
+            if let Err(error) = send_one(socket, buf, dst, local).await {
                 debug!(client = %dst, %error, "UDP send failed");
             }
         }
         self.dsts.clear();
+        self.locals.clear();
     }
+}
+
+/// Send one reply to `dst`, from `local` when known (Linux; elsewhere the
+/// kernel picks the source).
+pub(super) async fn send_one(
+    socket: &UdpSocket,
+    buf: &[u8],
+    dst: SocketAddr,
+    local: Option<Local>,
+) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    if let Some(local) = local {
+        use std::os::fd::AsRawFd as _;
+        let fd = socket.as_raw_fd();
+        let to = SockAddr::from(dst);
+        return socket
+            .async_io(tokio::io::Interest::WRITABLE, || {
+                pktinfo::send_from(fd, buf, &to, local)
+            })
+            .await;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = local;
+    socket.send_to(buf, dst).await
 }
 
 #[cfg(target_os = "linux")]
 mod mmsg;
+#[cfg(target_os = "linux")]
+pub(crate) mod pktinfo;
 mod sizes;
 
 #[cfg(test)]

@@ -19,12 +19,16 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
+use super::Local;
+use super::pktinfo::{self, Control};
 use super::sizes::{BATCH, RECEIVE_BUFFER};
 
 /// Source addresses of one `recvmmsg` call.
 pub(super) struct RecvState {
     enabled: bool,
     addrs: Vec<sockaddr_storage>,
+    /// Room for each datagram's local address (see [`pktinfo`]).
+    controls: Vec<Control>,
 }
 
 impl RecvState {
@@ -34,6 +38,7 @@ impl RecvState {
             // SAFETY: sockaddr_storage is a C struct of integers; all zeros
             // is a valid value.
             addrs: vec![unsafe { mem::zeroed() }; BATCH],
+            controls: vec![[0; 8]; BATCH],
         }
     }
 
@@ -50,15 +55,18 @@ impl RecvState {
         &mut self,
         socket: &UdpSocket,
         bufs: &mut [[u8; RECEIVE_BUFFER]],
-        got: &mut Vec<(usize, Option<SocketAddr>)>,
+        got: &mut Vec<(usize, Option<SocketAddr>, Option<Local>)>,
     ) -> Option<io::Result<usize>> {
         if !self.enabled {
             return None;
         }
         let fd = socket.as_raw_fd();
         let addrs = &mut self.addrs;
+        let controls = &mut self.controls;
         let result = socket
-            .async_io(Interest::READABLE, || recvmmsg(fd, bufs, addrs, got))
+            .async_io(Interest::READABLE, || {
+                recvmmsg(fd, bufs, addrs, controls, got)
+            })
             .await;
         match result {
             Err(error) if unsupported(&error) => {
@@ -93,14 +101,16 @@ impl SendState {
         self.enabled = false;
     }
 
-    /// Send `bufs[i]` to `dsts[i]` for every queued reply; returns how many
-    /// were dealt with (sent, or dropped after an error for that one
-    /// reply). The caller sends the rest, if any, one by one.
+    /// Send `bufs[i]` to `dsts[i]` (from `locals[i]` when known) for every
+    /// queued reply; returns how many were dealt with (sent, or dropped
+    /// after an error for that one reply). The caller sends the rest, if
+    /// any, one by one.
     pub(super) async fn send(
         &mut self,
         socket: &UdpSocket,
         bufs: &[Vec<u8>],
         dsts: &[SockAddr],
+        locals: &[Option<Local>],
     ) -> usize {
         if !self.enabled {
             return 0;
@@ -110,7 +120,7 @@ impl SendState {
         while done < dsts.len() {
             let result = socket
                 .async_io(Interest::WRITABLE, || {
-                    sendmmsg(fd, &bufs[done..], &dsts[done..])
+                    sendmmsg(fd, &bufs[done..], &dsts[done..], &locals[done..])
                 })
                 .await;
             match result {
@@ -139,16 +149,18 @@ fn recvmmsg(
     fd: RawFd,
     bufs: &mut [[u8; RECEIVE_BUFFER]],
     addrs: &mut [sockaddr_storage],
-    got: &mut Vec<(usize, Option<SocketAddr>)>,
+    controls: &mut [Control],
+    got: &mut Vec<(usize, Option<SocketAddr>, Option<Local>)>,
 ) -> io::Result<usize> {
     // SAFETY: iovec and mmsghdr are C structs of integers and pointers; all
     // zeros (null pointers, zero lengths) is a valid value of each.
     let mut iovs: [iovec; BATCH] = unsafe { mem::zeroed() };
     let mut hdrs: [mmsghdr; BATCH] = unsafe { mem::zeroed() };
     let mut count: usize = 0;
-    for (((buf, addr), iov), hdr) in bufs
+    for ((((buf, addr), control), iov), hdr) in bufs
         .iter_mut()
         .zip(addrs.iter_mut())
+        .zip(controls.iter_mut())
         .zip(iovs.iter_mut())
         .zip(hdrs.iter_mut())
     {
@@ -158,13 +170,16 @@ fn recvmmsg(
         hdr.msg_hdr.msg_namelen = STORAGE_LEN;
         hdr.msg_hdr.msg_iov = iov;
         hdr.msg_hdr.msg_iovlen = 1;
+        hdr.msg_hdr.msg_control = control.as_mut_ptr().cast();
+        hdr.msg_hdr.msg_controllen = mem::size_of::<Control>() as _;
         count += 1;
     }
     // SAFETY: each of the first `count` headers points at one iovec covering
-    // one whole receive buffer and at one whole sockaddr_storage (its length
-    // in msg_namelen), all mutably borrowed for the duration of the call;
+    // one whole receive buffer, at one whole sockaddr_storage (its length
+    // in msg_namelen) and at one whole control buffer (its length in
+    // msg_controllen), all mutably borrowed for the duration of the call;
     // the kernel writes within those lengths and fills in msg_len,
-    // msg_namelen and msg_flags. No timeout.
+    // msg_namelen, msg_controllen and msg_flags. No timeout.
     let rc = unsafe {
         libc::recvmmsg(
             fd,
@@ -180,23 +195,35 @@ fn recvmmsg(
     let received = usize::try_from(rc).unwrap_or(0).min(count);
     for (hdr, addr) in hdrs.iter().zip(addrs.iter()).take(received) {
         let len = usize::try_from(hdr.msg_len).unwrap_or(0);
-        got.push((len, socket_addr(addr, hdr.msg_hdr.msg_namelen)));
+        let local = pktinfo::received(&hdr.msg_hdr);
+        got.push((len, socket_addr(addr, hdr.msg_hdr.msg_namelen), local));
     }
     Ok(received)
 }
 
 /// One `sendmmsg` call for up to [`BATCH`] replies, without waiting.
-fn sendmmsg(fd: RawFd, bufs: &[Vec<u8>], dsts: &[SockAddr]) -> io::Result<usize> {
+fn sendmmsg(
+    fd: RawFd,
+    bufs: &[Vec<u8>],
+    dsts: &[SockAddr],
+    locals: &[Option<Local>],
+) -> io::Result<usize> {
     // SAFETY: as in `recvmmsg`, all zeros is a valid iovec and mmsghdr.
     let mut iovs: [iovec; BATCH] = unsafe { mem::zeroed() };
     let mut hdrs: [mmsghdr; BATCH] = unsafe { mem::zeroed() };
+    let mut controls: [Control; BATCH] = [[0; 8]; BATCH];
     let mut count: usize = 0;
-    for (((buf, dst), iov), hdr) in bufs
+    for (((((buf, dst), local), control), iov), hdr) in bufs
         .iter()
         .zip(dsts)
+        .zip(locals)
+        .zip(controls.iter_mut())
         .zip(iovs.iter_mut())
         .zip(hdrs.iter_mut())
     {
+        if let Some(local) = *local {
+            pktinfo::set_source(&mut hdr.msg_hdr, control, local);
+        }
         // The kernel only reads through these two pointers (see below).
         iov.iov_base = buf.as_ptr().cast_mut().cast();
         iov.iov_len = buf.len();
@@ -210,9 +237,10 @@ fn sendmmsg(fd: RawFd, bufs: &[Vec<u8>], dsts: &[SockAddr]) -> io::Result<usize>
         return Ok(0);
     }
     // SAFETY: each of the first `count` headers points at one iovec covering
-    // one whole reply and at one whole socket address (its length from
-    // socket2), all borrowed for the duration of the call. sendmmsg reads
-    // the replies and addresses and writes only msg_len in the headers, so
+    // one whole reply, at one whole socket address (its length from
+    // socket2) and, where a local address is known, at its control buffer
+    // (its length in msg_controllen), all borrowed for the duration of the
+    // call. sendmmsg reads them and writes only msg_len in the headers, so
     // the const-to-mut casts above are never written through.
     let rc = unsafe {
         libc::sendmmsg(

@@ -43,7 +43,7 @@ async fn drain(
             .expect("receive works");
         assert_eq!(received.iter().count(), n, "every datagram has a source");
         batches.push(n);
-        for (bytes, src) in received.iter() {
+        for (bytes, src, _) in received.iter() {
             got.push((String::from_utf8_lossy(bytes).into_owned(), src));
         }
     }
@@ -95,7 +95,7 @@ async fn long_and_empty_datagrams(mut received: Received) {
             .await
             .expect("in time")
             .expect("receive works");
-        lens.extend(received.iter().map(|(b, _)| b.len()));
+        lens.extend(received.iter().map(|(b, _, _)| b.len()));
     }
     // Too long: cut to the buffer (it then fails to parse as DNS).
     assert_eq!(lens, vec![0, RECEIVE_BUFFER, 5]);
@@ -122,12 +122,12 @@ async fn sends_each_reply_to_its_client(mut replies: Replies) {
         let buf = replies.next_buffer();
         assert!(buf.is_empty(), "buffers come back empty");
         buf.extend_from_slice(format!("reply {i}").as_bytes());
-        replies.queue(clients[c].local_addr().expect("addr"));
+        replies.queue(clients[c].local_addr().expect("addr"), None);
         expected.push((c, format!("reply {i}")));
         if i == 5 {
             // Port 0 cannot be sent to: dropped, the rest still go.
             replies.next_buffer().extend_from_slice(b"nowhere");
-            replies.queue("127.0.0.1:0".parse().expect("addr"));
+            replies.queue("127.0.0.1:0".parse().expect("addr"), None);
         }
     }
     assert_eq!(replies.len(), BATCH + 9);
@@ -149,7 +149,7 @@ async fn sends_each_reply_to_its_client(mut replies: Replies) {
     }
     // Reused afterwards.
     replies.next_buffer().extend_from_slice(b"again");
-    replies.queue(clients[0].local_addr().expect("addr"));
+    replies.queue(clients[0].local_addr().expect("addr"), None);
     replies.flush(&server).await;
     let (len, _) = tokio::time::timeout(WAIT, clients[0].recv_from(&mut buf))
         .await
@@ -177,7 +177,7 @@ async fn unqueued_buffer_is_not_sent() {
     let mut replies = Replies::new();
     replies.next_buffer().extend_from_slice(b"draft");
     replies.next_buffer().extend_from_slice(b"real");
-    replies.queue(client.local_addr().expect("addr"));
+    replies.queue(client.local_addr().expect("addr"), None);
     replies.flush(&server).await;
     let mut buf = [0u8; 16];
     let (len, _) = tokio::time::timeout(WAIT, client.recv_from(&mut buf))
@@ -185,4 +185,97 @@ async fn unqueued_buffer_is_not_sent() {
         .expect("in time")
         .expect("receive");
     assert_eq!(&buf[..len], b"real");
+}
+
+/// A socket bound as the listener binds a wildcard, and a client
+/// *connected* to `to`: it only takes datagrams whose source is `to`, as a
+/// stub resolver does.
+#[cfg(target_os = "linux")]
+async fn wildcard_and_client(wildcard: &str, to: std::net::IpAddr) -> (UdpSocket, UdpSocket) {
+    let mut server = crate::listen::udp(
+        "server.listen",
+        wildcard.parse().expect("addr"),
+        1,
+        crate::listen::BindOptions::default(),
+    )
+    .expect("bind the wildcard");
+    let server = server.remove(0);
+    let port = server.local_addr().expect("addr").port();
+    let client = UdpSocket::bind(SocketAddr::new(
+        if to.is_ipv4() {
+            "127.0.0.1".parse().expect("ip")
+        } else {
+            "::1".parse().expect("ip")
+        },
+        0,
+    ))
+    .await
+    .expect("client");
+    client
+        .connect(SocketAddr::new(to, port))
+        .await
+        .expect("connect");
+    (server, client)
+}
+
+/// Replies from a wildcard socket leave from the address the query went
+/// to: 127.0.0.2, not the kernel's choice for a reply to 127.0.0.1 (a
+/// client connected to 127.0.0.2 would drop that). Both ways out: the
+/// batch (`sendmmsg`) and one reply at a time (the handler's tasks).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn wildcard_replies_leave_from_the_address_asked() {
+    use super::Local;
+    let cases = [
+        (
+            "0.0.0.0:0",
+            "127.0.0.2",
+            Some(Local::V4("127.0.0.2".parse().unwrap())),
+        ),
+        // Dual-stack: an IPv4 client of an IPv6 wildcard.
+        (
+            "[::]:0",
+            "127.0.0.2",
+            Some(Local::V4("127.0.0.2".parse().unwrap())),
+        ),
+        ("[::]:0", "::1", None),
+    ];
+    for (wildcard, to, want) in cases {
+        let to: std::net::IpAddr = to.parse().expect("ip");
+        let (server, client) = wildcard_and_client(wildcard, to).await;
+        let mut received = Received::new();
+        let mut replies = Replies::new();
+        for way in ["batch", "one"] {
+            client.send(way.as_bytes()).await.expect("send");
+            let n = tokio::time::timeout(WAIT, received.recv(&server))
+                .await
+                .expect("query arrives")
+                .expect("receive");
+            assert_eq!(n, 1);
+            let (bytes, src, local) = received.iter().next().expect("one datagram");
+            assert_eq!(bytes, way.as_bytes());
+            match want {
+                Some(want) => assert_eq!(local, Some(want), "{wildcard} to {to}"),
+                None => assert!(
+                    matches!(local, Some(Local::V6(ip, _)) if ip == to),
+                    "{wildcard} to {to}: {local:?}"
+                ),
+            }
+            if way == "batch" {
+                replies.next_buffer().extend_from_slice(b"reply");
+                replies.queue(src, local);
+                replies.flush(&server).await;
+            } else {
+                super::send_one(&server, b"reply", src, local)
+                    .await
+                    .expect("send");
+            }
+            let mut buf = [0u8; 16];
+            let len = tokio::time::timeout(WAIT, client.recv(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{wildcard} to {to}, {way}: no reply from {to}"))
+                .expect("receive");
+            assert_eq!(&buf[..len], b"reply");
+        }
+    }
 }
