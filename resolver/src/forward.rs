@@ -167,6 +167,14 @@ impl Forwarder {
         if chain::loops(name, &msg.answers) {
             return Err(ForwardError::CnameLoop);
         }
+        for record in msg
+            .answers
+            .iter_mut()
+            .chain(&mut msg.authorities)
+            .chain(&mut msg.additionals)
+        {
+            record.ttl = sane_ttl(record.ttl);
+        }
         Ok(Upstream {
             rcode,
             authentic_data: msg.metadata.authentic_data && answer.trusted,
@@ -200,6 +208,20 @@ impl Forwarder {
             Err(e) if e.is_timeout() => metrics.record_upstream_failure(UpstreamFailure::Timeout),
             Err(_) => metrics.record_upstream_failure(UpstreamFailure::Error),
         }
+    }
+}
+
+/// Longest TTL passed on and cached: a week (RFC 8767 §4's suggested cap),
+/// so that no upstream pins an answer in the cache and in clients for good.
+pub(crate) const MAX_TTL: u32 = 604_800;
+
+/// A TTL as passed on: one with the top bit set counts as 0 (RFC 2181 §8),
+/// others are capped at [`MAX_TTL`].
+fn sane_ttl(ttl: u32) -> u32 {
+    if ttl > i32::MAX as u32 {
+        0
+    } else {
+        ttl.min(MAX_TTL)
     }
 }
 

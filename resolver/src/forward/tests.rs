@@ -66,3 +66,42 @@ async fn failures_get_ede_22_and_one_warn_line_per_interval_naming_the_upstream(
     );
     drop(udp);
 }
+
+#[tokio::test]
+async fn ttls_with_the_top_bit_set_count_as_zero_and_long_ones_are_capped() {
+    let mut records = Vec::new();
+    for (name, ttl) in [
+        ("max.example.", u32::MAX),
+        ("top.example.", 1 << 31),
+        ("long.example.", 10_000_000),
+        ("day.example.", 86_400),
+    ] {
+        let mut r = parapet_test_support::scripted::a(name, [192, 0, 2, 1]);
+        r.ttl = ttl;
+        records.push(r);
+    }
+    let up = parapet_test_support::scripted::ScriptedServer::start(records).await;
+    let config = crate::config::from_toml_str(
+        &format!("[upstream]\nservers = [\"{}\"]\n", up.addr()),
+        Path::new("."),
+    )
+    .expect("config");
+    let forwarder = Forwarder::new(&config.upstream).expect("forwarder");
+    for (name, want) in [
+        ("max.example.", 0),
+        ("top.example.", 0),
+        ("long.example.", MAX_TTL),
+        ("day.example.", 86_400),
+    ] {
+        let answer = forwarder
+            .forward(
+                &Name::from_str(name).expect("name"),
+                RecordType::A,
+                DnssecFlags::default(),
+            )
+            .await
+            .expect("answer");
+        assert_eq!(answer.answers.len(), 1, "{name}");
+        assert_eq!(answer.answers[0].ttl, want, "{name}");
+    }
+}
