@@ -4,7 +4,10 @@
 //! A new list is built or mapped on a blocking thread, off the query path,
 //! checked, and swapped in atomically ([`SharedBlocklist`]); queries in
 //! flight keep the snapshot they started with. A bad new list is refused,
-//! logged and counted, and the previous one keeps serving.
+//! logged and counted, and the previous one keeps serving. On a reload, a
+//! block source that had rules in the list in service and now has none (a
+//! file emptied or truncated under parapet) counts as a bad list too
+//! ([`ReloadError::Emptied`]).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -14,7 +17,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode, Watcher};
-use parapet_blocklist::{Blocklist, CompileOptions, SourceReport};
+use parapet_blocklist::feed::DEFAULT_MAX_DROP_PERCENT;
+use parapet_blocklist::{Blocklist, CompileOptions, SourceReport, SourceSpec, Stats};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -39,6 +43,23 @@ pub enum ReloadError {
     /// `check-config` and `parapet-blocklist compile` apply too).
     #[error("{0}")]
     Garbage(String),
+    /// On a reload, a block source that has rules in the list in service
+    /// has none in the new one: an emptied or truncated file, most likely
+    /// caught mid-write. Its protection must not lapse; a source may be
+    /// empty only from start-up on.
+    #[error(
+        "{}: source {source_name} went from {before} rules to 0 (emptied or truncated?); \
+         its rules stay in service (to empty it on purpose, restart parapet)",
+        .path.display()
+    )]
+    Emptied {
+        /// The source's name.
+        source_name: String,
+        /// The source's file.
+        path: PathBuf,
+        /// Its rules in the list in service.
+        before: u64,
+    },
     /// The build thread failed.
     #[error("list build task failed: {0}")]
     Task(String),
@@ -79,6 +100,15 @@ impl ReloadHandle {
 
 /// Build or read the configured list (blocking: call it off the query path).
 pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
+    build(config, None)
+}
+
+/// [`load`] for a reload: raw sources are also checked against the list in
+/// service (see [`check_shrink`]).
+fn build(
+    config: &BlocklistConfig,
+    in_service: Option<&Blocklist>,
+) -> Result<Blocklist, ReloadError> {
     let options = CompileOptions {
         force_public_suffix: config.force_public_suffix,
     };
@@ -87,6 +117,9 @@ pub fn load(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
         ListSource::Sources(specs) => {
             let (list, reports) = Blocklist::compile(specs, options)?;
             check_reports(&reports)?;
+            if let Some(old) = in_service {
+                check_shrink(specs, &reports, &old.stats())?;
+            }
             Ok(list)
         }
         ListSource::Empty => Ok(Blocklist::compile(&[], options)?.0),
@@ -112,9 +145,53 @@ fn check_reports(reports: &[SourceReport]) -> Result<(), ReloadError> {
     Ok(())
 }
 
-async fn load_off_path(config: &BlocklistConfig) -> Result<Blocklist, ReloadError> {
+/// Compare each source's rules with its rules in the list in service
+/// (`in_service`, built from the same `specs`, so sources match by
+/// position). A block source that falls to zero is refused: an emptied
+/// file is far more likely a truncation or a half-done write than a
+/// wish to drop its protection. An allowlist may empty (that only blocks
+/// more). A fall beyond the feed updater's [`DEFAULT_MAX_DROP_PERCENT`] is
+/// logged, not refused: these files are edited by hand, with no `force`.
+fn check_shrink(
+    specs: &[SourceSpec],
+    reports: &[SourceReport],
+    in_service: &Stats,
+) -> Result<(), ReloadError> {
+    let old = in_service
+        .sources
+        .iter()
+        .map(|(name, _, _, rules)| (name, *rules));
+    for ((spec, r), (old_name, before)) in specs.iter().zip(reports).zip(old) {
+        let after = r.domain_rules + r.ip_rules;
+        if *old_name != r.name || after >= before {
+            continue;
+        }
+        if after == 0 && !spec.allow {
+            return Err(ReloadError::Emptied {
+                source_name: r.name.clone(),
+                path: r.path.clone(),
+                before,
+            });
+        }
+        let max = u64::from(DEFAULT_MAX_DROP_PERCENT);
+        if after * 100 < before * (100 - max) {
+            warn!(
+                source = %r.name,
+                before,
+                after,
+                "source lost more than {max}% of its rules; reloaded anyway"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn load_off_path(
+    config: &BlocklistConfig,
+    in_service: Option<Arc<Blocklist>>,
+) -> Result<Blocklist, ReloadError> {
     let config = config.clone();
-    tokio::task::spawn_blocking(move || load(&config))
+    tokio::task::spawn_blocking(move || build(&config, in_service.as_deref()))
         .await
         .map_err(|e| ReloadError::Task(e.to_string()))?
 }
@@ -138,7 +215,7 @@ pub(crate) async fn initial(config: &BlocklistConfig) -> Result<SharedBlocklist,
             empty()?
         }
         None => {
-            let list = load_off_path(config).await?;
+            let list = load_off_path(config, None).await?;
             log_loaded(&list, "list loaded");
             list
         }
@@ -241,7 +318,7 @@ pub(crate) fn spawn(
                     },
                 }
             }
-            match load_off_path(&config).await {
+            match load_off_path(&config, Some(shared.load_full())).await {
                 Ok(list) => {
                     // In service before it is announced: whoever reads the
                     // log line (a test, an operator) gets the new list.
@@ -386,3 +463,6 @@ pub fn reload_lookalikes(path: &Path, shared: &SharedLookalikes) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

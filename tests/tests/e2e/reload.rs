@@ -60,6 +60,43 @@ async fn garbage_source_is_refused_and_old_list_keeps_serving() -> anyhow::Resul
     Ok(())
 }
 
+#[tokio::test]
+async fn source_truncated_in_place_is_refused_until_written_back() -> anyhow::Result<()> {
+    let up = Upstream::start().await;
+    let p = Parapet::start(up.addr()).await?;
+    let msg = p.query("phishing.example.", RecordType::A).await?;
+    assert_eq!(addresses(&msg), vec![SINKHOLE_V4]);
+
+    // Truncated to nothing in place, as the first step of a non-atomic
+    // rewrite (or a `> phishing.txt` by mistake).
+    let before = p.reload().status();
+    std::fs::File::create(p.path("phishing.txt"))?;
+    let after = p
+        .wait_reload(WAIT, |s| s.failures > before.failures)
+        .await?;
+    assert_eq!(
+        after.generation, before.generation,
+        "the emptied list was served"
+    );
+    for name in ["phishing.example.", "login-bank.example."] {
+        let msg = p.query(name, RecordType::A).await?;
+        assert_eq!(addresses(&msg), vec![SINKHOLE_V4], "{name} still blocked");
+    }
+
+    // Written back with its rules and one more: taken.
+    std::fs::write(
+        p.path("phishing.txt"),
+        format!("{}0.0.0.0 newthreat.example\n", lists::PHISHING),
+    )?;
+    p.wait_reload(WAIT, |s| s.generation > after.generation)
+        .await?;
+    for name in ["newthreat.example.", "phishing.example."] {
+        let msg = p.query(name, RecordType::A).await?;
+        assert_eq!(addresses(&msg), vec![SINKHOLE_V4], "{name} blocked");
+    }
+    Ok(())
+}
+
 /// Compile `text` (hosts format) to an artifact at `path`.
 fn compile_artifact(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     let src = path.with_extension("src.txt");
