@@ -246,6 +246,11 @@ impl State {
                 Ok(true)
             }
             Target::Ip(net) => {
+                if r.action == Action::Block && too_wide(&net) {
+                    return Err(format!(
+                        "{net} is too wide: a block of a quarter of all IPv4 addresses, or of all IPv6 global unicast, would send nearly every answer to the warning page"
+                    ));
+                }
                 let prefix = net.prefix_len();
                 let d = rule::pack(r.action, Scope::Ip, prefix, source);
                 match (net.network(), net.broadcast()) {
@@ -485,5 +490,16 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String, refuse
             reason,
             refused,
         });
+    }
+}
+
+/// Whether an IP block rule covers so much that it can only be a mistake:
+/// IPv4 `/0`-`/2` (a quarter of the space or more) and IPv6 `/0`-`/3`
+/// (`2000::/3` is all of global unicast). Bogon lists' widest ranges stay
+/// in (`224.0.0.0/3`, `fc00::/7`).
+fn too_wide(net: &ipnet::IpNet) -> bool {
+    match net {
+        ipnet::IpNet::V4(n) => n.prefix_len() <= 2,
+        ipnet::IpNet::V6(n) => n.prefix_len() <= 3,
     }
 }

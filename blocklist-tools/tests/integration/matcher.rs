@@ -183,6 +183,36 @@ fn public_suffix_rules_are_refused_unless_forced() {
 }
 
 #[test]
+fn ip_rules_as_wide_as_the_internet_are_refused() {
+    let text = "0.0.0.0/0\n::/0\n128.0.0.0/2\n2000::/3\n224.0.0.0/3\nfc00::/7\n192.0.2.0/24\n";
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut spec = SourceSpec::new("wide.txt");
+    spec.format = Some(Format::Ip);
+    let report = c.add_reader(&spec, Cursor::new(text)).unwrap().clone();
+    assert_eq!(
+        (report.ip_rules, report.skipped),
+        (3, 4),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].reason.contains("too wide"),
+        "{:?}",
+        report.errors[0]
+    );
+    let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert!(!bl.check_ip(ip("8.8.8.8")).is_block());
+    assert!(!bl.check_ip(ip("2001:db8::1")).is_block());
+    assert!(bl.check_ip(ip("192.0.2.9")).is_block());
+    assert!(
+        bl.check_ip(ip("239.1.2.3")).is_block(),
+        "a bogon list's /3 stays"
+    );
+    assert!(bl.check_ip(ip("fd00::1")).is_block());
+}
+
+#[test]
 fn stats_and_sources() {
     let bl = compile(&[
         (Format::Domains, "a.example\nb.example\n", false),
