@@ -113,8 +113,16 @@ impl ServerBuilder {
         );
         // The query log's writer stops after the listeners have drained.
         let log_stop = CancellationToken::new();
-        let (handler, query_log, log_writer, recent) =
-            observed_handler(&config, &list, &metrics, self.observers, &log_stop)?;
+        // Names blocked through their answer, for the warning page.
+        let answer_blocks = Arc::new(crate::warning::AnswerBlocks::for_ttl(config.block.ttl));
+        let (handler, query_log, log_writer, recent) = observed_handler(
+            &config,
+            &list,
+            &metrics,
+            self.observers,
+            &log_stop,
+            &answer_blocks,
+        )?;
 
         // UDP is served by crate::udp (one socket per core, blocked-name fast
         // path); TCP by crate::transport::tcp, in one connection table with
@@ -169,6 +177,7 @@ impl ServerBuilder {
                 list.clone(),
                 recent,
                 crate::status::Today::start(Arc::clone(&metrics), shutdown.clone()),
+                answer_blocks,
             )),
             shutdown.clone(),
         ));
@@ -208,17 +217,21 @@ impl ServerBuilder {
     }
 }
 
-/// The handler for `config`, reporting every query to `metrics`, to the
-/// query log when it is on (its writer stops on `log_stop`: its task is
-/// returned), and to `observers`.
+/// The handler for `config`, reporting every query to `metrics`, to
+/// `answer_blocks` (the warning page's memory of names blocked through
+/// their answer), to the query log when it is on (its writer stops on
+/// `log_stop`: its task is returned), and to `observers`.
 fn observed_handler(
     config: &Config,
     list: &crate::list::SharedBlocklist,
     metrics: &Arc<Metrics>,
     observers: Vec<Arc<dyn Observer>>,
     log_stop: &CancellationToken,
+    answer_blocks: &Arc<crate::warning::AnswerBlocks>,
 ) -> Result<ObservedHandler, ServerError> {
-    let mut handler = Handler::new(config, list.clone())?.with_metrics(Arc::clone(metrics));
+    let mut handler = Handler::new(config, list.clone())?
+        .with_metrics(Arc::clone(metrics))
+        .with_observer(Arc::clone(answer_blocks) as Arc<dyn Observer>);
     let (query_log, log_writer) =
         QueryLog::start(&config.query_log, Arc::clone(metrics), log_stop.clone())
             .map_err(ServerError::QueryLog)?;

@@ -28,6 +28,7 @@ use crate::config::{Config, ListSource};
 use crate::list::SharedBlocklist;
 use crate::metrics::WarningView;
 use crate::reserved::{self, Reserved};
+use crate::warning::AnswerBlocks;
 use crate::warning::config::WarningPageConfig;
 use crate::warning::host::Host;
 use crate::warning::notice::{self, Notice};
@@ -52,6 +53,9 @@ pub struct Board {
     status_allow: AccessList,
     recent: Arc<Recent>,
     today: Option<Arc<Today>>,
+    /// Names recently blocked through their answer, for the warning page
+    /// (`None`: not known, e.g. a warning page served on its own).
+    answer_blocks: Option<Arc<AnswerBlocks>>,
 }
 
 /// A page of this module, with its HTTP status and what metrics count it as.
@@ -69,12 +73,14 @@ pub struct Shown {
 impl Board {
     /// The board for a server running `config`, reading `lists`, the names
     /// `recent` keeps (registered as a query observer by the caller when it
-    /// keeps names) and the counts of `today`.
+    /// keeps names), the counts of `today` and, for the warning page, the
+    /// names `answer_blocks` remembers (a query observer too).
     pub fn new(
         config: &Config,
         lists: SharedBlocklist,
         recent: Arc<Recent>,
         today: Arc<Today>,
+        answer_blocks: Arc<AnswerBlocks>,
     ) -> Self {
         let list_path = match &config.blocklist.source {
             ListSource::Artifact(path) => Some(path.clone()),
@@ -87,6 +93,7 @@ impl Board {
             status_allow: AccessList::new(config.access.allow.clone()),
             recent,
             today: Some(today),
+            answer_blocks: Some(answer_blocks),
         }
     }
 
@@ -100,7 +107,14 @@ impl Board {
             status_allow: AccessList::new(Vec::new()),
             recent: Arc::new(Recent::nothing()),
             today: None,
+            answer_blocks: None,
         }
+    }
+
+    /// The names recently blocked through their answer (`None` for a
+    /// detached board).
+    pub(crate) fn answer_blocks(&self) -> Option<&AnswerBlocks> {
+        self.answer_blocks.as_deref()
     }
 
     /// The page for a request to `host` with `path` from `client`, when it

@@ -5,8 +5,10 @@
 //!
 //! - [`serve`] runs a small HTTP/1.1 server ([`server`]) on the
 //!   [`WarningPageConfig::listen`] addresses. For a `Host` that the live list
-//!   blocks it answers a plain-words warning (which site, why, that nothing
-//!   was loaded, what to do, whom to tell); for anything else a short generic
+//!   blocks, or that was recently blocked through its answer (a CNAME to a
+//!   blocked site, a blocked or private address: [`AnswerBlocks`]), it
+//!   answers a plain-words warning (which site, why, that nothing was
+//!   loaded, what to do, whom to tell); for anything else a short generic
 //!   page. Status 403, `Cache-Control: no-store`, nothing loaded from
 //!   elsewhere.
 //! - On the [`WarningPageConfig::tls_listen`] addresses it accepts and
@@ -21,6 +23,7 @@
 //! and [`notice::Notice::to_text`] as text. [`host`] turns the hostile
 //! `Host` header into something safe to look up and show.
 
+pub(crate) mod answer_blocks;
 pub(crate) mod config;
 mod explain;
 pub(crate) mod host;
@@ -29,6 +32,7 @@ pub(crate) mod page;
 mod server;
 mod tls_reset;
 
+pub use answer_blocks::AnswerBlocks;
 pub use config::{
     DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_PORT, DEFAULT_TLS_PORT, WarningPageConfig,

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use parapet_blocklist::RuleInfo;
 
+use super::answer_blocks::AnswerBlock;
 use super::config::WarningPageConfig;
 use super::host::HostName;
 
@@ -180,12 +181,18 @@ fn why_spans(rule: &RuleInfo) -> Vec<Span> {
              yourself or use a bookmark."
         ))];
     }
+    listed_spans(rule, "sites")
+}
+
+/// "It is on a list of known dangerous `what`, as CATEGORY. The list is
+/// “LIST”."
+fn listed_spans(rule: &RuleInfo, what: &str) -> Vec<Span> {
     let mut spans = match rule.category.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(category) => vec![text(format!(
-            "It is on a list of known dangerous sites, as {}.",
+            "It is on a list of known dangerous {what}, as {}.",
             category_words(category)
         ))],
-        None => vec![text("It is on a list of known dangerous sites.")],
+        None => vec![text(format!("It is on a list of known dangerous {what}."))],
     };
     spans.push(text(format!(" The list is “{}”.", list_name(&rule.source))));
     spans
@@ -240,6 +247,76 @@ fn reference(rule: &RuleInfo) -> String {
 
 /// The warning for a blocked site.
 pub(crate) fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConfig) -> Notice {
+    let mut why = why_spans(rule);
+    let covers_parent = rule.pattern.trim_start_matches(['*', '.', '=']) != host.ascii
+        && rule.category.as_deref() != Some(LOOKALIKE_CATEGORY);
+    if covers_parent {
+        why.push(text(" The whole site "));
+        why.push(Span::Code(rule.pattern.clone()));
+        why.push(text(" is blocked, including "));
+        why.push(Span::Code(host.ascii.clone()));
+        why.push(text("."));
+    }
+    warning(host, why, &reference(rule), config)
+}
+
+/// The warning for a site blocked because of where its address led: a
+/// CNAME to a blocked site, a blocked address, or a private address.
+pub(crate) fn blocked_by_answer(
+    host: &HostName,
+    block: &AnswerBlock,
+    config: &WarningPageConfig,
+) -> Notice {
+    let (why, reference) = match block {
+        AnswerBlock::Cname { target, rule } => {
+            let mut why = vec![
+                text(
+                    "This site's name is not on a list itself, but its address led to another site, ",
+                ),
+                Span::Code(target.clone()),
+                text(". "),
+            ];
+            why.extend(why_spans(rule));
+            if rule.pattern.trim_start_matches(['*', '.', '=']) != target {
+                why.push(text(" The whole site "));
+                why.push(Span::Code(rule.pattern.clone()));
+                why.push(text(" is blocked, including "));
+                why.push(Span::Code(target.clone()));
+                why.push(text("."));
+            }
+            (why, format!("{} (CNAME target {target})", reference(rule)))
+        }
+        AnswerBlock::Ip { address, rule } => {
+            let mut why = vec![
+                text("This site's name is not on a list itself, but its address is "),
+                Span::Code(address.to_string()),
+                text(". "),
+            ];
+            why.extend(listed_spans(rule, "addresses"));
+            (
+                why,
+                format!("{} (answer address {address})", reference(rule)),
+            )
+        }
+        AnswerBlock::Rebinding { address } => (
+            vec![
+                text("The address of this site is "),
+                Span::Code(address.to_string()),
+                text(
+                    ", an address inside a private network such as your home or office. A \
+                     public site has no reason to point there: it is a known trick (DNS \
+                     rebinding) to reach your router or other devices through your browser.",
+                ),
+            ],
+            format!("private address check (answer address {address})"),
+        ),
+    };
+    warning(host, why, &reference, config)
+}
+
+/// The warning page around `why` (why the site was blocked) and
+/// `reference` (what a person quotes when reporting a mistake).
+fn warning(host: &HostName, why: Vec<Span>, reference: &str, config: &WarningPageConfig) -> Notice {
     let mut first = vec![text("You tried to open ")];
     first.extend(name_spans(host));
     first.push(text(format!(
@@ -254,17 +331,6 @@ pub(crate) fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConf
         )]));
     }
 
-    let mut why = why_spans(rule);
-    let covers_parent = rule.pattern.trim_start_matches(['*', '.', '=']) != host.ascii
-        && rule.category.as_deref() != Some(LOOKALIKE_CATEGORY);
-    if covers_parent {
-        why.push(text(" The whole site "));
-        why.push(Span::Code(rule.pattern.clone()));
-        why.push(text(" is blocked, including "));
-        why.push(Span::Code(host.ascii.clone()));
-        why.push(text("."));
-    }
-
     let mut tell = vec![text("Tell ")];
     tell.extend(contact_spans(config));
     tell.push(text(
@@ -275,7 +341,7 @@ pub(crate) fn blocked(host: &HostName, rule: &RuleInfo, config: &WarningPageConf
     let mut mistake = vec![text("If you are sure this site is safe, contact ")];
     mistake.extend(contact_spans(config));
     mistake.push(text(". Give them the site name and this reference: "));
-    mistake.push(Span::Code(reference(rule)));
+    mistake.push(Span::Code(reference.to_string()));
     mistake.push(text("."));
 
     Notice {
@@ -383,7 +449,13 @@ pub(crate) fn not_blocked(host: &HostName, allowed_by: Option<&RuleInfo>) -> Not
             spans.push(Span::Code(reference(rule)));
             spans.push(text(")."));
         }
-        None => spans.push(text(" is not blocked by the list in service.")),
+        None => spans.push(text(
+            " is not blocked by the list in service. A name can also be blocked by what it \
+             resolves to (a CNAME to a blocked site, a blocked or a private address): \
+             explain looks nothing up, only the running server sees that. Open the name in \
+             a browser that uses parapet to see its warning page, or look for it in the \
+             query log.",
+        )),
     }
     terminal_note(spans)
 }

@@ -23,6 +23,7 @@ use parapet_blocklist::Verdict;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use super::answer_blocks::AnswerBlock;
 use super::config::WarningPageConfig;
 use super::host::Host;
 use super::notice::{self, Generic};
@@ -335,6 +336,13 @@ fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Resp
                         notice::blocked(name, &info, &state.config),
                     )
                 }
+                verdict if let Some(block) = answer_block(state, &lists, verdict, &name.ascii) => {
+                    tracing::debug!(host = %name.ascii, ?block, "warning page shown (answer block)");
+                    (
+                        WarningView::Blocked,
+                        notice::blocked_by_answer(name, &block, &state.config),
+                    )
+                }
                 Verdict::None
                     if let Some(imitates) = super::explain::imitated(
                         state.lookalikes.as_ref().map(|l| l.load_full()).as_deref(),
@@ -364,6 +372,24 @@ fn respond(request: &Request<Incoming>, peer: SocketAddr, state: &State) -> Resp
         ),
     };
     html(request, state, StatusCode::FORBIDDEN, view, &notice)
+}
+
+/// Why `name` was blocked through its answer, when the board's memory of
+/// answer blocks has it and the live `lists` still block what the answer
+/// held; never for a name an allowlist lets through uninspected (`verdict`
+/// is the name's own).
+fn answer_block(
+    state: &State,
+    lists: &parapet_blocklist::Blocklist,
+    verdict: Verdict,
+    name: &str,
+) -> Option<AnswerBlock> {
+    if let Verdict::Allow(rule) = verdict
+        && lists.allows_across_sources(rule)
+    {
+        return None;
+    }
+    state.board.answer_blocks()?.explain(lists, name)
 }
 
 /// `notice` as the HTML response, counted as `view`.

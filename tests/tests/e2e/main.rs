@@ -38,4 +38,5 @@ mod token_refusals;
 mod transport;
 mod udp_batch;
 mod upstream_client;
+mod warning_page;
 mod wire;

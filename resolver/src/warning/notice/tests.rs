@@ -129,3 +129,56 @@ fn lists_are_named_never_by_file() {
     assert_eq!(list_name("/var/lib/parapet/feeds/x.hosts.gz"), "x");
     assert_eq!(list_name(".txt"), ".txt");
 }
+
+#[test]
+fn blocked_by_answer_says_where_the_address_led() {
+    use super::super::answer_blocks::AnswerBlock;
+    let flat = |block: &AnswerBlock| {
+        let text = blocked_by_answer(&host("cname.test"), block, &config()).to_text();
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let cname = flat(&AnswerBlock::Cname {
+        target: "login.evil.example".into(),
+        rule: rule("evil.example", Some("phishing")),
+    });
+    for expected in [
+        "Warning: this site was blocked to protect you",
+        "You tried to open cname.test.",
+        "This site's name is not on a list itself, but its address led to another site, \
+         login.evil.example.",
+        "It is on a list of known dangerous sites, as phishing: a site that pretends",
+        "The list is “test-feed”.",
+        "The whole site evil.example is blocked, including login.evil.example.",
+        "rule evil.example, list test-feed, category phishing (CNAME target login.evil.example)",
+        "Tell the digital team (security@party.example)",
+    ] {
+        assert!(cname.contains(expected), "missing {expected:?} in {cname}");
+    }
+    assert!(!cname.contains("not blocked"), "{cname}");
+
+    let ip = flat(&AnswerBlock::Ip {
+        address: "203.0.113.66".parse().unwrap(),
+        rule: rule("203.0.113.0/24", Some("malware")),
+    });
+    for expected in [
+        "but its address is 203.0.113.66. It is on a list of known dangerous addresses, as \
+         malware",
+        "rule 203.0.113.0/24, list test-feed, category malware (answer address 203.0.113.66)",
+    ] {
+        assert!(ip.contains(expected), "missing {expected:?} in {ip}");
+    }
+
+    let private = flat(&AnswerBlock::Rebinding {
+        address: "192.168.1.10".parse().unwrap(),
+    });
+    for expected in [
+        "The address of this site is 192.168.1.10, an address inside a private network",
+        "(DNS rebinding)",
+        "private address check (answer address 192.168.1.10)",
+    ] {
+        assert!(
+            private.contains(expected),
+            "missing {expected:?} in {private}"
+        );
+    }
+}
