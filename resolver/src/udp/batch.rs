@@ -12,23 +12,14 @@
 //! sending allocate nothing.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use socket2::SockAddr;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
+pub(crate) use local::Local;
 pub(super) use sizes::{BATCH, RECEIVE_BUFFER};
-
-/// The local address a datagram was sent to, where the socket is bound to
-/// a wildcard and says so (see [`pktinfo`]); replies leave from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Local {
-    /// An IPv4 address (also for IPv4 clients of a dual-stack socket).
-    V4(Ipv4Addr),
-    /// An IPv6 address and the interface it came in on.
-    V6(Ipv6Addr, u32),
-}
 
 /// Room reserved for each reply; a longer one grows its buffer once.
 const REPLY_CAPACITY: usize = 512;
@@ -228,6 +219,7 @@ pub(super) async fn send_one(
     socket.send_to(buf, dst).await
 }
 
+mod local;
 #[cfg(target_os = "linux")]
 mod mmsg;
 #[cfg(target_os = "linux")]

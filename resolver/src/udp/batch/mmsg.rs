@@ -19,7 +19,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use super::Local;
+use super::local::Local;
 use super::pktinfo::{self, Control};
 use super::sizes::{BATCH, RECEIVE_BUFFER};
 

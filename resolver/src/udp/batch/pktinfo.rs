@@ -18,7 +18,7 @@ use std::ptr;
 
 use libc::{c_int, c_void, cmsghdr, in_pktinfo, in6_pktinfo, msghdr, socklen_t};
 
-use super::Local;
+use super::local::Local;
 
 /// Room for one control message: the larger of the two packet-info
 /// messages with its header, aligned for `cmsghdr`.
