@@ -486,11 +486,26 @@ fn skip(report: &mut SourceReport, line: u64, text: &str, reason: String, refuse
         }
         report.errors.push(LineError {
             line,
-            text: text[..cut].to_string(),
-            reason,
+            text: printable(&text[..cut]),
+            reason: printable(&reason),
             refused,
         });
     }
+}
+
+/// `text` with control characters escaped (`\u{1b}`), as it goes into logs
+/// and terminals: a hostile list line must not clear a terminal or forge a
+/// log line with a carriage return.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_unicode());
+            escaped
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control()).then_some(c))
+        })
+        .collect()
 }
 
 /// Whether an IP block rule covers so much that it can only be a mistake:

@@ -447,3 +447,23 @@ fn a_detected_format_carries_no_exceptions() {
     let bl = Blocklist::from_bytes(c.to_bytes().unwrap()).unwrap();
     check_both(&bl, "www.ok.evil.example", "block");
 }
+
+#[test]
+fn malformed_lines_are_reported_without_control_characters() {
+    let text = "\u{1b}[2J\u{1b}[1;31mFAKE\u{1b}[0m\r2026 INFO list reloaded\nevil.example\n";
+    let mut c = Compiler::new(CompileOptions::default());
+    let mut spec = SourceSpec::new("esc.txt");
+    spec.format = Some(Format::Domains);
+    let report = c.add_reader(&spec, Cursor::new(text)).unwrap().clone();
+    assert_eq!(report.skipped, 1);
+    let line = &report.errors[0];
+    let refusal = report.refusal().expect("as many malformed lines as rules");
+    for shown in [&line.text, &line.reason, &refusal] {
+        assert!(!shown.contains(['\r', '\u{1b}']), "{shown:?}");
+    }
+    assert!(
+        line.text.contains("\\u{1b}[2J") && line.text.contains("\\u{d}"),
+        "{:?}",
+        line.text
+    );
+}
