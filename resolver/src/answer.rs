@@ -33,6 +33,9 @@ pub const EDE_NETWORK_ERROR: u16 = 23;
 /// resolves, Firefox may switch to its own DNS over HTTPS and bypass
 /// parapet; NXDOMAIN keeps it on the system resolver.
 pub const CANARY_LABELS: [&str; 2] = ["use-application-dns", "net"];
+/// Firefox's canary name, lower case and without the trailing dot, as
+/// [`crate::warning::host::HostName`] holds a host.
+pub const CANARY_NAME: &str = "use-application-dns.net";
 /// SOA refresh/retry/expire of the synthesised SOA (RFC 1912 values).
 pub(crate) const SOA_TIMERS: (i32, i32, i32) = (1800, 900, 604_800);
 /// MNAME of the synthesised SOA.

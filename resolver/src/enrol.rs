@@ -77,9 +77,12 @@ const EXIT_USAGE: u8 = 2;
 /// Exit code for I/O failures.
 const EXIT_IO: u8 = 1;
 
-#[allow(clippy::print_stdout)]
-fn print(text: &str) {
-    print!("{text}");
+/// Print `text`; a closed stdout is reported (exit 1), not a panic.
+fn print(text: &str) -> ExitCode {
+    match crate::cli::print_stdout(text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::cli::stdout_failed(&e),
+    }
 }
 
 impl TokenCommand {
@@ -95,22 +98,18 @@ impl TokenCommand {
                     eprintln!("Error: {}: {e}", file.display());
                     return ExitCode::from(EXIT_IO);
                 }
-                print(&format!("token: {token}\n"));
-                match file {
-                    Some(f) => print(&format!("hash appended to {}\n", f.display())),
-                    None => print(&format!(
-                        "add to [access] tokens or the tokens file:\n{line}\n"
-                    )),
-                }
-                ExitCode::SUCCESS
+                let rest = match file {
+                    Some(f) => format!("hash appended to {}\n", f.display()),
+                    None => format!("add to [access] tokens or the tokens file:\n{line}\n"),
+                };
+                print(&format!("token: {token}\n{rest}"))
             }
             TokenCommand::Hash { token } => {
                 if !tokens::is_valid_token(&token) {
                     eprintln!("Error: a token is 1-63 letters, digits, '-' or '_'");
                     return ExitCode::from(EXIT_USAGE);
                 }
-                print(&format!("{}\n", tokens::hash_token(&token)));
-                ExitCode::SUCCESS
+                print(&format!("{}\n", tokens::hash_token(&token)))
             }
             TokenCommand::Revoke { file, what } => match revoke(&file, &what) {
                 Ok(0) => {
@@ -120,10 +119,7 @@ impl TokenCommand {
                     );
                     ExitCode::from(EXIT_USAGE)
                 }
-                Ok(n) => {
-                    print(&format!("revoked {n} token(s) in {}\n", file.display()));
-                    ExitCode::SUCCESS
-                }
+                Ok(n) => print(&format!("revoked {n} token(s) in {}\n", file.display())),
                 Err(e) => {
                     eprintln!("Error: {}: {e}", file.display());
                     ExitCode::from(EXIT_IO)
@@ -172,10 +168,7 @@ impl ProfileCommand {
                 }
                 ExitCode::SUCCESS
             }
-            ProfileCommand::Android { .. } => {
-                print(&profile::android_instructions(&target));
-                ExitCode::SUCCESS
-            }
+            ProfileCommand::Android { .. } => print(&profile::android_instructions(&target)),
         }
     }
 }

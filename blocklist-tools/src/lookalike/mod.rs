@@ -114,20 +114,41 @@ pub enum DetectorError {
     /// More protected domains than the index holds.
     #[error("too many protected domains (at most 10000)")]
     TooMany,
+    /// A protected entry that is itself a public suffix (`com`, `co.uk`).
+    #[error(
+        "{0:?} is a public suffix, where anyone registers names, not a domain to protect \
+         (name a registrable domain, e.g. \"example.co.uk\")"
+    )]
+    PublicSuffix(String),
 }
 
 impl Detector {
     /// The detector for the default set plus `protect`, trusting `allow`.
     /// Entries are domain names in any case, Unicode or A-labels; an allow
     /// entry `label.*` allows the label under every suffix.
+    ///
+    /// A `protect` entry that is itself a known public suffix (`com`,
+    /// `co.uk`, `github.io`) is refused ([`DetectorError::PublicSuffix`]):
+    /// other people register names under it, so "imitates com" would flag
+    /// unrelated sites (`c0m.net`). Whether a suffix has a single owner
+    /// worth protecting whole cannot be told from the list, so the ones
+    /// that do are vetted into [`defaults::PROTECT`] (`gov.uk`, the GOV.UK
+    /// sign-in) and may also be named in `protect`, a no-op.
     pub fn new(protect: &[String], allow: &[String]) -> Result<Self, DetectorError> {
         let mut d = Detector {
             lures: defaults::LURES.iter().map(|w| w.as_bytes()).collect(),
             ..Detector::default()
         };
-        let defaults = defaults::PROTECT.iter().map(|s| s.to_string());
-        for entry in defaults.chain(protect.iter().cloned()) {
+        let defaults = defaults::PROTECT.iter().map(|s| (s.to_string(), true));
+        let protect = protect.iter().map(|s| (s.clone(), false));
+        for (entry, default) in defaults.chain(protect) {
             let domain = normalise(&entry)?;
+            if !default
+                && is_public_suffix(&domain)
+                && !defaults::PROTECT.contains(&domain.as_str())
+            {
+                return Err(DetectorError::PublicSuffix(entry));
+            }
             if !d.protected.contains(&domain) {
                 d.add_protected(domain)?;
             }
@@ -461,6 +482,13 @@ fn first_letter_ok(skeleton: &[u8], label: &[u8]) -> bool {
         return true;
     }
     matches!((skeleton, label), ([a, b, rest @ ..], [c, d, tail @ ..]) if a == d && b == c && rest == tail)
+}
+
+/// Whether `domain` (lower-case ASCII) is itself a suffix in the public
+/// suffix list.
+fn is_public_suffix(domain: &str) -> bool {
+    psl::suffix(domain.as_bytes())
+        .is_some_and(|s| s.is_known() && s.as_bytes() == domain.as_bytes())
 }
 
 /// A protected or allowed entry as lower-case ASCII (A-labels).

@@ -183,6 +183,24 @@ fn bad_entries_are_refused_with_the_entry() {
 }
 
 #[test]
+fn public_suffixes_are_refused_but_the_default_gov_uk_is_kept() {
+    for bad in ["com", "co.uk", "CO.UK.", "github.io"] {
+        let err = Detector::new(&[bad.to_string()], &[]).unwrap_err();
+        assert_eq!(err, DetectorError::PublicSuffix(bad.to_string()));
+    }
+    // gov.uk is a suffix in the list and protected by default; naming it
+    // again is harmless, and it still catches its look-alikes.
+    let d = Detector::new(&["gov.uk".into(), "party.example.org.uk".into()], &[]).unwrap();
+    assert!(d.protected().iter().any(|p| p == "gov.uk"));
+    assert_eq!(
+        d.check_text("gov-uk.com").map(|h| h.imitates.to_string()),
+        Some("gov.uk".to_string())
+    );
+    // A name under a suffix is a domain, not a suffix.
+    assert!(Detector::new(&["example.co.uk".into()], &[]).is_ok());
+}
+
+#[test]
 fn long_and_odd_names_do_not_panic() {
     let d = detector();
     let long = [

@@ -124,10 +124,11 @@ fn update_exits_one_when_nothing_can_be_published() {
     let setup = Setup::new(&url_feed("down", &server.url("/down.txt"), ""));
     let output = run_update(&setup, &[]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(
-        text(&output.stderr).contains("nothing published"),
-        "{output:?}"
-    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("nothing published"), "{stderr}");
+    // First boot: no previous list to speak of.
+    assert!(stderr.contains("; no list yet"), "{stderr}");
+    assert!(!stderr.contains("previous"), "{stderr}");
     assert!(!setup.artifact().exists());
 }
 
@@ -161,6 +162,15 @@ fn update_publishes_no_list_without_block_rules_unless_forced() {
         .unwrap()
         .stats();
     assert_eq!((stats.domain_rules, stats.allow_rules), (1, 1));
+
+    // Refused again without --force: now the published list stays.
+    let output = run_update(&setup, &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("; the previous artifact stays in service"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -18,6 +18,25 @@ fn config_problems_name_their_key() {
 }
 
 #[test]
+fn a_public_suffix_to_protect_is_a_config_error_naming_its_key() {
+    let config = crate::config::from_toml_str(
+        "[upstream]\nservers = [\"127.0.0.1:53\"]\n\
+         [lookalikes]\nprotect = [\"gov.uk\", \"com\", \"party.example\", \"co.uk\"]\n",
+        std::path::Path::new("."),
+    );
+    let text = config.unwrap_err().to_string();
+    for want in [
+        "lookalikes.protect[1]: \"com\" is a public suffix",
+        "lookalikes.protect[3]: \"co.uk\" is a public suffix",
+    ] {
+        assert!(text.contains(want), "{want} missing from: {text}");
+    }
+    // gov.uk is in the default set: accepted.
+    assert!(!text.contains("lookalikes.protect[0]"), "{text}");
+    assert!(!text.contains("lookalikes.protect[2]"), "{text}");
+}
+
+#[test]
 fn config_defaults_and_actions() {
     use config::{LookalikeAction, RawLookalikes};
     let (c, issues) = RawLookalikes::default().validate();

@@ -205,6 +205,13 @@ fn port_53(args: &SetupArgs, env: &Environment, out: &mut dyn std::io::Write) ->
     }
     let (text, ready) = port53::advice(&state, port);
     let _ = writeln!(out, "{text}");
+    // The other states' advice ends with the restart already.
+    if matches!(state, PortState::Free) && !args.dry_run {
+        let _ = writeln!(
+            out,
+            "Restart parapet to use the new config: sudo systemctl restart parapet"
+        );
+    }
     ready
 }
 

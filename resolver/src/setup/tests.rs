@@ -92,6 +92,7 @@ fn a_free_port_gets_a_config_for_the_lan_and_the_router_step() {
         "{said}"
     );
     assert!(said.contains("is free"), "{said}");
+    assert!(said.contains("sudo systemctl restart parapet"), "{said}");
     assert!(said.contains("http://192.168.1.1"), "{said}");
     assert!(said.contains("to 192.168.1.23"), "{said}");
     assert!(said.contains("http://check.parapet.test"), "{said}");
@@ -100,6 +101,15 @@ fn a_free_port_gets_a_config_for_the_lan_and_the_router_step() {
         !text.contains("192.168.1.2\""),
         "template address left:\n{text}"
     );
+    // The shipped header speaks of the example address in words, so that
+    // filling in the box's address leaves it making sense.
+    let header = text.lines().skip(1).take_while(|l| l.starts_with('#'));
+    for line in header {
+        assert!(
+            !line.contains("192.168.1.23") && !line.contains("192.168.1.0/24"),
+            "header rewritten: {line}"
+        );
+    }
     let config = load_written(&text, fake.dir.path());
     assert_eq!(config.block.sinkhole_ipv4, Ipv4Addr::new(192, 168, 1, 23));
     assert_eq!(
@@ -211,6 +221,10 @@ fn a_given_address_wins_and_dry_run_writes_nothing() {
     assert!(said.contains("sinkhole_ipv4 = \"10.1.2.3\""), "{said}");
     assert!(said.contains("\"10.1.0.0/16\""), "{said}");
     assert!(!fake.output().exists());
+    assert!(
+        !said.contains("sudo systemctl restart parapet"),
+        "nothing new to restart for: {said}"
+    );
 }
 
 #[test]

@@ -219,12 +219,16 @@ fn feeds_sentence(facts: &Facts) -> String {
         .filter(|f| !f.up)
         .map(|f| f.name.as_str())
         .collect();
+    let kept = if facts.has_list {
+        "The list in service stays in use until the next update."
+    } else {
+        "There is no list yet."
+    };
     if failed.is_empty() {
         format!("The last feed update{when} succeeded.")
     } else {
         format!(
-            "The last feed update{when} did not fully succeed: {} failed. The list in \
-             service stays in use until the next update.",
+            "The last feed update{when} did not fully succeed: {} failed. {kept}",
             failed.join(", ")
         )
     }
@@ -236,7 +240,7 @@ fn feed_blocks(facts: &Facts) -> Vec<Block> {
             "No record of a feed update (parapet-blocklist update writes one beside the list).",
         )])];
     };
-    let mut blocks = vec![para(vec![text(run_sentence(facts.now, report))])];
+    let mut blocks = vec![para(vec![text(run_sentence(facts, report))])];
     let items = report
         .feeds
         .iter()
@@ -267,13 +271,14 @@ fn feed_blocks(facts: &Facts) -> Vec<Block> {
     blocks
 }
 
-fn run_sentence(now: u64, report: &FeedReport) -> String {
+fn run_sentence(facts: &Facts, report: &FeedReport) -> String {
     let when = report.updated_at.map_or("at an unknown time".into(), |t| {
-        format!("{} ({})", ago(now, t), utc(t))
+        format!("{} ({})", ago(facts.now, t), utc(t))
     });
     let published = match report.published {
         Some(true) => " and published a new list",
-        Some(false) => " and kept the previous list",
+        Some(false) if facts.has_list => " and kept the previous list",
+        Some(false) => " and published nothing: no list yet",
         None => "",
     };
     format!("The updater last ran {when}{published}.")
@@ -392,5 +397,58 @@ mod tests {
         assert!(text.contains("not protected yet: no list"), "{text}");
         assert!(text.contains("query log is off"), "{text}");
         assert!(text.contains("3 queries answered, 1 blocked."), "{text}");
+    }
+
+    /// First boot, every feed failed: no previous list to speak of.
+    #[test]
+    fn a_failed_first_update_says_no_list_yet() {
+        let report = FeedReport {
+            updated_at: Some(100),
+            published: Some(false),
+            feeds: vec![super::super::feeds::Feed {
+                name: "urlhaus".into(),
+                up: false,
+                rules: 0,
+                last_success: None,
+                last_failure: Some((100, "timeout".into())),
+            }],
+        };
+        let mut facts = Facts {
+            now: 160,
+            has_list: false,
+            block_rules: 0,
+            stats: crate::reload::empty().expect("empty").stats(),
+            feeds: Some(report),
+            list_path: Some("/var/lib/parapet/parapet.pbl".into()),
+            today: None,
+        };
+        let config = WarningPageConfig::default();
+        let flat = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let check_text = flat(check(&facts, &config).to_text());
+        let status_text = flat(status(&facts, &Recent::nothing(), &config).to_text());
+        for text in [&check_text, &status_text] {
+            assert!(!text.contains("previous list"), "{text}");
+            assert!(!text.contains("stays in use"), "{text}");
+        }
+        assert!(
+            check_text.contains("urlhaus failed. There is no list yet."),
+            "{check_text}"
+        );
+        assert!(
+            status_text.contains("published nothing: no list yet"),
+            "{status_text}"
+        );
+        // With a list in service, it is the one kept.
+        facts.has_list = true;
+        let check_text = flat(check(&facts, &config).to_text());
+        let status_text = flat(status(&facts, &Recent::nothing(), &config).to_text());
+        assert!(
+            check_text.contains("stays in use until the next update"),
+            "{check_text}"
+        );
+        assert!(
+            status_text.contains("kept the previous list"),
+            "{status_text}"
+        );
     }
 }

@@ -24,6 +24,7 @@ pub fn explain_with(
 ) -> String {
     let input = strip_url(name.trim());
     let notice = match host::Host::parse(Some(input.as_bytes())) {
+        host::Host::Name(host) if host.ascii == crate::answer::CANARY_NAME => notice::canary(&host),
         host::Host::Name(host) if crate::reserved::of_host(&host.ascii).is_some() => {
             crate::reserved::explain(&host, config)
         }
@@ -83,5 +84,45 @@ mod tests {
         );
         assert_eq!(strip_url("evil.example"), "evil.example");
         assert_eq!(strip_url("[::1]:80"), "[::1]:80");
+    }
+
+    fn list_of(text: &str, allow: bool) -> Blocklist {
+        use parapet_blocklist::{CompileOptions, Compiler, SourceSpec};
+        let mut compiler = Compiler::new(CompileOptions::default());
+        let mut spec = SourceSpec::new("l.txt");
+        spec.allow = allow;
+        compiler
+            .add_reader(&spec, text.as_bytes())
+            .expect("list parses");
+        Blocklist::from_bytes(compiler.to_bytes().expect("compiles")).expect("loads")
+    }
+
+    #[test]
+    fn the_canary_is_nxdomain_whatever_the_lists_say() {
+        let config = WarningPageConfig::default();
+        for list in [
+            crate::reload::empty().expect("empty list"),
+            list_of("use-application-dns.net\n", true),
+            list_of("use-application-dns.net\n", false),
+        ] {
+            for name in ["use-application-dns.net", "USE-Application-DNS.net."] {
+                let text = explain(&list, name, &config);
+                let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    flat.starts_with("use-application-dns.net is Firefox's DNS-over-HTTPS canary: always answered NXDOMAIN"),
+                    "{name}: {text}"
+                );
+            }
+        }
+        // Names under it go through the lists, as the server does.
+        let text = explain(
+            &crate::reload::empty().expect("empty"),
+            "x.use-application-dns.net",
+            &config,
+        );
+        assert!(
+            text.contains("is not blocked by the list in service"),
+            "{text}"
+        );
     }
 }

@@ -470,6 +470,18 @@ pub(crate) fn reserved_check(host: &HostName) -> Notice {
     terminal_note(spans)
 }
 
+/// Terminal-only: Firefox's canary name, answered NXDOMAIN whatever the
+/// lists say ([`crate::answer::is_canary`]).
+pub(crate) fn canary(host: &HostName) -> Notice {
+    let mut spans = name_spans(host);
+    spans.push(text(
+        " is Firefox's DNS-over-HTTPS canary: always answered NXDOMAIN, whatever the lists \
+         say, so that Firefox keeps using parapet instead of switching to its own DNS over \
+         HTTPS.",
+    ));
+    terminal_note(spans)
+}
+
 /// Terminal-only: an address checked against the IP rules.
 pub(crate) fn ip_checked(
     ip: IpAddr,

@@ -170,3 +170,41 @@ fn serves_logs_listening_line_reloads_on_sighup_and_stops_on_sigterm() {
     let status = p.wait_exit();
     assert!(status.success(), "{status:?}");
 }
+
+/// Every verb that prints to stdout, with stdout a pipe nobody reads
+/// (`parapet token new | head -1` once `head` has gone): `Error: Broken
+/// pipe` and exit 1, as parapet-blocklist, never a panic.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = checkable_config("dev.toml", dir.path());
+    let config = config.to_str().unwrap();
+    let tokens = dir.path().join("tokens");
+    let tokens = tokens.to_str().unwrap();
+    let token = "abc-123";
+    let verbs: [&[&str]; 6] = [
+        &["check-config", config],
+        &["explain", "--config", config, "example.org"],
+        &["token", "new", "--label", "x", "--file", tokens],
+        &["token", "hash", token],
+        &["profile", "android", "--host", "dns.example.org"],
+        &["token", "revoke", "--file", tokens, "x"],
+    ];
+    for args in verbs {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        // No reader from the start: every write fails with EPIPE.
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run parapet");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("Error: Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

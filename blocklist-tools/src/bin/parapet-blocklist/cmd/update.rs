@@ -9,7 +9,7 @@ use parapet_blocklist::feed::{self, UpdateConfig, UpdateOptions};
 /// The exit codes of `update`, for `--help` (the README lists them too).
 pub const EXIT_CODES: &str = "Exit codes:
   0  published; every feed updated or unchanged
-  1  nothing published (no usable copy, no block rule, a write error); the previous list stays
+  1  nothing published (no usable copy, no block rule, a write error); the previous list, if any, stays
   2  usage error or invalid config file
   3  published, but at least one feed failed or was refused (it keeps its last good copy)";
 
@@ -59,8 +59,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stats = match &report.published {
         Ok(stats) => stats,
         Err(reason) => {
+            // First boot: there is no previous artifact to keep.
+            let kept = if report.artifact.exists() {
+                "the previous artifact stays in service"
+            } else {
+                "no list yet"
+            };
             return Err(anyhow::anyhow!(
-                "nothing published to {}: {reason}; the previous artifact stays in service",
+                "nothing published to {}: {reason}; {kept}",
                 report.artifact.display()
             ));
         }
