@@ -121,7 +121,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            let printed = print_stdout(&format!(
+            let printed = crate::stdout::print(&format!(
                 "# {}: OK ({} domain rules, {} IP ranges). Effective config:\n{}",
                 file.display(),
                 list.domain_rules,
@@ -129,7 +129,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 cfg.to_toml()
             ));
             if let Err(e) = printed {
-                return stdout_failed(&e);
+                return crate::stdout::failed(&e);
             }
             for warning in crate::wildcard_check::dot_token_warnings(&cfg) {
                 eprintln!("{warning}");
@@ -171,27 +171,10 @@ fn explain(config_path: Option<&std::path::Path>, names: &[String]) -> ExitCode 
                 .to_string()
         })
         .collect();
-    match print_stdout(&format!("{}\n", texts.join("\n\n"))) {
+    match crate::stdout::print(&format!("{}\n", texts.join("\n\n"))) {
         Ok(()) => ExitCode::from(EXIT_OK),
-        Err(e) => stdout_failed(&e),
+        Err(e) => crate::stdout::failed(&e),
     }
-}
-
-/// Write `text` to standard output and flush it. A stdout closed early
-/// (`parapet token new | head -1`) comes back as an error for
-/// [`stdout_failed`] to report, where `print!` would panic.
-pub(crate) fn print_stdout(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
-}
-
-/// Report a failed write to stdout as parapet-blocklist does: `Error: Broken
-/// pipe (os error 32)` on stderr, exit code 1.
-pub(crate) fn stdout_failed(e: &std::io::Error) -> ExitCode {
-    eprintln!("Error: {e}");
-    ExitCode::from(EXIT_RUNTIME)
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {

@@ -79,9 +79,9 @@ const EXIT_IO: u8 = 1;
 
 /// Print `text`; a closed stdout is reported (exit 1), not a panic.
 fn print(text: &str) -> ExitCode {
-    match crate::cli::print_stdout(text) {
+    match crate::stdout::print(text) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => crate::cli::stdout_failed(&e),
+        Err(e) => crate::stdout::failed(&e),
     }
 }
 

@@ -87,6 +87,7 @@ mod reserved;
 mod server;
 mod setup;
 mod status;
+mod stdout;
 pub mod transport;
 mod udp;
 pub mod upstream;
