@@ -458,10 +458,38 @@ pub fn reload_lookalikes(path: &Path, shared: &SharedLookalikes) -> bool {
             true
         }
         Err(e) => {
-            error!(error = %e, "[lookalikes] not reloaded; the previous set stays");
+            error!(error = %e, "config not reloaded: [lookalikes] and everything else stay as they are");
             false
         }
     }
+}
+
+/// After a SIGHUP: warn when the config file at `path` now differs from
+/// `started` (the file as the server started with it) outside
+/// `[lookalikes]`, since those changes need a restart.
+pub(crate) fn warn_if_restart_needed(path: &Path, started: &crate::config::Config) {
+    if let Ok(now) = crate::config::load(path)
+        && changed_outside_lookalikes(started, &now)
+    {
+        warn!(
+            "the config file changed outside [lookalikes]: those changes take effect when parapet restarts (SIGHUP reloads the lists, [lookalikes], the tokens file and the query log file)"
+        );
+    }
+}
+
+/// Whether two configs differ in anything but `[lookalikes]`.
+pub(crate) fn changed_outside_lookalikes(
+    a: &crate::config::Config,
+    b: &crate::config::Config,
+) -> bool {
+    let without = |c: &crate::config::Config| {
+        let mut value = serde_json::to_value(c).unwrap_or_default();
+        if let Some(sections) = value.as_object_mut() {
+            sections.remove("lookalikes");
+        }
+        value
+    };
+    without(a) != without(b)
 }
 
 #[cfg(test)]

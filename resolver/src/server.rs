@@ -463,8 +463,12 @@ pub(crate) async fn run(
     ];
     if let Some(path) = source_file {
         let lookalikes = server.handler().lookalikes().clone();
+        let started = crate::config::load(&path).ok();
         on_hangup.push(Box::new(move || {
             crate::reload::reload_lookalikes(&path, &lookalikes);
+            if let Some(started) = &started {
+                crate::reload::warn_if_restart_needed(&path, started);
+            }
         }));
     }
     signals.spawn(shutdown, on_hangup);

@@ -71,3 +71,18 @@ fn a_source_empty_at_start_loads_and_may_fill_later() {
     let full = build(&config(dir.path(), BLOCKS, ALLOWS), Some(&empty)).unwrap();
     assert!(full.check_name("phishing.example").is_block());
 }
+
+#[test]
+fn only_changes_outside_lookalikes_need_a_restart() {
+    let load = |text: &str| {
+        let text = format!("[upstream]\nservers = [\"127.0.0.1:53\"]\n{text}");
+        crate::config::from_toml_str(&text, Path::new(".")).expect("config")
+    };
+    let base = load("[block]\nttl = 60\n");
+    let lookalikes =
+        load("[block]\nttl = 60\n[lookalikes]\nprotect = [\"party.example.org.uk\"]\n");
+    let block = load("[block]\nttl = 300\n");
+    assert!(!super::changed_outside_lookalikes(&base, &base));
+    assert!(!super::changed_outside_lookalikes(&base, &lookalikes));
+    assert!(super::changed_outside_lookalikes(&base, &block));
+}
