@@ -89,17 +89,23 @@ pub(crate) fn received(hdr: &msghdr) -> Option<Local> {
                 // SAFETY: the kernel wrote an in_pktinfo there (length
                 // checked); read unaligned, as control data may not be.
                 let info = unsafe { ptr::read_unaligned(data.cast::<in_pktinfo>()) };
-                let ip = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
-                return Some(Local::V4(ip));
+                // The local address to answer from: the destination itself
+                // for a unicast query, an address of the interface for a
+                // broadcast one (ip(7): ipi_spec_dst).
+                let ip = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                return (!ip.is_unspecified()).then_some(Local::V4(ip));
             }
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if fits(mem::size_of::<in6_pktinfo>()) => {
                 // SAFETY: as above, for an in6_pktinfo.
                 let info = unsafe { ptr::read_unaligned(data.cast::<in6_pktinfo>()) };
                 let ip = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-                return Some(match ip.to_ipv4_mapped() {
-                    Some(v4) => Local::V4(v4),
-                    None => Local::V6(ip, info.ipi6_ifindex),
-                });
+                return match ip.to_ipv4_mapped() {
+                    Some(v4) => Some(Local::V4(v4)),
+                    // A reply cannot leave from a multicast address: let
+                    // the kernel choose.
+                    None if ip.is_multicast() => None,
+                    None => Some(Local::V6(ip, info.ipi6_ifindex)),
+                };
             }
             _ => {}
         }
