@@ -148,6 +148,7 @@ fn dispatch(
             // A response (or less than a header) gets nothing.
             if wire::formerr(packet, replies.next_buffer()) {
                 replies.queue(src, local);
+                handler.report_undecodable(&context);
             }
         }
     }

@@ -78,6 +78,10 @@ pub trait DnsService: Clone + Send + Sync + 'static {
         query: Vec<u8>,
         context: Context,
     ) -> impl Future<Output = Result<Vec<u8>, ExchangeError>> + Send;
+
+    /// Note a query the caller answered FORMERR (or HTTP 400) because
+    /// [`DnsService::answer`] found it malformed.
+    fn undecodable(&self, _context: &Context) {}
 }
 
 /// parapet's request handler. Clone it freely; clones share everything.
@@ -212,6 +216,28 @@ impl Handler {
         matches!(self.front(packet, &context, out), Front::Answered { .. })
     }
 
+    /// Report a query that did not decode and was answered FORMERR (or, over
+    /// DoH, 400) by the transport, so that a flood of malformed packets is
+    /// seen in the metrics and the query log (`outcome` formerr, no name).
+    pub fn report_undecodable(&self, context: &Context) {
+        if self.inner.observers.is_empty() {
+            return;
+        }
+        let list = self.inner.list.load();
+        self.notify(&QueryEvent {
+            client: context.client,
+            protocol: context.protocol,
+            name: None,
+            qtype: hickory_proto::rr::RecordType::NULL,
+            outcome: crate::event::Outcome::FormErr,
+            rcode: ResponseCode::FormErr,
+            list: &list,
+            elapsed: std::time::Duration::ZERO,
+            upstream: None,
+            matched: None,
+        });
+    }
+
     fn notify(&self, event: &QueryEvent<'_>) {
         for o in &self.inner.observers {
             o.observe(event);
@@ -237,6 +263,10 @@ impl DnsService for Handler {
         let request = Self::parse(query, &context)?;
         let bytes = self.core(&request, &context, handoff).await;
         nonempty(bytes, request.metadata.id)
+    }
+
+    fn undecodable(&self, context: &Context) {
+        self.report_undecodable(context);
     }
 }
 

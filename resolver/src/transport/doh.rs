@@ -281,7 +281,7 @@ impl<H: DnsService> Endpoint<H> {
             protocol: Protocol::Https,
             auth,
         };
-        match self.handler.answer(query, context).await {
+        match self.handler.answer(query, context.clone()).await {
             Ok(answer) => {
                 let max_age = min_ttl(&answer).unwrap_or(0);
                 let mut response = Response::new(Full::new(Bytes::from(answer)));
@@ -294,6 +294,7 @@ impl<H: DnsService> Endpoint<H> {
             }
             Err(ExchangeError::Malformed(why)) => {
                 tracing::debug!(client = %self.src, why, "DoH body is not a DNS query");
+                self.handler.undecodable(&context);
                 status(StatusCode::BAD_REQUEST, "not a DNS query")
             }
             Err(ExchangeError::NoAnswer) => status(StatusCode::INTERNAL_SERVER_ERROR, "no answer"),

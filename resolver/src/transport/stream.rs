@@ -109,11 +109,15 @@ impl<H: DnsService> FramedDns<H> {
                         protocol,
                         auth,
                     };
-                    let answer = match handler.answer(query.clone(), context).await {
+                    let answer = match handler.answer(query.clone(), context.clone()).await {
                         Ok(answer) => Some(answer),
                         Err(error) => {
                             tracing::debug!(client = %src, %error, "{protocol} query not answered");
-                            formerr_for(&query)
+                            let formerr = formerr_for(&query);
+                            if formerr.is_some() {
+                                handler.undecodable(&context);
+                            }
+                            formerr
                         }
                     };
                     if let Some(answer) = answer {

@@ -421,3 +421,62 @@ async fn metrics_label_dot_and_doh_queries_by_protocol() -> Result<()> {
     );
     parapet.stop().await
 }
+
+/// Packets that do not decode (a compression loop, a 64-byte label) are
+/// answered FORMERR and counted, over UDP and TCP: a flood of them shows in
+/// `parapet_queries_total{outcome="formerr"}`.
+#[tokio::test]
+async fn undecodable_queries_are_counted_as_formerr() -> Result<()> {
+    let upstream = Upstream::start().await;
+    let parapet = Parapet::start(upstream.addr()).await?;
+    let addr = metrics_addr(&parapet)?;
+    let header = |id: u8| vec![0, id, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    // The name is a pointer to itself (offset 12).
+    let mut pointer_loop = header(1);
+    pointer_loop.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+    let mut long_label = header(2);
+    long_label.push(64);
+    long_label.extend_from_slice(&[b'a'; 64]);
+    long_label.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let mut buf = [0u8; 512];
+    for packet in [&pointer_loop, &long_label] {
+        udp.send_to(packet, parapet.addr()).await?;
+        let (len, _) = tokio::time::timeout(WAIT, udp.recv_from(&mut buf))
+            .await
+            .context("no FORMERR over UDP")??;
+        ensure!(
+            len >= 4 && buf[3] & 0x0f == 1,
+            "not FORMERR: {:?}",
+            &buf[..len]
+        );
+    }
+    let mut tcp = TcpStream::connect(parapet.addr()).await?;
+    tcp.write_all(&(pointer_loop.len() as u16).to_be_bytes())
+        .await?;
+    tcp.write_all(&pointer_loop).await?;
+    let mut len = [0u8; 2];
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut len))
+        .await
+        .context("no FORMERR over TCP")??;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, e) = scrape(addr).await?;
+        let udp = e.get(
+            "parapet_queries_total",
+            &[("protocol", "udp"), ("outcome", "formerr")],
+        );
+        let tcp = e.get(
+            "parapet_queries_total",
+            &[("protocol", "tcp"), ("outcome", "formerr")],
+        );
+        if udp == Some(2.0) && tcp == Some(1.0) {
+            return Ok(());
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "formerr counted: udp {udp:?}, tcp {tcp:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
