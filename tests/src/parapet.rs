@@ -182,6 +182,20 @@ impl Parapet {
         self.server.as_ref().expect("server running until drop")
     }
 
+    /// The value of the sample `series` (name and labels, as written in
+    /// the exposition) in a scrape of `/metrics`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> Result<f64> {
+        let addr = self
+            .server()
+            .metrics_addr()
+            .ok_or_else(|| anyhow::anyhow!("metrics off"))?;
+        let (_, body) = crate::http::get(addr, "127.0.0.1", "/metrics").await?;
+        Ok(body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0))
+    }
+
     /// Reload control and counters.
     pub fn reload(&self) -> &ReloadHandle {
         self.server().reload()

@@ -12,27 +12,13 @@ use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use parapet_e2e::client::{addresses, ede, rcode};
 use parapet_e2e::parapet::{SINKHOLE_V4, WAIT};
-use parapet_e2e::{Parapet, Upstream, eventually, http, lists};
+use parapet_e2e::{Parapet, Upstream, eventually, lists};
 use parapet_resolver::{Observer, Outcome, QueryEvent};
 
 /// An A record for `name` with `ttl`.
 fn a(name: &str, ttl: u32, last: u8) -> Record {
     let name = Name::from_str(name).expect("name");
     Record::from_rdata(name, ttl, RData::A(A(Ipv4Addr::new(192, 0, 2, last))))
-}
-
-/// The value of the sample `series` (name and labels) in a scrape of
-/// `p`'s metrics; 0 when absent.
-async fn sample(p: &Parapet, series: &str) -> anyhow::Result<f64> {
-    let addr = p
-        .server()
-        .metrics_addr()
-        .ok_or_else(|| anyhow::anyhow!("metrics off"))?;
-    let (_, body) = http::get(addr, "127.0.0.1", "/metrics").await?;
-    Ok(body
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0))
 }
 
 /// Whether `msg` is a stale answer: EDE 3 and TTL 30.
@@ -79,12 +65,7 @@ async fn every_upstream_down_serves_stale_answers_the_list_still_allows() -> any
     assert_eq!(addresses(&stale), vec!["192.0.2.1"]);
     let counted = eventually(
         WAIT,
-        || {
-            sample(
-                &p,
-                "parapet_queries_total{protocol=\"udp\",outcome=\"stale\"}",
-            )
-        },
+        || p.metric("parapet_queries_total{protocol=\"udp\",outcome=\"stale\"}"),
         |n| n.as_ref().is_ok_and(|n| *n >= 1.0),
     )
     .await?;
@@ -172,8 +153,8 @@ async fn a_popular_short_lived_answer_is_refreshed_before_it_expires() -> anyhow
     assert_eq!(forwarded, 1, "client misses; {cached} hits");
     assert_eq!(forwarded + cached, outcomes.len(), "{outcomes:?}");
     assert!(up.queries() >= 3, "{} upstream queries", up.queries());
-    assert!(sample(&p, "parapet_prefetches_total").await? >= 2.0);
-    assert!(sample(&p, "parapet_answer_cache_entries").await? >= 1.0);
-    assert!(sample(&p, "parapet_answer_cache_bytes").await? >= 100.0);
+    assert!(p.metric("parapet_prefetches_total").await? >= 2.0);
+    assert!(p.metric("parapet_answer_cache_entries").await? >= 1.0);
+    assert!(p.metric("parapet_answer_cache_bytes").await? >= 100.0);
     Ok(())
 }

@@ -394,25 +394,14 @@ async fn kdig_over_tls_and_https_and_curl_post() -> Result<()> {
             let q = p.path("q.bin");
             let a = p.path("a.bin");
             std::fs::write(&q, query_bytes(name, RecordType::A))?;
-            let out = run(
-                "curl",
-                &[
-                    "-sS".into(),
-                    "--http2".into(),
-                    "--cacert".into(),
-                    ca.clone(),
-                    "--resolve".into(),
-                    format!("{HOST}:{port}:127.0.0.1"),
-                    "-H".into(),
-                    "content-type: application/dns-message".into(),
-                    "--data-binary".into(),
-                    format!("@{}", q.display()),
-                    "-o".into(),
-                    a.display().to_string(),
-                    "-w".into(),
-                    "%{http_code} %{http_version} %{content_type}".into(),
-                    format!("https://{HOST}:{port}/dns-query/{TOKEN}"),
-                ],
+            let out = curl_post(
+                &ca,
+                port,
+                &format!("/dns-query/{TOKEN}"),
+                "application/dns-message",
+                &q,
+                &a,
+                "%{http_code} %{http_version} %{content_type}",
             )
             .await?;
             assert_eq!(out.trim(), "200 2 application/dns-message", "{out}");
@@ -434,25 +423,14 @@ async fn kdig_over_tls_and_https_and_curl_post() -> Result<()> {
             (token.as_str(), dns, &big, "413 2"),
         ] {
             for _ in 0..10 {
-                let out = run(
-                    "curl",
-                    &[
-                        "-sS".into(),
-                        "--http2".into(),
-                        "--cacert".into(),
-                        ca.clone(),
-                        "--resolve".into(),
-                        format!("{HOST}:{port}:127.0.0.1"),
-                        "-H".into(),
-                        format!("content-type: {content_type}"),
-                        "--data-binary".into(),
-                        format!("@{}", body.display()),
-                        "-o".into(),
-                        "/dev/null".into(),
-                        "-w".into(),
-                        "%{http_code} %{http_version}".into(),
-                        format!("https://{HOST}:{port}{path}"),
-                    ],
+                let out = curl_post(
+                    &ca,
+                    port,
+                    path,
+                    content_type,
+                    body,
+                    Path::new("/dev/null"),
+                    "%{http_code} %{http_version}",
                 )
                 .await?;
                 assert_eq!(out.trim(), want, "POST {path} as {content_type}: {out}");
@@ -460,6 +438,41 @@ async fn kdig_over_tls_and_https_and_curl_post() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `curl --http2` POSTing the file `body` as `content_type` to
+/// `https://HOST:port/path` on loopback, trusting `ca`, the answer's body
+/// to `out`; returns what `-w write_out` prints.
+async fn curl_post(
+    ca: &str,
+    port: u16,
+    path: &str,
+    content_type: &str,
+    body: &Path,
+    out: &Path,
+    write_out: &str,
+) -> Result<String> {
+    run(
+        "curl",
+        &[
+            "-sS".into(),
+            "--http2".into(),
+            "--cacert".into(),
+            ca.into(),
+            "--resolve".into(),
+            format!("{HOST}:{port}:127.0.0.1"),
+            "-H".into(),
+            format!("content-type: {content_type}"),
+            "--data-binary".into(),
+            format!("@{}", body.display()),
+            "-o".into(),
+            out.display().to_string(),
+            "-w".into(),
+            write_out.into(),
+            format!("https://{HOST}:{port}{path}"),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]

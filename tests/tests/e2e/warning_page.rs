@@ -84,19 +84,6 @@ fn flat(html: &str) -> String {
         .join(" ")
 }
 
-/// The value of `series` in a scrape of `p`'s metrics (0 when absent).
-async fn sample(p: &Parapet, series: &str) -> anyhow::Result<f64> {
-    let addr = p
-        .server()
-        .metrics_addr()
-        .ok_or_else(|| anyhow::anyhow!("metrics off"))?;
-    let (_, body) = http::get(addr, "127.0.0.1", "/metrics").await?;
-    Ok(body
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_explains_names_blocked_through_their_answer() -> anyhow::Result<()> {
     let up = upstream().await;
@@ -172,7 +159,7 @@ async fn page_explains_names_blocked_through_their_answer() -> anyhow::Result<()
     );
 
     let views = "parapet_warning_page_views_total{page=";
-    assert_eq!(sample(&p, &format!("{views}\"blocked\"}}")).await?, 3.0);
-    assert_eq!(sample(&p, &format!("{views}\"not_blocked\"}}")).await?, 1.0);
+    assert_eq!(p.metric(&format!("{views}\"blocked\"}}")).await?, 3.0);
+    assert_eq!(p.metric(&format!("{views}\"not_blocked\"}}")).await?, 1.0);
     Ok(())
 }
