@@ -281,7 +281,7 @@ impl<H: DnsService> Endpoint<H> {
             protocol: Protocol::Https,
             auth,
         };
-        match self.handler.answer(query, context.clone()).await {
+        match self.handler.answer(query, context).await {
             Ok(answer) => {
                 let max_age = min_ttl(&answer).unwrap_or(0);
                 let mut response = Response::new(Full::new(Bytes::from(answer)));
@@ -294,7 +294,8 @@ impl<H: DnsService> Endpoint<H> {
             }
             Err(ExchangeError::Malformed(why)) => {
                 tracing::debug!(client = %self.src, why, "DoH body is not a DNS query");
-                self.handler.undecodable(&context);
+                self.handler
+                    .undecodable(&Context::new(self.src, Protocol::Https));
                 status(StatusCode::BAD_REQUEST, "not a DNS query")
             }
             Err(ExchangeError::NoAnswer) => status(StatusCode::INTERNAL_SERVER_ERROR, "no answer"),

@@ -109,13 +109,13 @@ impl<H: DnsService> FramedDns<H> {
                         protocol,
                         auth,
                     };
-                    let answer = match handler.answer(query.clone(), context.clone()).await {
+                    let answer = match handler.answer(query.clone(), context).await {
                         Ok(answer) => Some(answer),
                         Err(error) => {
                             tracing::debug!(client = %src, %error, "{protocol} query not answered");
                             let formerr = formerr_for(&query);
                             if formerr.is_some() {
-                                handler.undecodable(&context);
+                                handler.undecodable(&Context::new(src, protocol));
                             }
                             formerr
                         }
